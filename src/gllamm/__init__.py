@@ -1,0 +1,28 @@
+"""gllamm: generalized linear latent and mixed models by maximum likelihood, in JAX.
+
+    import gllamm
+    pisa = gllamm.datasets.load("pisa_usa_2000")
+    res = gllamm.fit("pass_read ~ mn_ses + female + ses + (1 | id_school)", pisa, family="binomial", nip=12)
+    print(res.summary())
+"""
+
+from . import _jax  # noqa: F401  (float64 and the persistent compilation cache)
+from . import datasets
+from ._fit import fit
+from .design import Design, build_design
+from .errors import ConvergenceWarning, DataWarning, GllammError
+from .families import Family, make_family
+from .integrate import Integration
+from .objective import make_objective
+from .optimize import maximize
+from .results import FitResult
+from .spec import LevelSpec, ModelSpec, ParameterTable
+from .syntax import FormulaSpec, parse_formula
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning", "DataWarning", "Design", "Family", "FitResult", "FormulaSpec", "GllammError",
+    "Integration", "LevelSpec", "ModelSpec", "ParameterTable", "build_design", "datasets", "fit",
+    "make_family", "make_objective", "maximize", "parse_formula",
+]

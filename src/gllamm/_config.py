@@ -1,0 +1,36 @@
+"""Process-wide JAX settings gllamm relies on.
+
+* float64 everywhere (``jax_enable_x64``);
+* JAX's persistent compilation cache, on by default, in the user's cache
+  directory (``$GLLAMM_CACHE_DIR`` or ``~/.cache/gllamm/jax``), so a second
+  Python process fitting a model of the same shape does not compile again.
+  Set ``GLLAMM_CACHE_DIR=off`` to leave JAX's cache settings untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gllamm" / "jax"
+
+
+def configure_jax() -> None:
+    """Enable float64 and the persistent compilation cache (idempotent)."""
+    jax.config.update("jax_enable_x64", True)
+    setting = os.environ.get("GLLAMM_CACHE_DIR", "")
+    if setting.lower() == "off" or jax.config.jax_compilation_cache_dir:
+        return
+    cache_dir = Path(setting) if setting else _default_cache_dir()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(cache_dir))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -1,0 +1,190 @@
+"""fit(): formula -> ModelSpec/Design -> objective -> Newton maximisation -> FitResult.
+
+Each stage is callable on its own (parse_formula, build_design, make_objective,
+maximize); fit() only composes them, the way lme4's glmer() composes
+glFormula, mkGlmerDevfun and optimizeGlmer.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import numpy as np
+import pandas as pd
+
+from . import _jax  # noqa: F401
+from .design import Design, build_design
+from .errors import ConvergenceWarning, GllammError, check_choice, closest
+from .families import Family, make_family
+from .integrate import Integration
+from .objective import make_objective
+from .optimize import OptimizationResult, maximize
+from .results import FitResult
+from .spec import ModelSpec, ParameterTable
+from .syntax import parse_formula
+
+METHODS = ("adaptive", "laplace", "ghq")
+_OPTIONS = ("family", "link", "nip", "method", "weights", "offset", "trials", "start", "max_iter", "tol", "verbose")
+
+
+def default_nip(dim: int) -> int:
+    """Quadrature points per dimension by default (gllamm's 8, fewer in high dimensions)."""
+    return 8 if dim <= 2 else (5 if dim == 3 else 3)
+
+
+def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", link: str | None = None,
+        nip: int | None = None, method: str = "adaptive", weights=None, offset=None, trials=None,
+        start=None, max_iter: int = 200, tol: float = 1e-8, verbose: bool = False, **unknown) -> FitResult:
+    """Fit a GLLAMM by maximum likelihood.
+
+    model: lme4-style formula, e.g. ``"y ~ x + (1 + x | school)"``.
+    family/link: response distribution and link (canonical link by default).
+    method: "adaptive" (adaptive Gauss-Hermite quadrature, ``nip`` points per
+        latent dimension), "laplace" (= lme4's nAGQ=1) or "ghq" (non-adaptive).
+        Gaussian responses with identity link are integrated exactly.
+    weights: level-1 weights (column name or array); offset: column or array
+        added to the linear predictor; trials: binomial denominators.
+    start: a FitResult or a theta vector to start from.
+
+    Maximises  sum_j log int prod_i f(y_ij | x_ij'beta + z_ij'b_j) phi(b_j; 0, Psi) db_j
+    by trust-region Newton with exact derivatives.
+    """
+    if unknown:
+        name = next(iter(unknown))
+        raise GllammError(f"Unknown option '{name}'.{closest(name, _OPTIONS)} Options: {', '.join(_OPTIONS)}.")
+    family = make_family(family, link)
+    method = check_choice("method", str(method).lower(), METHODS)
+    formula = parse_formula(model)
+    spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials)
+    q = spec.n_latent
+    if nip is None:
+        nip = default_nip(q)
+    if not isinstance(nip, (int, np.integer)) or nip < 1:
+        raise GllammError(f"nip must be a positive whole number of quadrature points; got {nip!r}.")
+    if family.exact_gaussian and method != "ghq":
+        integration = Integration("exact", 1)
+    elif method == "laplace":
+        integration = Integration("laplace", 1)
+    else:
+        integration = Integration(method, int(nip))
+    table = ParameterTable(spec)
+    theta0 = _start_values(spec, design, table, start, verbose)
+    optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose)
+    return _make_result(spec, table, design, integration, optimum)
+
+
+# ---------------------------------------------------------------------------------------
+def _maximize(table, integration, design, theta0, max_iter, tol, verbose) -> OptimizationResult:
+    objective = make_objective(table, integration)
+    data = design.data()
+    state = {"key": None, "modes": objective.mode_start(data)}
+
+    def modes_at(theta):
+        key = theta.tobytes()
+        if state["key"] != key:
+            modes = objective.modes(theta, data, state["modes"])
+            if not np.all(np.isfinite(np.asarray(modes))):
+                modes = objective.modes(theta, data, objective.mode_start(data))
+            state.update(key=key, modes=modes)
+        return state["modes"]
+
+    def value_and_grad(theta):
+        return objective.value_and_grad(theta, data, modes_at(theta))
+
+    def hessian(theta):
+        return objective.hessian(theta, data, modes_at(theta))
+
+    return maximize(value_and_grad, hessian, theta0, max_iter=max_iter, tol=tol, verbose=verbose)
+
+
+_LINK_NUMPY = {
+    "identity": lambda mu: mu,
+    "log": np.log,
+    "reciprocal": lambda mu: 1.0 / mu,
+    "logit": lambda mu: np.log(mu / (1 - mu)),
+    "probit": lambda mu: __import__("scipy").stats.norm.ppf(mu),
+    "cloglog": lambda mu: np.log(-np.log1p(-mu)),
+}
+
+
+def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarray, float]:
+    """Fixed effects and log dispersion of the GLM without latent variables (our own engine, q = 0)."""
+    family = spec.family
+    y, trials = design.y, design.trials
+    if family.name == "binomial":
+        mu = (y + 0.5) / (trials + 1.0)
+    elif family.name in ("poisson",):
+        mu = y + 0.1
+    else:
+        mu = y
+    target = _LINK_NUMPY[family.link.name](mu) - design.offset
+    X = design.X
+    beta = np.linalg.lstsq(X * np.sqrt(design.weights)[:, None], target * np.sqrt(design.weights), rcond=None)[0] if X.shape[1] else np.zeros(0)
+    glm_spec = ModelSpec(spec.formula, family, spec.fixed_names, ())
+    glm_table = ParameterTable(glm_spec)
+    resid = target - X @ beta if X.shape[1] else target
+    if family.name == "gaussian":
+        log_disp = np.log(max(np.std(y - _inverse_numpy(family.link.name, X @ beta + design.offset)), 1e-8))
+    elif family.name == "gamma":
+        log_disp = np.log(max(np.var(resid), 1e-4))
+    else:
+        log_disp = 0.0
+    theta = glm_table.pack(beta, [], log_disp)
+    try:
+        result = _maximize(glm_table, Integration("none", 0), design, theta, 100, 1e-8, False)
+        if np.all(np.isfinite(result.theta)):
+            theta = result.theta
+    except FloatingPointError:
+        pass
+    beta = theta[: len(spec.fixed_names)]
+    return beta, float(theta[-1]) if family.has_dispersion else 0.0
+
+
+def _inverse_numpy(link: str, eta):
+    return {"identity": eta, "log": np.exp(eta), "reciprocal": 1.0 / eta}.get(link, eta)
+
+
+def _start_values(spec, design, table, start, verbose) -> np.ndarray:
+    if start is not None:
+        theta = np.asarray(start.theta if isinstance(start, FitResult) else start, dtype=float)
+        if theta.shape != (table.size,):
+            raise GllammError(f"start has {theta.size} values; this model has {table.size} parameters ({', '.join(table.frame().name)}).")
+        return theta
+    beta, log_disp = _glm_start(spec, design, verbose)
+    factors = []
+    residual_scale = np.exp(log_disp) if spec.family.exact_gaussian else 1.0
+    for level in spec.levels:
+        scale = np.ones(level.dim)
+        for k in range(level.dim):
+            column = design.Z[:, k]
+            spread = np.std(column)
+            scale[k] = 0.5 * residual_scale / (spread if spread > 1e-12 and not np.allclose(column, column[0]) else 1.0)
+        factors.append(np.diag(scale))
+    if spec.family.exact_gaussian:
+        log_disp = log_disp + np.log(0.9)
+    return table.pack(beta, factors, log_disp)
+
+
+def _make_result(spec, table, design, integration, optimum: OptimizationResult) -> FitResult:
+    theta = optimum.theta
+    information = -optimum.hessian
+    try:
+        eigenvalues = np.linalg.eigvalsh(information)
+        theta_vcov = np.linalg.inv(information) if eigenvalues.min() > 0 else np.linalg.pinv(information)
+    except np.linalg.LinAlgError:
+        theta_vcov = np.full_like(information, np.nan)
+    reported = np.asarray(table.reported(theta))
+    jacobian = np.asarray(jax.jacfwd(table.reported)(theta))
+    vcov = jacobian @ theta_vcov @ jacobian.T
+    names = table.reported_names()
+    if not optimum.converged:
+        warnings.warn(f"The fit did not converge: {optimum.message}. Estimates are from the last iteration; "
+                      "try other start values, more quadrature points or a simpler model.", ConvergenceWarning, stacklevel=3)
+    return FitResult(
+        spec=spec, table_spec=table, design=design, integration=integration, theta=theta,
+        theta_vcov=theta_vcov, params=pd.Series(reported, index=names),
+        vcov=pd.DataFrame(vcov, index=names, columns=names), loglik=float(optimum.loglik),
+        converged=optimum.converged, iterations=optimum.iterations, message=optimum.message,
+        gradient=optimum.gradient, fit_log=optimum.log, seconds=optimum.seconds,
+    )

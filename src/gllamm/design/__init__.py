@@ -1,0 +1,5 @@
+"""From data frames to likelihood arrays."""
+
+from .design import Chunks, Design, build_design
+
+__all__ = ["Chunks", "Design", "build_design"]

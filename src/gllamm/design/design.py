@@ -1,0 +1,332 @@
+"""Data frame + parsed formula -> Design: the arrays the likelihood reads.
+
+Rows are grouped by the top-level cluster and laid out as fixed-width chunks
+(see chunks.py), feature-major for X and Z: shape (features, chunks, width).
+The likelihood is a sum of per-cluster terms, so the chunk axis (kept sorted
+by cluster) can later be sharded.
+Padded rows have weight 0; padded values are chosen so every log density is finite.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, model_matrix
+
+from ..errors import DataWarning, GllammError, closest
+from ..families import Family
+from ..spec import LevelSpec, ModelSpec
+from ..syntax import FormulaSpec
+from .chunks import chunk_rows
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Rows laid out as (chunks, width) arrays; ``arrays`` is the JAX pytree the likelihood reads.
+
+    arrays: y, trials, constant, offset, weight (chunks, width); X (p, chunks, width);
+    Z (q, chunks, width); chunk_cluster (chunks,); cluster_weight (clusters,).
+    """
+
+    arrays: dict
+    row_positions: np.ndarray  # (chunks, width) index into the complete-case rows, -1 = padding
+
+
+@dataclass(frozen=True)
+class Design:
+    """Arrays for one model and data set (complete cases only)."""
+
+    y: np.ndarray
+    trials: np.ndarray
+    X: np.ndarray
+    Z: np.ndarray
+    offset: np.ndarray
+    weights: np.ndarray
+    cluster_codes: np.ndarray
+    cluster_labels: np.ndarray
+    chunks: Chunks
+    row_index: pd.Index  # labels of the used rows in the user's data frame
+    n_dropped: int
+    response_name: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def n_clusters(self) -> int:
+        return int(len(self.cluster_labels))
+
+    def data(self) -> dict:
+        """The pytree passed to jitted likelihood functions."""
+        return self.chunks.arrays
+
+
+def _variables(expression: str) -> set[str]:
+    try:
+        return {str(v) for v in Formula(expression).required_variables}
+    except Exception as exc:  # formulaic parse errors
+        raise GllammError(f"Cannot parse '{expression}': {exc}") from exc
+
+
+def _group_columns(group: str) -> list[str]:
+    if "/" in group:
+        raise GllammError(
+            f"Nested grouping '{group}' needs more than one level of latent variables; "
+            "this version fits one grouping level. Write the levels as separate terms once multi-level models are available."
+        )
+    return [part.strip() for part in group.split(":")]
+
+
+def _check_columns(names: set[str], data: pd.DataFrame, where: str) -> None:
+    for name in sorted(names):
+        if name not in data.columns:
+            raise GllammError(f"Column '{name}' used in {where} is not in the data.{closest(name, data.columns)}")
+
+
+def _numeric_column(values, name: str) -> np.ndarray:
+    series = pd.Series(values)
+    if series.dtype == bool:
+        return series.to_numpy(dtype=float)
+    if not pd.api.types.is_numeric_dtype(series):
+        raise GllammError(
+            f"Response '{name}' is not numeric (dtype {series.dtype}). Recode it as numbers, e.g. 0/1 for a binary response."
+        )
+    return series.to_numpy(dtype=float)
+
+
+def _as_column(value, data: pd.DataFrame, option: str) -> np.ndarray | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise GllammError(f"Column '{value}' given as {option}= is not in the data.{closest(value, data.columns)}")
+        return data[value].to_numpy(dtype=float)
+    array = np.asarray(value, dtype=float)
+    if array.shape != (len(data),):
+        raise GllammError(f"{option}= must be a column name or an array with one value per row ({len(data)}); got shape {array.shape}.")
+    return array
+
+
+def _rename_intercept(names) -> list[str]:
+    return ["(Intercept)" if n == "Intercept" else str(n) for n in names]
+
+
+def build_design(
+    formula: FormulaSpec,
+    data: pd.DataFrame,
+    family: Family,
+    *,
+    weights=None,
+    offset=None,
+    trials=None,
+    chunk_width: int | None = None,
+) -> tuple[ModelSpec, Design]:
+    """Build the ModelSpec and Design for an lme4-style formula on a data frame.
+
+    Rows with a missing value in any used column are dropped (with a
+    DataWarning saying how many), as lme4 does.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
+    if len(formula.random) == 0:
+        raise GllammError(
+            f"The formula '{formula.formula}' has no random term such as (1 | group). "
+            "Add one, or fit a GLM (e.g. with statsmodels) for a model without latent variables."
+        )
+    # -- which columns are used ------------------------------------------------
+    if formula.cbind:
+        response_vars = _variables(formula.cbind[0]) | _variables(formula.cbind[1])
+    else:
+        response_vars = _variables(formula.response)
+    _check_columns(response_vars, data, "the response")
+    fixed_vars = _variables(formula.fixed)
+    _check_columns(fixed_vars, data, "the fixed part of the formula")
+    offset_vars: set[str] = set()
+    for expression in formula.offsets:
+        offset_vars |= _variables(expression)
+    _check_columns(offset_vars, data, "offset()")
+    random_vars: set[str] = set()
+    group_vars: list[str] = []
+    for term in formula.random:
+        random_vars |= _variables(term.expr)
+        for column in _group_columns(term.group):
+            if column not in data.columns:
+                raise GllammError(f"Grouping column '{column}' in ({term.expr} | {term.group}) is not in the data.{closest(column, data.columns)}")
+            group_vars.append(column)
+    _check_columns(random_vars, data, "a random term")
+    if len(formula.groups) > 1:
+        raise GllammError(
+            f"The formula has {len(formula.groups)} grouping factors ({', '.join(formula.groups)}); "
+            "this version fits latent variables at one grouping level. Combine them into one term or fit them one at a time."
+        )
+    weight_values = _as_column(weights, data, "weights")
+    offset_values = _as_column(offset, data, "offset")
+    trial_values = _as_column(trials, data, "trials")
+
+    # -- complete cases ----------------------------------------------------------
+    used = sorted(response_vars | fixed_vars | offset_vars | random_vars | set(group_vars))
+    frame = data[used]
+    complete = frame.notna().all(axis=1).to_numpy().copy()
+    for name in used:
+        if pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
+            complete &= np.isfinite(frame[name].to_numpy(dtype=float))
+    for extra, name in ((weight_values, "weights"), (offset_values, "offset"), (trial_values, "trials")):
+        if extra is not None:
+            complete &= np.isfinite(extra)
+    n_dropped = int((~complete).sum())
+    if n_dropped:
+        counts = {name: int((~frame[name].notna()).sum()) for name in used if frame[name].isna().any()}
+        detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        warnings.warn(
+            f"Dropped {n_dropped} of {len(data)} rows with missing or non-finite values" + (f" ({detail})." if detail else "."),
+            DataWarning,
+            stacklevel=3,
+        )
+    if complete.sum() == 0:
+        raise GllammError("No complete rows remain after dropping rows with missing values in the model's columns.")
+    cc = data.loc[complete]
+
+    # -- response ------------------------------------------------------------------
+    if formula.cbind:
+        successes = _numeric_column(_evaluate(formula.cbind[0], cc), formula.cbind[0])
+        failures = _numeric_column(_evaluate(formula.cbind[1], cc), formula.cbind[1])
+        if family.name != "binomial":
+            raise GllammError("cbind(successes, failures) responses need family='binomial'.")
+        if np.any(failures < 0):
+            raise GllammError(f"cbind(): failures '{formula.cbind[1]}' has negative values.")
+        y, n_trials = successes, successes + failures
+    else:
+        y = _numeric_column(_evaluate(formula.response, cc), formula.response)
+        n_trials = trial_values[complete] if trial_values is not None else None
+    if trial_values is not None and formula.cbind:
+        raise GllammError("Give the number of trials either with cbind() or with trials=, not both.")
+    if n_trials is not None and family.name != "binomial":
+        raise GllammError(f"trials= applies to family='binomial' only (this model has family='{family.name}').")
+    family.validate(y, n_trials, formula.response)
+    if n_trials is None:
+        n_trials = np.ones_like(y)
+    if family.name == "binomial" and np.any(y != np.round(y)):
+        raise GllammError(f"Binomial response '{formula.response}' must hold whole numbers of successes.")
+
+    # -- fixed part ------------------------------------------------------------------
+    X_frame = model_matrix(formula.fixed, cc, na_action="raise")
+    fixed_names = _rename_intercept(X_frame.columns)
+    X = np.asarray(X_frame, dtype=float)
+    if X.shape[1] == 0:
+        X = np.zeros((len(cc), 0))
+    _check_rank(X, fixed_names, "fixed-effects")
+
+    # -- offset ----------------------------------------------------------------------
+    total_offset = np.zeros(len(cc))
+    for expression in formula.offsets:
+        total_offset += np.asarray(_evaluate(expression, cc), dtype=float)
+    if offset_values is not None:
+        total_offset += offset_values[complete]
+
+    # -- weights -----------------------------------------------------------------------
+    row_weights = np.ones(len(cc)) if weight_values is None else weight_values[complete]
+    if np.any(row_weights < 0):
+        raise GllammError("weights= must be non-negative.")
+
+    # -- latent variables at the grouping level --------------------------------------------
+    group = formula.groups[0]
+    columns = _group_columns(group)
+    keys = cc[columns].astype(str).agg(":".join, axis=1) if len(columns) > 1 else cc[columns[0]]
+    codes, labels = pd.factorize(keys, sort=True)
+    labels = np.asarray(labels)
+    if len(labels) < 2:
+        raise GllammError(f"Grouping factor '{group}' has {len(labels)} level; a random effect needs at least 2 groups.")
+    Z_parts, latent_names, blocks = [], [], []
+    for term in formula.random:
+        Z_frame = model_matrix(term.expr, cc, na_action="raise")
+        names = _rename_intercept(Z_frame.columns)
+        if not names:
+            raise GllammError(f"Random term ({term.expr} | {term.group}) has no columns.")
+        start = len(latent_names)
+        for name in names:
+            if name in latent_names:
+                raise GllammError(f"'{name}' appears in more than one random term for '{group}'.")
+        latent_names.extend(names)
+        Z_parts.append(np.asarray(Z_frame, dtype=float))
+        indices = tuple(range(start, start + len(names)))
+        blocks.extend([indices] if term.correlated else [(i,) for i in indices])
+    Z = np.concatenate(Z_parts, axis=1)
+    _check_rank(Z, latent_names, f"random-effects ('{group}')")
+    level = LevelSpec(group, tuple(latent_names), tuple(blocks))
+    n_cov = len(level.cholesky_positions)
+    if len(labels) <= n_cov:
+        raise GllammError(
+            f"Grouping factor '{group}' has {len(labels)} groups, too few to estimate {n_cov} variance/covariance "
+            f"parameters of the random effects ({', '.join(latent_names)}). Use fewer random terms or '||' for uncorrelated effects."
+        )
+    if family.name == "gaussian" and len(labels) >= len(cc):
+        raise GllammError(
+            f"Every group of '{group}' has a single observation, so the random intercept cannot be told apart from the residual."
+        )
+    spec = ModelSpec(formula, family, tuple(fixed_names), (level,))
+    chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width)
+    design = Design(
+        y=y, trials=n_trials, X=X, Z=Z, offset=total_offset, weights=row_weights,
+        cluster_codes=codes, cluster_labels=labels, chunks=chunks, row_index=cc.index,
+        n_dropped=n_dropped, response_name=formula.response,
+    )
+    return spec, design
+
+
+def _evaluate(expression: str, frame: pd.DataFrame) -> np.ndarray:
+    if expression in frame.columns:
+        return frame[expression].to_numpy()
+    matrix = model_matrix(f"0 + {expression}", frame, na_action="raise")
+    if matrix.shape[1] != 1:
+        raise GllammError(f"'{expression}' must give one numeric column; it gives {matrix.shape[1]}.")
+    return np.asarray(matrix, dtype=float)[:, 0]
+
+
+def _check_rank(matrix: np.ndarray, names: list[str], what: str) -> None:
+    if matrix.shape[1] == 0:
+        return
+    rank = np.linalg.matrix_rank(matrix)
+    if rank < matrix.shape[1]:
+        # find the columns that are linear combinations of earlier ones
+        redundant, kept = [], []
+        for j in range(matrix.shape[1]):
+            if np.linalg.matrix_rank(matrix[:, kept + [j]]) == len(kept) + 1:
+                kept.append(j)
+            else:
+                redundant.append(names[j])
+        raise GllammError(
+            f"The {what} design matrix is rank deficient: {', '.join(redundant)} "
+            "is a linear combination of other columns (or constant). Remove it from the formula."
+        )
+
+
+def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width) -> Chunks:
+    from .. import _jax  # noqa: F401  (float64 on before arrays are made)
+    import jax.numpy as jnp
+
+    rows, chunk_cluster = chunk_rows(codes, width)
+    valid = rows >= 0
+    safe = np.where(valid, rows, 0)
+
+    def take(values, fill):
+        return np.where(valid, values[safe], fill)
+
+    constant = family.constant(y, trials)
+    arrays = dict(
+        y=take(y, family.pad_value),
+        trials=take(trials, 1.0),
+        constant=take(constant, 0.0),
+        offset=take(offset, 0.0),
+        weight=take(weights, 0.0),
+        X=np.stack([take(X[:, j], 0.0) for j in range(X.shape[1])]) if X.shape[1] else np.zeros((0,) + rows.shape),
+        Z=np.stack([take(Z[:, j], 0.0) for j in range(Z.shape[1])]) if Z.shape[1] else np.zeros((0,) + rows.shape),
+        cluster_weight=np.ones(n_clusters),
+    )
+    arrays = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in arrays.items()}
+    arrays["chunk_cluster"] = jnp.asarray(chunk_cluster, dtype=jnp.int32)
+    return Chunks(arrays, rows)

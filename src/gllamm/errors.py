@@ -1,0 +1,34 @@
+"""Errors and warnings raised by gllamm, with suggestions for misspelt names."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GllammError(ValueError):
+    """Invalid model, data or option; the message says what to change."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimiser stopped before the gradient was small and the Hessian negative definite."""
+
+
+class DataWarning(UserWarning):
+    """Something about the data the user should know (e.g. rows dropped for missing values)."""
+
+
+def closest(name: str, choices: Iterable[str]) -> str:
+    """Return ' Did you mean 'x'?' for the closest choice, or '' if none is close."""
+    match = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def check_choice(kind: str, value: str, choices: Iterable[str]) -> str:
+    """Validate an option value against its allowed choices, suggesting the closest."""
+    choices = list(choices)
+    if value in choices:
+        return value
+    raise GllammError(
+        f"Unknown {kind} '{value}'.{closest(value, choices)} Choose one of: {', '.join(choices)}."
+    )

@@ -1,0 +1,94 @@
+"""Link functions g(mu) = eta, as inverse links mu = g^{-1}(eta) in JAX.
+
+Binary-response links also give log P(y=1) and log P(y=0) computed stably in
+terms of eta (no log of a rounded probability).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+from jax.scipy.special import log_ndtr, ndtr
+
+
+def softplus(x):
+    """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)) (faster than jnp.logaddexp here)."""
+    return jnp.maximum(x, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+def _log_phi(x):
+    """log of the standard normal density."""
+    return -0.5 * x * x - 0.5 * jnp.log(2 * jnp.pi)
+
+
+def _log1mexp(a):
+    """log(1 - exp(-a)) for a > 0, accurate for small and large a."""
+    return jnp.where(a < 0.693, jnp.log(-jnp.expm1(-a)), jnp.log1p(-jnp.exp(-a)))
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link function, identified by name; methods are pure JAX functions."""
+
+    name: str
+
+    def inverse(self, eta):
+        """mu = g^{-1}(eta)."""
+        if self.name == "identity":
+            return eta
+        if self.name == "log":
+            return jnp.exp(eta)
+        if self.name == "reciprocal":
+            return 1.0 / eta
+        if self.name == "logit":
+            return 1.0 / (1.0 + jnp.exp(-eta))
+        if self.name == "probit":
+            return ndtr(eta)
+        if self.name == "cloglog":
+            return -jnp.expm1(-jnp.exp(eta))
+        raise AssertionError(self.name)
+
+    def mean_derivatives(self, eta):
+        """(mu, dmu/deta, d2mu/deta2) for the links used with Gaussian and gamma responses."""
+        if self.name == "identity":
+            return eta, jnp.ones_like(eta), jnp.zeros_like(eta)
+        if self.name == "log":
+            mu = jnp.exp(eta)
+            return mu, mu, mu
+        if self.name == "reciprocal":
+            mu = 1.0 / eta
+            return mu, -mu * mu, 2.0 * mu * mu * mu
+        raise AssertionError(self.name)
+
+    def log_probability_derivatives(self, eta):
+        """First and second derivatives in eta of log p and log(1 - p): (a1, a2, b1, b2)."""
+        if self.name == "logit":
+            p = 1.0 / (1.0 + jnp.exp(-eta))
+            q = 1.0 / (1.0 + jnp.exp(eta))
+            return q, -p * q, -p, -p * q
+        if self.name == "probit":
+            mills_pos = jnp.exp(_log_phi(eta) - log_ndtr(eta))
+            mills_neg = jnp.exp(_log_phi(eta) - log_ndtr(-eta))
+            return mills_pos, -mills_pos * (eta + mills_pos), -mills_neg, -mills_neg * (mills_neg - eta)
+        if self.name == "cloglog":
+            rate = jnp.exp(eta)
+            survival = jnp.exp(-rate)
+            a1 = rate / jnp.expm1(rate)
+            a2 = rate * survival * (1.0 - rate - survival) / (-jnp.expm1(-rate)) ** 2
+            return a1, a2, -rate, -rate
+        raise AssertionError(self.name)
+
+    def log_probabilities(self, eta):
+        """(log p, log(1 - p)) with p = g^{-1}(eta), for binary-response links."""
+        if self.name == "logit":
+            return -softplus(-eta), -softplus(eta)
+        if self.name == "probit":
+            return log_ndtr(eta), log_ndtr(-eta)
+        if self.name == "cloglog":
+            rate = jnp.exp(eta)
+            return _log1mexp(rate), -rate
+        raise AssertionError(self.name)
+
+
+LINK_ALIASES = {"inverse": "reciprocal", "recip": "reciprocal"}

@@ -1,0 +1,114 @@
+"""ModelSpec + integration strategy -> pure log-likelihood functions of (theta, data, modes).
+
+    log L(theta) = sum_c  w_c * log int prod_i f(y_ci | eta_ci)^{w_ci} phi(u) du
+    eta_ci       = x_ci' beta + offset_ci + z_ci' L u
+
+``data`` is the Design's pytree of arrays; it is always an argument of the
+jitted functions, never closed over, so one compilation serves every
+iteration (and, through JAX's persistent cache, later processes). ``modes``
+are the per-cluster modes of the integrand at theta, from ``Objective.modes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .integrate import ClusterModel, Integration, find_modes, log_cluster_integrals
+from .spec import ParameterTable
+
+
+def cluster_model(table: ParameterTable, theta, data) -> ClusterModel:
+    """The integrand g_c(u) of every cluster at parameters theta."""
+    params = table.unpack(theta)
+    family = table.spec.family
+    eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
+
+    def row_kernel(eta):
+        y, trials = data["y"], data["trials"]
+        if eta.ndim == 3:
+            y, trials = y[:, None, :], trials[:, None, :]
+        return family.kernel(y, eta, trials, params.log_dispersion)
+
+    def row_derivatives(eta):
+        return family.kernel_derivatives(data["y"], eta, data["trials"], params.log_dispersion)
+
+    if table.spec.levels:
+        loadings = jnp.einsum("rcm,rk->kcm", data["Z"], params.cholesky[0])
+    else:
+        loadings = jnp.zeros((0,) + eta0.shape)
+    return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"],
+                        data["cluster_weight"].shape[0])
+
+
+def cluster_logliks(table: ParameterTable, integration: Integration, theta, data, modes, newton_steps: int = 1):
+    """Per-cluster marginal log-likelihood contributions (clusters,).
+
+    newton_steps: differentiated Newton steps from the modes (2 where second derivatives are taken).
+    """
+    model = cluster_model(table, theta, data)
+    constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
+    if model.q == 0:
+        return model.per_cluster(jnp.sum(model.weight * model.row_kernel(model.eta0), axis=-1)) + constant
+    return log_cluster_integrals(model, integration, modes, newton_steps) + constant
+
+
+def loglik(table: ParameterTable, integration: Integration, theta, data, modes, newton_steps: int = 1):
+    """Total log-likelihood: sum over clusters weighted by cluster weights."""
+    return jnp.sum(data["cluster_weight"] * cluster_logliks(table, integration, theta, data, modes, newton_steps))
+
+
+def modes(table: ParameterTable, theta, data, start):
+    """Per-cluster modes of the integrand g_c(u) at theta, from ``start`` (clusters, q)."""
+    model = cluster_model(table, jax.lax.stop_gradient(theta), data)
+    if model.q == 0:
+        return start
+    return find_modes(model, start)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Jitted log-likelihood functions for one model structure and integration strategy."""
+
+    table: ParameterTable
+    integration: Integration
+    modes: callable  # (theta, data, start) -> modes
+    value: callable  # (theta, data, modes) -> log L
+    value_and_grad: callable
+    hessian: callable
+    cluster_values: callable
+
+    def mode_start(self, data) -> np.ndarray:
+        q = sum(level.dim for level in self.table.spec.levels)
+        return np.zeros((data["cluster_weight"].shape[0], q))
+
+
+@lru_cache(maxsize=64)
+def make_objective(table: ParameterTable, integration: Integration) -> Objective:
+    """Build (once per model structure) the jitted functions."""
+
+    def f(theta, data, m):
+        return loglik(table, integration, theta, data, m)
+
+    def f2(theta, data, m):
+        return loglik(table, integration, theta, data, m, newton_steps=2)
+
+    def per_cluster(theta, data, m):
+        return cluster_logliks(table, integration, theta, data, m)
+
+    def mode_fn(theta, data, start):
+        return modes(table, theta, data, start)
+
+    return Objective(
+        table=table,
+        integration=integration,
+        modes=jax.jit(mode_fn),
+        value=jax.jit(f),
+        value_and_grad=jax.jit(jax.value_and_grad(f)),
+        hessian=jax.jit(jax.hessian(f2)),
+        cluster_values=jax.jit(per_cluster),
+    )

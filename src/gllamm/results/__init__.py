@@ -1,0 +1,5 @@
+"""Fit results, tables and displays."""
+
+from .fit_result import FitResult
+
+__all__ = ["FitResult"]

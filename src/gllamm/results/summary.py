@@ -1,0 +1,54 @@
+"""Rendering of FitResult.summary() as text."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _fmt(x: float, width: int = 10) -> str:
+    if not np.isfinite(x):
+        return " " * (width - 1) + "."
+    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-4):
+        return f"{x:{width}.3e}"
+    return f"{x:{width}.5f}" if abs(x) < 1000 else f"{x:{width}.2f}"
+
+
+def render_summary(result) -> str:
+    family = result.family
+    lines = [
+        "Generalized linear latent and mixed model (gllamm)",
+        f"  Formula:      {result.spec.formula.formula}",
+        f"  Family:       {family.name}    Link: {family.link.name}",
+        f"  Integration:  {result.integration.label}",
+        f"  Observations: {result.nobs}" + (f"  ({result.design.n_dropped} rows with missing values dropped)" if result.design.n_dropped else ""),
+    ]
+    for name, count in result.n_groups.items():
+        lines.append(f"  Level 2:      {name}, {count} units")
+    lines += [
+        f"  Log likelihood = {result.loglik:.4f}    AIC = {result.aic:.2f}    BIC = {result.bic:.2f}",
+        f"  Converged:    {'yes' if result.converged else 'NO'} after {result.iterations} iterations ({result.message})",
+        "",
+        "Fixed effects",
+    ]
+    table = result.table()
+    fixed = table.loc[list(result.spec.fixed_names)]
+    width = max([12] + [len(n) for n in fixed.index]) + 2
+    header = f"{'':{width}}{'Estimate':>10} {'Std. Err.':>10} {'z':>8} {'P>|z|':>7}   {'[95% Conf. Interval]':>21}"
+    lines.append(header)
+    lines.append("-" * len(header))
+    for name, row in fixed.iterrows():
+        lines.append(f"{name:{width}}{_fmt(row.estimate)} {_fmt(row.se)} {row.z:8.2f} {row.p:7.3f}   "
+                     f"{_fmt(row.ci_lower)} {_fmt(row.ci_upper)}")
+    components = result.variance_components()
+    if len(components):
+        lines += ["", "Variances and covariances of random effects"]
+        header = f"{'Level':<12}{'Term':<28}{'Estimate':>10} {'Std. Err.':>10}   {'SD / Corr.':>10}"
+        lines.append(header)
+        lines.append("-" * len(header))
+        for _, row in components.iterrows():
+            term = ("var(" + row.var1 + ")" if row.var2 is None else f"cov({row.var1}, {row.var2})") if row.var1 else "var(Residual)"
+            lines.append(f"{row.group:<12}{term:<28}{_fmt(row.estimate)} {_fmt(row.se)}   {_fmt(row.sd_cor)}")
+    if family.name == "gamma":
+        key = family.dispersion_name
+        lines += ["", f"Dispersion (1/shape): {_fmt(float(result.params[key]))} (SE {_fmt(float(result.se[key])).strip()})"]
+    return "\n".join(lines)
