@@ -116,6 +116,9 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
         mu = (y + 0.5) / (trials + 1.0)
     elif family.name in ("poisson",):
         mu = y + 0.1
+    elif family.link.name in ("log", "reciprocal"):
+        floor = max(0.1 * abs(float(np.mean(y))), 1e-8)
+        mu = np.maximum(y, floor)
     else:
         mu = y
     target = _LINK_NUMPY[family.link.name](mu) - design.offset
@@ -154,6 +157,10 @@ def _start_values(spec, design, table, start, verbose) -> np.ndarray:
     beta, log_disp = _glm_start(spec, design, verbose)
     factors = []
     residual_scale = np.exp(log_disp) if spec.family.exact_gaussian else 1.0
+    if not spec.family.exact_gaussian and spec.family.link.name in ("identity", "reciprocal"):
+        # keep the linear predictor inside the link's domain at the quadrature nodes
+        eta = design.X @ beta + design.offset if design.X.shape[1] else design.offset
+        residual_scale = 0.4 * float(np.mean(np.abs(eta)))
     for level in spec.levels:
         scale = np.ones(level.dim)
         for k in range(level.dim):

@@ -281,7 +281,7 @@ def build_design(
 def _evaluate(expression: str, frame: pd.DataFrame) -> np.ndarray:
     if expression in frame.columns:
         return frame[expression].to_numpy()
-    matrix = model_matrix(f"0 + {expression}", frame, na_action="raise")
+    matrix = model_matrix(f"0 + I({expression})", frame, na_action="raise")
     if matrix.shape[1] != 1:
         raise GllammError(f"'{expression}' must give one numeric column; it gives {matrix.shape[1]}.")
     return np.asarray(matrix, dtype=float)[:, 0]
@@ -321,7 +321,7 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         y=take(y, family.pad_value),
         trials=take(trials, 1.0),
         constant=take(constant, 0.0),
-        offset=take(offset, 0.0),
+        offset=take(offset, 1.0),  # eta = 1 on padded rows: inside every link's domain
         weight=take(weights, 0.0),
         X=np.stack([take(X[:, j], 0.0) for j in range(X.shape[1])]) if X.shape[1] else np.zeros((0,) + rows.shape),
         Z=np.stack([take(Z[:, j], 0.0) for j in range(Z.shape[1])]) if Z.shape[1] else np.zeros((0,) + rows.shape),

@@ -70,10 +70,14 @@ class Family:
             nu = jnp.exp(-log_dispersion)
             if self.link.name == "log":
                 log_mu, ratio = eta, y * jnp.exp(-eta)
-            else:
+                valid = True
+            else:  # a non-positive mean has density 0 (log density -inf, with zero gradient)
                 mu = self.link.inverse(eta)
+                valid = mu > 0
+                mu = jnp.where(valid, mu, 1.0)
                 log_mu, ratio = jnp.log(mu), y / mu
-            return nu * (log_dispersion * -1.0 + jnp.log(y) - log_mu) - nu * ratio - jnp.log(y) - jgammaln(nu)
+            value = nu * (-log_dispersion + jnp.log(y) - log_mu) - nu * ratio - jnp.log(y) - jgammaln(nu)
+            return jnp.where(valid, value, -jnp.inf)
         raise AssertionError(self.name)
 
     def kernel_derivatives(self, y, eta, trials, log_dispersion):

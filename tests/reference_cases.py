@@ -1,0 +1,34 @@
+"""The R reference fits in ../shared/reference (copied to tests/reference/) and the gllamm call for each."""
+
+import json
+from pathlib import Path
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+
+# name -> (dataset, gllamm formula, options); the R call is in each JSON file's "call".
+CASES = {
+    "pisa": ("pisa_usa_2000", "pass_read ~ mn_ses + female + ses + high_school + college + test_lang + (1 | id_school)",
+             dict(family="binomial", nip=12)),
+    "cbpp": ("cbpp", "cbind(incidence, size - incidence) ~ period2 + period3 + period4 + (1 | herd)",
+             dict(family="binomial", nip=25)),
+    "contraception": ("contraception", "use ~ age + age2 + urban + livch1 + livch2 + livch3 + (1 | district)",
+                      dict(family="binomial", nip=25)),
+    "verbagg": ("verbagg", "r2 ~ anger + male + btype_scold + btype_shout + situ_self + mode_do + (1 | id)",
+                dict(family="binomial", nip=15)),
+    "exam": ("exam", "normexam ~ standlrt + girl + (1 + standlrt | school)", dict(family="gaussian")),
+    "sleepstudy": ("sleepstudy", "reaction ~ days + (1 + days | subject)", dict(family="gaussian")),
+    "epilepsy": ("epilepsy", "y ~ lbase + trt + lbase_trt + lage + v4 + (1 | subject)", dict(family="poisson", nip=20)),
+}
+
+
+def load_reference(name: str) -> dict:
+    return json.loads((REFERENCE_DIR / f"{name}.json").read_text())
+
+
+def varcorr_name(row: dict) -> str | None:
+    """gllamm's parameter name for an lme4 VarCorr row (None for the residual)."""
+    if row["grp"] == "Residual":
+        return "var(Residual)"
+    if row.get("var2") is None:
+        return f"var({row['var1']}|{row['grp']})"
+    return f"cov({row['var1']},{row['var2']}|{row['grp']})"
