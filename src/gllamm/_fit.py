@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import warnings
 
-import jax
 import numpy as np
 import pandas as pd
+from statistics import NormalDist
 
 from . import _jax  # noqa: F401
 from .design import Design, build_design
@@ -103,7 +103,7 @@ _LINK_NUMPY = {
     "log": np.log,
     "reciprocal": lambda mu: 1.0 / mu,
     "logit": lambda mu: np.log(mu / (1 - mu)),
-    "probit": lambda mu: __import__("scipy").stats.norm.ppf(mu),
+    "probit": np.vectorize(NormalDist().inv_cdf),
     "cloglog": lambda mu: np.log(-np.log1p(-mu)),
 }
 
@@ -181,8 +181,9 @@ def _make_result(spec, table, design, integration, optimum: OptimizationResult) 
         theta_vcov = np.linalg.inv(information) if eigenvalues.min() > 0 else np.linalg.pinv(information)
     except np.linalg.LinAlgError:
         theta_vcov = np.full_like(information, np.nan)
-    reported = np.asarray(table.reported(theta))
-    jacobian = np.asarray(jax.jacfwd(table.reported)(theta))
+    objective = make_objective(table, integration)
+    reported = np.asarray(objective.reported(theta))
+    jacobian = np.asarray(objective.reported_jacobian(theta))
     vcov = jacobian @ theta_vcov @ jacobian.T
     names = table.reported_names()
     if not optimum.converged:

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._export_cache import CachedFunction
 from .integrate import ClusterModel, Integration, find_modes, log_cluster_integrals
 from .spec import ParameterTable
 
@@ -81,6 +82,8 @@ class Objective:
     value_and_grad: callable
     hessian: callable
     cluster_values: callable
+    reported: callable  # theta -> reported parameters
+    reported_jacobian: callable  # theta -> d reported / d theta
 
     def mode_start(self, data) -> np.ndarray:
         q = sum(level.dim for level in self.table.spec.levels)
@@ -103,12 +106,19 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
     def mode_fn(theta, data, start):
         return modes(table, theta, data, start)
 
+    structure = repr((table, integration))
+
+    def cached(name, function):
+        return CachedFunction(name, jax.jit(function), structure)
+
     return Objective(
         table=table,
         integration=integration,
-        modes=jax.jit(mode_fn),
-        value=jax.jit(f),
-        value_and_grad=jax.jit(jax.value_and_grad(f)),
-        hessian=jax.jit(jax.hessian(f2)),
-        cluster_values=jax.jit(per_cluster),
+        modes=cached("modes", mode_fn),
+        value=cached("value", f),
+        value_and_grad=cached("value_and_grad", jax.value_and_grad(f)),
+        hessian=cached("hessian", jax.hessian(f2)),
+        cluster_values=cached("cluster_values", per_cluster),
+        reported=cached("reported", table.reported),
+        reported_jacobian=cached("reported_jacobian", jax.jacfwd(table.reported)),
     )

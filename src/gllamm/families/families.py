@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln as jgammaln
-from scipy.special import gammaln
 
 from ..errors import GllammError, check_choice
 from .links import LINK_ALIASES, Link
@@ -109,9 +108,9 @@ class Family:
     def constant(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray:
         """Parameter-free part of log f(y | eta), computed once on the host."""
         if self.name == "binomial":
-            return gammaln(trials + 1) - gammaln(y + 1) - gammaln(trials - y + 1)
+            return np.asarray(jgammaln(trials + 1.0) - jgammaln(y + 1.0) - jgammaln(trials - y + 1.0))
         if self.name == "poisson":
-            return -gammaln(y + 1)
+            return np.asarray(-jgammaln(np.asarray(y, float) + 1.0))
         return np.zeros_like(y, dtype=float)
 
     def mean(self, eta):

@@ -1,8 +1,8 @@
 """Maximise a log-likelihood with a trust-region Newton method and exact derivatives.
 
-SciPy's ``trust-exact`` (Moré-Sorensen) takes Newton steps with the exact
-Hessian inside a trust region, so it copes with indefinite Hessians far from
-the optimum. Convergence is then judged by gllamm itself:
+Newton steps use the exact Hessian, with eigenvalues of -H floored so that
+every step is an ascent direction, inside a trust region that adapts to how
+well the quadratic model predicted the change. Convergence:
 
 * the Hessian of the log-likelihood is negative definite, and
 * the Newton decrement  g' (-H)^{-1} g  is below ``tol`` (the log-likelihood
@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.optimize
 
 
 @dataclass(frozen=True)
@@ -56,53 +55,87 @@ def assess_convergence(gradient: np.ndarray, hessian: np.ndarray, tol: float) ->
     return True, f"converged (max |gradient| {np.abs(gradient).max():.2g}, Newton decrement {decrement:.2g})"
 
 
+def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float) -> tuple[np.ndarray, float]:
+    """Modified Newton step for maximisation, restricted to a trust region.
+
+    With -H = V diag(lambda) V', eigenvalues are floored at a small positive
+    value (so the step is an ascent direction even where H is not negative
+    definite), s = V diag(1/lambda+) V' g, and s is shortened to ``radius``.
+    Returns the step and the predicted increase g's - s'(-H)s/2.
+    """
+    eigenvalues, vectors = np.linalg.eigh(-0.5 * (hessian + hessian.T))
+    floor = max(1e-8, 1e-8 * np.abs(eigenvalues).max())
+    modified = np.where(eigenvalues > floor, eigenvalues, np.maximum(np.abs(eigenvalues), floor))
+    step = vectors @ ((vectors.T @ gradient) / modified)
+    length = np.linalg.norm(step)
+    if length > radius:
+        step *= radius / length
+    predicted = float(gradient @ step - 0.5 * step @ (-hessian) @ step)
+    return step, predicted
+
+
 def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float = 1e-8,
-             verbose: bool = False, names=None) -> OptimizationResult:
-    """Maximise f given jitted ``value_and_grad(theta)`` and ``hessian(theta)`` callables (theta as NumPy)."""
+             verbose: bool = False) -> OptimizationResult:
+    """Maximise f by trust-region Newton, given callables ``value_and_grad(theta)`` and ``hessian(theta)``.
+
+    Each iteration takes the modified Newton step of ``newton_step``; the
+    trust radius grows after good agreement between predicted and actual
+    increase and shrinks after poor agreement or a failed (non-finite or
+    decreasing) step, which is then retried from the same point.
+    """
     start = time.perf_counter()
-    cache: dict = {}
     log: list[dict] = []
 
     def evaluate(theta):
-        key = theta.tobytes()
-        if key not in cache:
-            value, grad = value_and_grad(theta)
-            cache.clear()
-            cache[key] = (float(value), np.asarray(grad, dtype=float))
-        return cache[key]
+        value, grad = value_and_grad(theta)
+        return float(value), np.asarray(grad, dtype=float)
 
-    def fun(theta):
-        value, grad = evaluate(theta)
-        if not np.isfinite(value):
-            return np.inf, np.zeros_like(grad)
-        return -value, -grad
-
-    def hess(theta):
-        h = -np.asarray(hessian(theta), dtype=float)
+    def sym_hessian(theta):
+        h = np.asarray(hessian(theta), dtype=float)
         return 0.5 * (h + h.T)
 
-    def callback(intermediate_result):
-        value, grad = evaluate(intermediate_result.x)
-        entry = dict(iteration=len(log) + 1, loglik=value, max_abs_gradient=float(np.abs(grad).max()),
-                     seconds=time.perf_counter() - start)
+    theta = np.asarray(theta0, dtype=float).copy()
+    value, grad = evaluate(theta)
+    if verbose:
+        print(f"Iteration   0: log likelihood = {value:.6f}")
+    if not np.isfinite(value):
+        raise FloatingPointError("The log-likelihood is not finite at the starting values.")
+    h = sym_hessian(theta)
+    radius = max(1.0, np.linalg.norm(theta))
+    iterations, converged, message = 0, False, ""
+    while iterations < max_iter:
+        converged, message = assess_convergence(grad, h, tol)
+        if converged:
+            break
+        iterations += 1
+        for _ in range(60):
+            step, predicted = newton_step(grad, h, radius)
+            new_value, new_grad = evaluate(theta + step)
+            actual = new_value - value
+            if np.isfinite(new_value) and np.all(np.isfinite(new_grad)) and actual >= -1e-12 * max(1.0, abs(value)):
+                break
+            radius = 0.25 * np.linalg.norm(step)
+        else:
+            message = "no step increased the log-likelihood; " + message
+            break
+        agreement = actual / predicted if predicted > 0 else 1.0
+        if agreement > 0.75 and np.linalg.norm(step) >= 0.99 * radius:
+            radius *= 2.0
+        elif agreement < 0.25:
+            radius = 0.25 * np.linalg.norm(step)
+        theta, value, grad = theta + step, new_value, new_grad
+        h = sym_hessian(theta)
+        entry = dict(iteration=iterations, loglik=value, max_abs_gradient=float(np.abs(grad).max()),
+                     step=float(np.linalg.norm(step)), seconds=time.perf_counter() - start)
         log.append(entry)
         if verbose:
-            print(f"Iteration {entry['iteration']:3d}: log likelihood = {value:.6f}   max|gradient| = {entry['max_abs_gradient']:.3g}")
-
-    theta0 = np.asarray(theta0, dtype=float)
-    value0, _ = evaluate(theta0)
-    if verbose:
-        print(f"Iteration   0: log likelihood = {value0:.6f}")
-    if not np.isfinite(value0):
-        raise FloatingPointError("The log-likelihood is not finite at the starting values.")
-    result = scipy.optimize.minimize(fun, theta0, jac=True, hess=hess, method="trust-exact",
-                                     callback=callback, options=dict(maxiter=max_iter, gtol=1e-9))
-    theta = np.asarray(result.x, dtype=float)
-    value, grad = evaluate(theta)
-    h = np.asarray(hessian(theta), dtype=float)
-    h = 0.5 * (h + h.T)
-    converged, message = assess_convergence(grad, h, tol)
-    if not converged and result.nit >= max_iter:
-        message = f"iteration limit ({max_iter}) reached; " + message
-    return OptimizationResult(theta, value, grad, h, converged, int(result.nit), message,
+            print(f"Iteration {iterations:3d}: log likelihood = {value:.6f}   max|gradient| = {entry['max_abs_gradient']:.3g}")
+        if abs(actual) < 1e-14 * max(1.0, abs(value)) and np.linalg.norm(step) < 1e-12 * max(1.0, np.linalg.norm(theta)):
+            converged, message = assess_convergence(grad, h, tol)
+            break
+    else:
+        converged, message = assess_convergence(grad, h, tol)
+        if not converged:
+            message = f"iteration limit ({max_iter}) reached; " + message
+    return OptimizationResult(theta, value, grad, h, converged, iterations, message,
                               time.perf_counter() - start, log)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from statistics import NormalDist
 
 from ..design import Design
 from ..integrate import Integration
@@ -81,12 +81,12 @@ class FitResult:
         """Estimates with SEs, Wald z, two-sided p and confidence intervals (all reported parameters)."""
         estimate, se = self.params, self.se
         z = estimate / se
-        crit = stats.norm.ppf(0.5 + level / 2)
+        crit = NormalDist().inv_cdf(0.5 + level / 2)
         return pd.DataFrame({
             "estimate": estimate,
             "se": se,
             "z": z,
-            "p": 2 * stats.norm.sf(np.abs(z)),
+            "p": [2 * NormalDist().cdf(-abs(v)) if np.isfinite(v) else np.nan for v in z],
             "ci_lower": estimate - crit * se,
             "ci_upper": estimate + crit * se,
         })

@@ -1,0 +1,114 @@
+"""Timing benchmarks: gllamm against lme4 (where R is installed). Prints times and ratios.
+
+    python benchmarks/run.py              # contraception (whole process) + 100,000-row logit
+    python benchmarks/run.py --million    # also the 1,000,000-row logit
+    python benchmarks/run.py --no-r       # skip R even if installed
+
+Whole-process times run a fresh interpreter (python start to printed result) with a
+warm compilation cache (one untimed run first), median of 3; in-process fit times
+are also printed. Speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "src" / "gllamm" / "datasets" / "data"
+CONTRACEPTION = "use ~ age + age2 + urban + livch1 + livch2 + livch3 + (1 | district)"
+
+
+def _wall(command: list[str], repeats: int = 3) -> float:
+    subprocess.run(command, check=True, capture_output=True)  # warm-up (compilation cache, disk cache)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _rscript(code: str) -> list[str]:
+    return ["Rscript", "--vanilla", "-e", code]
+
+
+def simulate_logit(n_clusters: int, per_cluster: int, seed: int = 1) -> pd.DataFrame:
+    """Random-intercept logit: logit p = -0.5 + 0.8 x1 - 0.4 x2 + u_j, u_j ~ N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    cluster = np.repeat(np.arange(n_clusters), per_cluster)
+    x1, x2 = rng.normal(size=cluster.size), rng.binomial(1, 0.4, cluster.size)
+    eta = -0.5 + 0.8 * x1 - 0.4 * x2 + rng.normal(size=n_clusters)[cluster]
+    return pd.DataFrame(dict(y=rng.binomial(1, 1 / (1 + np.exp(-eta))), x1=x1, x2=x2, cluster=cluster))
+
+
+def bench_contraception(use_r: bool) -> None:
+    code = ("import gllamm; d = gllamm.datasets.load('contraception'); "
+            f"r = gllamm.fit({CONTRACEPTION!r}, d, family='binomial', nip=25); print(r.loglik)")
+    ours = _wall([sys.executable, "-c", code])
+    print(f"contraception, AGQ 25, whole process: gllamm {ours:.2f} s")
+    import gllamm
+
+    data = gllamm.datasets.load("contraception")
+    gllamm.fit(CONTRACEPTION, data, family="binomial", nip=25)
+    start = time.perf_counter()
+    gllamm.fit(CONTRACEPTION, data, family="binomial", nip=25)
+    print(f"  in-process fit (warm): {time.perf_counter() - start:.3f} s")
+    if use_r:
+        r_code = (f"library(lme4); d <- read.csv('{DATA / 'contraception.csv'}'); "
+                  "f <- glmer(use ~ age + age2 + urban + livch1 + livch2 + livch3 + (1 | district), d, binomial, nAGQ = 25); "
+                  "print(logLik(f))")
+        theirs = _wall(_rscript(r_code))
+        print(f"  Rscript lme4::glmer: {theirs:.2f} s   ratio gllamm/lme4 = {ours / theirs:.2f} (goal <= 0.5)")
+
+
+def bench_simulated(n_clusters: int, per_cluster: int, use_r: bool) -> None:
+    import gllamm
+
+    data = simulate_logit(n_clusters, per_cluster)
+    formula = "y ~ x1 + x2 + (1 | cluster)"
+    start = time.perf_counter()
+    result = gllamm.fit(formula, data, family="binomial", nip=12)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    result = gllamm.fit(formula, data, family="binomial", nip=12)
+    second = time.perf_counter() - start
+    print(f"simulated logit, {len(data):,} rows, {n_clusters:,} clusters, AGQ 12: first fit {first:.2f} s, "
+          f"repeat {second:.2f} s (loglik {result.loglik:.3f}, {result.iterations} iterations)")
+    if use_r:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "sim.csv"
+            data.to_csv(path, index=False)
+            r_code = (f"library(lme4); d <- read.csv('{path}'); t <- system.time(f <- glmer(y ~ x1 + x2 + (1 | cluster), d, "
+                      "binomial, nAGQ = 12)); cat(t[['elapsed']], as.numeric(logLik(f)), '\\n')")
+            out = subprocess.run(_rscript(r_code), check=True, capture_output=True, text=True).stdout.split()
+            r_seconds, r_loglik = float(out[0]), float(out[1])
+        print(f"  lme4::glmer fit {r_seconds:.2f} s (loglik {r_loglik:.3f})   ratio gllamm/lme4 = {second / r_seconds:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--million", action="store_true", help="also fit 1,000,000 rows")
+    parser.add_argument("--no-r", action="store_true")
+    parser.add_argument("--r-large", action="store_true", help="also time lme4 on the simulated data (about a minute)")
+    args = parser.parse_args()
+    use_r = shutil.which("Rscript") is not None and not args.no_r
+    if not use_r:
+        print("(R not found or disabled: gllamm times only)")
+    bench_contraception(use_r)
+    bench_simulated(5_000, 20, use_r and args.r_large)
+    if args.million:
+        bench_simulated(50_000, 20, False)
+
+
+if __name__ == "__main__":
+    main()
