@@ -81,6 +81,8 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose) -> Opt
     state = {"key": None, "modes": objective.mode_start(data)}
 
     def modes_at(theta):
+        if not table.spec.levels:
+            return state["modes"]
         key = theta.tobytes()
         if state["key"] != key:
             modes = objective.modes(theta, data, state["modes"])
@@ -182,8 +184,7 @@ def _make_result(spec, table, design, integration, optimum: OptimizationResult) 
     except np.linalg.LinAlgError:
         theta_vcov = np.full_like(information, np.nan)
     objective = make_objective(table, integration)
-    reported = np.asarray(objective.reported(theta))
-    jacobian = np.asarray(objective.reported_jacobian(theta))
+    reported, jacobian = (np.asarray(x) for x in objective.reported(theta))
     vcov = jacobian @ theta_vcov @ jacobian.T
     names = table.reported_names()
     if not optimum.converged:

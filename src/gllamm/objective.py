@@ -82,8 +82,7 @@ class Objective:
     value_and_grad: callable
     hessian: callable
     cluster_values: callable
-    reported: callable  # theta -> reported parameters
-    reported_jacobian: callable  # theta -> d reported / d theta
+    reported: callable  # theta -> (reported parameters, d reported / d theta)
 
     def mode_start(self, data) -> np.ndarray:
         q = sum(level.dim for level in self.table.spec.levels)
@@ -119,6 +118,5 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         value_and_grad=cached("value_and_grad", jax.value_and_grad(f)),
         hessian=cached("hessian", jax.hessian(f2)),
         cluster_values=cached("cluster_values", per_cluster),
-        reported=cached("reported", table.reported),
-        reported_jacobian=cached("reported_jacobian", jax.jacfwd(table.reported)),
+        reported=cached("reported", lambda theta: (table.reported(theta), jax.jacfwd(table.reported)(theta))),
     )

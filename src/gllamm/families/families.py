@@ -107,11 +107,16 @@ class Family:
 
     def constant(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray:
         """Parameter-free part of log f(y | eta), computed once on the host."""
+        y = np.asarray(y, dtype=float)
         if self.name == "binomial":
-            return np.asarray(jgammaln(trials + 1.0) - jgammaln(y + 1.0) - jgammaln(trials - y + 1.0))
+            trials = np.asarray(trials, dtype=float)
+            if np.all(trials == 1.0):
+                return np.zeros_like(y)
+            table = _log_factorials(int(trials.max()))
+            return table[trials.astype(int)] - table[y.astype(int)] - table[(trials - y).astype(int)]
         if self.name == "poisson":
-            return np.asarray(-jgammaln(np.asarray(y, float) + 1.0))
-        return np.zeros_like(y, dtype=float)
+            return -_log_factorials(int(y.max()))[y.astype(int)]
+        return np.zeros_like(y)
 
     def mean(self, eta):
         """Conditional mean E(y | eta) per trial (a probability for binomial)."""
@@ -147,6 +152,11 @@ class Family:
         elif self.name == "gamma":
             if np.any(y <= 0):
                 raise GllammError(f"Gamma response '{column}' must be strictly positive ({int(np.sum(y <= 0))} rows are not).")
+
+
+def _log_factorials(n: int) -> np.ndarray:
+    """log k! for k = 0..n (whole-number responses are validated before this is used)."""
+    return np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=float)))])
 
 
 def make_family(family: str | Family, link: str | None = None) -> Family:
