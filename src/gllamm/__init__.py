@@ -7,7 +7,7 @@
 """
 
 from . import _jax  # noqa: F401  (float64 and the persistent compilation cache)
-from . import datasets
+from . import datasets, results
 from ._fit import fit
 from .design import Design, build_design
 from .errors import ConvergenceWarning, DataWarning, GllammError
@@ -16,13 +16,15 @@ from .integrate import Integration
 from .objective import make_objective
 from .optimize import maximize
 from .results import FitResult
+from .results.inference import lr_test
+from .results.persistence import load
 from .spec import LevelSpec, ModelSpec, ParameterTable
 from .syntax import FormulaSpec, parse_formula
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConvergenceWarning", "DataWarning", "Design", "Family", "FitResult", "FormulaSpec", "GllammError",
+    "ConvergenceWarning", "DataWarning", "results", "Design", "Family", "FitResult", "FormulaSpec", "GllammError",
     "Integration", "LevelSpec", "ModelSpec", "ParameterTable", "build_design", "datasets", "fit",
-    "make_family", "make_objective", "maximize", "parse_formula",
+    "load", "lr_test", "make_family", "make_objective", "maximize", "parse_formula",
 ]

@@ -8,6 +8,7 @@ glFormula, mkGlmerDevfun and optimizeGlmer.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -22,10 +23,12 @@ from .objective import make_objective
 from .optimize import OptimizationResult, maximize
 from .results import FitResult
 from .spec import ModelSpec, ParameterTable
+from .spec.constraints import Constraints, build_constraints
 from .syntax import parse_formula
 
 METHODS = ("adaptive", "laplace", "ghq")
-_OPTIONS = ("family", "link", "nip", "method", "weights", "offset", "trials", "start", "max_iter", "tol", "verbose")
+_OPTIONS = ("family", "link", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "start", "fix", "equal",
+            "max_iter", "tol", "verbose")
 
 
 def default_nip(dim: int) -> int:
@@ -34,8 +37,10 @@ def default_nip(dim: int) -> int:
 
 
 def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", link: str | None = None,
-        nip: int | None = None, method: str = "adaptive", weights=None, offset=None, trials=None,
-        start=None, max_iter: int = 200, tol: float = 1e-8, verbose: bool = False, **unknown) -> FitResult:
+        nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
+        offset=None, trials=None,
+        start=None, fix: dict | None = None, equal=None, max_iter: int = 200, tol: float = 1e-8,
+        verbose: bool = False, **unknown) -> FitResult:
     """Fit a GLLAMM by maximum likelihood.
 
     model: lme4-style formula, e.g. ``"y ~ x + (1 + x | school)"``.
@@ -43,9 +48,17 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     method: "adaptive" (adaptive Gauss-Hermite quadrature, ``nip`` points per
         latent dimension), "laplace" (= lme4's nAGQ=1) or "ghq" (non-adaptive).
         Gaussian responses with identity link are integrated exactly.
-    weights: level-1 weights (column name or array); offset: column or array
-        added to the linear predictor; trials: binomial denominators.
-    start: a FitResult or a theta vector to start from.
+    weights: level-1 weights (column name or array); cluster_weights: level-2
+        weights (a column constant within clusters), as gllamm's pweight: the
+        log-likelihood becomes the pseudo-likelihood sum_j w_j log L_j with
+        L_j = int prod_i f(y_ij | b)^{w_ij} phi(b) db (use robust SEs with sampling weights);
+    scale_weights: "none", "size" or "effective" scaling of level-1 sampling weights within clusters.
+    offset: column or array added to the linear predictor; trials: binomial denominators.
+    start: a FitResult or a theta vector to start from; with ``max_iter=0`` the
+        log-likelihood is only evaluated there (no optimisation).
+    fix: {parameter name: value} to hold fixed (fixed effects, variances of
+        latent variables in their own block, "var(Residual)", "dispersion").
+    equal: groups of parameter names constrained to be equal, e.g. [("x1", "x2")].
 
     Maximises  sum_j log int prod_i f(y_ij | x_ij'beta + z_ij'b_j) phi(b_j; 0, Psi) db_j
     by trust-region Newton with exact derivatives.
@@ -56,7 +69,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     family = make_family(family, link)
     method = check_choice("method", str(method).lower(), METHODS)
     formula = parse_formula(model)
-    spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials)
+    spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
+                                cluster_weights=cluster_weights, scale_weights=scale_weights)
     q = spec.n_latent
     if nip is None:
         nip = default_nip(q)
@@ -69,13 +83,21 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     else:
         integration = Integration(method, int(nip))
     table = ParameterTable(spec)
+    constraints = build_constraints(table, fix, equal)
     theta0 = _start_values(spec, design, table, start, verbose)
-    optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose)
-    return _make_result(spec, table, design, integration, optimum)
+    theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
+    if fix:
+        theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
+    optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints)
+    options = dict(family=family.name, link=family.link.name, method=method, nip=int(nip), trials=trials,
+                   fix=fix, equal=equal, scale_weights=scale_weights, n_free=int(constraints.matrix.shape[1]))
+    return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
+                        warn=max_iter > 0)
 
 
 # ---------------------------------------------------------------------------------------
-def _maximize(table, integration, design, theta0, max_iter, tol, verbose) -> OptimizationResult:
+def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints=None) -> OptimizationResult:
+    """Maximise over the free parameters phi (theta = offset + M phi); returns theta-scale estimates."""
     objective = make_objective(table, integration)
     data = design.data()
     state = {"key": None, "modes": objective.mode_start(data)}
@@ -91,13 +113,21 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose) -> Opt
             state.update(key=key, modes=modes)
         return state["modes"]
 
-    def value_and_grad(theta):
-        return objective.value_and_grad(theta, data, modes_at(theta))
+    if constraints is None:
+        constraints = Constraints(np.eye(len(theta0)), np.zeros(len(theta0)))
+    M = constraints.matrix
 
-    def hessian(theta):
-        return objective.hessian(theta, data, modes_at(theta))
+    def value_and_grad(phi):
+        theta = constraints.theta(phi)
+        value, grad = objective.value_and_grad(theta, data, modes_at(theta))
+        return value, M.T @ np.asarray(grad)
 
-    return maximize(value_and_grad, hessian, theta0, max_iter=max_iter, tol=tol, verbose=verbose)
+    def hessian(phi):
+        theta = constraints.theta(phi)
+        return M.T @ np.asarray(objective.hessian(theta, data, modes_at(theta))) @ M
+
+    result = maximize(value_and_grad, hessian, constraints.phi(theta0), max_iter=max_iter, tol=tol, verbose=verbose)
+    return replace(result, theta=constraints.theta(result.theta))
 
 
 _LINK_NUMPY = {
@@ -175,19 +205,25 @@ def _start_values(spec, design, table, start, verbose) -> np.ndarray:
     return table.pack(beta, factors, log_disp)
 
 
-def _make_result(spec, table, design, integration, optimum: OptimizationResult) -> FitResult:
+def _make_result(spec, table, design, integration, optimum: OptimizationResult, options: dict,
+                 constraints: Constraints | None = None, warn: bool = True,
+                 theta_vcov: np.ndarray | None = None) -> FitResult:
+    """FitResult from an optimum; ``optimum.hessian`` is on the free-parameter scale of ``constraints``."""
     theta = optimum.theta
     information = -optimum.hessian
-    try:
-        eigenvalues = np.linalg.eigvalsh(information)
-        theta_vcov = np.linalg.inv(information) if eigenvalues.min() > 0 else np.linalg.pinv(information)
-    except np.linalg.LinAlgError:
-        theta_vcov = np.full_like(information, np.nan)
+    M = np.eye(len(theta)) if constraints is None else constraints.matrix
+    if theta_vcov is None:
+        try:
+            eigenvalues = np.linalg.eigvalsh(information) if information.size else np.ones(1)
+            free_vcov = np.linalg.inv(information) if eigenvalues.min() > 0 else np.linalg.pinv(information)
+            theta_vcov = M @ free_vcov @ M.T
+        except np.linalg.LinAlgError:
+            theta_vcov = np.full((len(theta), len(theta)), np.nan)
     objective = make_objective(table, integration)
     reported, jacobian = (np.asarray(x) for x in objective.reported(theta))
     vcov = jacobian @ theta_vcov @ jacobian.T
     names = table.reported_names()
-    if not optimum.converged:
+    if not optimum.converged and warn:
         warnings.warn(f"The fit did not converge: {optimum.message}. Estimates are from the last iteration; "
                       "try other start values, more quadrature points or a simpler model.", ConvergenceWarning, stacklevel=3)
     return FitResult(
@@ -195,5 +231,5 @@ def _make_result(spec, table, design, integration, optimum: OptimizationResult) 
         theta_vcov=theta_vcov, params=pd.Series(reported, index=names),
         vcov=pd.DataFrame(vcov, index=names, columns=names), loglik=float(optimum.loglik),
         converged=optimum.converged, iterations=optimum.iterations, message=optimum.message,
-        gradient=optimum.gradient, fit_log=optimum.log, seconds=optimum.seconds,
+        gradient=optimum.gradient, fit_log=optimum.log, seconds=optimum.seconds, options=options,
     )

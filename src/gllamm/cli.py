@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", action="store_true", help="print the iteration log")
     p.set_defaults(handler=_fit_command)
     d = commands.add_parser("demo", help="fit the PISA random-intercept logit of the seed article's Table 1")
-    d.add_argument("--figure", default=None, help="also save Figure 1 (conditional and marginal curves) to this file")
+    d.add_argument("--figure", default="gllamm_figure1.png",
+                   help="where to save Figure 1 (conditional and marginal curves); '' to skip")
     d.set_defaults(handler=_demo_command)
     s = commands.add_parser("datasets", help="list the bundled datasets")
     s.set_defaults(handler=_datasets_command)

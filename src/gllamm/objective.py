@@ -19,7 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._export_cache import CachedFunction
-from .integrate import ClusterModel, Integration, find_modes, log_cluster_integrals
+from .integrate import (
+    ClusterModel,
+    Integration,
+    find_modes,
+    log_cluster_integrals,
+    posterior_mode_curvature,
+    posterior_moments,
+)
 from .spec import ParameterTable
 
 
@@ -83,6 +90,9 @@ class Objective:
     hessian: callable
     cluster_values: callable
     reported: callable  # theta -> (reported parameters, d reported / d theta)
+    cluster_scores: callable  # (theta, data, modes) -> d log L_c / d theta, (clusters, params)
+    posterior: callable  # (theta, data, modes) -> standardised posterior means, covariances
+    posterior_modes: callable  # (theta, data, modes) -> modes and inverse curvature
 
     def mode_start(self, data) -> np.ndarray:
         q = sum(level.dim for level in self.table.spec.levels)
@@ -119,4 +129,9 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         hessian=cached("hessian", jax.hessian(f2)),
         cluster_values=cached("cluster_values", per_cluster),
         reported=cached("reported", lambda theta: (table.reported(theta), jax.jacfwd(table.reported)(theta))),
+        cluster_scores=cached("cluster_scores", jax.jacfwd(per_cluster)),
+        posterior=cached("posterior", lambda theta, data, m: posterior_moments(
+            cluster_model(table, theta, data), integration, m)),
+        posterior_modes=cached("posterior_modes", lambda theta, data, m: posterior_mode_curvature(
+            cluster_model(table, theta, data), m)),
     )

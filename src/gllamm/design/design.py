@@ -10,7 +10,7 @@ Padded rows have weight 0; padded values are chosen so every log density is fini
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,12 @@ class Design:
     row_index: pd.Index  # labels of the used rows in the user's data frame
     n_dropped: int
     response_name: str
-    extra: dict = field(default_factory=dict)
+    fixed_model_spec: object = None  # formulaic ModelSpec of the fixed part (rebuilds X for new data)
+    random_model_specs: tuple = ()  # formulaic ModelSpecs of the random terms (rebuild Z)
+    group_columns: tuple = ()  # data columns that identify the clusters
+    cluster_weights: np.ndarray | None = None  # level-2 (cluster) weights, one per cluster
+    model_frame: pd.DataFrame | None = None  # the used columns of the complete rows
+    offset_argument: np.ndarray | None = None  # the offset= values of the complete rows (formula offsets excluded)
 
     @property
     def n_obs(self) -> int:
@@ -124,6 +129,8 @@ def build_design(
     weights=None,
     offset=None,
     trials=None,
+    cluster_weights=None,
+    scale_weights: str = "none",
     chunk_width: int | None = None,
 ) -> tuple[ModelSpec, Design]:
     """Build the ModelSpec and Design for an lme4-style formula on a data frame.
@@ -167,6 +174,7 @@ def build_design(
     weight_values = _as_column(weights, data, "weights")
     offset_values = _as_column(offset, data, "offset")
     trial_values = _as_column(trials, data, "trials")
+    cluster_weight_values = _as_column(cluster_weights, data, "cluster_weights")
 
     # -- complete cases ----------------------------------------------------------
     used = sorted(response_vars | fixed_vars | offset_vars | random_vars | set(group_vars))
@@ -175,7 +183,8 @@ def build_design(
     for name in used:
         if pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
             complete &= np.isfinite(frame[name].to_numpy(dtype=float))
-    for extra, name in ((weight_values, "weights"), (offset_values, "offset"), (trial_values, "trials")):
+    for extra, name in ((weight_values, "weights"), (offset_values, "offset"), (trial_values, "trials"),
+                        (cluster_weight_values, "cluster_weights")):
         if extra is not None:
             complete &= np.isfinite(extra)
     n_dropped = int((~complete).sum())
@@ -241,9 +250,10 @@ def build_design(
     labels = np.asarray(labels)
     if len(labels) < 2:
         raise GllammError(f"Grouping factor '{group}' has {len(labels)} level; a random effect needs at least 2 groups.")
-    Z_parts, latent_names, blocks = [], [], []
+    Z_parts, latent_names, blocks, random_specs = [], [], [], []
     for term in formula.random:
         Z_frame = model_matrix(term.expr, cc, na_action="raise")
+        random_specs.append(Z_frame.model_spec)
         names = _rename_intercept(Z_frame.columns)
         if not names:
             raise GllammError(f"Random term ({term.expr} | {term.group}) has no columns.")
@@ -269,13 +279,45 @@ def build_design(
             f"Every group of '{group}' has a single observation, so the random intercept cannot be told apart from the residual."
         )
     spec = ModelSpec(formula, family, tuple(fixed_names), (level,))
-    chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width)
+    row_weights = _scale_level1_weights(row_weights, codes, scale_weights)
+    per_cluster_weights = None
+    if cluster_weight_values is not None:
+        values = cluster_weight_values[complete]
+        per_cluster_weights = np.zeros(len(labels))
+        per_cluster_weights[codes] = values
+        if np.any(np.abs(values - per_cluster_weights[codes]) > 1e-12 * np.abs(values).max()):
+            raise GllammError(f"cluster_weights must be constant within each '{group}' cluster.")
+        if np.any(per_cluster_weights < 0):
+            raise GllammError("cluster_weights must be non-negative.")
+    chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width,
+                          per_cluster_weights)
     design = Design(
         y=y, trials=n_trials, X=X, Z=Z, offset=total_offset, weights=row_weights,
         cluster_codes=codes, cluster_labels=labels, chunks=chunks, row_index=cc.index,
-        n_dropped=n_dropped, response_name=formula.response,
+        n_dropped=n_dropped, response_name=formula.response, fixed_model_spec=X_frame.model_spec,
+        random_model_specs=tuple(random_specs), group_columns=tuple(columns), cluster_weights=per_cluster_weights,
+        model_frame=cc[used].copy(), offset_argument=None if offset_values is None else offset_values[complete],
     )
     return spec, design
+
+
+def _scale_level1_weights(weights: np.ndarray, codes: np.ndarray, method: str) -> np.ndarray:
+    """Scale level-1 weights within clusters (Rabe-Hesketh & Skrondal 2006, Pfeffermann et al. 1998).
+
+    "none": as given; "size": w_ij n_j / sum_i w_ij (sum to the cluster size);
+    "effective": w_ij sum_i w_ij / sum_i w_ij^2 (sum to the effective cluster size).
+    """
+    from ..errors import check_choice
+
+    method = check_choice("scale_weights", method, ("none", "size", "effective"))
+    if method == "none":
+        return weights
+    total = np.bincount(codes, weights=weights)
+    if method == "size":
+        factor = np.bincount(codes) / np.where(total > 0, total, 1)
+    else:
+        factor = total / np.where(total > 0, np.bincount(codes, weights=weights**2), 1)
+    return weights * factor[codes]
 
 
 def _evaluate(expression: str, frame: pd.DataFrame) -> np.ndarray:
@@ -305,7 +347,7 @@ def _check_rank(matrix: np.ndarray, names: list[str], what: str) -> None:
         )
 
 
-def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width) -> Chunks:
+def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width, cluster_weights=None) -> Chunks:
     from .. import _jax  # noqa: F401  (float64 on before arrays are made)
     import jax.numpy as jnp
 
@@ -325,7 +367,7 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         weight=take(weights, 0.0),
         X=np.stack([take(X[:, j], 0.0) for j in range(X.shape[1])]) if X.shape[1] else np.zeros((0,) + rows.shape),
         Z=np.stack([take(Z[:, j], 0.0) for j in range(Z.shape[1])]) if Z.shape[1] else np.zeros((0,) + rows.shape),
-        cluster_weight=np.ones(n_clusters),
+        cluster_weight=np.ones(n_clusters) if cluster_weights is None else cluster_weights,
     )
     arrays = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in arrays.items()}
     arrays["chunk_cluster"] = jnp.asarray(chunk_cluster, dtype=jnp.int32)

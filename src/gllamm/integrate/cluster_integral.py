@@ -179,3 +179,47 @@ def log_cluster_integrals(model: ClusterModel, integration: Integration, modes, 
         + log_det_scale
         + logsumexp(log_w + np.sum(nodes**2, axis=1) + values, axis=-1)
     )
+
+
+def posterior_nodes(model: ClusterModel, integration: Integration, modes):
+    """Quadrature nodes u_k (clusters, nodes, q) and normalised posterior weights (clusters, nodes).
+
+    The posterior of u given a cluster's responses is proportional to exp(g_c(u));
+    with the fit's (adaptive) rule its moments are sums over the nodes with
+    weights w_k exp(|x_k|^2 + g_c(u_k)) / sum. For the Laplace method, which has
+    a single node, an adaptive rule with 8 points per dimension is used instead.
+    """
+    q = model.q
+    nip = 8 if integration.method == "laplace" else integration.nip
+    nodes, log_w = product_rule(nip, q)
+    x = jnp.broadcast_to(jnp.asarray(nodes), (model.n_clusters,) + nodes.shape)
+    if integration.method == "ghq":
+        u = jnp.sqrt(2.0) * x
+    else:
+        root = small_linalg.cholesky(-model.gradient_hessian(modes, clamp=False)[1])
+        u = modes[:, None, :] + jnp.sqrt(2.0) * small_linalg.solve_upper_transposed(root[:, None], x)
+    log_p = log_w + np.sum(nodes**2, axis=1) + model.value_at_nodes(u)
+    weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))
+    return u, weights
+
+
+def posterior_moments(model: ClusterModel, integration: Integration, modes):
+    """Posterior means (clusters, q) and covariances (clusters, q, q) of the standardised latent u.
+
+    For Gaussian responses with identity link ("exact") the posterior is normal
+    with mean at the mode and covariance (-H)^{-1}; otherwise by quadrature.
+    """
+    if integration.method == "exact":
+        _, hess = model.gradient_hessian(modes, clamp=False)
+        return modes, jnp.linalg.inv(-hess)
+    u, weights = posterior_nodes(model, integration, modes)
+    mean = jnp.einsum("cn,cnk->ck", weights, u)
+    centred = u - mean[:, None, :]
+    cov = jnp.einsum("cn,cnk,cnl->ckl", weights, centred, centred)
+    return mean, cov
+
+
+def posterior_mode_curvature(model: ClusterModel, modes):
+    """Posterior modes (clusters, q) and inverse negative curvature (-H)^{-1} at the mode."""
+    _, hess = model.gradient_hessian(modes, clamp=False)
+    return modes, jnp.linalg.inv(-hess)

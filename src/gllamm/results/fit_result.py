@@ -40,6 +40,7 @@ class FitResult:
     gradient: np.ndarray
     fit_log: list = field(default_factory=list)
     seconds: float = 0.0
+    options: dict = field(default_factory=dict)  # the fit's options (family, link, method, nip, ...)
 
     # ---- basic quantities --------------------------------------------------------
     @property
@@ -53,7 +54,8 @@ class FitResult:
 
     @property
     def n_params(self) -> int:
-        return int(len(self.theta))
+        """Number of free parameters (fixed and equated parameters not counted twice)."""
+        return int(self.options.get("n_free", len(self.theta)))
 
     @property
     def nobs(self) -> int:
@@ -77,12 +79,21 @@ class FitResult:
         return self.spec.family
 
     # ---- tables ------------------------------------------------------------------------
-    def table(self, level: float = 0.95) -> pd.DataFrame:
-        """Estimates with SEs, Wald z, two-sided p and confidence intervals (all reported parameters)."""
-        estimate, se = self.params, self.se
+    def table(self, level: float = 0.95, vcov: str | pd.DataFrame = "model", exponentiate: bool = False) -> pd.DataFrame:
+        """Estimates with SEs, Wald z, two-sided p and confidence intervals (all reported parameters).
+
+        vcov: "model" (observed information), "robust" (sandwich) or a covariance DataFrame.
+        exponentiate: report exp(estimate) for the fixed effects (odds ratios, rate ratios),
+        with exponentiated interval bounds and delta-method SEs exp(b) se(b); z and p are unchanged.
+        """
+        if isinstance(vcov, str):
+            vcov = self.vcov if vcov == "model" else self.robust_vcov()
+        estimate = self.params
+        se = pd.Series(np.sqrt(np.clip(np.diag(vcov.loc[estimate.index, estimate.index].to_numpy()), 0, None)),
+                       index=estimate.index)
         z = estimate / se
         crit = NormalDist().inv_cdf(0.5 + level / 2)
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "estimate": estimate,
             "se": se,
             "z": z,
@@ -90,6 +101,13 @@ class FitResult:
             "ci_lower": estimate - crit * se,
             "ci_upper": estimate + crit * se,
         })
+        if exponentiate:
+            fixed = list(self.spec.fixed_names)
+            out.loc[fixed, "estimate"] = np.exp(estimate[fixed])
+            out.loc[fixed, "se"] = np.exp(estimate[fixed]) * se[fixed]
+            out.loc[fixed, "ci_lower"] = np.exp(out.loc[fixed, "ci_lower"])
+            out.loc[fixed, "ci_upper"] = np.exp(out.loc[fixed, "ci_upper"])
+        return out
 
     def variance_components(self) -> pd.DataFrame:
         """Variances and covariances of latent variables (and the residual), with SDs/correlations and SEs.
@@ -118,6 +136,89 @@ class FitResult:
             rows.append(dict(group="Residual", var1=None, var2=None, estimate=value, se=float(self.se[key]),
                              sd_cor=float(np.sqrt(value))))
         return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "se", "sd_cor"])
+
+    # ---- post-estimation -----------------------------------------------------------------
+    def _evaluation(self):
+        """(objective, data, modes) at the estimates, for post-estimation computations."""
+        from ..objective import make_objective
+
+        objective = make_objective(self.table_spec, self.integration)
+        data = self.design.data()
+        modes = objective.modes(self.theta, data, objective.mode_start(data))
+        return objective, data, modes
+
+    def empirical_bayes(self, kind: str = "mean") -> pd.DataFrame:
+        """EB posterior means (kind="mean") or modes ("mode") of the latent variables with posterior SDs."""
+        from .empirical_bayes import empirical_bayes
+
+        return empirical_bayes(self, kind)
+
+    def predict(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
+                offset=None, nip: int = 40) -> np.ndarray:
+        """Linear predictor or mean with latent variables at 0, at their EB means, or integrated out ("marginal")."""
+        from .predict import predict
+
+        return predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip)
+
+    def residuals(self, type: str = "pearson") -> np.ndarray:
+        """Pearson, deviance or response residuals, conditional on the EB means."""
+        from .predict import residuals
+
+        return residuals(self, type)
+
+    def cluster_loglik(self) -> pd.Series:
+        """Per-cluster log-likelihood contributions."""
+        from .predict import cluster_loglik
+
+        return cluster_loglik(self)
+
+    def robust_vcov(self, cluster=None, data: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Sandwich covariance (cluster-robust for a coarser ``cluster=``)."""
+        from .inference import robust_vcov
+
+        return robust_vcov(self, cluster, data)
+
+    def wald_test(self, names, values=None, vcov: pd.DataFrame | None = None) -> dict:
+        """Joint Wald test that the named parameters equal ``values`` (default 0)."""
+        from .inference import wald_test
+
+        return wald_test(self, names, values, vcov)
+
+    def simulate(self, seed=None, theta=None, return_latent: bool = False):
+        """A data set simulated from the fitted model (see gllamm.results.simulate)."""
+        from .simulate import simulate
+
+        return simulate(self, seed, theta, return_latent)
+
+    def refit(self, data: pd.DataFrame, **changes) -> "FitResult":
+        """Fit the same model (options, weights, offsets) to another frame with the same rows, e.g. simulated data."""
+        from .simulate import refit
+
+        return refit(self, data, **changes)
+
+    def bootstrap(self, statistic=None, n_boot: int = 100, seed=None) -> pd.DataFrame:
+        """Parametric bootstrap replicates of ``statistic`` (default: the parameters)."""
+        from .simulate import bootstrap
+
+        return bootstrap(self, statistic, n_boot, seed)
+
+    def save(self, path):
+        """Save to a file readable by gllamm.load (no pickles)."""
+        from .persistence import save
+
+        return save(self, path)
+
+    def plot_caterpillar(self, latent: str | None = None, level: float = 0.95, ax=None):
+        """Caterpillar plot of EB predictions with intervals (matplotlib Figure)."""
+        from .plots import caterpillar
+
+        return caterpillar(self, latent, level, ax)
+
+    def plot_conditional_marginal(self, grid: pd.DataFrame, x: str, by: str | None = None, ax=None, labels=None):
+        """Conditional (latent at 0) and marginal mean curves along ``x`` (matplotlib Figure)."""
+        from .plots import conditional_marginal_curves
+
+        return conditional_marginal_curves(self, grid, x, by, ax, labels)
 
     def summary(self) -> str:
         """Text summary in the spirit of gllamm and lme4 output."""

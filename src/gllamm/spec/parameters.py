@@ -85,6 +85,28 @@ class ParameterTable:
             parts.append(np.array([float(log_dispersion)]))
         return np.concatenate(parts)
 
+    def from_reported(self, values) -> np.ndarray:
+        """theta from reported values (fixed effects, var/cov per level, residual variance or dispersion).
+
+        Covariances missing from ``values`` are taken as 0; Psi = L L' is factored by Cholesky.
+        """
+        values = dict(values)
+        beta = [values[name] for name in self.spec.fixed_names]
+        factors = []
+        for level in self.spec.levels:
+            psi = np.zeros((level.dim, level.dim))
+            for r, c in self._covariance_pairs(level):
+                a, b = level.latent_names[r], level.latent_names[c]
+                key = f"var({a}|{level.name})" if r == c else f"cov({b},{a}|{level.name})"
+                psi[r, c] = psi[c, r] = values.get(key, 0.0)
+            factors.append(np.linalg.cholesky(psi))
+        log_dispersion = 0.0
+        family = self.spec.family
+        if family.has_dispersion:
+            value = values[family.dispersion_name]
+            log_dispersion = 0.5 * np.log(value) if family.name == "gaussian" else np.log(value)
+        return self.pack(beta, factors, log_dispersion)
+
     # ---- reported scale -------------------------------------------------
     def reported_names(self) -> list[str]:
         """Names of reported parameters: fixed effects, var(...)/cov(...), residual term."""

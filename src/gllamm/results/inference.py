@@ -1,0 +1,107 @@
+"""Robust (sandwich) covariance, Wald tests and likelihood-ratio tests.
+
+Sandwich: with cluster scores s_j = d log L_j / d theta and cluster weights w_j,
+
+    V = A^{-1} B A^{-1},   A = -d^2 (sum_j w_j log L_j) / d theta^2,
+    B = G/(G-1) sum_g (sum_{j in g} w_j s_j)(sum_{j in g} w_j s_j)',
+
+where g runs over the top-level clusters, or over the groups of a coarser
+``cluster=`` variable (cluster-robust), G their number. The reported
+parameters get J V J' (delta method).
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GllammError
+
+
+def _chi2_sf(x: float, df: int) -> float:
+    """Upper tail of the chi-square distribution (regularised incomplete gamma via jax.scipy)."""
+    from jax.scipy.special import gammaincc
+
+    return float(gammaincc(df / 2.0, x / 2.0)) if x > 0 else 1.0
+
+
+def robust_vcov(result, cluster=None, data: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Sandwich covariance matrix of the reported parameters.
+
+    cluster: None (top-level clusters), or a coarser clustering: a column name of
+    ``data`` (the frame that was fitted) or an array with one value per used row.
+    """
+    objective, data, modes = result._evaluation()
+    scores = np.asarray(objective.cluster_scores(result.theta, data, modes))  # (clusters, params)
+    weights = result.design.cluster_weights if result.design.cluster_weights is not None else np.ones(len(scores))
+    scores = scores * weights[:, None]
+    if cluster is not None:
+        groups = _super_clusters(result, cluster, data)
+        codes, uniques = pd.factorize(groups)
+        summed = np.zeros((len(uniques), scores.shape[1]))
+        np.add.at(summed, codes, scores)
+        scores = summed
+    n_groups = scores.shape[0]
+    meat = n_groups / (n_groups - 1.0) * scores.T @ scores
+    bread = result.theta_vcov
+    theta_vcov = bread @ meat @ bread
+    _, jacobian = (np.asarray(x) for x in objective.reported(result.theta))
+    names = result.params.index
+    return pd.DataFrame(jacobian @ theta_vcov @ jacobian.T, index=names, columns=names)
+
+
+def _super_clusters(result, cluster, data) -> np.ndarray:
+    """One value of the coarser clustering variable per top-level cluster."""
+    if isinstance(cluster, str):
+        frame = result.design.model_frame if data is None or cluster in result.design.model_frame else data
+        if cluster not in frame:
+            raise GllammError(f"Column '{cluster}' for cluster= is not in the data; pass data= (the fitted frame).")
+        values = np.asarray(frame.loc[result.design.row_index, cluster])
+    else:
+        values = np.asarray(cluster)
+    if values.shape[0] != result.nobs:
+        raise GllammError("cluster= must be a column of the data or one value per used row.")
+    per_cluster = pd.Series(values).groupby(result.design.cluster_codes).nunique()
+    if per_cluster.max() > 1:
+        raise GllammError(f"cluster= must be constant within each '{result.spec.levels[0].name}' cluster "
+                          "(robust clusters must be at or above the top level).")
+    first = pd.Series(values).groupby(result.design.cluster_codes).first()
+    return first.sort_index().to_numpy()
+
+
+def wald_test(result, names, values=None, vcov: pd.DataFrame | None = None) -> dict:
+    """Joint Wald test of H0: params[names] = values (0 by default): chi2, df, p."""
+    names = [names] if isinstance(names, str) else list(names)
+    missing = [n for n in names if n not in result.params.index]
+    if missing:
+        raise GllammError(f"Unknown parameter(s) {missing}; see result.params.index.")
+    vcov = result.vcov if vcov is None else vcov
+    estimate = result.params[names].to_numpy()
+    target = np.zeros(len(names)) if values is None else np.asarray(values, dtype=float)
+    diff = estimate - target
+    chi2 = float(diff @ np.linalg.solve(vcov.loc[names, names].to_numpy(), diff))
+    return {"chi2": chi2, "df": len(names), "p": _chi2_sf(chi2, len(names))}
+
+
+def lr_test(restricted, full, boundary: bool = False) -> dict:
+    """Likelihood-ratio test of a restricted (nested) fit against a fuller one.
+
+    With ``boundary=True`` (testing one variance = 0) the null distribution is the
+    50:50 mixture of chi2(df-1) and chi2(df) (Self and Liang), so p halves the naive
+    value for df = 1; otherwise the naive chi2(df) p-value is conservative there.
+    """
+    statistic = 2.0 * (full.loglik - restricted.loglik)
+    df = full.n_params - restricted.n_params
+    if df <= 0:
+        raise GllammError("The first fit must be the restricted model, with fewer parameters than the second.")
+    p = _chi2_sf(statistic, df)
+    if boundary:
+        p = 0.5 * p + 0.5 * (_chi2_sf(statistic, df - 1) if df > 1 else float(statistic <= 0))
+    return {"statistic": float(statistic), "df": df, "p": p, "boundary_mixture": boundary}
+
+
+def normal_interval(estimate, se, level=0.95):
+    crit = NormalDist().inv_cdf(0.5 + level / 2)
+    return estimate - crit * se, estimate + crit * se

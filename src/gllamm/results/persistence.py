@@ -1,0 +1,91 @@
+"""Save and load fitted results: a zip of JSON metadata, the model frame and NumPy arrays.
+
+No pickles: the model is rebuilt from the formula and the saved model frame, and the
+estimates, covariance matrices and fit log are restored, so predictions are identical.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GllammError
+
+FORMAT = 1
+
+
+def save(result, path) -> Path:
+    """Write a fitted result to ``path`` (a .gllamm zip file)."""
+    from .. import __version__
+
+    path = Path(path)
+    design = result.design
+    meta = dict(format=FORMAT, gllamm_version=__version__, formula=result.spec.formula.formula,
+                options={k: v for k, v in result.options.items() if isinstance(v, (str, int, float, type(None)))},
+                integration=[result.integration.method, result.integration.nip], loglik=result.loglik,
+                converged=result.converged, iterations=result.iterations, message=result.message,
+                seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None)
+    arrays = dict(theta=result.theta, theta_vcov=result.theta_vcov, gradient=result.gradient,
+                  weights=design.weights, trials=design.trials, row_index=np.asarray(design.row_index))
+    if design.offset_argument is not None:
+        arrays["offset_argument"] = design.offset_argument
+    if design.cluster_weights is not None:
+        arrays["cluster_weights"] = design.cluster_weights
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("meta.json", json.dumps(meta, default=float))
+        archive.writestr("model_frame.json", design.model_frame.reset_index(drop=True).to_json(orient="table"))
+        archive.writestr("arrays.npz", buffer.getvalue())
+    return path
+
+
+def load(path):
+    """Read a result written by ``save``; the model and design are rebuilt, nothing is refitted."""
+    from .. import __version__
+    from .._fit import _make_result
+    from ..design import build_design
+    from ..families import make_family
+    from ..integrate import Integration
+    from ..optimize import OptimizationResult
+    from ..spec import ParameterTable
+    from ..syntax import parse_formula
+
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"))
+        frame = pd.read_json(io.StringIO(archive.read("model_frame.json").decode()), orient="table")
+        arrays = dict(np.load(io.BytesIO(archive.read("arrays.npz"))))
+    if meta.get("format") != FORMAT:
+        raise GllammError(f"{path} was written in format {meta.get('format')}; this gllamm ({__version__}) reads format {FORMAT}.")
+    options = meta["options"]
+    family = make_family(options["family"], options.get("link"))
+    cluster_weights = None
+    spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays["weights"],
+                                offset=arrays.get("offset_argument"),
+                                trials=arrays["trials"] if meta["trials_given"] else None)
+    if "cluster_weights" in arrays:
+        cluster_weights = arrays["cluster_weights"][design.cluster_codes]
+        spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays["weights"],
+                                    offset=arrays.get("offset_argument"),
+                                    trials=arrays["trials"] if meta["trials_given"] else None,
+                                    cluster_weights=cluster_weights)
+    design = _with_row_index(design, arrays["row_index"])
+    table = ParameterTable(spec)
+    integration = Integration(*meta["integration"])
+    hessian = -np.linalg.pinv(arrays["theta_vcov"])
+    optimum = OptimizationResult(arrays["theta"], meta["loglik"], arrays["gradient"], hessian, meta["converged"],
+                                 meta["iterations"], meta["message"], meta["seconds"], meta["fit_log"])
+    result = _make_result(spec, table, design, integration, optimum, options, warn=False,
+                          theta_vcov=arrays["theta_vcov"])
+    return result
+
+
+def _with_row_index(design, row_index):
+    from dataclasses import replace
+
+    return replace(design, row_index=pd.Index(row_index))

@@ -1,0 +1,131 @@
+"""Predictions, residuals and per-cluster log-likelihood contributions.
+
+For row i of cluster j with fixed part eta0_i = x_i'beta + offset_i:
+
+* ``type="linear"``: eta0_i (latent="zero") or eta0_i + z_i' E(b_j | y_j) (latent="eb");
+* ``type="mean"`` with latent="zero" or "eb": h(linear predictor), the conditional mean;
+* ``type="mean"`` with latent="marginal": the population-averaged mean
+  int h(eta0_i + z_i' b) phi(b; 0, Psi) db, by Gauss-Hermite quadrature
+  (``nip`` points per dimension, 40 by default: many, since this integrand is not peaked).
+
+Means are per trial for binomial responses (probabilities).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GllammError, check_choice
+from ..integrate import product_rule
+
+
+def _mean_numpy(link: str, eta: np.ndarray) -> np.ndarray:
+    from statistics import NormalDist
+
+    if link == "identity":
+        return eta
+    if link == "log":
+        return np.exp(eta)
+    if link == "reciprocal":
+        return 1.0 / eta
+    if link == "logit":
+        return 1.0 / (1.0 + np.exp(-eta))
+    if link == "probit":
+        return np.vectorize(NormalDist().cdf)(eta)
+    if link == "cloglog":
+        return -np.expm1(-np.exp(eta))
+    raise AssertionError(link)
+
+
+def _design_for(result, newdata, offset):
+    """X, Z, offset and cluster positions (-1 = unseen cluster) for the fitted or new data."""
+    design = result.design
+    if newdata is None:
+        return design.X, design.Z, design.offset, design.cluster_codes
+    if not isinstance(newdata, pd.DataFrame):
+        raise GllammError("newdata must be a pandas DataFrame.")
+    X = np.asarray(design.fixed_model_spec.get_model_matrix(newdata, na_action="raise"), dtype=float)
+    Z = np.concatenate([np.asarray(s.get_model_matrix(newdata, na_action="raise"), dtype=float)
+                        for s in design.random_model_specs], axis=1)
+    total_offset = np.zeros(len(newdata))
+    from ..design.design import _evaluate
+
+    for expression in result.spec.formula.offsets:
+        total_offset += np.asarray(_evaluate(expression, newdata), dtype=float)
+    if offset is not None:
+        total_offset += np.asarray(newdata[offset] if isinstance(offset, str) else offset, dtype=float)
+    codes = np.full(len(newdata), -1)
+    columns = list(design.group_columns)
+    if all(c in newdata.columns for c in columns):
+        keys = newdata[columns].astype(str).agg(":".join, axis=1) if len(columns) > 1 else newdata[columns[0]]
+        lookup = {label: i for i, label in enumerate(design.cluster_labels)}
+        codes = np.array([lookup.get(k, -1) for k in keys])
+    return X, Z, total_offset, codes
+
+
+def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
+            offset=None, nip: int = 40) -> np.ndarray:
+    """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
+    type = check_choice("type", type, ("linear", "mean"))
+    latent = check_choice("latent", latent, ("zero", "eb", "marginal"))
+    if type == "linear" and latent == "marginal":
+        raise GllammError("A marginal prediction is a mean: use type='mean' with latent='marginal'.")
+    X, Z, total_offset, codes = _design_for(result, newdata, offset)
+    beta = result.fixed_effects.to_numpy()
+    eta = X @ beta + total_offset
+    link = result.family.link.name
+    if latent == "eb":
+        eb = result.empirical_bayes().iloc[:, : Z.shape[1]].to_numpy()
+        known = codes >= 0
+        eta = eta + np.where(known, np.einsum("nk,nk->n", Z, eb[np.where(known, codes, 0)]), 0.0)
+    if type == "linear":
+        return eta
+    if latent != "marginal":
+        return _mean_numpy(link, eta)
+    factor = np.asarray(result.table_spec.unpack(np.asarray(result.theta)).cholesky[0])
+    nodes, log_w = product_rule(nip, Z.shape[1])
+    weights = np.exp(log_w) / np.pi ** (Z.shape[1] / 2)
+    b = np.sqrt(2.0) * nodes @ factor.T  # (nodes, q)
+    return _mean_numpy(link, eta[:, None] + Z @ b.T) @ weights
+
+
+def residuals(result, type: str = "pearson") -> np.ndarray:
+    """Pearson or deviance residuals of the fitted data, conditional on the EB means of the latent variables."""
+    type = check_choice("residual type", type, ("pearson", "deviance", "response"))
+    design, family = result.design, result.family
+    mu = predict(result, latent="eb") * (design.trials if family.name == "binomial" else 1.0)
+    y = design.y
+    if type == "response":
+        return y - mu
+    params = result.params
+    if family.name == "gaussian":
+        variance = np.full_like(y, params["var(Residual)"])
+    elif family.name == "binomial":
+        p = mu / design.trials
+        variance = design.trials * p * (1 - p)
+    elif family.name == "poisson":
+        variance = mu
+    else:
+        variance = params["dispersion"] * mu**2
+    if type == "pearson":
+        return (y - mu) / np.sqrt(variance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if family.name == "gaussian":
+            unit = (y - mu) ** 2
+        elif family.name == "binomial":
+            m = design.trials
+            unit = 2 * (np.where(y > 0, y * np.log(y / mu), 0) + np.where(m - y > 0, (m - y) * np.log((m - y) / (m - mu)), 0))
+        elif family.name == "poisson":
+            unit = 2 * (np.where(y > 0, y * np.log(y / mu), 0) - (y - mu))
+        else:
+            unit = 2 * (-np.log(y / mu) + (y - mu) / mu)
+    return np.sign(y - mu) * np.sqrt(np.clip(unit, 0, None))
+
+
+def cluster_loglik(result) -> pd.Series:
+    """Each cluster's contribution log L_j to the log-likelihood (before cluster weights)."""
+    objective, data, modes = result._evaluation()
+    values = np.asarray(objective.cluster_values(result.theta, data, modes))
+    return pd.Series(values, index=pd.Index(result.design.cluster_labels, name=result.spec.levels[0].name),
+                     name="loglik")

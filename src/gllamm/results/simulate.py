@@ -1,0 +1,103 @@
+"""Simulation from a fitted model (gllamm's gllasim) and the parametric bootstrap.
+
+A draw: u_j ~ N(0, I), b_j = L u_j, eta_ij = x_ij'beta + offset_ij + z_ij'b_j, and
+y_ij from the response family with mean h(eta_ij) (and the fitted dispersion).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GllammError
+
+
+def _draw_response(family, mu, trials, dispersion, rng):
+    if family.name == "gaussian":
+        return rng.normal(mu, np.sqrt(dispersion))
+    if family.name == "binomial":
+        return rng.binomial(trials.astype(int), np.clip(mu, 0, 1)).astype(float)
+    if family.name == "poisson":
+        return rng.poisson(mu).astype(float)
+    shape = 1.0 / dispersion
+    return rng.gamma(shape, mu / shape)
+
+
+def simulate(result, seed=None, theta=None, return_latent: bool = False):
+    """One simulated data set: the fitted model frame with the response replaced.
+
+    theta: parameters in the internal parameterisation (default: the estimates).
+    Returns the frame, and with return_latent=True also the drawn latent variables (one row per cluster).
+    """
+    from .predict import _mean_numpy
+
+    rng = np.random.default_rng(seed)
+    design, spec, table = result.design, result.spec, result.table_spec
+    theta = np.asarray(result.theta if theta is None else theta, dtype=float)
+    params = table.unpack(theta)
+    factor = np.asarray(params.cholesky[0])
+    u = rng.standard_normal((design.n_clusters, factor.shape[0]))
+    b = u @ factor.T
+    eta = design.X @ np.asarray(params.beta) + design.offset + np.einsum("nk,nk->n", design.Z, b[design.cluster_codes])
+    mu = _mean_numpy(spec.family.link.name, eta)
+    log_dispersion = float(params.log_dispersion)
+    dispersion = np.exp(2 * log_dispersion) if spec.family.name == "gaussian" else np.exp(log_dispersion)
+    y = _draw_response(spec.family, mu, design.trials, dispersion, rng)
+    frame = design.model_frame.copy()
+    formula = spec.formula
+    if formula.cbind:
+        first, second = formula.cbind
+        if first not in frame:
+            raise GllammError(f"Cannot simulate: the cbind() successes '{first}' is not a plain column.")
+        frame[first] = y
+        if second in frame:
+            frame[second] = design.trials - y
+    elif formula.response in frame:
+        frame[formula.response] = y
+    else:
+        raise GllammError(f"Cannot simulate the response expression '{formula.response}'; use a plain column.")
+    if return_latent:
+        latent = pd.DataFrame(b, index=pd.Index(design.cluster_labels, name=spec.levels[0].name),
+                              columns=list(spec.levels[0].latent_names))
+        return frame, latent
+    return frame
+
+
+def refit(result, frame: pd.DataFrame, **changes):
+    """Fit the same model (same options, weights, offsets) to another frame with the same rows."""
+    from .._fit import fit
+
+    options = {k: v for k, v in result.options.items() if k != "n_free"}
+    design = result.design
+    options.update(weights=design.weights, offset=design.offset_argument,
+                   trials=design.trials if options.get("trials") is not None else None,
+                   cluster_weights=None if design.cluster_weights is None else design.cluster_weights[design.cluster_codes])
+    options.update(changes)
+    return fit(result.spec.formula.formula, frame, **options)
+
+
+def bootstrap(result, statistic=None, n_boot: int = 100, seed=None) -> pd.DataFrame:
+    """Parametric bootstrap: simulate from the fit, refit (starting at the estimates), apply statistic.
+
+    statistic: function FitResult -> array-like or Series (default: the parameters).
+    Returns one row per replicate (non-converged refits are dropped and counted in .attrs).
+    """
+    import warnings
+
+    from ..errors import ConvergenceWarning
+
+    statistic = statistic or (lambda r: r.params)
+    rng = np.random.default_rng(seed)
+    rows, failed = [], 0
+    for _ in range(n_boot):
+        frame = simulate(result, seed=rng)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit = refit(result, frame, start=result)
+        if not fit.converged:
+            failed += 1
+            continue
+        rows.append(pd.Series(statistic(fit)))
+    out = pd.DataFrame(rows).reset_index(drop=True)
+    out.attrs["failed"] = failed
+    return out

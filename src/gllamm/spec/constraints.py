@@ -1,0 +1,91 @@
+"""Fixed parameters and equality constraints as an affine map theta = offset + matrix @ phi.
+
+The optimiser works on the free vector phi; gradients and Hessians follow by the
+chain rule (M'g, M'HM) and the covariance of theta is M (M'(-H)M)^{-1} M'.
+Names are those of the reported parameters; a variance can be fixed or equated
+only for a latent variable in a block of its own (its Cholesky element is sqrt(var)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import GllammError, closest
+from .parameters import ParameterTable
+
+
+@dataclass(frozen=True)
+class Constraints:
+    matrix: np.ndarray  # (n_theta, n_free)
+    offset: np.ndarray  # (n_theta,)
+
+    def theta(self, phi):
+        return self.offset + self.matrix @ phi
+
+    def phi(self, theta):
+        """Least-squares inverse (exact for theta satisfying the constraints)."""
+        return np.linalg.lstsq(self.matrix, theta - self.offset, rcond=None)[0]
+
+
+def _positions(table: ParameterTable) -> dict[str, tuple[int, callable]]:
+    """Reported name -> (theta position, map from reported value to theta value)."""
+    out = {name: (i, lambda v: v) for i, name in enumerate(table.spec.fixed_names)}
+    position = table.n_fixed
+    for level in table.spec.levels:
+        for r, c in level.cholesky_positions:
+            block = next(b for b in level.blocks if r in b)
+            if r == c and len(block) == 1:
+                out[f"var({level.latent_names[r]}|{level.name})"] = (position, lambda v: np.sqrt(v))
+            position += 1
+    family = table.spec.family
+    if family.has_dispersion:
+        if family.name == "gaussian":
+            out[family.dispersion_name] = (position, lambda v: 0.5 * np.log(v))
+        else:
+            out[family.dispersion_name] = (position, lambda v: np.log(v))
+    return out
+
+
+def build_constraints(table: ParameterTable, fix: dict | None, equal) -> Constraints:
+    """Constraints from ``fix={name: value}`` and ``equal=[(name1, name2, ...), ...]``."""
+    n = table.size
+    positions = _positions(table)
+
+    def lookup(name):
+        if name not in positions:
+            raise GllammError(f"Cannot constrain '{name}'.{closest(name, positions)} Constrainable parameters: "
+                              f"{', '.join(positions)}.")
+        return positions[name]
+
+    offset = np.zeros(n)
+    fixed = {}
+    for name, value in (fix or {}).items():
+        position, transform = lookup(name)
+        if name.startswith("var(") or name in ("var(Residual)", "dispersion"):
+            if value < 0 or (value == 0 and name in ("var(Residual)", "dispersion")):
+                raise GllammError(f"A variance or dispersion must be positive: got {name}={value}.")
+        fixed[position] = float(transform(value))
+    groups = []
+    for group in equal or []:
+        group = [group] if isinstance(group, str) else list(group)
+        members = [lookup(name)[0] for name in group]
+        if any(m in fixed for m in members):
+            raise GllammError(f"{group}: a parameter cannot be both fixed and constrained equal.")
+        groups.append(members)
+    columns = []
+    grouped = {m for g in groups for m in g}
+    for i in range(n):
+        if i in fixed:
+            offset[i] = fixed[i]
+        elif i not in grouped:
+            column = np.zeros(n)
+            column[i] = 1.0
+            columns.append(column)
+    for members in groups:
+        column = np.zeros(n)
+        column[members] = 1.0
+        columns.append(column)
+    matrix = np.stack(columns, axis=1) if columns else np.zeros((n, 0))
+    return Constraints(matrix, offset)
