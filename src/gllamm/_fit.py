@@ -140,7 +140,7 @@ _LINK_NUMPY = {
 }
 
 
-def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarray, float]:
+def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
     """Fixed effects and log dispersion of the GLM without latent variables (our own engine, q = 0)."""
     family = spec.family
     y, trials = design.y, design.trials
@@ -156,7 +156,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     target = _LINK_NUMPY[family.link.name](mu) - design.offset
     X = design.X
     beta = np.linalg.lstsq(X * np.sqrt(design.weights)[:, None], target * np.sqrt(design.weights), rcond=None)[0] if X.shape[1] else np.zeros(0)
-    glm_spec = ModelSpec(spec.formula, family, spec.fixed_names, ())
+    glm_spec = ModelSpec(spec.formula, family, spec.fixed_names, (), dispersion_names=spec.dispersion_names)
     glm_table = ParameterTable(glm_spec)
     resid = target - X @ beta if X.shape[1] else target
     if family.name == "gaussian":
@@ -173,7 +173,8 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     except FloatingPointError:
         pass
     beta = theta[: len(spec.fixed_names)]
-    return beta, float(theta[-1]) if family.has_dispersion else 0.0
+    n_dispersions = len(spec.dispersions)
+    return beta, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
 
 
 def _inverse_numpy(link: str, eta):
@@ -188,7 +189,7 @@ def _start_values(spec, design, table, start, verbose) -> np.ndarray:
         return theta
     beta, log_disp = _glm_start(spec, design, verbose)
     factors = []
-    residual_scale = np.exp(log_disp) if spec.family.exact_gaussian else 1.0
+    residual_scale = float(np.exp(np.mean(log_disp))) if spec.family.exact_gaussian else 1.0
     if not spec.family.exact_gaussian and spec.family.link.name in ("identity", "reciprocal"):
         # keep the linear predictor inside the link's domain at the quadrature nodes
         eta = design.X @ beta + design.offset if design.X.shape[1] else design.offset

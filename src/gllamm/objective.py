@@ -30,23 +30,38 @@ from .integrate import (
 from .spec import ParameterTable
 
 
+def latent_structure(table: ParameterTable, params, index: int = 0):
+    """(Lambda, M, M L) at one level: loadings, M = (I - B)^{-1}, and the map from u to eta = M (Gamma w + L u)."""
+    level = table.spec.levels[index]
+    q = level.dim
+    M = jnp.linalg.inv(jnp.eye(q) - params.structural[index]) if level.paths else jnp.eye(q)
+    return params.loadings[index], M, M @ params.cholesky[index]
+
+
 def cluster_model(table: ParameterTable, theta, data) -> ClusterModel:
     """The integrand g_c(u) of every cluster at parameters theta."""
     params = table.unpack(theta)
     family = table.spec.family
     eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
+    log_dispersion = params.log_dispersion[data["dispersion_index"]]
 
     def row_kernel(eta):
-        y, trials = data["y"], data["trials"]
+        y, trials, log_disp = data["y"], data["trials"], log_dispersion
         if eta.ndim == 3:
-            y, trials = y[:, None, :], trials[:, None, :]
-        return family.kernel(y, eta, trials, params.log_dispersion)
+            y, trials, log_disp = y[:, None, :], trials[:, None, :], log_disp[:, None, :]
+        return family.kernel(y, eta, trials, log_disp)
 
     def row_derivatives(eta):
-        return family.kernel_derivatives(data["y"], eta, data["trials"], params.log_dispersion)
+        return family.kernel_derivatives(data["y"], eta, data["trials"], log_dispersion)
 
     if table.spec.levels:
-        loadings = jnp.einsum("rcm,rk->kcm", data["Z"], params.cholesky[0])
+        level = table.spec.levels[0]
+        loadings_matrix, M, ML = latent_structure(table, params)
+        weighted_z = jnp.einsum("rcm,kr->kcm", data["Z"], loadings_matrix)  # sum_r z_r lambda_kr per latent k
+        if level.covariate_paths:
+            shift = data["w"] @ (M @ params.covariate_effects[0]).T  # (clusters, q): M Gamma w_c
+            eta0 = eta0 + jnp.einsum("kcm,ck->cm", weighted_z, shift[data["chunk_cluster"]])
+        loadings = jnp.einsum("kcm,kl->lcm", weighted_z, ML)
     else:
         loadings = jnp.zeros((0,) + eta0.shape)
     return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"],

@@ -57,6 +57,8 @@ class Design:
     cluster_weights: np.ndarray | None = None  # level-2 (cluster) weights, one per cluster
     model_frame: pd.DataFrame | None = None  # the used columns of the complete rows
     offset_argument: np.ndarray | None = None  # the offset= values of the complete rows (formula offsets excluded)
+    dispersion_index: np.ndarray | None = None  # which residual variance/dispersion applies to each row
+    cluster_covariates: np.ndarray | None = None  # w (clusters, n_w) for the structural model
 
     @property
     def n_obs(self) -> int:
@@ -347,7 +349,9 @@ def _check_rank(matrix: np.ndarray, names: list[str], what: str) -> None:
         )
 
 
-def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width, cluster_weights=None) -> Chunks:
+def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width, cluster_weights=None,
+                 dispersion_index=None, cluster_covariates=None) -> Chunks:
+    """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
     from .. import _jax  # noqa: F401  (float64 on before arrays are made)
     import jax.numpy as jnp
 
@@ -369,6 +373,9 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         Z=np.stack([take(Z[:, j], 0.0) for j in range(Z.shape[1])]) if Z.shape[1] else np.zeros((0,) + rows.shape),
         cluster_weight=np.ones(n_clusters) if cluster_weights is None else cluster_weights,
     )
+    arrays["w"] = np.zeros((n_clusters, 1)) if cluster_covariates is None else cluster_covariates
     arrays = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in arrays.items()}
     arrays["chunk_cluster"] = jnp.asarray(chunk_cluster, dtype=jnp.int32)
+    index = np.zeros(len(y), dtype=np.int32) if dispersion_index is None else dispersion_index
+    arrays["dispersion_index"] = jnp.asarray(np.where(valid, index[safe], 0), dtype=jnp.int32)
     return Chunks(arrays, rows)

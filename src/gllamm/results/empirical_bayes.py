@@ -1,6 +1,6 @@
 """Empirical Bayes prediction of the latent variables.
 
-With b_j = L u_j and the posterior p(u_j | y_j) proportional to
+With eta_j = M (Gamma w_j + L u_j), M = (I - B)^{-1} (b_j = L u_j for random effects) and the posterior p(u_j | y_j) proportional to
 prod_i f(y_ij | u_j) phi(u_j) at the estimates:
 
 * kind="mean": posterior means E(b_j | y_j) = L E(u_j | y_j) and posterior
@@ -39,7 +39,12 @@ def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
     objective, data, modes = result._evaluation()
     function = objective.posterior if kind == "mean" else objective.posterior_modes
     u_mean, u_cov = (np.asarray(x) for x in function(result.theta, data, modes))
-    factor = np.asarray(result.table_spec.unpack(np.asarray(result.theta)).cholesky[0])
-    means = u_mean @ factor.T
-    covs = np.einsum("kr,crs,ls->ckl", factor, u_cov, factor)
+    from ..objective import latent_structure
+
+    params = result.table_spec.unpack(np.asarray(result.theta))
+    _, M, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params))
+    means = u_mean @ ML.T
+    if result.spec.levels[0].covariate_paths:
+        means = means + np.asarray(data["w"]) @ (M @ np.asarray(params.covariate_effects[0])).T
+    covs = np.einsum("kr,crs,ls->ckl", ML, u_cov, ML)
     return _frame(result, means, covs)

@@ -110,32 +110,32 @@ class FitResult:
         return out
 
     def variance_components(self) -> pd.DataFrame:
-        """Variances and covariances of latent variables (and the residual), with SDs/correlations and SEs.
+        """Variances and covariances of latent variables (and residual variances), with SDs/correlations and SEs.
 
         Columns: group, var1, var2, estimate (variance or covariance), se, sd_cor
-        (standard deviation, or correlation for covariance rows).
+        (standard deviation, or correlation for covariance rows), name (the parameter's name).
         """
         rows = []
         for level in self.spec.levels:
             names = level.latent_names
             for r, c in ParameterTable._covariance_pairs(level):
-                key = f"var({names[r]}|{level.name})" if r == c else f"cov({names[c]},{names[r]}|{level.name})"
+                key = level.covariance_name(r, c)
                 value = float(self.params[key])
                 if r == c:
                     sd_cor = np.sqrt(max(value, 0.0))
                 else:
-                    var_r = float(self.params[f"var({names[r]}|{level.name})"])
-                    var_c = float(self.params[f"var({names[c]}|{level.name})"])
+                    var_r = 1.0 if level.unit_variance else float(self.params[level.covariance_name(r, r)])
+                    var_c = 1.0 if level.unit_variance else float(self.params[level.covariance_name(c, c)])
                     denom = np.sqrt(var_r * var_c)
                     sd_cor = value / denom if denom > 0 else 0.0
                 rows.append(dict(group=level.name, var1=names[c], var2=None if r == c else names[r],
-                                 estimate=value, se=float(self.se[key]), sd_cor=float(sd_cor)))
+                                 estimate=value, se=float(self.se[key]), sd_cor=float(sd_cor), name=key))
         if self.spec.family.name == "gaussian":
-            key = self.spec.family.dispersion_name
-            value = float(self.params[key])
-            rows.append(dict(group="Residual", var1=None, var2=None, estimate=value, se=float(self.se[key]),
-                             sd_cor=float(np.sqrt(value))))
-        return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "se", "sd_cor"])
+            for key in self.spec.dispersions:
+                value = float(self.params[key])
+                rows.append(dict(group="Residual", var1=None if key == "var(Residual)" else key, var2=None,
+                                 estimate=value, se=float(self.se[key]), sd_cor=float(np.sqrt(value)), name=key))
+        return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "se", "sd_cor", "name"])
 
     # ---- post-estimation -----------------------------------------------------------------
     def _evaluation(self):

@@ -43,6 +43,8 @@ def _design_for(result, newdata, offset):
     design = result.design
     if newdata is None:
         return design.X, design.Z, design.offset, design.cluster_codes
+    if design.fixed_model_spec is None:
+        raise GllammError("Predictions for new data need a formula model; for syntax models predict the fitted data.")
     if not isinstance(newdata, pd.DataFrame):
         raise GllammError("newdata must be a pandas DataFrame.")
     X = np.asarray(design.fixed_model_spec.get_model_matrix(newdata, na_action="raise"), dtype=float)
@@ -76,18 +78,24 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     eta = X @ beta + total_offset
     link = result.family.link.name
     if latent == "eb":
-        eb = result.empirical_bayes().iloc[:, : Z.shape[1]].to_numpy()
+        from ..objective import latent_structure
+
+        loadings = np.asarray(latent_structure(result.table_spec, result.table_spec.unpack(np.asarray(result.theta)))[0])
+        eb = result.empirical_bayes().iloc[:, : loadings.shape[0]].to_numpy()
         known = codes >= 0
-        eta = eta + np.where(known, np.einsum("nk,nk->n", Z, eb[np.where(known, codes, 0)]), 0.0)
+        eta = eta + np.where(known, np.einsum("nk,nk->n", Z @ loadings.T, eb[np.where(known, codes, 0)]), 0.0)
     if type == "linear":
         return eta
     if latent != "marginal":
         return _mean_numpy(link, eta)
-    factor = np.asarray(result.table_spec.unpack(np.asarray(result.theta)).cholesky[0])
-    nodes, log_w = product_rule(nip, Z.shape[1])
-    weights = np.exp(log_w) / np.pi ** (Z.shape[1] / 2)
-    b = np.sqrt(2.0) * nodes @ factor.T  # (nodes, q)
-    return _mean_numpy(link, eta[:, None] + Z @ b.T) @ weights
+    from ..objective import latent_structure
+
+    params = result.table_spec.unpack(np.asarray(result.theta))
+    loadings, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params))
+    nodes, log_w = product_rule(nip, ML.shape[1])
+    weights = np.exp(log_w) / np.pi ** (ML.shape[1] / 2)
+    b = np.sqrt(2.0) * nodes @ ML.T  # (nodes, q): latent values at the nodes
+    return _mean_numpy(link, eta[:, None] + (Z @ loadings.T) @ b.T) @ weights
 
 
 def residuals(result, type: str = "pearson") -> np.ndarray:
@@ -99,15 +107,17 @@ def residuals(result, type: str = "pearson") -> np.ndarray:
     if type == "response":
         return y - mu
     params = result.params
+    dispersion = np.asarray([params[n] for n in result.spec.dispersions] or [1.0])[
+        design.dispersion_index if design.dispersion_index is not None else np.zeros(len(y), dtype=int)]
     if family.name == "gaussian":
-        variance = np.full_like(y, params["var(Residual)"])
+        variance = dispersion
     elif family.name == "binomial":
         p = mu / design.trials
         variance = design.trials * p * (1 - p)
     elif family.name == "poisson":
         variance = mu
     else:
-        variance = params["dispersion"] * mu**2
+        variance = dispersion * mu**2
     if type == "pearson":
         return (y - mu) / np.sqrt(variance)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -34,13 +34,19 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     rng = np.random.default_rng(seed)
     design, spec, table = result.design, result.spec, result.table_spec
     theta = np.asarray(result.theta if theta is None else theta, dtype=float)
+    from ..objective import latent_structure
+
     params = table.unpack(theta)
-    factor = np.asarray(params.cholesky[0])
-    u = rng.standard_normal((design.n_clusters, factor.shape[0]))
-    b = u @ factor.T
-    eta = design.X @ np.asarray(params.beta) + design.offset + np.einsum("nk,nk->n", design.Z, b[design.cluster_codes])
+    loadings, M, ML = (np.asarray(x) for x in latent_structure(table, params))
+    u = rng.standard_normal((design.n_clusters, ML.shape[1]))
+    b = u @ ML.T
+    if spec.levels[0].covariate_paths:
+        b = b + design.cluster_covariates @ (M @ np.asarray(params.covariate_effects[0])).T
+    eta = (design.X @ np.asarray(params.beta) + design.offset
+           + np.einsum("nk,nk->n", design.Z @ loadings.T, b[design.cluster_codes]))
     mu = _mean_numpy(spec.family.link.name, eta)
-    log_dispersion = float(params.log_dispersion)
+    index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(eta), dtype=int)
+    log_dispersion = np.asarray(params.log_dispersion)[index]
     dispersion = np.exp(2 * log_dispersion) if spec.family.name == "gaussian" else np.exp(log_dispersion)
     y = _draw_response(spec.family, mu, design.trials, dispersion, rng)
     frame = design.model_frame.copy()

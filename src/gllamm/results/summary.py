@@ -49,6 +49,6 @@ def render_summary(result) -> str:
             term = ("var(" + row.var1 + ")" if row.var2 is None else f"cov({row.var1}, {row.var2})") if row.var1 else "var(Residual)"
             lines.append(f"{row.group:<12}{term:<28}{_fmt(row.estimate)} {_fmt(row.se)}   {_fmt(row.sd_cor)}")
     if family.name == "gamma":
-        key = family.dispersion_name
-        lines += ["", f"Dispersion (1/shape): {_fmt(float(result.params[key]))} (SE {_fmt(float(result.se[key])).strip()})"]
+        for key in result.spec.dispersions:
+            lines += ["", f"Dispersion (1/shape) {key}: {_fmt(float(result.params[key]))} (SE {_fmt(float(result.se[key])).strip()})"]
     return "\n".join(lines)

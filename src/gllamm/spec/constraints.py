@@ -31,20 +31,21 @@ class Constraints:
 
 def _positions(table: ParameterTable) -> dict[str, tuple[int, callable]]:
     """Reported name -> (theta position, map from reported value to theta value)."""
-    out = {name: (i, lambda v: v) for i, name in enumerate(table.spec.fixed_names)}
-    position = table.n_fixed
-    for level in table.spec.levels:
-        for r, c in level.cholesky_positions:
+    frame = table.frame()
+    out = {}
+    scale = 0.5 if table.spec.family.name == "gaussian" else 1.0
+    dispersions = iter(table.spec.dispersions)
+    cholesky_rows = iter([(level, pos) for level in table.spec.levels for pos in level.cholesky_positions])
+    for row in frame.itertuples():
+        if row.block in ("fixed", "loadings", "paths", "covariate_paths"):
+            out[row.name] = (row.position, lambda v: v)
+        elif row.block == "cholesky":
+            level, (r, c) = next(cholesky_rows)
             block = next(b for b in level.blocks if r in b)
             if r == c and len(block) == 1:
-                out[f"var({level.latent_names[r]}|{level.name})"] = (position, lambda v: np.sqrt(v))
-            position += 1
-    family = table.spec.family
-    if family.has_dispersion:
-        if family.name == "gaussian":
-            out[family.dispersion_name] = (position, lambda v: 0.5 * np.log(v))
-        else:
-            out[family.dispersion_name] = (position, lambda v: np.log(v))
+                out[level.covariance_name(r, r)] = (row.position, lambda v: np.sqrt(v))
+        elif row.block == "dispersion":
+            out[next(dispersions)] = (row.position, lambda v, s=scale: s * np.log(v))
     return out
 
 
@@ -63,8 +64,8 @@ def build_constraints(table: ParameterTable, fix: dict | None, equal) -> Constra
     fixed = {}
     for name, value in (fix or {}).items():
         position, transform = lookup(name)
-        if name.startswith("var(") or name in ("var(Residual)", "dispersion"):
-            if value < 0 or (value == 0 and name in ("var(Residual)", "dispersion")):
+        if name.startswith("var(") or "~~" in name or name in table.spec.dispersions:
+            if value < 0 or (value == 0 and name in table.spec.dispersions):
                 raise GllammError(f"A variance or dispersion must be positive: got {name}={value}.")
         fixed[position] = float(transform(value))
     groups = []

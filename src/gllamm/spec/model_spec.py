@@ -3,6 +3,15 @@
 A ModelSpec holds only structure (names, shapes, blocks); data-dependent
 arrays live in a Design. Together with the ParameterTable it determines the
 log-likelihood completely.
+
+At a level with latent vector eta (dimension q), row i contributes
+
+    sum_m eta_m z_i^(m)' lambda_m      (GLLAMM's response model)
+
+where z_i^(m) are the Z columns the m-th latent variable multiplies and
+lambda_m its loadings (fixed at 1 for random intercepts and coefficients).
+The structural model is  eta = B eta + Gamma w + zeta,  zeta = L u,  u ~ N(0, I),
+so eta = (I - B)^{-1} (Gamma w + L u).
 """
 
 from __future__ import annotations
@@ -10,26 +19,56 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..families import Family
-from ..syntax import FormulaSpec
+
+
+@dataclass(frozen=True)
+class Loading:
+    """Latent variable ``latent`` multiplies Z column ``column`` with a loading fixed at ``value`` or free (None)."""
+
+    latent: int
+    column: int
+    value: float | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Path:
+    """A structural coefficient: latent ``lhs`` regressed on latent ``rhs`` (B) or covariate ``rhs`` (Gamma)."""
+
+    lhs: int
+    rhs: int
+    name: str
 
 
 @dataclass(frozen=True)
 class LevelSpec:
     """Latent variables at one grouping level.
 
-    The latent vector at this level is b = L u with u ~ N(0, I), so that
-    Psi = Cov(b) = L L'. ``blocks`` partition the latent variables into
-    mutually uncorrelated groups (block-diagonal Psi); L is lower triangular
-    within each block.
+    ``blocks`` partition the disturbances zeta into mutually uncorrelated groups
+    (block-diagonal Psi = L L'); L is lower triangular within each block.
+    ``loadings`` default to one Z column per latent variable with loading 1
+    (random intercepts and coefficients). With ``unit_variance`` the disturbance
+    variances are fixed at 1 (factor scale set by the variance, not a loading).
     """
 
     name: str
     latent_names: tuple[str, ...]
     blocks: tuple[tuple[int, ...], ...]
+    loadings: tuple[Loading, ...] | None = None
+    paths: tuple[Path, ...] = ()  # B: latent on latent (same level)
+    covariate_paths: tuple[Path, ...] = ()  # Gamma: latent on cluster-level covariates
+    unit_variance: bool = False
+    naming: str = "formula"  # "formula": var(x|g), cov(a,b|g); "syntax": f~~f, f1~~f2
 
     @property
     def dim(self) -> int:
         return len(self.latent_names)
+
+    @property
+    def loading_list(self) -> tuple[Loading, ...]:
+        if self.loadings is not None:
+            return self.loadings
+        return tuple(Loading(m, m, 1.0, "") for m in range(self.dim))
 
     @property
     def cholesky_positions(self) -> tuple[tuple[int, int], ...]:
@@ -38,19 +77,39 @@ class LevelSpec:
         for block in self.blocks:
             for i, row in enumerate(block):
                 for col in block[: i + 1]:
-                    positions.append((row, col))
+                    if not (self.unit_variance and row == col):
+                        positions.append((row, col))
         return tuple(positions)
+
+    def covariance_name(self, r: int, c: int) -> str:
+        a, b = self.latent_names[r], self.latent_names[c]
+        if self.naming == "syntax":
+            return f"{a}~~{a}" if r == c else f"{b}~~{a}"
+        return f"var({a}|{self.name})" if r == c else f"cov({b},{a}|{self.name})"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Structure of a GLLAMM: response family, fixed effects, latent variables per level."""
+    """Structure of a GLLAMM: response family, fixed effects, latent variables per level.
 
-    formula: FormulaSpec
+    ``dispersion_names``: one residual variance/dispersion per group of rows
+    (e.g. per indicator in a factor model); rows say which one applies.
+    ``covariate_names``: cluster-level covariates w in the structural model.
+    """
+
+    formula: object  # FormulaSpec or the model syntax text
     family: Family
     fixed_names: tuple[str, ...]
     levels: tuple[LevelSpec, ...]
+    dispersion_names: tuple[str, ...] | None = None
+    covariate_names: tuple[str, ...] = ()
 
     @property
     def n_latent(self) -> int:
         return sum(level.dim for level in self.levels)
+
+    @property
+    def dispersions(self) -> tuple[str, ...]:
+        if not self.family.has_dispersion:
+            return ()
+        return self.dispersion_names if self.dispersion_names is not None else (self.family.dispersion_name,)

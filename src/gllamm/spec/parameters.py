@@ -1,13 +1,14 @@
 """The parameter table: one row per estimated parameter, and its transforms.
 
-The optimiser works on an unconstrained vector theta:
+The optimiser works on an unconstrained vector theta, in this order:
 
-    theta = [beta (fixed effects), Cholesky elements of Psi per level, log dispersion]
+    [beta | free loadings | B | Gamma | Cholesky elements of Psi per level | log dispersions]
 
-Off-diagonal and diagonal Cholesky elements are unconstrained (as in gllamm):
-Psi = L L' is positive semi-definite for any values. Users see the
-*reported* parameters: fixed effects, variances and covariances of the
-latent variables, and the residual variance (Gaussian) or dispersion (gamma).
+Cholesky elements are unconstrained (as in gllamm): Psi = L L' is positive
+semi-definite for any values (with unit variances, rows of L are normalised).
+Users see the *reported* parameters: fixed effects, loadings, structural
+coefficients, variances and covariances of the disturbances, and residual
+variances (Gaussian: sigma^2) or dispersions (gamma: phi).
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from .model_spec import ModelSpec
+from .model_spec import LevelSpec, ModelSpec
 
 
 @dataclass(frozen=True)
 class Unpacked:
-    """Structured parameters: beta, one Cholesky factor per level, log dispersion."""
+    """Structured parameters per level: loadings Lambda (q x Z columns), B, Gamma, Cholesky L."""
 
     beta: jnp.ndarray
+    loadings: tuple[jnp.ndarray, ...]
+    structural: tuple[jnp.ndarray, ...]
+    covariate_effects: tuple[jnp.ndarray, ...]
     cholesky: tuple[jnp.ndarray, ...]
-    log_dispersion: jnp.ndarray
+    log_dispersion: jnp.ndarray  # (n_dispersions,) or (1,) of zeros
 
 
 @dataclass(frozen=True)
@@ -35,110 +39,194 @@ class ParameterTable:
     """Layout of theta and the names of reported parameters."""
 
     spec: ModelSpec
+    n_columns: tuple[int, ...] | None = None  # Z columns per level (default: one per latent variable)
 
+    # ---- layout --------------------------------------------------------------------
     @property
     def n_fixed(self) -> int:
         return len(self.spec.fixed_names)
 
-    @property
-    def n_cholesky(self) -> tuple[int, ...]:
-        return tuple(len(level.cholesky_positions) for level in self.spec.levels)
+    def _free_loadings(self, level: LevelSpec):
+        return [l for l in level.loading_list if l.value is None]
+
+    def _segments(self) -> list[tuple[str, int, int, int]]:
+        """(kind, level index, start, count) of every block of theta after beta."""
+        segments, position = [], self.n_fixed
+        for kind in ("loadings", "paths", "covariate_paths", "cholesky"):
+            for index, level in enumerate(self.spec.levels):
+                count = {"loadings": len(self._free_loadings(level)), "paths": len(level.paths),
+                         "covariate_paths": len(level.covariate_paths),
+                         "cholesky": len(level.cholesky_positions)}[kind]
+                segments.append((kind, index, position, count))
+                position += count
+        segments.append(("dispersion", -1, position, len(self.spec.dispersions)))
+        return segments
 
     @property
     def size(self) -> int:
-        return self.n_fixed + sum(self.n_cholesky) + int(self.spec.family.has_dispersion)
+        kind, _, start, count = self._segments()[-1]
+        return start + count
+
+    def columns(self, index: int) -> int:
+        level = self.spec.levels[index]
+        if self.n_columns is not None:
+            return self.n_columns[index]
+        return max(l.column for l in level.loading_list) + 1
 
     def frame(self) -> pd.DataFrame:
         """The table: name, block, level and position in theta of every parameter."""
         rows = [dict(name=n, block="fixed", level="", position=i) for i, n in enumerate(self.spec.fixed_names)]
-        position = self.n_fixed
-        for level in self.spec.levels:
-            for r, c in level.cholesky_positions:
-                rows.append(dict(name=f"chol[{level.latent_names[r]},{level.latent_names[c]}|{level.name}]",
-                                 block="cholesky", level=level.name, position=position))
-                position += 1
-        if self.spec.family.has_dispersion:
-            rows.append(dict(name="log_dispersion", block="dispersion", level="", position=position))
+        for kind, index, start, count in self._segments():
+            level = self.spec.levels[index] if index >= 0 else None
+            names = self._theta_names(kind, level)
+            for k in range(count):
+                rows.append(dict(name=names[k], block=kind, level=level.name if level else "", position=start + k))
         return pd.DataFrame(rows)
 
+    def _theta_names(self, kind, level) -> list[str]:
+        if kind == "loadings":
+            return [l.name for l in self._free_loadings(level)]
+        if kind in ("paths", "covariate_paths"):
+            return [p.name for p in getattr(level, kind)]
+        if kind == "cholesky":
+            return [f"chol[{level.latent_names[r]},{level.latent_names[c]}|{level.name}]"
+                    for r, c in level.cholesky_positions]
+        return [f"log_dispersion[{n}]" for n in self.spec.dispersions]
+
+    # ---- theta -> structured ------------------------------------------------------------
     def unpack(self, theta) -> Unpacked:
-        """theta -> (beta, Cholesky factors, log dispersion); usable inside jit."""
-        p = self.n_fixed
-        beta = theta[:p]
-        factors = []
-        position = p
-        for level, count in zip(self.spec.levels, self.n_cholesky):
-            rows, cols = (np.array(x, dtype=int) for x in zip(*level.cholesky_positions))
-            factor = jnp.zeros((level.dim, level.dim), dtype=theta.dtype)
-            factors.append(factor.at[rows, cols].set(theta[position : position + count]))
-            position += count
-        log_dispersion = theta[position] if self.spec.family.has_dispersion else jnp.zeros((), theta.dtype)
-        return Unpacked(beta, tuple(factors), log_dispersion)
+        """theta -> structured parameters; usable inside jit."""
+        beta = theta[: self.n_fixed]
+        parts = {k: [] for k in ("loadings", "paths", "covariate_paths", "cholesky")}
+        log_dispersion = jnp.zeros((1,), theta.dtype)
+        for kind, index, start, count in self._segments():
+            values = theta[start : start + count]
+            if kind == "dispersion":
+                if count:
+                    log_dispersion = values
+                continue
+            level = self.spec.levels[index]
+            q = level.dim
+            if kind == "loadings":
+                matrix = jnp.zeros((q, self.columns(index)), theta.dtype)
+                fixed = [l for l in level.loading_list if l.value is not None]
+                if fixed:
+                    matrix = matrix.at[np.array([l.latent for l in fixed]), np.array([l.column for l in fixed])].set(
+                        np.array([l.value for l in fixed]))
+                free = self._free_loadings(level)
+                if free:
+                    matrix = matrix.at[np.array([l.latent for l in free]), np.array([l.column for l in free])].set(values)
+            elif kind == "paths":
+                matrix = jnp.zeros((q, q), theta.dtype)
+                if count:
+                    matrix = matrix.at[np.array([p.lhs for p in level.paths]), np.array([p.rhs for p in level.paths])].set(values)
+            elif kind == "covariate_paths":
+                matrix = jnp.zeros((q, max(1, len(self.spec.covariate_names))), theta.dtype)
+                if count:
+                    paths = level.covariate_paths
+                    matrix = matrix.at[np.array([p.lhs for p in paths]), np.array([p.rhs for p in paths])].set(values)
+            else:
+                matrix = jnp.zeros((q, q), theta.dtype)
+                if level.unit_variance:
+                    matrix = matrix + jnp.eye(q, dtype=theta.dtype)
+                if count:
+                    rows, cols = (np.array(x, dtype=int) for x in zip(*level.cholesky_positions))
+                    matrix = matrix.at[rows, cols].set(values)
+                if level.unit_variance:
+                    matrix = matrix / jnp.sqrt(jnp.sum(matrix * matrix, axis=1, keepdims=True))
+            parts[kind].append(matrix)
+        return Unpacked(beta, tuple(parts["loadings"]), tuple(parts["paths"]), tuple(parts["covariate_paths"]),
+                        tuple(parts["cholesky"]), log_dispersion)
 
-    def pack(self, beta, cholesky, log_dispersion=None) -> np.ndarray:
-        """Inverse of unpack (host side)."""
-        parts = [np.asarray(beta, float)]
-        for level, factor in zip(self.spec.levels, cholesky):
-            factor = np.asarray(factor, float)
-            parts.append(np.array([factor[r, c] for r, c in level.cholesky_positions]))
-        if self.spec.family.has_dispersion:
-            parts.append(np.array([float(log_dispersion)]))
-        return np.concatenate(parts)
+    def pack(self, beta, cholesky, log_dispersion=None, loadings=None, paths=None, covariate_paths=None) -> np.ndarray:
+        """Build theta (host side) from structured values; loadings/paths default to 1 and 0."""
+        theta = np.zeros(self.size)
+        theta[: self.n_fixed] = np.asarray(beta, float)
+        for kind, index, start, count in self._segments():
+            if not count:
+                continue
+            if kind == "dispersion":
+                theta[start : start + count] = np.broadcast_to(np.asarray(log_dispersion, float), (count,))
+                continue
+            level = self.spec.levels[index]
+            if kind == "loadings":
+                values = loadings[index] if loadings is not None else np.ones(count)
+            elif kind in ("paths", "covariate_paths"):
+                given = paths if kind == "paths" else covariate_paths
+                values = given[index] if given is not None else np.zeros(count)
+            else:
+                factor = np.asarray(cholesky[index], float)
+                values = np.array([factor[r, c] for r, c in level.cholesky_positions])
+            theta[start : start + count] = values
+        return theta
 
-    def from_reported(self, values) -> np.ndarray:
-        """theta from reported values (fixed effects, var/cov per level, residual variance or dispersion).
-
-        Covariances missing from ``values`` are taken as 0; Psi = L L' is factored by Cholesky.
-        """
-        values = dict(values)
-        beta = [values[name] for name in self.spec.fixed_names]
-        factors = []
-        for level in self.spec.levels:
-            psi = np.zeros((level.dim, level.dim))
-            for r, c in self._covariance_pairs(level):
-                a, b = level.latent_names[r], level.latent_names[c]
-                key = f"var({a}|{level.name})" if r == c else f"cov({b},{a}|{level.name})"
-                psi[r, c] = psi[c, r] = values.get(key, 0.0)
-            factors.append(np.linalg.cholesky(psi))
-        log_dispersion = 0.0
-        family = self.spec.family
-        if family.has_dispersion:
-            value = values[family.dispersion_name]
-            log_dispersion = 0.5 * np.log(value) if family.name == "gaussian" else np.log(value)
-        return self.pack(beta, factors, log_dispersion)
-
-    # ---- reported scale -------------------------------------------------
-    def reported_names(self) -> list[str]:
-        """Names of reported parameters: fixed effects, var(...)/cov(...), residual term."""
-        names = list(self.spec.fixed_names)
-        for level in self.spec.levels:
-            for r, c in self._covariance_pairs(level):
-                a, b = level.latent_names[r], level.latent_names[c]
-                names.append(f"var({a}|{level.name})" if r == c else f"cov({b},{a}|{level.name})")
-        if self.spec.family.has_dispersion:
-            names.append(self.spec.family.dispersion_name)
-        return names
-
+    # ---- reported scale -------------------------------------------------------------------
     @staticmethod
-    def _covariance_pairs(level) -> list[tuple[int, int]]:
+    def _covariance_pairs(level: LevelSpec) -> list[tuple[int, int]]:
         pairs = []
         for block in level.blocks:
             for i, row in enumerate(block):
                 for col in block[: i + 1]:
-                    pairs.append((row, col))
+                    if not (level.unit_variance and row == col):
+                        pairs.append((row, col))
         return pairs
+
+    def reported_names(self) -> list[str]:
+        """Names of reported parameters in order."""
+        names = list(self.spec.fixed_names)
+        for level in self.spec.levels:
+            names += [l.name for l in self._free_loadings(level)]
+        for level in self.spec.levels:
+            names += [p.name for p in level.paths] + [p.name for p in level.covariate_paths]
+        for level in self.spec.levels:
+            names += [level.covariance_name(r, c) for r, c in self._covariance_pairs(level)]
+        return names + list(self.spec.dispersions)
 
     def reported(self, theta):
         """theta -> reported parameter vector (a smooth map, used with the delta method)."""
         unpacked = self.unpack(theta)
         parts = [unpacked.beta]
-        for level, factor in zip(self.spec.levels, unpacked.cholesky):
+        for index, level in enumerate(self.spec.levels):
+            free = self._free_loadings(level)
+            if free:
+                parts.append(unpacked.loadings[index][np.array([l.latent for l in free]), np.array([l.column for l in free])])
+        for index, level in enumerate(self.spec.levels):
+            if level.paths:
+                parts.append(unpacked.structural[index][np.array([p.lhs for p in level.paths]),
+                                                        np.array([p.rhs for p in level.paths])])
+            if level.covariate_paths:
+                parts.append(unpacked.covariate_effects[index][np.array([p.lhs for p in level.covariate_paths]),
+                                                               np.array([p.rhs for p in level.covariate_paths])])
+        for index, level in enumerate(self.spec.levels):
+            factor = unpacked.cholesky[index]
             psi = factor @ factor.T
             pairs = self._covariance_pairs(level)
             if pairs:
                 rows, cols = (np.array(x, dtype=int) for x in zip(*pairs))
                 parts.append(psi[rows, cols])
-        if self.spec.family.has_dispersion:
+        if self.spec.dispersions:
             scale = 2.0 if self.spec.family.name == "gaussian" else 1.0
-            parts.append(jnp.exp(scale * unpacked.log_dispersion)[None])
+            parts.append(jnp.exp(scale * unpacked.log_dispersion))
         return jnp.concatenate(parts)
+
+    def from_reported(self, values) -> np.ndarray:
+        """theta from reported values; covariances missing from ``values`` are taken as 0."""
+        values = dict(values)
+        beta = [values[name] for name in self.spec.fixed_names]
+        factors, loadings, paths, covariate_paths = [], [], [], []
+        for level in self.spec.levels:
+            psi = np.eye(level.dim) if level.unit_variance else np.zeros((level.dim, level.dim))
+            for r, c in self._covariance_pairs(level):
+                psi[r, c] = psi[c, r] = values.get(level.covariance_name(r, c), 0.0)
+            factors.append(np.linalg.cholesky(psi))
+            loadings.append([values[l.name] for l in self._free_loadings(level)])
+            paths.append([values[p.name] for p in level.paths])
+            covariate_paths.append([values[p.name] for p in level.covariate_paths])
+        scale = 0.5 if self.spec.family.name == "gaussian" else 1.0
+        log_dispersion = [scale * np.log(values[n]) for n in self.spec.dispersions]
+        theta = self.pack(beta, factors, log_dispersion if log_dispersion else None, loadings, paths, covariate_paths)
+        for kind, index, start, count in self._segments():  # unit-variance rows: off-diagonals of normalised L
+            if kind == "cholesky" and count and self.spec.levels[index].unit_variance:
+                factor = factors[index] / np.diag(factors[index])[:, None]
+                theta[start : start + count] = [factor[r, c] for r, c in self.spec.levels[index].cholesky_positions]
+        return theta
