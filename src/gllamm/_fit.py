@@ -25,10 +25,12 @@ from .results import FitResult
 from .spec import ModelSpec, ParameterTable
 from .spec.constraints import Constraints, build_constraints
 from .syntax import parse_formula
+from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
+from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
-_OPTIONS = ("family", "link", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "start", "fix", "equal",
-            "max_iter", "tol", "verbose")
+_OPTIONS = ("family", "link", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "start",
+            "fix", "equal", "factor_scale", "information", "max_iter", "tol", "verbose")
 
 
 def default_nip(dim: int) -> int:
@@ -39,11 +41,14 @@ def default_nip(dim: int) -> int:
 def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", link: str | None = None,
         nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
         offset=None, trials=None,
-        start=None, fix: dict | None = None, equal=None, max_iter: int = 200, tol: float = 1e-8,
+        start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", information: str | None = None,
+        max_iter: int = 200, tol: float = 1e-8,
         verbose: bool = False, **unknown) -> FitResult:
     """Fit a GLLAMM by maximum likelihood.
 
-    model: lme4-style formula, e.g. ``"y ~ x + (1 + x | school)"``.
+    model: lme4-style formula, e.g. ``"y ~ x + (1 + x | school)"``, or lavaan-style
+        syntax for latent variable models (``"f =~ y1 + y2 + y3; f ~ x"``) on wide data
+        (one row per unit; responses are stacked to long format inside).
     family/link: response distribution and link (canonical link by default).
     method: "adaptive" (adaptive Gauss-Hermite quadrature, ``nip`` points per
         latent dimension), "laplace" (= lme4's nAGQ=1) or "ghq" (non-adaptive).
@@ -59,6 +64,11 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     fix: {parameter name: value} to hold fixed (fixed effects, variances of
         latent variables in their own block, "var(Residual)", "dispersion").
     equal: groups of parameter names constrained to be equal, e.g. [("x1", "x2")].
+    factor_scale: for syntax models, "loading" (first loading of each factor 1) or
+        "variance" (factor variances 1, all loadings free).
+    information: "observed" (gllamm's default) or "expected" (Fisher information, for
+        Gaussian identity-link models; the default for those written in model syntax,
+        as in SEM programs such as lavaan) for model-based standard errors.
 
     Maximises  sum_j log int prod_i f(y_ij | x_ij'beta + z_ij'b_j) phi(b_j; 0, Psi) db_j
     by trust-region Newton with exact derivatives.
@@ -68,9 +78,18 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
         raise GllammError(f"Unknown option '{name}'.{closest(name, _OPTIONS)} Options: {', '.join(_OPTIONS)}.")
     family = make_family(family, link)
     method = check_choice("method", str(method).lower(), METHODS)
-    formula = parse_formula(model)
-    spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
-                                cluster_weights=cluster_weights, scale_weights=scale_weights)
+    if looks_like_syntax(model):
+        syntax = parse_model_syntax(model)
+        for name, value in dict(weights=weights, cluster_weights=cluster_weights, offset=offset, trials=trials).items():
+            if value is not None:
+                raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
+        spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=factor_scale)
+        fix = {**implied.fix, **(fix or {})} or None
+        equal = (implied.equal + list(equal or [])) or None
+    else:
+        formula = parse_formula(model)
+        spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
+                                    cluster_weights=cluster_weights, scale_weights=scale_weights)
     q = spec.n_latent
     if nip is None:
         nip = default_nip(q)
@@ -89,10 +108,20 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     if fix:
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
     optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints)
+    syntax_model = looks_like_syntax(model)
+    if information is None:
+        information = "expected" if (syntax_model and family.exact_gaussian) else "observed"
+    information = check_choice("information", information, ("observed", "expected"))
+    theta_vcov = None
+    if information == "expected":
+        from .results.information import expected_information
+
+        fisher = constraints.matrix.T @ expected_information(table, design, optimum.theta) @ constraints.matrix
+        theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
     options = dict(family=family.name, link=family.link.name, method=method, nip=int(nip), trials=trials,
-                   fix=fix, equal=equal, scale_weights=scale_weights, n_free=int(constraints.matrix.shape[1]))
+                   fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, information=information, n_free=int(constraints.matrix.shape[1]))
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
-                        warn=max_iter > 0)
+                        warn=max_iter > 0, theta_vcov=theta_vcov)
 
 
 # ---------------------------------------------------------------------------------------
@@ -195,11 +224,13 @@ def _start_values(spec, design, table, start, verbose) -> np.ndarray:
         eta = design.X @ beta + design.offset if design.X.shape[1] else design.offset
         residual_scale = 0.4 * float(np.mean(np.abs(eta)))
     for level in spec.levels:
-        scale = np.ones(level.dim)
-        for k in range(level.dim):
-            column = design.Z[:, k]
-            spread = np.std(column)
-            scale[k] = 0.5 * residual_scale / (spread if spread > 1e-12 and not np.allclose(column, column[0]) else 1.0)
+        scale = np.full(level.dim, 0.5 * residual_scale)
+        if level.loadings is None:  # random coefficients: scale by the spread of their covariate
+            for k in range(level.dim):
+                column = design.Z[:, k]
+                spread = np.std(column)
+                if spread > 1e-12 and not np.allclose(column, column[0]):
+                    scale[k] /= spread
         factors.append(np.diag(scale))
     if spec.family.exact_gaussian:
         log_disp = log_disp + np.log(0.9)

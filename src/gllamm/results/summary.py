@@ -28,27 +28,34 @@ def render_summary(result) -> str:
         f"  Log likelihood = {result.loglik:.4f}    AIC = {result.aic:.2f}    BIC = {result.bic:.2f}",
         f"  Converged:    {'yes' if result.converged else 'NO'} after {result.iterations} iterations ({result.message})",
         "",
-        "Fixed effects",
     ]
     table = result.table()
     fixed = table.loc[list(result.spec.fixed_names)]
-    width = max([12] + [len(n) for n in fixed.index]) + 2
-    header = f"{'':{width}}{'Estimate':>10} {'Std. Err.':>10} {'z':>8} {'P>|z|':>7}   {'[95% Conf. Interval]':>21}"
-    lines.append(header)
-    lines.append("-" * len(header))
-    for name, row in fixed.iterrows():
-        lines.append(f"{name:{width}}{_fmt(row.estimate)} {_fmt(row.se)} {row.z:8.2f} {row.p:7.3f}   "
-                     f"{_fmt(row.ci_lower)} {_fmt(row.ci_upper)}")
+    lines += _coefficient_block(fixed)
+    structural = [name for level in result.spec.levels
+                  for name in [l.name for l in level.loading_list if l.value is None]
+                  + [p.name for p in level.paths] + [p.name for p in level.covariate_paths]]
+    if structural:
+        lines += ["", "Loadings and structural coefficients"] + _coefficient_block(table.loc[structural])[1:]
     components = result.variance_components()
     if len(components):
-        lines += ["", "Variances and covariances of random effects"]
-        header = f"{'Level':<12}{'Term':<28}{'Estimate':>10} {'Std. Err.':>10}   {'SD / Corr.':>10}"
+        lines += ["", "Variances and covariances of latent variables" + (" and residuals" if family.name == "gaussian" else "")]
+        header = f"{'Level':<12}{'Parameter':<34}{'Estimate':>10} {'Std. Err.':>10}   {'SD / Corr.':>10}"
         lines.append(header)
         lines.append("-" * len(header))
         for _, row in components.iterrows():
-            term = ("var(" + row.var1 + ")" if row.var2 is None else f"cov({row.var1}, {row.var2})") if row.var1 else "var(Residual)"
-            lines.append(f"{row.group:<12}{term:<28}{_fmt(row.estimate)} {_fmt(row.se)}   {_fmt(row.sd_cor)}")
+            lines.append(f"{row.group:<12}{row['name']:<34}{_fmt(row.estimate)} {_fmt(row.se)}   {_fmt(row.sd_cor)}")
     if family.name == "gamma":
         for key in result.spec.dispersions:
             lines += ["", f"Dispersion (1/shape) {key}: {_fmt(float(result.params[key]))} (SE {_fmt(float(result.se[key])).strip()})"]
     return "\n".join(lines)
+
+
+def _coefficient_block(frame) -> list[str]:
+    width = max([12] + [len(n) for n in frame.index]) + 2
+    header = f"{'':{width}}{'Estimate':>10} {'Std. Err.':>10} {'z':>8} {'P>|z|':>7}   {'[95% Conf. Interval]':>21}"
+    lines = ["Fixed effects", header, "-" * len(header)]
+    for name, row in frame.iterrows():
+        lines.append(f"{name:{width}}{_fmt(row.estimate)} {_fmt(row.se)} {row.z:8.2f} {row.p:7.3f}   "
+                     f"{_fmt(row.ci_lower)} {_fmt(row.ci_upper)}")
+    return lines

@@ -1,0 +1,136 @@
+"""lavaan-style model syntax -> ModelSyntax (a list of statements).
+
+    visual  =~ x1 + x2 + x3        # measurement: loadings (first fixed at 1 by default)
+    speed   ~  visual + textual    # structural: latent on latent (B) or on covariates (Gamma)
+    x1      ~  age                 # a covariate effect on one response
+    visual  ~~ textual             # covariance;  f ~~ 1*f fixes a variance;  x1 ~~ x1 a residual variance
+
+Modifiers: ``0.5*x`` fixes, ``NA*x`` frees, ``a*x`` labels (equal labels = equality constraints).
+Statements are separated by newlines or ';'; '#' starts a comment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import GllammError
+
+_NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+OPERATORS = ("=~", "~~", "~")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One right-hand-side variable with its modifier: fixed value, free (NA) or label."""
+
+    name: str
+    value: float | None = None
+    free: bool = False
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Statement:
+    lhs: str
+    op: str
+    rhs: tuple[Term, ...]
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ModelSyntax:
+    """A parsed model: its statements in order, and the source text."""
+
+    text: str
+    statements: tuple[Statement, ...]
+
+    @property
+    def formula(self) -> str:  # shown in summaries
+        return "; ".join(s.text for s in self.statements)
+
+    @property
+    def latent_names(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for s in self.statements:
+            if s.op == "=~" and s.lhs not in names:
+                names.append(s.lhs)
+        return tuple(names)
+
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for s in self.statements:
+            if s.op == "=~":
+                for term in s.rhs:
+                    if term.name not in names:
+                        names.append(term.name)
+        return tuple(names)
+
+
+def _error(text: str, line_number: int, column: int, message: str) -> GllammError:
+    return GllammError(f"{message} (line {line_number}):\n  {text}\n  {' ' * max(column, 0)}^")
+
+
+def _parse_term(raw: str, text: str, line_number: int, offset: int) -> Term:
+    raw_stripped = raw.strip()
+    column = offset + (len(raw) - len(raw.lstrip()))
+    if "*" in raw_stripped:
+        modifier, name = (part.strip() for part in raw_stripped.split("*", 1))
+    else:
+        modifier, name = None, raw_stripped
+    if not _NAME.match(name or ""):
+        where = column + (raw_stripped.index(name) if name and name in raw_stripped else 0)
+        raise _error(text, line_number, where, f"'{name}' is not a variable name")
+    if modifier is None:
+        return Term(name)
+    if modifier.upper() == "NA":
+        return Term(name, free=True)
+    if _NUMBER.match(modifier):
+        return Term(name, value=float(modifier))
+    if _NAME.match(modifier):
+        return Term(name, label=modifier)
+    raise _error(text, line_number, column, f"'{modifier}' is not a number, NA or a label")
+
+
+def parse_model_syntax(text: str) -> ModelSyntax:
+    """Parse lavaan-style syntax; errors show the line with a caret under the problem."""
+    statements: list[Statement] = []
+    for line_number, raw_line in enumerate(text.splitlines(), start=1):
+        line = re.split(r"[#!]", raw_line, maxsplit=1)[0]
+        for piece in line.split(";"):
+            if not piece.strip():
+                continue
+            stripped = piece.strip()
+            if re.match(r"^level\s*:", stripped):
+                raise _error(stripped, line_number, 0,
+                             "Multilevel 'level:' blocks are not available yet; fit one level at a time")
+            op = next((o for o in OPERATORS if o in stripped), None)
+            if op is None:
+                raise _error(stripped, line_number, len(stripped), "Expected one of =~, ~ or ~~")
+            position = stripped.index(op)
+            lhs, rhs = stripped[:position].strip(), stripped[position + len(op):]
+            if not _NAME.match(lhs):
+                raise _error(stripped, line_number, 0, f"'{lhs}' is not a variable name")
+            if op == "~" and rhs.strip() == "1":
+                continue  # intercepts are always in the model
+            terms = []
+            offset = position + len(op)
+            for part in rhs.split("+"):
+                if not part.strip():
+                    raise _error(stripped, line_number, offset, "Empty term")
+                terms.append(_parse_term(part, stripped, line_number, offset))
+                offset += len(part) + 1
+            statements.append(Statement(lhs, op, tuple(terms), line_number, stripped))
+    if not statements:
+        raise GllammError("The model syntax has no statements.")
+    if not any(s.op == "=~" for s in statements):
+        raise GllammError("The model syntax defines no latent variable (no '=~' statement).")
+    return ModelSyntax(text, tuple(statements))
+
+
+def looks_like_syntax(model: str) -> bool:
+    """True for lavaan-style syntax (has '=~'), False for an lme4 formula."""
+    return "=~" in model

@@ -1,0 +1,121 @@
+"""Factor models, structural equations and IRT from lavaan-style syntax, against lavaan and brute-force ML.
+
+References (tests/reference/): holzinger.json = lavaan::cfa(..., meanstructure = TRUE), holzinger_sem.json =
+lavaan::sem with speed ~ visual + textual (calls in each file's "call"; lavaan's default SEs use the expected
+information, which gllamm uses by default for Gaussian models written in syntax); lsat7_2pl.json and
+lsat7_rasch.json = independent brute-force ML (tests/reference/irt_reference.py, 201-point Gauss-Hermite).
+"""
+
+import numpy as np
+import pytest
+
+import gllamm
+from reference_cases import load_reference
+
+HOLZINGER = "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8 + x9"
+
+
+def _lavaan_name(row):
+    return f"{row['lhs']}~1" if row["op"] == "~1" else f"{row['lhs']}{row['op']}{row['rhs']}"
+
+
+@pytest.mark.parametrize("name,extra", [("holzinger", ""), ("holzinger_sem", "\n speed ~ visual + textual")])
+def test_matches_lavaan(name, extra):
+    ref = load_reference(name)
+    result = gllamm.fit(HOLZINGER + extra, gllamm.datasets.load("holzinger"))
+    assert result.converged
+    assert abs(result.loglik - ref["loglik"]) < 1e-3
+    compared = 0
+    for row in ref["params"]:
+        key = _lavaan_name(row)
+        if row["se"] == 0:  # fixed in lavaan: first loadings (1) and latent means (0)
+            assert key not in result.params.index
+            continue
+        assert abs(result.params[key] - row["est"]) < 2e-3, key
+        assert abs(result.se[key] / row["se"] - 1) < 0.02, key
+        compared += 1
+    assert compared == len(result.params)
+    assert "visual=~x2" in result.summary()
+
+
+def test_observed_information_is_available_for_sem():
+    observed = gllamm.fit(HOLZINGER, gllamm.datasets.load("holzinger"), information="observed")
+    expected = gllamm.fit(HOLZINGER, gllamm.datasets.load("holzinger"))
+    np.testing.assert_allclose(observed.params, expected.params)
+    assert not np.allclose(observed.se, expected.se, rtol=1e-3)
+
+
+def test_two_parameter_logistic_irt_matches_brute_force():
+    ref = load_reference("lsat7_2pl")
+    data = gllamm.datasets.load("lsat7")
+    items = [f"Q{i}" for i in range(1, 6)]
+    result = gllamm.fit("theta =~ " + " + ".join(items), data, family="binomial", nip=20)
+    assert result.converged
+    assert abs(result.loglik - ref["loglik"]) < 1e-3
+    sd = np.sqrt(result.params["theta~~theta"])
+    loadings = np.array([1.0] + [result.params[f"theta=~{q}"] for q in items[1:]]) * sd
+    np.testing.assert_allclose(np.abs(loadings), np.abs(ref["loadings"]), atol=2e-3)
+    np.testing.assert_allclose([result.params[f"{q}~1"] for q in items], ref["intercepts"], atol=2e-3)
+    # the same model with the factor variance fixed at 1 (all loadings free)
+    scaled = gllamm.fit("theta =~ " + " + ".join(items), data, family="binomial", nip=20, factor_scale="variance")
+    assert abs(scaled.loglik - ref["loglik"]) < 1e-3
+    free = np.array([scaled.params[f"theta=~{q}"] for q in items])
+    np.testing.assert_allclose(np.abs(free), np.abs(ref["loadings"]), atol=2e-3)
+
+
+def test_rasch_model_matches_brute_force():
+    ref = load_reference("lsat7_rasch")
+    items = [f"Q{i}" for i in range(1, 6)]
+    result = gllamm.fit("theta =~ " + " + ".join(f"1*{q}" for q in items), gllamm.datasets.load("lsat7"),
+                        family="binomial", nip=20)
+    assert abs(result.loglik - ref["loglik"]) < 1e-3
+    assert abs(result.params["theta~~theta"] - ref["latent_variance"]) < 2e-3
+    np.testing.assert_allclose([result.params[f"{q}~1"] for q in items], ref["intercepts"], atol=2e-3)
+
+
+def test_equality_labels_and_fixed_values():
+    data = gllamm.datasets.load("holzinger")
+    result = gllamm.fit("visual =~ x1 + a*x2 + a*x3\n x1 ~~ 0.5*x1", data)
+    assert result.params["visual=~x2"] == pytest.approx(result.params["visual=~x3"], abs=1e-10)
+    assert "x1~~x1" not in result.params.index or result.params["x1~~x1"] == pytest.approx(0.5)
+
+
+def test_structural_recovery_of_b_and_gamma():
+    """Simulated MIMIC-type model: f1 ~ w (Gamma), f2 ~ f1 (B); recovery within 4 SEs."""
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    n = 1500
+    w = rng.normal(size=n)
+    f1 = 0.7 * w + rng.normal(scale=0.8, size=n)
+    f2 = 0.5 * f1 + rng.normal(scale=0.6, size=n)
+    data = {}
+    for j, lam in enumerate([1.0, 0.8, 1.2]):
+        data[f"a{j}"] = 1.0 + lam * f1 + rng.normal(scale=0.5, size=n)
+        data[f"b{j}"] = 2.0 + lam * f2 + rng.normal(scale=0.5, size=n)
+    frame = pd.DataFrame(data).assign(w=w)
+    result = gllamm.fit("f1 =~ a0 + a1 + a2\n f2 =~ b0 + b1 + b2\n f1 ~ w\n f2 ~ f1", frame)
+    truth = {"f1~w": 0.7, "f2~f1": 0.5, "f1~~f1": 0.64, "f2~~f2": 0.36, "f1=~a1": 0.8, "f2=~b2": 1.2}
+    for name, value in truth.items():
+        assert abs(result.params[name] - value) < 4 * result.se[name], name
+
+
+@pytest.mark.parametrize("syntax,message", [
+    ("f =~ x1 + + x2", "Empty term"),
+    ("f =~ x1 + 2x", "not a variable name"),
+    ("f =~ x1 + x2\n g = x3", "Expected one of.*line 2"),
+    ("f =~ x1 + nope", "'nope'.*neither a latent variable nor a column"),
+    ("f =~ x1 + x2\n g =~ x3 + x4\n f ~ g\n g ~ f", "loop"),
+    ("f =~ NA*x1 + x2 + x3", "not identified"),
+    ("level: 1\n f =~ x1 + x2", "not available yet"),
+])
+def test_syntax_errors_name_the_problem(syntax, message):
+    with pytest.raises(gllamm.GllammError, match=message):
+        gllamm.fit(syntax, gllamm.datasets.load("holzinger"))
+
+
+def test_parse_error_shows_caret():
+    with pytest.raises(gllamm.GllammError) as error:
+        gllamm.fit("f =~ x1 + 2x", gllamm.datasets.load("holzinger"))
+    text = str(error.value)
+    assert "line 1" in text and "^" in text
