@@ -119,3 +119,17 @@ def test_parse_error_shows_caret():
         gllamm.fit("f =~ x1 + 2x", gllamm.datasets.load("holzinger"))
     text = str(error.value)
     assert "line 1" in text and "^" in text
+
+
+def test_syntax_model_save_load_simulate_refit(tmp_path):
+    items = [f"Q{i}" for i in range(1, 6)]
+    result = gllamm.fit("theta =~ " + " + ".join(items), gllamm.datasets.load("lsat7"), family="binomial", nip=10)
+    loaded = gllamm.load(result.save(tmp_path / "irt.gllamm"))
+    np.testing.assert_array_equal(loaded.params.to_numpy(), result.params.to_numpy())
+    np.testing.assert_array_equal(loaded.empirical_bayes().to_numpy(), result.empirical_bayes().to_numpy())
+    simulated = result.simulate(seed=5)
+    assert simulated.shape == (1000, 5) and set(np.unique(simulated.to_numpy())) <= {0.0, 1.0}
+    refitted = result.refit(simulated, start=result)
+    assert refitted.converged
+    for name in ["Q1~1", "theta=~Q3"]:
+        assert abs(refitted.params[name] - result.params[name]) < 4 * result.se[name]

@@ -283,3 +283,58 @@ def test_demo_saves_figure1(tmp_path):
                          text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     assert path.exists() and path.stat().st_size > 10_000
+
+
+def test_ml_estimates_of_cluster_effects_equal_closed_form():
+    """Gaussian random intercept: the ML estimate of b_j is the mean of y - x'beta in cluster j, SE sigma/sqrt(n_j)."""
+    data = gllamm.datasets.load("exam")
+    result = gllamm.fit("normexam ~ standlrt + (1 | school)", data)
+    ml = result.empirical_bayes("ml")
+    design = result.design
+    residual = design.y - design.X @ result.fixed_effects.to_numpy()
+    n = np.bincount(design.cluster_codes)
+    expected = np.bincount(design.cluster_codes, weights=residual) / n
+    np.testing.assert_allclose(ml["(Intercept)"].to_numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(ml["sd((Intercept))"].to_numpy(), np.sqrt(result.params["var(Residual)"] / n), rtol=1e-6)
+    # EB means shrink the ML estimates towards 0
+    eb = result.empirical_bayes()["(Intercept)"].to_numpy()
+    assert np.all(np.abs(eb) <= np.abs(expected) + 1e-12)
+
+
+def test_ml_estimate_that_does_not_exist_is_reported():
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(30), 6)
+    y = rng.binomial(1, 0.5, g.size)
+    y[g == 0] = 0  # the ML estimate for cluster 0 is minus infinity
+    frame = pd.DataFrame(dict(y=y, g=g))
+    result = gllamm.fit("y ~ 1 + (1 | g)", frame, family="binomial")
+    with pytest.warns(gllamm.DataWarning, match="does not exist"):
+        ml = result.empirical_bayes("ml")
+    mixed = frame.groupby("g").y.nunique() == 2
+    assert np.isnan(ml.loc[0, "(Intercept)"])
+    assert np.all(np.isfinite(ml.loc[mixed[mixed].index, "(Intercept)"]))
+    assert np.all(np.isnan(ml.loc[mixed[~mixed].index, "(Intercept)"]))
+
+
+def test_sd_and_correlation_intervals():
+    result = gllamm.fit("reaction ~ days + (1 + days | subject)", gllamm.datasets.load("sleepstudy"))
+    components = result.variance_components()
+    for _, row in components.iterrows():
+        assert row.sd_cor_lower < row.sd_cor < row.sd_cor_upper
+    correlation = components[components.var2.notna()].iloc[0]
+    assert -1 < correlation.sd_cor_lower and correlation.sd_cor_upper < 1
+
+
+def test_item_characteristic_curves():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    items = [f"Q{i}" for i in range(1, 6)]
+    result = gllamm.fit("theta =~ " + " + ".join(items), gllamm.datasets.load("lsat7"), family="binomial", nip=10)
+    fig = result.plot_item_characteristic_curves()
+    lines = fig.axes[0].lines
+    assert len(lines) == 5
+    for line, item in zip(lines, items):  # at eta = 0 the curve is the item's intercept on the probability scale
+        x, y = line.get_data()
+        middle = np.argmin(np.abs(x))
+        assert y[middle] == pytest.approx(1 / (1 + np.exp(-result.params[f"{item}~1"])), abs=0.01)

@@ -38,8 +38,11 @@ def latent_structure(table: ParameterTable, params, index: int = 0):
     return params.loadings[index], M, M @ params.cholesky[index]
 
 
-def cluster_model(table: ParameterTable, theta, data) -> ClusterModel:
-    """The integrand g_c(u) of every cluster at parameters theta."""
+def cluster_model(table: ParameterTable, theta, data, standardized: bool = True) -> ClusterModel:
+    """The integrand g_c(u) of every cluster at parameters theta.
+
+    With standardized=False the latent coordinates are eta itself (not u with eta = M(Gamma w + L u)).
+    """
     params = table.unpack(theta)
     family = table.spec.family
     eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
@@ -58,10 +61,10 @@ def cluster_model(table: ParameterTable, theta, data) -> ClusterModel:
         level = table.spec.levels[0]
         loadings_matrix, M, ML = latent_structure(table, params)
         weighted_z = jnp.einsum("rcm,kr->kcm", data["Z"], loadings_matrix)  # sum_r z_r lambda_kr per latent k
-        if level.covariate_paths:
+        if level.covariate_paths and standardized:
             shift = data["w"] @ (M @ params.covariate_effects[0]).T  # (clusters, q): M Gamma w_c
             eta0 = eta0 + jnp.einsum("kcm,ck->cm", weighted_z, shift[data["chunk_cluster"]])
-        loadings = jnp.einsum("kcm,kl->lcm", weighted_z, ML)
+        loadings = jnp.einsum("kcm,kl->lcm", weighted_z, ML) if standardized else weighted_z
     else:
         loadings = jnp.zeros((0,) + eta0.shape)
     return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"],
@@ -108,10 +111,20 @@ class Objective:
     cluster_scores: callable  # (theta, data, modes) -> d log L_c / d theta, (clusters, params)
     posterior: callable  # (theta, data, modes) -> standardised posterior means, covariances
     posterior_modes: callable  # (theta, data, modes) -> modes and inverse curvature
+    conditional_ml: callable  # (theta, data, start) -> ML estimates of u per cluster and inverse curvature
 
     def mode_start(self, data) -> np.ndarray:
         q = sum(level.dim for level in self.table.spec.levels)
         return np.zeros((data["cluster_weight"].shape[0], q))
+
+
+def _conditional_ml(table, theta, data, start):
+    """Per-cluster maximisers eta_j of the conditional log-likelihood (no prior) and their inverse curvature."""
+    from dataclasses import replace
+
+    model = replace(cluster_model(table, theta, data, standardized=False), prior=0.0)
+    u = find_modes(model, start, max_iter=200)
+    return posterior_mode_curvature(model, u)
 
 
 @lru_cache(maxsize=64)
@@ -149,4 +162,5 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
             cluster_model(table, theta, data), integration, m)),
         posterior_modes=cached("posterior_modes", lambda theta, data, m: posterior_mode_curvature(
             cluster_model(table, theta, data), m)),
+        conditional_ml=cached("conditional_ml", lambda theta, data, start: _conditional_ml(table, theta, data, start)),
     )

@@ -77,6 +77,7 @@ class ClusterModel:
     loadings: jnp.ndarray  # (q, chunks, width)
     chunk_cluster: jnp.ndarray  # (chunks,)
     n_clusters: int
+    prior: float = 1.0  # precision of the N(0, I) prior on u; 0 gives the conditional likelihood (ML estimates)
 
     @property
     def q(self) -> int:
@@ -93,7 +94,7 @@ class ClusterModel:
     def value(self, u):
         """g_c(u); u: (clusters, q) -> (clusters,)."""
         rows = jnp.sum(self.weight * self.row_kernel(self.eta(u)), axis=-1)
-        return self.per_cluster(rows) - 0.5 * jnp.sum(u * u, axis=-1)
+        return self.per_cluster(rows) - 0.5 * self.prior * jnp.sum(u * u, axis=-1)
 
     def value_at_nodes(self, u):
         """g_c at many points per cluster; u: (clusters, nodes, q) -> (clusters, nodes)."""
@@ -112,9 +113,9 @@ class ClusterModel:
         if clamp:
             d2 = jnp.minimum(d2, 0.0)
         a = self.loadings
-        grad = self.per_cluster(jnp.sum(a * d1, axis=-1).T) - u
+        grad = self.per_cluster(jnp.sum(a * d1, axis=-1).T) - self.prior * u
         outer = jnp.sum(a[:, None] * a[None] * d2, axis=-1)  # (q, q, chunks)
-        hess = self.per_cluster(jnp.moveaxis(outer, -1, 0)) - jnp.eye(self.q)
+        hess = self.per_cluster(jnp.moveaxis(outer, -1, 0)) - max(self.prior, 1e-8) * jnp.eye(self.q)
         return grad, hess
 
     def newton_step(self, u, clamp: bool):

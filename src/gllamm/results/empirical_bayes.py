@@ -6,7 +6,9 @@ prod_i f(y_ij | u_j) phi(u_j) at the estimates:
 * kind="mean": posterior means E(b_j | y_j) = L E(u_j | y_j) and posterior
   covariances L Cov(u_j | y_j) L', by the fit's (adaptive) quadrature;
 * kind="mode": posterior modes L u_j* with the curvature-based covariance
-  L (-H_j)^{-1} L' (lme4's conditional modes and conditional variances).
+  L (-H_j)^{-1} L' (lme4's conditional modes and conditional variances);
+* kind="ml": maximum likelihood estimates of each cluster's effects, maximising
+  prod_i f(y_ij | b_j) alone (no prior), with SEs from its curvature (seed: "Assigning values").
 
 For Gaussian responses with identity link the two coincide and are exact.
 """
@@ -16,7 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import check_choice
+import warnings
+
+from ..errors import DataWarning, check_choice
 
 
 def _frame(result, means, covs) -> pd.DataFrame:
@@ -35,10 +39,21 @@ def _frame(result, means, covs) -> pd.DataFrame:
 
 def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
     """Posterior means (or modes) and SDs (and correlations) of the latent variables, one row per cluster."""
-    kind = check_choice("kind", kind, ("mean", "mode"))
+    kind = check_choice("kind", kind, ("mean", "mode", "ml"))
     objective, data, modes = result._evaluation()
-    function = objective.posterior if kind == "mean" else objective.posterior_modes
-    u_mean, u_cov = (np.asarray(x) for x in function(result.theta, data, modes))
+    if kind == "ml":
+        means, covs = (np.array(x) for x in objective.conditional_ml(result.theta, data, np.zeros_like(modes)))
+        sds = np.sqrt(np.abs(np.diagonal(covs, axis1=1, axis2=2)))
+        scale = np.nanmedian(sds, axis=0)
+        bad = ~np.all(np.isfinite(means), axis=1) | np.any(sds > 1e3 * np.maximum(scale, 1e-300), axis=1)
+        if bad.any():
+            warnings.warn(f"The maximum likelihood estimate does not exist (it is infinite) for {int(bad.sum())} "
+                          f"clusters, e.g. all responses equal; they are reported as NaN.", DataWarning, stacklevel=3)
+            means[bad], covs[bad] = np.nan, np.nan
+        return _frame(result, means, covs)
+    else:
+        function = objective.posterior if kind == "mean" else objective.posterior_modes
+        u_mean, u_cov = (np.asarray(x) for x in function(result.theta, data, modes))
     from ..objective import latent_structure
 
     params = result.table_spec.unpack(np.asarray(result.theta))

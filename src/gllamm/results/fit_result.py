@@ -109,12 +109,46 @@ class FitResult:
             out.loc[fixed, "ci_upper"] = np.exp(out.loc[fixed, "ci_upper"])
         return out
 
-    def variance_components(self) -> pd.DataFrame:
+    def variance_components(self, level: float = 0.95) -> pd.DataFrame:
         """Variances and covariances of latent variables (and residual variances), with SDs/correlations and SEs.
 
         Columns: group, var1, var2, estimate (variance or covariance), se, sd_cor
-        (standard deviation, or correlation for covariance rows), name (the parameter's name).
+        (standard deviation, or correlation for covariance rows), sd_cor_lower/upper (a
+        ``level`` interval: for an SD from a Wald interval for log SD, for a correlation from
+        one for atanh r, each by the delta method), name (the parameter's name).
         """
+        table = self._variance_rows()
+        crit = NormalDist().inv_cdf(0.5 + level / 2)
+        lower, upper = [], []
+        for _, row in table.iterrows():
+            if row["name"] not in self.vcov.index:
+                lower.append(np.nan), upper.append(np.nan)
+                continue
+            if row.var2 is None or (isinstance(row.var2, float) and np.isnan(row.var2)):
+                variance, se = row.estimate, row.se
+                se_log_sd = se / (2 * variance) if variance > 0 else np.inf
+                lower.append(float(np.sqrt(max(variance, 0)) * np.exp(-crit * se_log_sd)))
+                upper.append(float(np.sqrt(max(variance, 0)) * np.exp(crit * se_log_sd)))
+            else:
+                level_spec = next(l for l in self.spec.levels if l.name == row.group)
+                names = list(level_spec.latent_names)
+                a, b = names.index(row.var1), names.index(row.var2)
+                if level_spec.unit_variance:  # the covariance is the correlation
+                    r, se_r = float(row.estimate), float(row.se)
+                else:
+                    keys = [row["name"], level_spec.covariance_name(a, a), level_spec.covariance_name(b, b)]
+                    cov, va, vb = (float(self.params[k]) for k in keys)
+                    r = cov / np.sqrt(va * vb)
+                    gradient = np.array([1 / np.sqrt(va * vb), -0.5 * r / va, -0.5 * r / vb])
+                    se_r = float(np.sqrt(gradient @ self.vcov.loc[keys, keys].to_numpy() @ gradient))
+                z, se_z = np.arctanh(np.clip(r, -0.999999, 0.999999)), se_r / max(1 - r * r, 1e-12)
+                lower.append(float(np.tanh(z - crit * se_z)))
+                upper.append(float(np.tanh(z + crit * se_z)))
+        table.insert(6, "sd_cor_lower", lower)
+        table.insert(7, "sd_cor_upper", upper)
+        return table
+
+    def _variance_rows(self) -> pd.DataFrame:
         rows = []
         for level in self.spec.levels:
             names = level.latent_names
@@ -219,6 +253,12 @@ class FitResult:
         from .plots import conditional_marginal_curves
 
         return conditional_marginal_curves(self, grid, x, by, ax, labels)
+
+    def plot_item_characteristic_curves(self, ax=None):
+        """Item characteristic curves of a one-factor binary (IRT) model (matplotlib Figure)."""
+        from .plots import item_characteristic_curves
+
+        return item_characteristic_curves(self, ax)
 
     def summary(self) -> str:
         """Text summary in the spirit of gllamm and lme4 output."""

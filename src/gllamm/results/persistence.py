@@ -25,12 +25,14 @@ def save(result, path) -> Path:
 
     path = Path(path)
     design = result.design
-    meta = dict(format=FORMAT, gllamm_version=__version__, formula=result.spec.formula.formula,
+    syntax = getattr(result.spec.formula, "text", None)
+    meta = dict(format=FORMAT, gllamm_version=__version__, formula=result.spec.formula.formula, syntax=syntax,
                 options={k: v for k, v in result.options.items() if isinstance(v, (str, int, float, type(None)))},
                 integration=[result.integration.method, result.integration.nip], loglik=result.loglik,
                 converged=result.converged, iterations=result.iterations, message=result.message,
                 seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None)
     arrays = dict(theta=result.theta, theta_vcov=result.theta_vcov, gradient=result.gradient,
+                  cluster_labels=np.asarray(design.cluster_labels),
                   weights=design.weights, trials=design.trials, row_index=np.asarray(design.row_index))
     if design.offset_argument is not None:
         arrays["offset_argument"] = design.offset_argument
@@ -48,12 +50,8 @@ def save(result, path) -> Path:
 def load(path):
     """Read a result written by ``save``; the model and design are rebuilt, nothing is refitted."""
     from .. import __version__
-    from .._fit import _make_result
     from ..design import build_design
     from ..families import make_family
-    from ..integrate import Integration
-    from ..optimize import OptimizationResult
-    from ..spec import ParameterTable
     from ..syntax import parse_formula
 
     with zipfile.ZipFile(path) as archive:
@@ -65,6 +63,14 @@ def load(path):
     options = meta["options"]
     family = make_family(options["family"], options.get("link"))
     cluster_weights = None
+    if meta.get("syntax"):
+        from ..design.syntax_design import build_syntax_design
+        from ..syntax.model_syntax import parse_model_syntax
+
+        frame.index = pd.Index(arrays["cluster_labels"])
+        spec, design, _ = build_syntax_design(parse_model_syntax(meta["syntax"]), frame, family,
+                                              factor_scale=options.get("factor_scale", "loading"))
+        return _restore(spec, design, meta, arrays, options)
     spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays["weights"],
                                 offset=arrays.get("offset_argument"),
                                 trials=arrays["trials"] if meta["trials_given"] else None)
@@ -75,6 +81,15 @@ def load(path):
                                     trials=arrays["trials"] if meta["trials_given"] else None,
                                     cluster_weights=cluster_weights)
     design = _with_row_index(design, arrays["row_index"])
+    return _restore(spec, design, meta, arrays, options)
+
+
+def _restore(spec, design, meta, arrays, options):
+    from .._fit import _make_result
+    from ..integrate import Integration
+    from ..optimize import OptimizationResult
+    from ..spec import ParameterTable
+
     table = ParameterTable(spec)
     integration = Integration(*meta["integration"])
     hessian = -np.linalg.pinv(arrays["theta_vcov"])

@@ -56,3 +56,34 @@ def conditional_marginal_curves(result, grid: pd.DataFrame, x: str, by: str | No
     ax.set_ylabel("predicted probability" if result.family.name == "binomial" else "predicted mean")
     ax.legend(frameon=False, fontsize=8)
     return fig
+
+
+def item_characteristic_curves(result, ax=None, points: int = 200):
+    """Item characteristic curves P(y_j = 1 | eta) = h(beta_j + lambda_j eta) of a binary factor (IRT) model,
+    over eta within +-3 SDs of the latent variable; one curve per indicator."""
+    import matplotlib.pyplot as plt
+
+    from ..errors import GllammError
+    from ..objective import latent_structure
+    from .predict import _mean_numpy
+
+    indicators = getattr(result.spec.formula, "indicators", None)
+    if indicators is None or result.family.name != "binomial" or result.spec.levels[0].dim != 1:
+        raise GllammError("Item characteristic curves need a one-factor model for binary items written in syntax.")
+    params = result.table_spec.unpack(np.asarray(result.theta))
+    loadings, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params))
+    sd = float(abs(ML[0, 0]))
+    grid = np.linspace(-3 * sd, 3 * sd, points)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+    else:
+        fig = ax.figure
+    for j, name in enumerate(indicators):
+        intercept = float(result.params[f"{name}~1"])
+        ax.plot(grid, _mean_numpy(result.family.link.name, intercept + loadings[0, j] * grid), label=name)
+    latent = result.spec.levels[0].latent_names[0]
+    ax.set_xlabel(f"{latent} (latent variable)")
+    ax.set_ylabel("P(correct response)")
+    ax.set_title("Item characteristic curves")
+    ax.legend(frameon=False, fontsize=8)
+    return fig

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GllammError
+from ..syntax.model_syntax import ModelSyntax
 
 
 def _draw_response(family, mu, trials, dispersion, rng):
@@ -51,7 +52,12 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     y = _draw_response(spec.family, mu, design.trials, dispersion, rng)
     frame = design.model_frame.copy()
     formula = spec.formula
-    if formula.cbind:
+    if isinstance(formula, ModelSyntax):  # wide data: write each response back to its indicator column
+        item = np.argmax(design.Z, axis=1)
+        for j, name in enumerate(formula.indicators):
+            rows = item == j
+            frame.loc[design.row_index[rows], name] = y[rows]
+    elif formula.cbind:
         first, second = formula.cbind
         if first not in frame:
             raise GllammError(f"Cannot simulate: the cbind() successes '{first}' is not a plain column.")
@@ -75,6 +81,11 @@ def refit(result, frame: pd.DataFrame, **changes):
 
     options = {k: v for k, v in result.options.items() if k != "n_free"}
     design = result.design
+    if isinstance(result.spec.formula, ModelSyntax):
+        options.pop("scale_weights", None)
+        options.update(changes)
+        return fit(result.spec.formula.text, frame, **options)
+    options.pop("factor_scale", None)
     options.update(weights=design.weights, offset=design.offset_argument,
                    trials=design.trials if options.get("trials") is not None else None,
                    cluster_weights=None if design.cluster_weights is None else design.cluster_weights[design.cluster_codes])
