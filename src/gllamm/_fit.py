@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import replace
 
+import jax
 import numpy as np
 import pandas as pd
 from statistics import NormalDist
@@ -95,7 +96,11 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
         nip = default_nip(q)
     if not isinstance(nip, (int, np.integer)) or nip < 1:
         raise GllammError(f"nip must be a positive whole number of quadrature points; got {nip!r}.")
-    if family.exact_gaussian and method != "ghq":
+    if len(spec.levels) > 1:
+        if method != "adaptive":
+            raise GllammError(f"method='{method}' is not available yet for models with nested levels; use 'adaptive'.")
+        integration = Integration("adaptive", int(nip))
+    elif family.exact_gaussian and method != "ghq":
         integration = Integration("exact", 1)
     elif method == "laplace":
         integration = Integration("laplace", 1)
@@ -137,7 +142,7 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
         key = theta.tobytes()
         if state["key"] != key:
             modes = objective.modes(theta, data, state["modes"])
-            if not np.all(np.isfinite(np.asarray(modes))):
+            if not all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree_util.tree_leaves(modes)):
                 modes = objective.modes(theta, data, objective.mode_start(data))
             state.update(key=key, modes=modes)
         return state["modes"]

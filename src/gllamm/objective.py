@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._export_cache import CachedFunction
+from .integrate.nested import nested_adaptation, nested_log_integrals
 from .integrate import (
     ClusterModel,
     Integration,
@@ -48,14 +49,17 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
     eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
     log_dispersion = params.log_dispersion[data["dispersion_index"]]
 
+    def rows(eta):  # broadcast (chunks, W) row data against eta of shape (chunks, ..., W)
+        index = (slice(None),) + (None,) * (eta.ndim - 2) + (slice(None),)
+        return data["y"][index], data["trials"][index], log_dispersion[index]
+
     def row_kernel(eta):
-        y, trials, log_disp = data["y"], data["trials"], log_dispersion
-        if eta.ndim == 3:
-            y, trials, log_disp = y[:, None, :], trials[:, None, :], log_disp[:, None, :]
+        y, trials, log_disp = rows(eta)
         return family.kernel(y, eta, trials, log_disp)
 
     def row_derivatives(eta):
-        return family.kernel_derivatives(data["y"], eta, data["trials"], log_dispersion)
+        y, trials, log_disp = rows(eta)
+        return family.kernel_derivatives(y, eta, trials, log_disp)
 
     if table.spec.levels:
         level = table.spec.levels[0]
@@ -67,8 +71,21 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         loadings = jnp.einsum("kcm,kl->lcm", weighted_z, ML) if standardized else weighted_z
     else:
         loadings = jnp.zeros((0,) + eta0.shape)
-    return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"],
-                        data["cluster_weight"].shape[0])
+    n_units = data["parent"].shape[0] if "parent" in data else data["cluster_weight"].shape[0]
+    return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units)
+
+
+def outer_loadings(table: ParameterTable, theta, data):
+    """Loadings (q3, chunks, W) of the standardised level-3 latent variables on each row."""
+    params = table.unpack(theta)
+    loadings_matrix, _, ML = latent_structure(table, params, 1)
+    weighted_z = jnp.einsum("rcm,kr->kcm", data["Z_outer"], loadings_matrix)
+    return jnp.einsum("kcm,kl->lcm", weighted_z, ML)
+
+
+def _nested_parts(table, theta, data):
+    base = cluster_model(table, theta, data)
+    return base, outer_loadings(table, theta, data), data["parent"], data["cluster_weight"].shape[0]
 
 
 def cluster_logliks(table: ParameterTable, integration: Integration, theta, data, modes, newton_steps: int = 1):
@@ -76,10 +93,19 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
 
     newton_steps: differentiated Newton steps from the modes (2 where second derivatives are taken).
     """
+    if len(table.spec.levels) == 2:
+        base, outer, parent, n_top = _nested_parts(table, theta, data)
+        constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
+        constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
+        return nested_log_integrals(base, outer, parent, n_top, integration, modes, newton_steps) + constant
     model = cluster_model(table, theta, data)
     constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
     if model.q == 0:
-        return model.per_cluster(jnp.sum(model.weight * model.row_kernel(model.eta0), axis=-1)) + constant
+        values = model.per_cluster(jnp.sum(model.weight * model.row_kernel(model.eta0), axis=-1)) + constant
+        if "parent" in data:  # no latent variables, nested data: sum units into top-level clusters
+            values = jax.ops.segment_sum(values, data["parent"], num_segments=data["cluster_weight"].shape[0],
+                                         indices_are_sorted=True)
+        return values
     return log_cluster_integrals(model, integration, modes, newton_steps) + constant
 
 
@@ -88,9 +114,13 @@ def loglik(table: ParameterTable, integration: Integration, theta, data, modes, 
     return jnp.sum(data["cluster_weight"] * cluster_logliks(table, integration, theta, data, modes, newton_steps))
 
 
-def modes(table: ParameterTable, theta, data, start):
+def modes(table: ParameterTable, integration: Integration, theta, data, start):
     """Per-cluster modes of the integrand g_c(u) at theta, from ``start`` (clusters, q)."""
-    model = cluster_model(table, jax.lax.stop_gradient(theta), data)
+    theta = jax.lax.stop_gradient(theta)
+    if len(table.spec.levels) == 2:
+        base, outer, parent, n_top = _nested_parts(table, theta, data)
+        return nested_adaptation(base, outer, parent, n_top, integration, start)
+    model = cluster_model(table, theta, data)
     if model.q == 0:
         return start
     return find_modes(model, start)
@@ -113,8 +143,15 @@ class Objective:
     posterior_modes: callable  # (theta, data, modes) -> modes and inverse curvature
     conditional_ml: callable  # (theta, data, start) -> ML estimates of u per cluster and inverse curvature
 
-    def mode_start(self, data) -> np.ndarray:
-        q = sum(level.dim for level in self.table.spec.levels)
+    def mode_start(self, data):
+        """Starting modes: zeros; for two nested levels the outer rule's location/scale and inner modes."""
+        levels = self.table.spec.levels
+        if len(levels) == 2:
+            n_top, q2, q3 = data["cluster_weight"].shape[0], levels[0].dim, levels[1].dim
+            k3 = self.integration.nip ** q3
+            return (np.zeros((n_top, q3)), np.broadcast_to(np.eye(q3), (n_top, q3, q3)).copy(),
+                    np.zeros((k3 * data["parent"].shape[0], q2)))
+        q = sum(level.dim for level in levels)
         return np.zeros((data["cluster_weight"].shape[0], q))
 
 
@@ -141,7 +178,7 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         return cluster_logliks(table, integration, theta, data, m)
 
     def mode_fn(theta, data, start):
-        return modes(table, theta, data, start)
+        return modes(table, integration, theta, data, start)
 
     structure = repr((table, integration))
 

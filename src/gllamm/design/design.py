@@ -57,6 +57,8 @@ class Design:
     cluster_weights: np.ndarray | None = None  # level-2 (cluster) weights, one per cluster
     model_frame: pd.DataFrame | None = None  # the used columns of the complete rows
     offset_argument: np.ndarray | None = None  # the offset= values of the complete rows (formula offsets excluded)
+    level_units: dict | None = None  # number of units per level, innermost first
+    Z_levels: tuple = ()  # Z of every level (Z is the first)
     dispersion_index: np.ndarray | None = None  # which residual variance/dispersion applies to each row
     cluster_covariates: np.ndarray | None = None  # w (clusters, n_w) for the structural model
 
@@ -81,11 +83,6 @@ def _variables(expression: str) -> set[str]:
 
 
 def _group_columns(group: str) -> list[str]:
-    if "/" in group:
-        raise GllammError(
-            f"Nested grouping '{group}' needs more than one level of latent variables; "
-            "this version fits one grouping level. Write the levels as separate terms once multi-level models are available."
-        )
     return [part.strip() for part in group.split(":")]
 
 
@@ -168,10 +165,10 @@ def build_design(
                 raise GllammError(f"Grouping column '{column}' in ({term.expr} | {term.group}) is not in the data.{closest(column, data.columns)}")
             group_vars.append(column)
     _check_columns(random_vars, data, "a random term")
-    if len(formula.groups) > 1:
+    if len(formula.groups) > 2:
         raise GllammError(
             f"The formula has {len(formula.groups)} grouping factors ({', '.join(formula.groups)}); "
-            "this version fits latent variables at one grouping level. Combine them into one term or fit them one at a time."
+            "this version fits up to two nested levels of latent variables (three-level models)."
         )
     weight_values = _as_column(weights, data, "weights")
     offset_values = _as_column(offset, data, "offset")
@@ -244,43 +241,71 @@ def build_design(
     if np.any(row_weights < 0):
         raise GllammError("weights= must be non-negative.")
 
-    # -- latent variables at the grouping level --------------------------------------------
-    group = formula.groups[0]
+    # -- latent variables per grouping level (innermost first) ------------------------------
+    keys = {}
+    for group in formula.groups:
+        columns = _group_columns(group)
+        keys[group] = cc[columns].astype(str).agg(":".join, axis=1) if len(columns) > 1 else cc[columns[0]]
+        if keys[group].nunique() < 2:
+            raise GllammError(f"Grouping factor '{group}' has {keys[group].nunique()} level; a random effect needs at least 2 groups.")
+    groups = sorted(formula.groups, key=lambda g: -keys[g].nunique())  # more units = lower level
+    if len(groups) == 2:
+        lower, higher = groups
+        per_unit = pd.Series(keys[higher].to_numpy()).groupby(keys[lower].to_numpy()).nunique()
+        if per_unit.max() > 1:
+            raise GllammError(
+                f"'{lower}' is not nested in '{higher}': some '{lower}' units occur in several '{higher}' units. "
+                f"If '{lower}' ids restart within each '{higher}', write (1 | {higher}/{lower}); crossed random "
+                "effects are not available yet (they will need method='laplace')."
+            )
+    levels, Z_levels, random_specs = [], [], []
+    for group in groups:
+        Z_parts, latent_names, blocks = [], [], []
+        for term in [t for t in formula.random if t.group == group]:
+            Z_frame = model_matrix(term.expr, cc, na_action="raise")
+            random_specs.append(Z_frame.model_spec)
+            names = _rename_intercept(Z_frame.columns)
+            if not names:
+                raise GllammError(f"Random term ({term.expr} | {term.group}) has no columns.")
+            start = len(latent_names)
+            for name in names:
+                if name in latent_names:
+                    raise GllammError(f"'{name}' appears in more than one random term for '{group}'.")
+            latent_names.extend(names)
+            Z_parts.append(np.asarray(Z_frame, dtype=float))
+            indices = tuple(range(start, start + len(names)))
+            blocks.extend([indices] if term.correlated else [(i,) for i in indices])
+        Z_level = np.concatenate(Z_parts, axis=1)
+        _check_rank(Z_level, latent_names, f"random-effects ('{group}')")
+        level = LevelSpec(group, tuple(latent_names), tuple(blocks))
+        n_units = keys[group].nunique()
+        n_cov = len(level.cholesky_positions)
+        if n_units <= n_cov:
+            raise GllammError(
+                f"Grouping factor '{group}' has {n_units} groups, too few to estimate {n_cov} variance/covariance "
+                f"parameters of the random effects ({', '.join(latent_names)}). Use fewer random terms or '||' for uncorrelated effects."
+            )
+        if family.name == "gaussian" and n_units >= len(cc):
+            raise GllammError(
+                f"Every group of '{group}' has a single observation, so the random intercept cannot be told apart from the residual."
+            )
+        levels.append(level)
+        Z_levels.append(Z_level)
+    group = groups[0]
     columns = _group_columns(group)
-    keys = cc[columns].astype(str).agg(":".join, axis=1) if len(columns) > 1 else cc[columns[0]]
-    codes, labels = pd.factorize(keys, sort=True)
-    labels = np.asarray(labels)
-    if len(labels) < 2:
-        raise GllammError(f"Grouping factor '{group}' has {len(labels)} level; a random effect needs at least 2 groups.")
-    Z_parts, latent_names, blocks, random_specs = [], [], [], []
-    for term in formula.random:
-        Z_frame = model_matrix(term.expr, cc, na_action="raise")
-        random_specs.append(Z_frame.model_spec)
-        names = _rename_intercept(Z_frame.columns)
-        if not names:
-            raise GllammError(f"Random term ({term.expr} | {term.group}) has no columns.")
-        start = len(latent_names)
-        for name in names:
-            if name in latent_names:
-                raise GllammError(f"'{name}' appears in more than one random term for '{group}'.")
-        latent_names.extend(names)
-        Z_parts.append(np.asarray(Z_frame, dtype=float))
-        indices = tuple(range(start, start + len(names)))
-        blocks.extend([indices] if term.correlated else [(i,) for i in indices])
-    Z = np.concatenate(Z_parts, axis=1)
-    _check_rank(Z, latent_names, f"random-effects ('{group}')")
-    level = LevelSpec(group, tuple(latent_names), tuple(blocks))
-    n_cov = len(level.cholesky_positions)
-    if len(labels) <= n_cov:
-        raise GllammError(
-            f"Grouping factor '{group}' has {len(labels)} groups, too few to estimate {n_cov} variance/covariance "
-            f"parameters of the random effects ({', '.join(latent_names)}). Use fewer random terms or '||' for uncorrelated effects."
-        )
-    if family.name == "gaussian" and len(labels) >= len(cc):
-        raise GllammError(
-            f"Every group of '{group}' has a single observation, so the random intercept cannot be told apart from the residual."
-        )
-    spec = ModelSpec(formula, family, tuple(fixed_names), (level,))
+    if len(groups) == 2:  # order lower units by their higher unit, so chunks are sorted by the top level
+        top_codes, top_labels = pd.factorize(keys[groups[1]], sort=True)
+        pairs = pd.DataFrame({"top": top_codes, "unit": keys[group].to_numpy()})
+        unit_order = pairs.drop_duplicates("unit").sort_values(["top", "unit"])
+        labels = unit_order.unit.to_numpy()
+        codes = pd.Index(labels).get_indexer(keys[group].to_numpy())
+        parent = unit_order.top.to_numpy()
+    else:
+        codes, labels = pd.factorize(keys[group], sort=True)
+        labels, parent, top_labels = np.asarray(labels), None, None
+    Z = Z_levels[0]
+    level = levels[0]
+    spec = ModelSpec(formula, family, tuple(fixed_names), tuple(levels))
     row_weights = _scale_level1_weights(row_weights, codes, scale_weights)
     per_cluster_weights = None
     if cluster_weight_values is not None:
@@ -291,14 +316,26 @@ def build_design(
             raise GllammError(f"cluster_weights must be constant within each '{group}' cluster.")
         if np.any(per_cluster_weights < 0):
             raise GllammError("cluster_weights must be non-negative.")
+    if parent is not None and per_cluster_weights is not None:
+        raise GllammError("cluster_weights with two nested levels are not available yet.")
     chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width,
                           per_cluster_weights)
+    if parent is not None:
+        import jax.numpy as jnp
+
+        valid = chunks.row_positions >= 0
+        safe = np.where(valid, chunks.row_positions, 0)
+        Z_outer = np.stack([np.where(valid, Z_levels[1][safe, j], 0.0) for j in range(Z_levels[1].shape[1])])
+        chunks.arrays.update(Z_outer=jnp.asarray(Z_outer), parent=jnp.asarray(parent, dtype=jnp.int32),
+                             cluster_weight=jnp.ones(len(top_labels)))
     design = Design(
         y=y, trials=n_trials, X=X, Z=Z, offset=total_offset, weights=row_weights,
         cluster_codes=codes, cluster_labels=labels, chunks=chunks, row_index=cc.index,
         n_dropped=n_dropped, response_name=formula.response, fixed_model_spec=X_frame.model_spec,
         random_model_specs=tuple(random_specs), group_columns=tuple(columns), cluster_weights=per_cluster_weights,
         model_frame=cc[used].copy(), offset_argument=None if offset_values is None else offset_values[complete],
+        level_units={lv.name: int(keys[lv.name].nunique()) for lv in levels},
+        Z_levels=tuple(Z_levels),
     )
     return spec, design
 

@@ -64,6 +64,8 @@ class FitResult:
     @property
     def n_groups(self) -> dict:
         """Number of units per level, e.g. {'school': 65}."""
+        if self.design.level_units:
+            return dict(self.design.level_units)
         return {level.name: self.design.n_clusters for level in self.spec.levels}
 
     @property
@@ -174,8 +176,12 @@ class FitResult:
     # ---- post-estimation -----------------------------------------------------------------
     def _evaluation(self):
         """(objective, data, modes) at the estimates, for post-estimation computations."""
+        from ..errors import GllammError
         from ..objective import make_objective
 
+        if len(self.spec.levels) > 1:
+            raise GllammError("This post-estimation step is available for models with one level of latent "
+                              "variables; models with nested levels support summary(), table() and tests so far.")
         objective = make_objective(self.table_spec, self.integration)
         data = self.design.data()
         modes = objective.modes(self.theta, data, objective.mode_start(data))

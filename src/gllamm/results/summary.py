@@ -22,8 +22,8 @@ def render_summary(result) -> str:
         f"  Integration:  {result.integration.label}",
         f"  Observations: {result.nobs}" + (f"  ({result.design.n_dropped} rows with missing values dropped)" if result.design.n_dropped else ""),
     ]
-    for name, count in result.n_groups.items():
-        lines.append(f"  Level 2:      {name}, {count} units")
+    for number, (name, count) in enumerate(result.n_groups.items(), start=2):
+        lines.append(f"  Level {number}:      {name}, {count} units")
     lines += [
         f"  Log likelihood = {result.loglik:.4f}    AIC = {result.aic:.2f}    BIC = {result.bic:.2f}",
         f"  Converged:    {'yes' if result.converged else 'NO'} after {result.iterations} iterations ({result.message})",

@@ -115,7 +115,12 @@ def parse_formula(formula: str) -> FormulaSpec:
             group = body[bar + (1 if correlated else 2) :].strip()
             if not expr or not group:
                 raise _caret(formula, formula.find(term), "A random term needs '(terms | group)':")
-            random.append(RandomTerm(expr, group, correlated))
+            if "/" in group:  # lme4's (expr | a/b) = (expr | a) + (expr | a:b)
+                parts = [g.strip() for g in group.split("/")]
+                for k in range(len(parts)):
+                    random.append(RandomTerm(expr, ":".join(parts[: k + 1]), correlated))
+            else:
+                random.append(RandomTerm(expr, group, correlated))
             continue
         match_offset = _OFFSET.match(term)
         if match_offset:

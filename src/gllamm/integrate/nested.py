@@ -1,0 +1,114 @@
+"""Two nested levels of latent variables: adaptive quadrature at each level, innermost first.
+
+For a top-level unit k (level 3) with level-2 units j and rows i,
+
+    L_k = int phi(u3) prod_j [ int phi(u2) prod_i f(y_i | eta0_i + a2_i'u2 + a3_i'u3) du2 ] du3.
+
+The inner integrals are evaluated at every outer node u3_n with adaptive
+Gauss-Hermite quadrature (modes and curvatures per (j, n), as in
+cluster_integral.py, with differentiated Newton steps). The outer rule is
+adapted as in gllamm: its location and scale are the posterior mean and
+Cholesky factor of the posterior covariance of u3, found by iterating the
+quadrature (in ``nested_adaptation``, not differentiated); they are inputs of
+the likelihood, which is then an exact function of theta for given nodes.
+
+Layout: row chunks belong to level-2 units (``chunk_cluster``), sorted by
+their level-3 unit (``parent``); the inner problems for all outer nodes are
+stacked node-major, virtual unit n * U2 + j, so segment sums stay sorted.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import logsumexp
+
+from .cluster_integral import ClusterModel, Integration, find_modes, log_cluster_integrals, posterior_moments
+from .gauss_hermite import product_rule
+
+
+def outer_nodes(location, scale, nip: int, q3: int):
+    """Outer nodes u3 (U3, K3, q3) = location + sqrt(2) S x, with log weights and log|S| per unit."""
+    nodes, log_w = product_rule(nip, q3)
+    u3 = location[:, None, :] + jnp.sqrt(2.0) * jnp.einsum("ukl,nl->unk", scale, jnp.asarray(nodes))
+    log_det = jnp.sum(jnp.log(jnp.abs(jnp.diagonal(scale, axis1=-2, axis2=-1))), axis=-1)
+    return u3, jnp.asarray(log_w + np.sum(nodes**2, axis=1)), log_det
+
+
+def inner_model(base: ClusterModel, outer_loadings, parent, u3) -> ClusterModel:
+    """The level-2 integrands at every outer node: virtual units n * U2 + j (node-major)."""
+    n_units2 = base.n_clusters
+    k3 = u3.shape[1]
+    unit3_of_chunk = parent[base.chunk_cluster]  # (chunks,)
+    shift = jnp.einsum("kcm,cnk->ncm", outer_loadings, u3[unit3_of_chunk])  # (K3, chunks, W)
+    chunks, width = base.eta0.shape
+    eta0 = (base.eta0[None] + shift).reshape(k3 * chunks, width)
+
+    def tile(x):
+        return jnp.broadcast_to(x[None], (k3,) + x.shape).reshape((k3 * x.shape[0],) + x.shape[1:])
+
+    loadings = jnp.broadcast_to(base.loadings[:, None], (base.loadings.shape[0], k3) + base.loadings.shape[1:])
+    loadings = loadings.reshape(base.loadings.shape[0], k3 * chunks, width)
+    chunk_unit = (jnp.arange(k3)[:, None] * n_units2 + base.chunk_cluster[None, :]).reshape(-1)
+    return ClusterModel(
+        lambda eta: _retile(base.row_kernel(_untile(eta, k3, chunks))),
+        lambda eta: tuple(_retile(d) for d in base.row_derivatives(_untile(eta, k3, chunks))),
+        eta0, tile(base.weight), loadings, chunk_unit, k3 * n_units2,
+    )
+
+
+def _untile(eta, k3, chunks):
+    """(K3*chunks, ..., W) -> (chunks, K3, ..., W), the base kernel's layout (rows first and last)."""
+    return jnp.moveaxis(eta.reshape((k3, chunks) + eta.shape[1:]), 0, 1)
+
+
+def _retile(values):
+    """(chunks, K3, ..., W) -> (K3*chunks, ..., W)."""
+    moved = jnp.moveaxis(values, 1, 0)
+    return moved.reshape((moved.shape[0] * moved.shape[1],) + moved.shape[2:])
+
+
+def outer_log_values(inner: ClusterModel, integration: Integration, inner_modes, parent, n_units3: int,
+                     k3: int, newton_steps: int):
+    """sum_j log L_j(u3_n) per top unit and node: (U3, K3)."""
+    values = log_cluster_integrals(inner, integration, inner_modes, newton_steps)  # (K3*U2,)
+    n_units2 = values.shape[0] // k3
+    per_unit2 = values.reshape(k3, n_units2).T  # (U2, K3)
+    return jax.ops.segment_sum(per_unit2, parent, num_segments=n_units3, indices_are_sorted=True)
+
+
+def nested_log_integrals(base, outer_loadings, parent, n_units3, integration, state, newton_steps: int = 1):
+    """log L_k for every top-level unit (U3,), given the (stopped) adaptation state."""
+    location, scale, inner_modes = (jax.lax.stop_gradient(x) for x in state)
+    q3 = outer_loadings.shape[0]
+    u3, log_w, log_det = outer_nodes(location, scale, integration.nip, q3)
+    inner = inner_model(base, outer_loadings, parent, u3)
+    values = outer_log_values(inner, integration, inner_modes, parent, n_units3, u3.shape[1], newton_steps)
+    values = values - 0.5 * jnp.sum(u3 * u3, axis=-1)
+    return 0.5 * q3 * (jnp.log(2.0) - jnp.log(2 * jnp.pi)) + log_det + logsumexp(log_w + values, axis=-1)
+
+
+def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state, iterations: int = 6):
+    """Iterate the outer location/scale to the posterior mean/covariance of u3 (not differentiated)."""
+    q3 = outer_loadings.shape[0]
+
+    def step(state, _):
+        location, scale, inner_modes = state
+        u3, log_w, _ = outer_nodes(location, scale, integration.nip, q3)
+        inner = inner_model(base, outer_loadings, parent, u3)
+        inner_modes = find_modes(inner, inner_modes)
+        values = outer_log_values(inner, integration, inner_modes, parent, n_units3, u3.shape[1], 0)
+        log_p = log_w + values - 0.5 * jnp.sum(u3 * u3, axis=-1)
+        weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))
+        mean = jnp.einsum("un,unk->uk", weights, u3)
+        centred = u3 - mean[:, None, :]
+        cov = jnp.einsum("un,unk,unl->ukl", weights, centred, centred) + 1e-10 * jnp.eye(q3)
+        return (mean, jnp.linalg.cholesky(cov), inner_modes), None
+
+    state, _ = jax.lax.scan(step, state, None, length=iterations)
+    # final inner modes at the final outer nodes
+    location, scale, inner_modes = state
+    u3, _, _ = outer_nodes(location, scale, integration.nip, q3)
+    inner_modes = find_modes(inner_model(base, outer_loadings, parent, u3), inner_modes)
+    return location, scale, inner_modes
