@@ -107,7 +107,7 @@ def test_structural_recovery_of_b_and_gamma():
     ("f =~ x1 + nope", "'nope'.*neither a latent variable nor a column"),
     ("f =~ x1 + x2\n g =~ x3 + x4\n f ~ g\n g ~ f", "loop"),
     ("f =~ NA*x1 + x2 + x3", "not identified"),
-    ("level: 1\n f =~ x1 + x2", "not available yet"),
+    ("level: 3\n f =~ x1 + x2", "level: 1.*or .level: 2"),
 ])
 def test_syntax_errors_name_the_problem(syntax, message):
     with pytest.raises(gllamm.GllammError, match=message):
@@ -133,3 +133,27 @@ def test_syntax_model_save_load_simulate_refit(tmp_path):
     assert refitted.converged
     for name in ["Q1~1", "theta=~Q3"]:
         assert abs(refitted.params[name] - result.params[name]) < 4 * result.se[name]
+
+
+def test_two_level_factor_model_matches_lavaan():
+    """twolevel_basic.json: lavaan::sem(cluster = "cluster") with between residual variances fixed at 0 (the GLLAMM
+    form): fw varies over units (level 2 in GLLAMM terms), fb over clusters (level 3)."""
+    ref = load_reference("twolevel_basic")
+    result = gllamm.fit(ref["call"], gllamm.datasets.load("twolevel"), cluster="cluster", nip=4)
+    assert result.converged
+    assert result.n_groups == {"unit": 2500, "cluster": 200}
+    assert abs(result.loglik - ref["loglik"]) < 1e-3
+    for row in ref["params"]:
+        if row["se"] == 0:  # fixed in lavaan: first loadings, level-1 means, between residual variances
+            continue
+        key = _lavaan_name(row)
+        assert abs(result.params[key] - row["est"]) < 2e-3, key
+        assert abs(result.se[key] / row["se"] - 1) < 0.02, key
+
+
+def test_multilevel_syntax_errors():
+    data = gllamm.datasets.load("twolevel")
+    with pytest.raises(gllamm.GllammError, match="give the cluster column"):
+        gllamm.fit("level: 1\n fw =~ y1 + y2 + y3\n level: 2\n fb =~ y1 + y2 + y3", data)
+    with pytest.raises(gllamm.GllammError, match="between-level residual variances"):
+        gllamm.fit("level: 1\n fw =~ y1 + y2 + y3\n level: 2\n fb =~ y1 + y2 + y3\n y1 ~~ y1", data, cluster="cluster")

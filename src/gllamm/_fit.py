@@ -31,7 +31,7 @@ from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
 _OPTIONS = ("family", "link", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "start",
-            "fix", "equal", "factor_scale", "information", "max_iter", "tol", "verbose")
+            "fix", "equal", "factor_scale", "cluster", "information", "max_iter", "tol", "verbose")
 
 
 def default_nip(dim: int) -> int:
@@ -42,7 +42,7 @@ def default_nip(dim: int) -> int:
 def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", link: str | None = None,
         nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
         offset=None, trials=None,
-        start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", information: str | None = None,
+        start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, information: str | None = None,
         max_iter: int = 200, tol: float = 1e-8,
         verbose: bool = False, **unknown) -> FitResult:
     """Fit a GLLAMM by maximum likelihood.
@@ -67,6 +67,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     equal: groups of parameter names constrained to be equal, e.g. [("x1", "x2")].
     factor_scale: for syntax models, "loading" (first loading of each factor 1) or
         "variance" (factor variances 1, all loadings free).
+    cluster: for syntax with 'level: 1' / 'level: 2' blocks, the column of the clusters
+        the units (rows) are nested in (multilevel SEM).
     information: "observed" (gllamm's default) or "expected" (Fisher information, for
         Gaussian identity-link models; the default for those written in model syntax,
         as in SEM programs such as lavaan) for model-based standard errors.
@@ -79,12 +81,13 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
         raise GllammError(f"Unknown option '{name}'.{closest(name, _OPTIONS)} Options: {', '.join(_OPTIONS)}.")
     family = make_family(family, link)
     method = check_choice("method", str(method).lower(), METHODS)
-    if looks_like_syntax(model):
+    syntax_model = looks_like_syntax(model)
+    if syntax_model:
         syntax = parse_model_syntax(model)
         for name, value in dict(weights=weights, cluster_weights=cluster_weights, offset=offset, trials=trials).items():
             if value is not None:
                 raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
-        spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=factor_scale)
+        spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=factor_scale, cluster=cluster)
         fix = {**implied.fix, **(fix or {})} or None
         equal = (implied.equal + list(equal or [])) or None
     else:
@@ -96,6 +99,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
         nip = default_nip(q)
     if not isinstance(nip, (int, np.integer)) or nip < 1:
         raise GllammError(f"nip must be a positive whole number of quadrature points; got {nip!r}.")
+    if cluster is not None and not syntax_model:
+        raise GllammError("cluster= is for model syntax; in a formula write the grouping in the random terms, (1 | cluster).")
     if len(spec.levels) > 1:
         if method != "adaptive":
             raise GllammError(f"method='{method}' is not available yet for models with nested levels; use 'adaptive'.")
@@ -113,9 +118,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     if fix:
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
     optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints)
-    syntax_model = looks_like_syntax(model)
     if information is None:
-        information = "expected" if (syntax_model and family.exact_gaussian) else "observed"
+        information = "expected" if (syntax_model and family.exact_gaussian and len(spec.levels) == 1) else "observed"
     information = check_choice("information", information, ("observed", "expected"))
     theta_vcov = None
     if information == "expected":
@@ -124,7 +128,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
         fisher = constraints.matrix.T @ expected_information(table, design, optimum.theta) @ constraints.matrix
         theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
     options = dict(family=family.name, link=family.link.name, method=method, nip=int(nip), trials=trials,
-                   fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, information=information, n_free=int(constraints.matrix.shape[1]))
+                   fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov)
 

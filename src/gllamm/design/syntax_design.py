@@ -80,17 +80,12 @@ def _check_acyclic(latent: list[str], paths: list[tuple[int, int]], statements) 
         visit(i, [])
 
 
-def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family, *,
-                        factor_scale: str = "loading") -> tuple[ModelSpec, Design, SyntaxConstraints]:
-    """Stack wide data and build the single-level latent variable model the syntax describes."""
-    if not isinstance(data, pd.DataFrame):
-        raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
-    if factor_scale not in ("loading", "variance"):
-        raise GllammError(f"factor_scale must be 'loading' (first loading 1) or 'variance' (factor variance 1); got {factor_scale!r}.")
-    latent = list(syntax.latent_names)
-    indicators = list(syntax.indicators)
-    fix: dict = {}
-    labels: dict[str, list[str]] = {}
+def _build_level(statements, indicators, level_name, factor_scale, family, data, fix, labels, between):
+    """LevelSpec and covariate bookkeeping for the statements of one level block."""
+    latent = []
+    for s in statements:
+        if s.op == "=~" and s.lhs not in latent:
+            latent.append(s.lhs)
 
     def modifier(term, name):
         if term.value is not None:
@@ -98,7 +93,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         if term.label is not None:
             labels.setdefault(term.label, []).append(name)
 
-    for s in syntax.statements:
+    for s in statements:
         if s.op == "=~":
             for term in s.rhs:
                 if term.name in latent:
@@ -107,11 +102,11 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
                 _check_column(term.name, data, s)
     # ---- loadings ---------------------------------------------------------------------------
     loadings, measured = [], set()
-    for s in syntax.statements:
+    for s in statements:
         if s.op != "=~":
             continue
         m = latent.index(s.lhs)
-        for k, term in enumerate(s.rhs):
+        for term in s.rhs:
             name = f"{s.lhs}=~{term.name}"
             first = s.lhs not in measured
             measured.add(s.lhs)
@@ -123,7 +118,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
                 labels.setdefault(term.label, []).append(name)
     # ---- regressions ------------------------------------------------------------------------------
     paths, covariate_paths, covariates, endogenous, response_effects = [], [], [], set(), []
-    for s in syntax.statements:
+    for s in statements:
         if s.op != "~":
             continue
         for term in s.rhs:
@@ -134,6 +129,9 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
                     paths.append(Path(latent.index(s.lhs), latent.index(term.name), name))
                 else:
                     _check_column(term.name, data, s)
+                    if between:
+                        raise GllammError(f"Line {s.line} ({s.text}): covariates of between-level latent variables "
+                                          "are not available yet.")
                     if term.name not in covariates:
                         covariates.append(term.name)
                     covariate_paths.append(Path(latent.index(s.lhs), covariates.index(term.name), name))
@@ -147,12 +145,11 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
                 raise GllammError(f"Line {s.line} ({s.text}): '{s.lhs}' is not a latent variable or an indicator "
                                   f"of one.{closest(s.lhs, latent + indicators)}")
             modifier(term, name)
-    _check_acyclic(latent, [(p.lhs, p.rhs) for p in paths], syntax.statements)
+    _check_acyclic(latent, [(p.lhs, p.rhs) for p in paths], statements)
     # ---- covariances -------------------------------------------------------------------------------
     free_pairs, zero_pairs = set(), set()
-    level_name = "unit"
     naming_level = LevelSpec(level_name, tuple(latent), ((0,),), naming="syntax")
-    for s in syntax.statements:
+    for s in statements:
         if s.op != "~~":
             continue
         for term in s.rhs:
@@ -167,7 +164,12 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
                     if term.value is not None or term.label is not None:
                         modifier(term, naming_level.covariance_name(b, a))
             elif s.lhs == term.name and s.lhs in indicators:
-                if family.has_dispersion:
+                if between:
+                    if term.value != 0:
+                        raise GllammError(f"Line {s.line} ({s.text}): between-level residual variances are written "
+                                          f"'{s.lhs} ~~ 0*{s.lhs}' (the GLLAMM form has none); add a between-level "
+                                          "factor for a cluster-level residual.")
+                elif family.has_dispersion:
                     modifier(term, f"{s.lhs}~~{s.lhs}")
                 else:
                     raise GllammError(f"Line {s.line} ({s.text}): a {family.name} response has no residual variance.")
@@ -184,11 +186,51 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     for m, name in enumerate(latent):
         if not any(l.latent == m and l.value not in (None, 0.0) for l in loadings) and not unit_variance \
                 and naming_level.covariance_name(m, m) not in fix:
-            raise GllammError(f"Latent variable '{name}' is not identified: fix one loading (e.g. 1*{loadings[[l.latent for l in loadings].index(m)].name.split('=~')[1]}) "
+            first = next(l for l in loadings if l.latent == m).name.split("=~")[1]
+            raise GllammError(f"Latent variable '{name}' is not identified: fix one loading (e.g. 1*{first}) "
                               "or its variance (factor_scale='variance').")
+    return level, covariates, response_effects
 
+
+def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family, *,
+                        factor_scale: str = "loading", cluster: str | None = None
+                        ) -> tuple[ModelSpec, Design, SyntaxConstraints]:
+    """Stack wide data and build the latent variable model the syntax describes.
+
+    With ``level: 1`` / ``level: 2`` blocks and ``cluster=`` the units (rows of the data) are
+    nested in clusters: level-1 latent variables vary over units, level-2 ones over clusters.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
+    if factor_scale not in ("loading", "variance"):
+        raise GllammError(f"factor_scale must be 'loading' (first loading 1) or 'variance' (factor variance 1); got {factor_scale!r}.")
+    if syntax.multilevel and cluster is None:
+        raise GllammError("The syntax has a 'level: 2' block: give the cluster column, e.g. cluster='school'.")
+    if cluster is not None and not syntax.multilevel:
+        raise GllammError("cluster= needs 'level: 1' and 'level: 2' blocks in the syntax saying which latent "
+                          "variables vary within and between clusters.")
+    if cluster is not None and cluster not in data.columns:
+        raise GllammError(f"Cluster column '{cluster}' is not in the data.{closest(cluster, list(data.columns))}")
+    indicators = list(syntax.indicators)
+    fix: dict = {}
+    labels: dict[str, list[str]] = {}
+    within = [s for s in syntax.statements if s.level == 1]
+    between = [s for s in syntax.statements if s.level == 2]
+    level, covariates, response_effects = _build_level(within, indicators, "unit", factor_scale, family, data, fix,
+                                                      labels, between=False)
+    levels = [level]
+    if between:
+        outer, _, outer_effects = _build_level(between, indicators, cluster, factor_scale, family, data, fix, labels,
+                                               between=True)
+        if outer_effects:
+            raise GllammError("Covariate effects on responses belong in the 'level: 1' block.")
+        names = set(level.latent_names) & set(outer.latent_names)
+        if names:
+            raise GllammError(f"Latent variables {sorted(names)} are defined at both levels; use different names.")
+        levels.append(outer)
+    latent = list(level.latent_names)
     # ---- stacking -------------------------------------------------------------------------------------
-    person_columns = sorted(set(covariates) | {c for _, c, _ in response_effects})
+    person_columns = sorted(set(covariates) | {c for _, c, _ in response_effects} | ({cluster} if cluster else set()))
     complete_person = data[person_columns].notna().all(axis=1).to_numpy() if person_columns else np.ones(len(data), bool)
     responses = data[indicators].apply(pd.to_numeric, errors="coerce") if False else data[indicators]
     for name in indicators:
@@ -204,9 +246,16 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     if missing_responses:
         warnings.warn(f"{missing_responses} missing responses are left out (each unit keeps its observed responses).",
                       DataWarning, stacklevel=3)
-    person, item = np.nonzero(observed)  # row-major: person by person
-    keep_people = np.unique(person)
-    codes = np.searchsorted(keep_people, person)
+    if cluster is not None:  # order units by cluster so that chunks are sorted by the top level
+        cluster_codes_all, cluster_labels = pd.factorize(data[cluster], sort=True)
+        unit_order = np.argsort(cluster_codes_all, kind="stable")
+    else:
+        unit_order = np.arange(len(data))
+    observed_sorted = observed[unit_order]
+    position, item = np.nonzero(observed_sorted)  # unit by unit, in cluster order
+    person = unit_order[position]
+    keep_people = unit_order[np.unique(position)]
+    codes = np.searchsorted(np.unique(position), position)
     y = values[person, item]
     n_items = len(indicators)
     fixed_names = [f"{name}~1" for name in indicators]
@@ -221,18 +270,29 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     w = data[covariates].to_numpy(dtype=float)[keep_people] if covariates else None
     dispersion_names = tuple(f"{name}~~{name}" for name in indicators) if family.has_dispersion else None
     dispersion_index = item.astype(np.int32) if family.has_dispersion else None
-    spec = ModelSpec(syntax, family, tuple(fixed_names), (level,), dispersion_names=dispersion_names,
+    spec = ModelSpec(syntax, family, tuple(fixed_names), tuple(levels), dispersion_names=dispersion_names,
                      covariate_names=tuple(covariates))
     weights = np.ones_like(y)
     offset = np.zeros_like(y)
     chunks = _make_chunks(y, trials, X, Z, offset, weights, codes, len(keep_people), family, None,
                           dispersion_index=dispersion_index, cluster_covariates=w)
+    if cluster is not None:
+        import jax.numpy as jnp
+
+        parent_codes, top_labels = pd.factorize(cluster_codes_all[keep_people], sort=True)
+        valid = chunks.row_positions >= 0
+        safe = np.where(valid, chunks.row_positions, 0)
+        chunks.arrays.update(Z_outer=jnp.asarray(np.stack([np.where(valid, Z[safe, j], 0.0) for j in range(n_items)])),
+                             parent=jnp.asarray(parent_codes, dtype=jnp.int32),
+                             cluster_weight=jnp.ones(len(top_labels)))
     model_frame = data.iloc[keep_people][sorted(set(indicators) | set(person_columns))].copy()
     design = Design(
         y=y, trials=trials, X=X, Z=Z, offset=offset, weights=weights, cluster_codes=codes,
         cluster_labels=np.asarray(data.index[keep_people]), chunks=chunks, row_index=data.index[person],
         n_dropped=dropped_people, response_name=", ".join(indicators), group_columns=(), model_frame=model_frame,
         dispersion_index=dispersion_index, cluster_covariates=w,
+        level_units={"unit": len(keep_people)} | ({cluster: int(len(np.unique(cluster_codes_all[keep_people])))}
+                                                  if cluster else {}),
     )
     equal = [tuple(names) for names in labels.values() if len(names) > 1]
     return spec, design, SyntaxConstraints(fix, equal)

@@ -128,9 +128,9 @@ class FitResult:
                 continue
             if row.var2 is None or (isinstance(row.var2, float) and np.isnan(row.var2)):
                 variance, se = row.estimate, row.se
-                se_log_sd = se / (2 * variance) if variance > 0 else np.inf
+                se_log_sd = min(se / (2 * variance), 300.0) if variance > 0 else 300.0  # at a boundary: (0, inf)
                 lower.append(float(np.sqrt(max(variance, 0)) * np.exp(-crit * se_log_sd)))
-                upper.append(float(np.sqrt(max(variance, 0)) * np.exp(crit * se_log_sd)))
+                upper.append(float(np.sqrt(max(variance, 0)) * np.exp(crit * se_log_sd)) if variance > 0 else np.inf)
             else:
                 level_spec = next(l for l in self.spec.levels if l.name == row.group)
                 names = list(level_spec.latent_names)

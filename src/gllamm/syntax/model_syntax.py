@@ -38,6 +38,7 @@ class Statement:
     rhs: tuple[Term, ...]
     line: int
     text: str
+    level: int = 1  # lavaan's level block: 1 = within (units), 2 = between (clusters)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class ModelSyntax:
     @property
     def formula(self) -> str:  # shown in summaries
         return "; ".join(s.text for s in self.statements)
+
+    @property
+    def multilevel(self) -> bool:
+        return any(s.level == 2 for s in self.statements)
 
     @property
     def latent_names(self) -> tuple[str, ...]:
@@ -98,15 +103,20 @@ def _parse_term(raw: str, text: str, line_number: int, offset: int) -> Term:
 def parse_model_syntax(text: str) -> ModelSyntax:
     """Parse lavaan-style syntax; errors show the line with a caret under the problem."""
     statements: list[Statement] = []
+    level = 1
     for line_number, raw_line in enumerate(text.splitlines(), start=1):
         line = re.split(r"[#!]", raw_line, maxsplit=1)[0]
         for piece in line.split(";"):
             if not piece.strip():
                 continue
             stripped = piece.strip()
-            if re.match(r"^level\s*:", stripped):
-                raise _error(stripped, line_number, 0,
-                             "Multilevel 'level:' blocks are not available yet; fit one level at a time")
+            match = re.match(r"^level\s*:\s*(\S*)$", stripped)
+            if match:
+                if match.group(1) not in ("1", "2", "within", "between"):
+                    raise _error(stripped, line_number, stripped.index(":") + 1,
+                                 "A level block is 'level: 1' (within units) or 'level: 2' (between clusters)")
+                level = 1 if match.group(1) in ("1", "within") else 2
+                continue
             op = next((o for o in OPERATORS if o in stripped), None)
             if op is None:
                 raise _error(stripped, line_number, len(stripped), "Expected one of =~, ~ or ~~")
@@ -123,7 +133,7 @@ def parse_model_syntax(text: str) -> ModelSyntax:
                     raise _error(stripped, line_number, offset, "Empty term")
                 terms.append(_parse_term(part, stripped, line_number, offset))
                 offset += len(part) + 1
-            statements.append(Statement(lhs, op, tuple(terms), line_number, stripped))
+            statements.append(Statement(lhs, op, tuple(terms), line_number, stripped, level))
     if not statements:
         raise GllammError("The model syntax has no statements.")
     if not any(s.op == "=~" for s in statements):
