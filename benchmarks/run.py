@@ -95,6 +95,54 @@ def bench_simulated(n_clusters: int, per_cluster: int, use_r: bool) -> None:
         print(f"  lme4::glmer fit {r_seconds:.2f} s (loglik {r_loglik:.3f})   ratio gllamm/lme4 = {second / r_seconds:.3f}")
 
 
+def simulate_three_level(seed: int = 5) -> pd.DataFrame:
+    """guImmun-sized three-level logit: 161 communities, 1,595 mothers, 2,159 children."""
+    rng = np.random.default_rng(seed)
+    moms_per_comm = np.bincount(rng.integers(0, 161, 1595 - 161), minlength=161) + 1
+    comm_of_mom = np.repeat(np.arange(161), moms_per_comm)
+    kids_per_mom = np.bincount(rng.integers(0, 1595, 2159 - 1595), minlength=1595) + 1
+    mom = np.repeat(np.arange(1595), kids_per_mom)
+    comm = comm_of_mom[mom]
+    x = rng.normal(size=mom.size)
+    eta = -0.5 + 0.8 * x + rng.normal(scale=1.0, size=161)[comm] + rng.normal(scale=1.5, size=1595)[mom]
+    return pd.DataFrame(dict(y=rng.binomial(1, 1 / (1 + np.exp(-eta))), x=x, comm=comm, mom=mom))
+
+
+def bench_three_level(use_r: bool) -> None:
+    import gllamm
+
+    data = simulate_three_level()
+    formula = "y ~ x + (1 | comm) + (1 | mom)"
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        result = gllamm.fit(formula, data, family="binomial", nip=12)
+        times.append(time.perf_counter() - start)
+    print(f"three-level logit (2,159 / 1,595 / 161), AGQ 12 x 12: first fit {times[0]:.2f} s, repeat {times[1]:.2f} s "
+          f"(goal < 10 s; loglik {result.loglik:.3f}, converged {result.converged})")
+    if use_r:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "three.csv"
+            data.to_csv(path, index=False)
+            r_code = (f"library(lme4); d <- read.csv('{path}'); t <- system.time(f <- glmer(y ~ x + (1 | comm) + "
+                      "(1 | mom), d, binomial)); cat(t[['elapsed']], as.numeric(logLik(f)), '\\n')")
+            out = subprocess.run(_rscript(r_code), capture_output=True, text=True).stdout.split()
+        if out:
+            print(f"  lme4::glmer Laplace: {float(out[0]):.2f} s (loglik {float(out[1]):.3f}, Laplace)")
+
+
+def bench_holzinger(use_r: bool) -> None:
+    syntax = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
+    code = f"import gllamm; r = gllamm.fit({syntax!r}, gllamm.datasets.load('holzinger')); print(r.loglik)"
+    ours = _wall([sys.executable, "-c", code])
+    print(f"holzinger CFA, whole process: gllamm {ours:.2f} s")
+    if use_r and subprocess.run(_rscript("library(lavaan)"), capture_output=True).returncode == 0:
+        r_code = (f"library(lavaan); d <- read.csv('{DATA / 'holzinger.csv'}'); "
+                  f"f <- cfa('{syntax}', d, meanstructure = TRUE); print(logLik(f))")
+        theirs = _wall(_rscript(r_code))
+        print(f"  Rscript lavaan::cfa: {theirs:.2f} s   ratio gllamm/lavaan = {ours / theirs:.2f} (goal <= 2)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--million", action="store_true", help="also fit 1,000,000 rows")
@@ -105,6 +153,8 @@ def main() -> None:
     if not use_r:
         print("(R not found or disabled: gllamm times only)")
     bench_contraception(use_r)
+    bench_holzinger(use_r)
+    bench_three_level(use_r and args.r_large)
     bench_simulated(5_000, 20, use_r and args.r_large)
     if args.million:
         bench_simulated(50_000, 20, False)

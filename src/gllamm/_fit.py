@@ -21,7 +21,7 @@ from .errors import ConvergenceWarning, GllammError, check_choice, closest
 from .families import Family, make_family
 from .integrate import Integration
 from .objective import make_objective
-from .optimize import OptimizationResult, maximize
+from .optimize import OptimizationResult, assess_convergence, maximize
 from .results import FitResult
 from .spec import ModelSpec, ParameterTable
 from .spec.constraints import Constraints, build_constraints
@@ -117,7 +117,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
     if fix:
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
-    optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints)
+    fisher_scoring = (syntax_model and family.exact_gaussian and len(spec.levels) == 1)
+    optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, fisher_scoring)
     if information is None:
         information = "expected" if (syntax_model and family.exact_gaussian and len(spec.levels) == 1) else "observed"
     information = check_choice("information", information, ("observed", "expected"))
@@ -134,8 +135,14 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
 
 
 # ---------------------------------------------------------------------------------------
-def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints=None) -> OptimizationResult:
-    """Maximise over the free parameters phi (theta = offset + M phi); returns theta-scale estimates."""
+def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints=None,
+              fisher_scoring: bool = False) -> OptimizationResult:
+    """Maximise over the free parameters phi (theta = offset + M phi); returns theta-scale estimates.
+
+    With fisher_scoring (Gaussian identity-link models) the iterations use the expected
+    information, which is cheaper than the Hessian; convergence is then confirmed with the
+    exact Hessian (and Newton takes over if it is not).
+    """
     objective = make_objective(table, integration)
     data = design.data()
     state = {"key": None, "modes": objective.mode_start(data)}
@@ -164,6 +171,19 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
         theta = constraints.theta(phi)
         return M.T @ np.asarray(objective.hessian(theta, data, modes_at(theta))) @ M
 
+    if fisher_scoring and max_iter > 0:
+        from .results.information import expected_information
+
+        def curvature(phi):
+            return -(M.T @ expected_information(table, design, constraints.theta(phi)) @ M)
+
+        scored = maximize(value_and_grad, curvature, constraints.phi(theta0), max_iter=max_iter, tol=tol,
+                          verbose=verbose)
+        exact = hessian(scored.theta)
+        converged, message = assess_convergence(scored.gradient, exact, tol)
+        if converged:
+            return replace(scored, theta=constraints.theta(scored.theta), hessian=exact, message=message)
+        theta0 = constraints.theta(scored.theta)
     result = maximize(value_and_grad, hessian, constraints.phi(theta0), max_iter=max_iter, tol=tol, verbose=verbose)
     return replace(result, theta=constraints.theta(result.theta))
 

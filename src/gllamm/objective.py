@@ -171,8 +171,8 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
     def f(theta, data, m):
         return loglik(table, integration, theta, data, m)
 
-    def f2(theta, data, m):
-        return loglik(table, integration, theta, data, m, newton_steps=2)
+    def f2(theta, data, m):  # one Newton step already gives the exact mode of a quadratic integrand
+        return loglik(table, integration, theta, data, m, newton_steps=1 if integration.method == "exact" else 2)
 
     def per_cluster(theta, data, m):
         return cluster_logliks(table, integration, theta, data, m)

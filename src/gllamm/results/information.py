@@ -12,6 +12,8 @@ with the Jacobians J_mu, dSigma in theta from JAX. This is what SEM programs
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -44,34 +46,46 @@ def expected_information(table, design, theta) -> np.ndarray:
     rows = _cluster_layout(design)
     valid = rows >= 0
     safe = np.where(valid, rows, 0)
-    X = jnp.asarray(np.where(valid[..., None], design.X[safe], 0.0))
-    Z = jnp.asarray(np.where(valid[..., None], design.Z[safe], 0.0))
-    offset = jnp.asarray(np.where(valid, design.offset[safe], 0.0))
     index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(design.y), dtype=int)
-    disp_index = jnp.asarray(np.where(valid, index[safe], 0))
-    mask = jnp.asarray(valid.astype(float))
-    w = jnp.asarray(design.cluster_covariates) if design.cluster_covariates is not None else None
+    arrays = dict(
+        X=np.where(valid[..., None], design.X[safe], 0.0),
+        Z=np.where(valid[..., None], design.Z[safe], 0.0),
+        offset=np.where(valid, design.offset[safe], 0.0),
+        dispersion_index=np.where(valid, index[safe], 0).astype(np.int32),
+        mask=valid.astype(float),
+        w=design.cluster_covariates if design.cluster_covariates is not None else np.zeros((rows.shape[0], 1)),
+    )
+    return np.asarray(_information_function(table)(np.asarray(theta, dtype=float), arrays))
 
-    def moments(t):
+
+@lru_cache(maxsize=32)
+def _information_function(table):
+    """Jitted (and export-cached) Fisher information as a function of (theta, cluster-padded arrays)."""
+    from .._export_cache import CachedFunction
+    from ..objective import latent_structure
+
+    spec = table.spec
+
+    def moments(t, data):
         params = table.unpack(t)
         loadings, M, ML = latent_structure(table, params)
-        zl = jnp.einsum("cmr,kr->cmk", Z, loadings)
-        mu = jnp.einsum("cmp,p->cm", X, params.beta) + offset
+        mask = data["mask"]
+        zl = jnp.einsum("cmr,kr->cmk", data["Z"], loadings)
+        mu = jnp.einsum("cmp,p->cm", data["X"], params.beta) + data["offset"]
         if spec.levels[0].covariate_paths:
-            mu = mu + jnp.einsum("cmk,ck->cm", zl, w @ (M @ params.covariate_effects[0]).T)
+            mu = mu + jnp.einsum("cmk,ck->cm", zl, data["w"] @ (M @ params.covariate_effects[0]).T)
         a = jnp.einsum("cmk,kl->cml", zl, ML)
-        variance = jnp.exp(2 * params.log_dispersion)[disp_index]
+        variance = jnp.exp(2 * params.log_dispersion)[data["dispersion_index"]]
         sigma = jnp.einsum("cml,cnl->cmn", a, a) * mask[:, :, None] * mask[:, None, :]
         sigma = sigma + jnp.eye(mask.shape[1]) * jnp.where(mask > 0, variance, 1.0)[:, :, None]
         return mu * mask, sigma
 
-    @jax.jit
-    def information(t):
-        mu, sigma = moments(t)
-        j_mu, j_sigma = jax.jacfwd(moments)(t)
+    def information(t, data):
+        mu, sigma = moments(t, data)
+        j_mu, j_sigma = jax.jacfwd(moments)(t, data)
         inverse = jnp.linalg.inv(sigma)
         mean_part = jnp.einsum("cmp,cmn,cnq->pq", j_mu, inverse, j_mu)
         product = jnp.einsum("cmn,cnkp->cmkp", inverse, j_sigma)
         return mean_part + 0.5 * jnp.einsum("cmkp,ckmq->pq", product, product)
 
-    return np.asarray(information(jnp.asarray(theta)))
+    return CachedFunction("expected_information", jax.jit(information), repr(table))
