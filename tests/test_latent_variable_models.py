@@ -157,3 +157,33 @@ def test_multilevel_syntax_errors():
         gllamm.fit("level: 1\n fw =~ y1 + y2 + y3\n level: 2\n fb =~ y1 + y2 + y3", data)
     with pytest.raises(gllamm.GllammError, match="between-level residual variances"):
         gllamm.fit("level: 1\n fw =~ y1 + y2 + y3\n level: 2\n fb =~ y1 + y2 + y3\n y1 ~~ y1", data, cluster="cluster")
+
+
+def test_structural_recovery_at_two_levels():
+    """Simulated two-level SEM: B within units (g ~ f), B between clusters (h ~ k), recovered within 4 SEs."""
+    import pandas as pd
+
+    rng = np.random.default_rng(21)
+    n_clusters, per_cluster = 150, 8
+    cluster = np.repeat(np.arange(n_clusters), per_cluster)
+    k = rng.normal(scale=0.7, size=n_clusters)
+    h = 0.6 * k + rng.normal(scale=0.5, size=n_clusters)
+    f = rng.normal(size=cluster.size)
+    g = 0.5 * f + rng.normal(scale=0.6, size=cluster.size)
+    data = {"cluster": cluster}
+    for j, lam in enumerate([1.0, 0.9, 1.1]):
+        data[f"a{j}"] = lam * f + lam * k[cluster] + rng.normal(scale=0.5, size=cluster.size)
+        data[f"b{j}"] = 1.0 + lam * g + lam * h[cluster] + rng.normal(scale=0.5, size=cluster.size)
+    syntax = """level: 1
+        f =~ a0 + a1 + a2
+        g =~ b0 + b1 + b2
+        g ~ f
+        level: 2
+        k =~ a0 + a1 + a2
+        h =~ b0 + b1 + b2
+        h ~ k"""
+    result = gllamm.fit(syntax, pd.DataFrame(data), cluster="cluster", nip=4)
+    assert result.converged
+    truth = {"g~f": 0.5, "h~k": 0.6, "g~~g": 0.36, "k~~k": 0.49, "f=~a1": 0.9, "h=~b2": 1.1}
+    for name, value in truth.items():
+        assert abs(result.params[name] - value) < 4 * result.se[name], (name, result.params[name], result.se[name])
