@@ -42,6 +42,17 @@ def _rscript(code: str) -> list[str]:
     return ["Rscript", "--vanilla", "-e", code]
 
 
+def _r_fit_seconds(data: pd.DataFrame, call: str) -> tuple[float, float] | None:
+    """(elapsed seconds, loglik) of an R call on ``d`` (data written to a temporary CSV), or None."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.csv"
+        data.to_csv(path, index=False)
+        r_code = (f"library(lme4); d <- read.csv('{path}'); t <- system.time(f <- {call}); "
+                  "cat(t[['elapsed']], as.numeric(logLik(f)), '\\n')")
+        out = subprocess.run(_rscript(r_code), capture_output=True, text=True).stdout.split()
+    return (float(out[0]), float(out[1])) if out else None
+
+
 def simulate_logit(n_clusters: int, per_cluster: int, seed: int = 1) -> pd.DataFrame:
     """Random-intercept logit: logit p = -0.5 + 0.8 x1 - 0.4 x2 + u_j, u_j ~ N(0, 1)."""
     rng = np.random.default_rng(seed)
@@ -84,15 +95,9 @@ def bench_simulated(n_clusters: int, per_cluster: int, use_r: bool) -> None:
     second = time.perf_counter() - start
     print(f"simulated logit, {len(data):,} rows, {n_clusters:,} clusters, AGQ 12: first fit {first:.2f} s, "
           f"repeat {second:.2f} s (loglik {result.loglik:.3f}, {result.iterations} iterations)")
-    if use_r:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "sim.csv"
-            data.to_csv(path, index=False)
-            r_code = (f"library(lme4); d <- read.csv('{path}'); t <- system.time(f <- glmer(y ~ x1 + x2 + (1 | cluster), d, "
-                      "binomial, nAGQ = 12)); cat(t[['elapsed']], as.numeric(logLik(f)), '\\n')")
-            out = subprocess.run(_rscript(r_code), check=True, capture_output=True, text=True).stdout.split()
-            r_seconds, r_loglik = float(out[0]), float(out[1])
-        print(f"  lme4::glmer fit {r_seconds:.2f} s (loglik {r_loglik:.3f})   ratio gllamm/lme4 = {second / r_seconds:.3f}")
+    timing = _r_fit_seconds(data, "glmer(y ~ x1 + x2 + (1 | cluster), d, binomial, nAGQ = 12)") if use_r else None
+    if timing:
+        print(f"  lme4::glmer fit {timing[0]:.2f} s (loglik {timing[1]:.3f})   ratio gllamm/lme4 = {second / timing[0]:.3f}")
 
 
 def simulate_three_level(seed: int = 5) -> pd.DataFrame:
@@ -120,15 +125,9 @@ def bench_three_level(use_r: bool) -> None:
         times.append(time.perf_counter() - start)
     print(f"three-level logit (2,159 / 1,595 / 161), AGQ 12 x 12: first fit {times[0]:.2f} s, repeat {times[1]:.2f} s "
           f"(goal < 10 s; loglik {result.loglik:.3f}, converged {result.converged})")
-    if use_r:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "three.csv"
-            data.to_csv(path, index=False)
-            r_code = (f"library(lme4); d <- read.csv('{path}'); t <- system.time(f <- glmer(y ~ x + (1 | comm) + "
-                      "(1 | mom), d, binomial)); cat(t[['elapsed']], as.numeric(logLik(f)), '\\n')")
-            out = subprocess.run(_rscript(r_code), capture_output=True, text=True).stdout.split()
-        if out:
-            print(f"  lme4::glmer Laplace: {float(out[0]):.2f} s (loglik {float(out[1]):.3f}, Laplace)")
+    timing = _r_fit_seconds(data, "glmer(y ~ x + (1 | comm) + (1 | mom), d, binomial)") if use_r else None
+    if timing:
+        print(f"  lme4::glmer Laplace: {timing[0]:.2f} s (loglik {timing[1]:.3f})")
 
 
 def bench_holzinger(use_r: bool) -> None:

@@ -232,7 +232,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     # ---- stacking -------------------------------------------------------------------------------------
     person_columns = sorted(set(covariates) | {c for _, c, _ in response_effects} | ({cluster} if cluster else set()))
     complete_person = data[person_columns].notna().all(axis=1).to_numpy() if person_columns else np.ones(len(data), bool)
-    responses = data[indicators].apply(pd.to_numeric, errors="coerce") if False else data[indicators]
+    responses = data[indicators]
     for name in indicators:
         if not pd.api.types.is_numeric_dtype(responses[name]):
             raise GllammError(f"Response '{name}' is not numeric (dtype {responses[name].dtype}).")
