@@ -64,3 +64,37 @@ def test_crossed_factors_are_refused(three_level):
     crossed = frame.assign(rater=np.arange(len(frame)) % 7)
     with pytest.raises(gllamm.GllammError, match="not nested.*method='laplace'"):
         gllamm.fit("y ~ x + (1 | comm) + (1 | rater)", crossed, family="binomial")
+
+
+def test_empirical_bayes_at_both_levels_matches_brute_force(three_level):
+    """Posterior mean of a community effect and of a mother effect by nested grid quadrature in NumPy."""
+    frame, result = three_level
+    eb = result.empirical_bayes()
+    assert set(eb) == {"mom", "comm"} and len(eb["mom"]) == 120 and len(eb["comm"]) == 30
+    beta = result.fixed_effects.to_numpy()
+    s2, s3 = np.sqrt(result.params["var((Intercept)|mom)"]), np.sqrt(result.params["var((Intercept)|comm)"])
+    x, w = np.polynomial.hermite.hermgauss(60)
+    u, w = np.sqrt(2) * x, w / np.sqrt(np.pi)
+    community = frame[frame.comm == 4]
+    per_mom = []  # for each mom: integrand over (mom node, comm node)
+    for _, family in community.groupby("mom"):
+        eta = (beta[0] + beta[1] * family.x.to_numpy())[:, None, None] + s2 * u[None, :, None] + s3 * u[None, None, :]
+        y = family.y.to_numpy()[:, None, None]
+        per_mom.append(np.exp(np.sum(y * eta - np.logaddexp(0, eta), axis=0)))
+    inner = np.array([np.einsum("m,mn->n", w, p) for p in per_mom])  # (moms, comm nodes)
+    joint = w * np.prod(inner, axis=0)
+    comm_mean = np.sum(joint * s3 * u) / np.sum(joint)
+    assert abs(eb["comm"].loc[4, "(Intercept)"] - comm_mean) < 1e-4
+    first_mom = community.mom.iloc[0]
+    others = np.prod(inner[1:], axis=0)
+    mom_mean = np.sum(w[None, :] * others[None, :] * w[:, None] * per_mom[0] * s2 * u[:, None]) / np.sum(joint)
+    assert abs(eb["mom"].loc[first_mom, "(Intercept)"] - mom_mean) < 1e-4
+
+
+def test_unavailable_post_estimation_for_nested_levels_says_so(three_level):
+    _, result = three_level
+    assert len(result.predict(latent="zero")) == 480
+    for call in (lambda: result.predict(latent="eb"), lambda: result.simulate(seed=1), result.robust_vcov,
+                 lambda: result.empirical_bayes("mode")):
+        with pytest.raises(gllamm.GllammError, match="nested levels|one level"):
+            call()

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._export_cache import CachedFunction
-from .integrate.nested import nested_adaptation, nested_log_integrals
+from .integrate.nested import nested_adaptation, nested_log_integrals, nested_posterior
 from .integrate import (
     ClusterModel,
     Integration,
@@ -142,6 +142,7 @@ class Objective:
     posterior: callable  # (theta, data, modes) -> standardised posterior means, covariances
     posterior_modes: callable  # (theta, data, modes) -> modes and inverse curvature
     conditional_ml: callable  # (theta, data, start) -> ML estimates of u per cluster and inverse curvature
+    nested_posterior: callable  # (theta, data, state) -> posterior means/covariances of u at both levels
 
     def mode_start(self, data):
         """Starting modes: zeros; for two nested levels the outer rule's location/scale and inner modes."""
@@ -200,4 +201,6 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         posterior_modes=cached("posterior_modes", lambda theta, data, m: posterior_mode_curvature(
             cluster_model(table, theta, data), m)),
         conditional_ml=cached("conditional_ml", lambda theta, data, start: _conditional_ml(table, theta, data, start)),
+        nested_posterior=cached("nested_posterior", lambda theta, data, state: nested_posterior(
+            *_nested_parts(table, theta, data), integration, state)),
     )

@@ -59,6 +59,7 @@ class Design:
     offset_argument: np.ndarray | None = None  # the offset= values of the complete rows (formula offsets excluded)
     level_units: dict | None = None  # number of units per level, innermost first
     Z_levels: tuple = ()  # Z of every level (Z is the first)
+    top_labels: np.ndarray | None = None  # labels of the top-level units when levels are nested
     dispersion_index: np.ndarray | None = None  # which residual variance/dispersion applies to each row
     cluster_covariates: np.ndarray | None = None  # w (clusters, n_w) for the structural model
 
@@ -335,6 +336,7 @@ def build_design(
         random_model_specs=tuple(random_specs), group_columns=tuple(columns), cluster_weights=per_cluster_weights,
         model_frame=cc[used].copy(), offset_argument=None if offset_values is None else offset_values[complete],
         level_units={lv.name: int(keys[lv.name].nunique()) for lv in levels},
+        top_labels=None if top_labels is None else np.asarray(top_labels),
         Z_levels=tuple(Z_levels),
     )
     return spec, design

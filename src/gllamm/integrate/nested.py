@@ -112,3 +112,31 @@ def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state
     u3, _, _ = outer_nodes(location, scale, integration.nip, q3)
     inner_modes = find_modes(inner_model(base, outer_loadings, parent, u3), inner_modes)
     return location, scale, inner_modes
+
+
+def nested_posterior(base, outer_loadings, parent, n_units3, integration, state):
+    """Posterior means and covariances of the standardised latent variables at both levels.
+
+    Level 3: the adapted outer rule's weights p_kn give E(u3 | y_k) and Cov(u3 | y_k).
+    Level 2: E(u2 | y) = sum_n p_kn E(u2 | y_j, u3_n), and likewise for second moments.
+    """
+    location, scale, inner_modes = state
+    q3 = outer_loadings.shape[0]
+    u3, log_w, _ = outer_nodes(location, scale, integration.nip, q3)
+    k3 = u3.shape[1]
+    inner = inner_model(base, outer_loadings, parent, u3)
+    values = outer_log_values(inner, integration, inner_modes, parent, n_units3, k3, 0)
+    log_p = log_w + values - 0.5 * jnp.sum(u3 * u3, axis=-1)
+    weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))  # (U3, K3)
+    mean3 = jnp.einsum("un,unk->uk", weights, u3)
+    centred = u3 - mean3[:, None, :]
+    cov3 = jnp.einsum("un,unk,unl->ukl", weights, centred, centred)
+    node_mean, node_cov = posterior_moments(inner, integration, inner_modes)  # (K3*U2, q2), (K3*U2, q2, q2)
+    n_units2 = base.n_clusters
+    node_mean = node_mean.reshape(k3, n_units2, -1)
+    node_cov = node_cov.reshape((k3, n_units2) + node_cov.shape[1:])
+    unit_weights = weights[parent].T  # (K3, U2)
+    mean2 = jnp.einsum("nj,njk->jk", unit_weights, node_mean)
+    second = jnp.einsum("nj,njkl->jkl", unit_weights, node_cov + node_mean[..., :, None] * node_mean[..., None, :])
+    cov2 = second - mean2[:, :, None] * mean2[:, None, :]
+    return mean3, cov3, mean2, cov2

@@ -23,10 +23,10 @@ import warnings
 from ..errors import DataWarning, check_choice
 
 
-def _frame(result, means, covs) -> pd.DataFrame:
-    level = result.spec.levels[0]
+def _frame(result, means, covs, index: int = 0, labels=None) -> pd.DataFrame:
+    level = result.spec.levels[index]
     names = list(level.latent_names)
-    index = pd.Index(result.design.cluster_labels, name=level.name)
+    index = pd.Index(result.design.cluster_labels if labels is None else labels, name=level.name)
     out = pd.DataFrame(means, index=index, columns=names)
     for k, name in enumerate(names):
         out[f"sd({name})"] = np.sqrt(np.clip(covs[:, k, k], 0, None))
@@ -40,6 +40,8 @@ def _frame(result, means, covs) -> pd.DataFrame:
 def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
     """Posterior means (or modes) and SDs (and correlations) of the latent variables, one row per cluster."""
     kind = check_choice("kind", kind, ("mean", "mode", "ml"))
+    if len(result.spec.levels) == 2:
+        return _nested(result, kind)
     objective, data, modes = result._evaluation()
     if kind == "ml":
         means, covs = (np.array(x) for x in objective.conditional_ml(result.theta, data, np.zeros_like(modes)))
@@ -63,3 +65,22 @@ def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
         means = means + np.asarray(data["w"]) @ (M @ np.asarray(params.covariate_effects[0])).T
     covs = np.einsum("kr,crs,ls->ckl", ML, u_cov, ML)
     return _frame(result, means, covs)
+
+
+def _nested(result, kind: str) -> dict:
+    """EB means and SDs at both levels of a model with nested levels (posterior means only)."""
+    from ..errors import GllammError
+    from ..objective import latent_structure
+
+    if kind != "mean":
+        raise GllammError("For nested levels, empirical Bayes predictions are posterior means (kind='mean').")
+    objective, data, state = result._evaluation(nested_ok=True)
+    mean3, cov3, mean2, cov2 = (np.asarray(x) for x in objective.nested_posterior(result.theta, data, state))
+    params = result.table_spec.unpack(np.asarray(result.theta))
+    out = {}
+    for index, (mean, cov, labels) in enumerate([(mean2, cov2, result.design.cluster_labels),
+                                                 (mean3, cov3, result.design.top_labels)]):
+        _, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, index))
+        out[result.spec.levels[index].name] = _frame(result, mean @ ML.T, np.einsum("kr,crs,ls->ckl", ML, cov, ML),
+                                                     index, labels)
+    return out

@@ -174,12 +174,12 @@ class FitResult:
         return pd.DataFrame(rows, columns=["group", "var1", "var2", "estimate", "se", "sd_cor", "name"])
 
     # ---- post-estimation -----------------------------------------------------------------
-    def _evaluation(self):
+    def _evaluation(self, nested_ok: bool = False):
         """(objective, data, modes) at the estimates, for post-estimation computations."""
         from ..errors import GllammError
         from ..objective import make_objective
 
-        if len(self.spec.levels) > 1:
+        if len(self.spec.levels) > 1 and not nested_ok:
             raise GllammError("This post-estimation step is available for models with one level of latent "
                               "variables; models with nested levels support summary(), table() and tests so far.")
         objective = make_objective(self.table_spec, self.integration)
@@ -187,8 +187,11 @@ class FitResult:
         modes = objective.modes(self.theta, data, objective.mode_start(data))
         return objective, data, modes
 
-    def empirical_bayes(self, kind: str = "mean") -> pd.DataFrame:
-        """EB posterior means (kind="mean") or modes ("mode") of the latent variables with posterior SDs."""
+    def empirical_bayes(self, kind: str = "mean"):
+        """EB posterior means (kind="mean") or modes ("mode") of the latent variables with posterior SDs.
+
+        One DataFrame indexed by the clusters; with nested levels a dict {level name: DataFrame}.
+        """
         from .empirical_bayes import empirical_bayes
 
         return empirical_bayes(self, kind)

@@ -71,6 +71,9 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
     type = check_choice("type", type, ("linear", "mean"))
     latent = check_choice("latent", latent, ("zero", "eb", "marginal"))
+    if len(result.spec.levels) > 1 and latent != "zero":
+        raise GllammError("For nested levels, predictions are available with the latent variables at 0 "
+                          "(latent='zero'); EB and marginal predictions are not yet.")
     if type == "linear" and latent == "marginal":
         raise GllammError("A marginal prediction is a mean: use type='mean' with latent='marginal'.")
     X, Z, total_offset, codes = _design_for(result, newdata, offset)

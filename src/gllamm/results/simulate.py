@@ -32,6 +32,8 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     """
     from .predict import _mean_numpy
 
+    if len(result.spec.levels) > 1:
+        raise GllammError("Simulation from models with nested levels is not available yet.")
     rng = np.random.default_rng(seed)
     design, spec, table = result.design, result.spec, result.table_spec
     theta = np.asarray(result.theta if theta is None else theta, dtype=float)
