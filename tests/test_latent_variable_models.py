@@ -187,3 +187,16 @@ def test_structural_recovery_at_two_levels():
     truth = {"g~f": 0.5, "h~k": 0.6, "g~~g": 0.36, "k~~k": 0.49, "f=~a1": 0.9, "h=~b2": 1.1}
     for name, value in truth.items():
         assert abs(result.params[name] - value) < 4 * result.se[name], (name, result.params[name], result.se[name])
+
+
+def test_long_format_data_with_an_item_column():
+    wide = gllamm.datasets.load("lsat7")
+    items = [f"Q{i}" for i in range(1, 6)]
+    long = wide.reset_index().melt(id_vars="index", value_vars=items, var_name="item", value_name="correct")
+    syntax = "theta =~ " + " + ".join(items)
+    from_wide = gllamm.fit(syntax, wide, family="binomial", nip=10)
+    from_long = gllamm.fit(syntax, long, family="binomial", nip=10,
+                           long={"unit": "index", "item": "item", "response": "correct"})
+    assert from_long.loglik == pytest.approx(from_wide.loglik, abs=1e-8)
+    with pytest.raises(gllamm.GllammError, match="missing"):
+        gllamm.fit(syntax, long, family="binomial", long={"unit": "index"})

@@ -31,7 +31,7 @@ from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
 _OPTIONS = ("family", "link", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "start",
-            "fix", "equal", "factor_scale", "cluster", "information", "max_iter", "tol", "verbose")
+            "fix", "equal", "factor_scale", "cluster", "long", "information", "max_iter", "tol", "verbose")
 
 
 def default_nip(dim: int) -> int:
@@ -42,7 +42,8 @@ def default_nip(dim: int) -> int:
 def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", link: str | None = None,
         nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
         offset=None, trials=None,
-        start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, information: str | None = None,
+        start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, long: dict | None = None,
+        information: str | None = None,
         max_iter: int = 200, tol: float = 1e-8,
         verbose: bool = False, **unknown) -> FitResult:
     """Fit a GLLAMM by maximum likelihood.
@@ -69,6 +70,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
         "variance" (factor variances 1, all loadings free).
     cluster: for syntax with 'level: 1' / 'level: 2' blocks, the column of the clusters
         the units (rows) are nested in (multilevel SEM).
+    long: for syntax models on long data (one row per unit and item),
+        {"unit": column, "item": column, "response": column}; the item values name the indicators.
     information: "observed" (gllamm's default) or "expected" (Fisher information, for
         Gaussian identity-link models; the default for those written in model syntax,
         as in SEM programs such as lavaan) for model-based standard errors.
@@ -87,6 +90,13 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
         for name, value in dict(weights=weights, cluster_weights=cluster_weights, offset=offset, trials=trials).items():
             if value is not None:
                 raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
+        if long is not None:
+            from .design.syntax_design import widen
+
+            missing = {"unit", "item", "response"} - set(long)
+            if missing:
+                raise GllammError(f"long= needs the keys unit, item and response; missing {sorted(missing)}.")
+            data = widen(data, long["unit"], long["item"], long["response"])
         spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=factor_scale, cluster=cluster)
         fix = {**implied.fix, **(fix or {})} or None
         equal = (implied.equal + list(equal or [])) or None
@@ -99,8 +109,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
         nip = default_nip(q)
     if not isinstance(nip, (int, np.integer)) or nip < 1:
         raise GllammError(f"nip must be a positive whole number of quadrature points; got {nip!r}.")
-    if cluster is not None and not syntax_model:
-        raise GllammError("cluster= is for model syntax; in a formula write the grouping in the random terms, (1 | cluster).")
+    if (cluster is not None or long is not None) and not syntax_model:
+        raise GllammError("cluster= and long= are for model syntax; in a formula write the grouping in the random "
+                          "terms, (1 | cluster).")
     if len(spec.levels) > 1:
         if method != "adaptive":
             raise GllammError(f"method='{method}' is not available yet for models with nested levels; use 'adaptive'.")

@@ -192,6 +192,28 @@ def _build_level(statements, indicators, level_name, factor_scale, family, data,
     return level, covariates, response_effects
 
 
+def widen(data: pd.DataFrame, unit: str, item: str, response: str) -> pd.DataFrame:
+    """Long data (one row per unit x item) -> wide (one row per unit, one column per item).
+
+    Other columns must be constant within units (unit-level covariates, cluster ids) and are kept.
+    """
+    for column in (unit, item, response):
+        if column not in data.columns:
+            raise GllammError(f"Column '{column}' is not in the data.{closest(column, list(data.columns))}")
+    if data.duplicated([unit, item]).any():
+        raise GllammError(f"Some '{unit}' has the same '{item}' twice; long data need one row per unit and item.")
+    wide = data.pivot(index=unit, columns=item, values=response)
+    wide.columns = [str(c) for c in wide.columns]
+    others = [c for c in data.columns if c not in (unit, item, response)]
+    if others:
+        varying = [c for c in others if (data.groupby(unit)[c].nunique(dropna=False) > 1).any()]
+        if varying:
+            raise GllammError(f"Columns {varying} vary within '{unit}'; with long data only unit-level columns "
+                              "can be used as covariates (item-level covariates are not available yet).")
+        wide = wide.join(data.groupby(unit)[others].first())
+    return wide
+
+
 def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family, *,
                         factor_scale: str = "loading", cluster: str | None = None
                         ) -> tuple[ModelSpec, Design, SyntaxConstraints]:
