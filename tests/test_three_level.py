@@ -91,10 +91,29 @@ def test_empirical_bayes_at_both_levels_matches_brute_force(three_level):
     assert abs(eb["mom"].loc[first_mom, "(Intercept)"] - mom_mean) < 1e-4
 
 
-def test_unavailable_post_estimation_for_nested_levels_says_so(three_level):
-    _, result = three_level
-    assert len(result.predict(latent="zero")) == 480
-    for call in (lambda: result.predict(latent="eb"), lambda: result.simulate(seed=1), result.robust_vcov,
-                 lambda: result.empirical_bayes("mode")):
-        with pytest.raises(gllamm.GllammError, match="nested levels|one level"):
-            call()
+def test_post_estimation_for_nested_levels(three_level, tmp_path):
+    frame, result = three_level
+    # cluster contributions sum to the log-likelihood; robust SEs are finite
+    assert result.cluster_loglik().sum() == pytest.approx(result.loglik, abs=1e-8)
+    robust = result.table(vcov="robust")
+    assert np.all(np.isfinite(robust.se)) and np.all(robust.se > 0)
+    # EB predictions add both levels' EB means to the linear predictor
+    eb = result.empirical_bayes()
+    expected = (result.predict(type="linear") + eb["mom"]["(Intercept)"].reindex(frame.mom).to_numpy()
+                + eb["comm"]["(Intercept)"].reindex(frame.comm).to_numpy())
+    np.testing.assert_allclose(result.predict(type="linear", latent="eb"), expected)
+    # marginal probabilities integrate over both levels: compare with a 60 x 60 product rule
+    x, w = np.polynomial.hermite.hermgauss(60)
+    u, w = np.sqrt(2) * x, w / np.sqrt(np.pi)
+    s2, s3 = np.sqrt(result.params["var((Intercept)|mom)"]), np.sqrt(result.params["var((Intercept)|comm)"])
+    eta = result.predict(type="linear")[:5]
+    grid = eta[:, None, None] + s2 * u[None, :, None] + s3 * u[None, None, :]
+    direct = np.einsum("m,n,imn->i", w, w, 1 / (1 + np.exp(-grid)))
+    np.testing.assert_allclose(result.predict(latent="marginal")[:5], direct, atol=1e-6)
+    # simulation and refit, save and load
+    simulated = result.simulate(seed=2)
+    assert set(np.unique(simulated.y)) <= {0.0, 1.0}
+    loaded = gllamm.load(result.save(tmp_path / "three.gllamm"))
+    np.testing.assert_array_equal(loaded.params.to_numpy(), result.params.to_numpy())
+    with pytest.raises(gllamm.GllammError, match="nested levels|one level"):
+        result.empirical_bayes("mode")

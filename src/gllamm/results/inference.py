@@ -33,8 +33,8 @@ def robust_vcov(result, cluster=None, data: pd.DataFrame | None = None) -> pd.Da
     cluster: None (top-level clusters), or a coarser clustering: a column name of
     ``data`` (the frame that was fitted) or an array with one value per used row.
     """
-    objective, data, modes = result._evaluation()
-    scores = np.asarray(objective.cluster_scores(result.theta, data, modes))  # (clusters, params)
+    objective, data, modes = result._evaluation(nested_ok=cluster is None)
+    scores = np.asarray(objective.cluster_scores(result.theta, data, modes))  # (top-level clusters, params)
     weights = result.design.cluster_weights if result.design.cluster_weights is not None else np.ones(len(scores))
     scores = scores * weights[:, None]
     if cluster is not None:

@@ -71,11 +71,12 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
     type = check_choice("type", type, ("linear", "mean"))
     latent = check_choice("latent", latent, ("zero", "eb", "marginal"))
-    if len(result.spec.levels) > 1 and latent != "zero":
-        raise GllammError("For nested levels, predictions are available with the latent variables at 0 "
-                          "(latent='zero'); EB and marginal predictions are not yet.")
     if type == "linear" and latent == "marginal":
         raise GllammError("A marginal prediction is a mean: use type='mean' with latent='marginal'.")
+    if len(result.spec.levels) > 1 and latent != "zero":
+        if newdata is not None:
+            raise GllammError("For nested levels, predictions for new data are available with latent='zero' only.")
+        return _nested_prediction(result, type, latent, min(nip, 20))
     X, Z, total_offset, codes = _design_for(result, newdata, offset)
     beta = result.fixed_effects.to_numpy()
     eta = X @ beta + total_offset
@@ -99,6 +100,41 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     weights = np.exp(log_w) / np.pi ** (ML.shape[1] / 2)
     b = np.sqrt(2.0) * nodes @ ML.T  # (nodes, q): latent values at the nodes
     return _mean_numpy(link, eta[:, None] + (Z @ loadings.T) @ b.T) @ weights
+
+
+def _level_loadings(result):
+    """Per level: the rows' loadings Zl (n, q) on the latent variables and the map ML from u to them."""
+    from ..objective import latent_structure
+
+    params = result.table_spec.unpack(np.asarray(result.theta))
+    out = []
+    for index, Z in enumerate(result.design.Z_levels):
+        loadings, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, index))
+        out.append((Z @ loadings.T, ML))
+    return out
+
+
+def _nested_prediction(result, type, latent, nip):
+    """EB or marginal predictions of the fitted data for two nested levels."""
+    design = result.design
+    eta = design.X @ result.fixed_effects.to_numpy() + design.offset
+    parent = np.asarray(design.chunks.arrays["parent"])
+    codes = [design.cluster_codes, parent[design.cluster_codes]]
+    levels = _level_loadings(result)
+    if latent == "eb":
+        eb = result.empirical_bayes()
+        for (zl, _), level, code in zip(levels, result.spec.levels, codes):
+            values = eb[level.name].iloc[:, : level.dim].to_numpy()
+            eta = eta + np.einsum("nk,nk->n", zl, values[code])
+        return eta if type == "linear" else _mean_numpy(result.family.link.name, eta)
+    dims = [ML.shape[1] for _, ML in levels]
+    nodes, log_w = product_rule(nip, sum(dims))
+    weights = np.exp(log_w) / np.pi ** (sum(dims) / 2)
+    shift, start = np.zeros((len(eta), len(weights))), 0
+    for (zl, ML), dim in zip(levels, dims):
+        shift += zl @ (np.sqrt(2.0) * nodes[:, start : start + dim] @ ML.T).T
+        start += dim
+    return _mean_numpy(result.family.link.name, eta[:, None] + shift) @ weights
 
 
 def residuals(result, type: str = "pearson") -> np.ndarray:
@@ -138,7 +174,8 @@ def residuals(result, type: str = "pearson") -> np.ndarray:
 
 def cluster_loglik(result) -> pd.Series:
     """Each cluster's contribution log L_j to the log-likelihood (before cluster weights)."""
-    objective, data, modes = result._evaluation()
+    objective, data, modes = result._evaluation(nested_ok=True)
     values = np.asarray(objective.cluster_values(result.theta, data, modes))
-    return pd.Series(values, index=pd.Index(result.design.cluster_labels, name=result.spec.levels[0].name),
-                     name="loglik")
+    top = result.spec.levels[-1].name
+    labels = result.design.top_labels if len(result.spec.levels) > 1 else result.design.cluster_labels
+    return pd.Series(values, index=pd.Index(labels, name=top), name="loglik")

@@ -32,8 +32,6 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     """
     from .predict import _mean_numpy
 
-    if len(result.spec.levels) > 1:
-        raise GllammError("Simulation from models with nested levels is not available yet.")
     rng = np.random.default_rng(seed)
     design, spec, table = result.design, result.spec, result.table_spec
     theta = np.asarray(result.theta if theta is None else theta, dtype=float)
@@ -47,6 +45,11 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         b = b + design.cluster_covariates @ (M @ np.asarray(params.covariate_effects[0])).T
     eta = (design.X @ np.asarray(params.beta) + design.offset
            + np.einsum("nk,nk->n", design.Z @ loadings.T, b[design.cluster_codes]))
+    if len(spec.levels) > 1:  # the top level: one draw per top-level unit
+        outer_loadings, _, outer_ML = (np.asarray(x) for x in latent_structure(table, params, 1))
+        parent = np.asarray(design.chunks.arrays["parent"])
+        top = rng.standard_normal((len(design.top_labels), outer_ML.shape[1])) @ outer_ML.T
+        eta = eta + np.einsum("nk,nk->n", design.Z_levels[1] @ outer_loadings.T, top[parent[design.cluster_codes]])
     mu = _mean_numpy(spec.family.link.name, eta)
     index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(eta), dtype=int)
     log_dispersion = np.asarray(params.log_dispersion)[index]
@@ -70,6 +73,8 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         frame[formula.response] = y
     else:
         raise GllammError(f"Cannot simulate the response expression '{formula.response}'; use a plain column.")
+    if return_latent and len(spec.levels) > 1:
+        raise GllammError("return_latent is available for one level of latent variables.")
     if return_latent:
         latent = pd.DataFrame(b, index=pd.Index(design.cluster_labels, name=spec.levels[0].name),
                               columns=list(spec.levels[0].latent_names))
