@@ -37,6 +37,8 @@ def _fit_command(args) -> int:
     data = read_data(args.data)
     options = dict(family=args.family, link=args.link, method=args.method, nip=args.nip,
                    weights=args.weights, offset=args.offset, trials=args.trials, verbose=args.verbose and not args.json)
+    if args.cluster is not None:
+        options["cluster"] = args.cluster
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = fit(args.model, data, **options)
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gllamm", description="Generalized linear latent and mixed models.")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("fit", help="fit a model and print its summary")
-    p.add_argument("model", help='lme4-style formula, e.g. "y ~ x + (1 | school)"')
+    p.add_argument("model", help='lme4-style formula, e.g. "y ~ x + (1 | school)", or model syntax "f =~ y1 + y2 + y3"')
     p.add_argument("data", help="CSV, Stata .dta or parquet file (or a bundled dataset name)")
     p.add_argument("--family", default="gaussian")
     p.add_argument("--link", default=None)
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default=None, help="column of level-1 weights")
     p.add_argument("--offset", default=None, help="offset column")
     p.add_argument("--trials", default=None, help="column of binomial denominators")
+    p.add_argument("--cluster", default=None, help="cluster column for multilevel model syntax (level: 1 / level: 2)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--verbose", action="store_true", help="print the iteration log")
     p.set_defaults(handler=_fit_command)
