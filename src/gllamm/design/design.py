@@ -65,10 +65,12 @@ class Design:
 
     @property
     def n_obs(self) -> int:
+        """Number of rows (responses)."""
         return int(self.y.shape[0])
 
     @property
     def n_clusters(self) -> int:
+        """Number of units at the first grouping level."""
         return int(len(self.cluster_labels))
 
     def data(self) -> dict:

@@ -44,10 +44,12 @@ class Family:
 
     @property
     def has_dispersion(self) -> bool:
+        """True for families with a residual variance or dispersion parameter."""
         return self.name in ("gaussian", "gamma")
 
     @property
     def dispersion_name(self) -> str:
+        """Name of the dispersion parameter in result tables."""
         return {"gaussian": "var(Residual)", "gamma": "dispersion"}.get(self.name, "")
 
     @property

@@ -48,10 +48,12 @@ class Integration:
 
     @property
     def needs_modes(self) -> bool:
+        """True for strategies centred at the modes (all but plain Gauss-Hermite)."""
         return self.method != "ghq"
 
     @property
     def label(self) -> str:
+        """Description for summaries."""
         return {
             "adaptive": f"adaptive Gauss-Hermite quadrature, {self.nip} points per dimension",
             "ghq": f"Gauss-Hermite quadrature (not adaptive), {self.nip} points per dimension",
@@ -81,6 +83,7 @@ class ClusterModel:
 
     @property
     def q(self) -> int:
+        """Latent dimension."""
         return self.loadings.shape[0]
 
     def per_cluster(self, per_chunk):
@@ -89,6 +92,7 @@ class ClusterModel:
                                    indices_are_sorted=True)
 
     def eta(self, u):
+        """Linear predictor of every row at cluster values u (clusters, q)."""
         return self.eta0 + jnp.einsum("kcm,ck->cm", self.loadings, u[self.chunk_cluster])
 
     def value(self, u):
@@ -119,6 +123,7 @@ class ClusterModel:
         return grad, hess
 
     def newton_step(self, u, clamp: bool):
+        """Newton step -H^{-1} g for the mode of g_c."""
         grad, hess = self.gradient_hessian(u, clamp)
         return small_linalg.solve_spd(-hess, grad)
 

@@ -33,6 +33,7 @@ class OptimizationResult:
 
     @property
     def newton_decrement(self) -> float:
+        """g' (-H)^{-1} g at the estimates (about twice the possible further gain in log L)."""
         try:
             return float(self.gradient @ np.linalg.solve(-self.hessian, self.gradient))
         except np.linalg.LinAlgError:

@@ -50,6 +50,7 @@ class FitResult:
 
     @property
     def fixed_effects(self) -> pd.Series:
+        """The fixed-effect estimates beta."""
         return self.params[list(self.spec.fixed_names)]
 
     @property
@@ -59,6 +60,7 @@ class FitResult:
 
     @property
     def nobs(self) -> int:
+        """Number of level-1 rows (responses) used."""
         return self.design.n_obs
 
     @property
@@ -70,14 +72,17 @@ class FitResult:
 
     @property
     def aic(self) -> float:
+        """Akaike information criterion, -2 log L + 2 k (k free parameters)."""
         return -2 * self.loglik + 2 * self.n_params
 
     @property
     def bic(self) -> float:
+        """Bayesian information criterion, -2 log L + k log(n) (n level-1 rows)."""
         return -2 * self.loglik + np.log(self.nobs) * self.n_params
 
     @property
     def family(self):
+        """The response family (with its link)."""
         return self.spec.family
 
     # ---- tables ------------------------------------------------------------------------

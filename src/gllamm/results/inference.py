@@ -12,8 +12,6 @@ parameters get J V J' (delta method).
 
 from __future__ import annotations
 
-from statistics import NormalDist
-
 import numpy as np
 import pandas as pd
 
@@ -100,8 +98,3 @@ def lr_test(restricted, full, boundary: bool = False) -> dict:
     if boundary:
         p = 0.5 * p + 0.5 * (_chi2_sf(statistic, df - 1) if df > 1 else float(statistic <= 0))
     return {"statistic": float(statistic), "df": df, "p": p, "boundary_mixture": boundary}
-
-
-def normal_interval(estimate, se, level=0.95):
-    crit = NormalDist().inv_cdf(0.5 + level / 2)
-    return estimate - crit * se, estimate + crit * se

@@ -14,6 +14,7 @@ def _fmt(x: float, width: int = 10) -> str:
 
 
 def render_summary(result) -> str:
+    """The text of FitResult.summary(): header, fixed effects, loadings/paths, variance components."""
     family = result.family
     lines = [
         "Generalized linear latent and mixed model (gllamm)",

@@ -18,10 +18,13 @@ from .parameters import ParameterTable
 
 @dataclass(frozen=True)
 class Constraints:
+    """theta = offset + matrix @ phi: fixed parameters and equality groups."""
+
     matrix: np.ndarray  # (n_theta, n_free)
     offset: np.ndarray  # (n_theta,)
 
     def theta(self, phi):
+        """Full parameter vector from the free parameters."""
         return self.offset + self.matrix @ phi
 
     def phi(self, theta):

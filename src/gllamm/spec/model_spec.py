@@ -62,10 +62,12 @@ class LevelSpec:
 
     @property
     def dim(self) -> int:
+        """Number of latent variables at this level."""
         return len(self.latent_names)
 
     @property
     def loading_list(self) -> tuple[Loading, ...]:
+        """The loadings, defaulting to one Z column per latent variable with loading 1."""
         if self.loadings is not None:
             return self.loadings
         return tuple(Loading(m, m, 1.0, "") for m in range(self.dim))
@@ -82,6 +84,7 @@ class LevelSpec:
         return tuple(positions)
 
     def covariance_name(self, r: int, c: int) -> str:
+        """Reported name of Psi[r, c]: var(x|g)/cov(a,b|g) for formulas, f~~f / f1~~f2 for syntax."""
         a, b = self.latent_names[r], self.latent_names[c]
         if self.naming == "syntax":
             return f"{a}~~{a}" if r == c else f"{b}~~{a}"
@@ -106,10 +109,12 @@ class ModelSpec:
 
     @property
     def n_latent(self) -> int:
+        """Total number of latent variables over all levels."""
         return sum(level.dim for level in self.levels)
 
     @property
     def dispersions(self) -> tuple[str, ...]:
+        """Names of the residual variances/dispersions (empty for binomial and Poisson)."""
         if not self.family.has_dispersion:
             return ()
         return self.dispersion_names if self.dispersion_names is not None else (self.family.dispersion_name,)

@@ -44,6 +44,7 @@ class ParameterTable:
     # ---- layout --------------------------------------------------------------------
     @property
     def n_fixed(self) -> int:
+        """Number of fixed effects."""
         return len(self.spec.fixed_names)
 
     def _free_loadings(self, level: LevelSpec):
@@ -64,10 +65,12 @@ class ParameterTable:
 
     @property
     def size(self) -> int:
+        """Length of theta."""
         kind, _, start, count = self._segments()[-1]
         return start + count
 
     def columns(self, index: int) -> int:
+        """Number of Z columns the latent variables of level ``index`` multiply."""
         level = self.spec.levels[index]
         if self.n_columns is not None:
             return self.n_columns[index]

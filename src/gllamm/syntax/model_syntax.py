@@ -33,6 +33,8 @@ class Term:
 
 @dataclass(frozen=True)
 class Statement:
+    """One statement: lhs, operator (=~, ~, ~~), right-hand terms, source line and level block."""
+
     lhs: str
     op: str
     rhs: tuple[Term, ...]
@@ -49,15 +51,18 @@ class ModelSyntax:
     statements: tuple[Statement, ...]
 
     @property
-    def formula(self) -> str:  # shown in summaries
+    def formula(self) -> str:
+        """The statements joined by '; ' (shown in summaries)."""
         return "; ".join(s.text for s in self.statements)
 
     @property
     def multilevel(self) -> bool:
+        """True when the syntax has a 'level: 2' block."""
         return any(s.level == 2 for s in self.statements)
 
     @property
     def latent_names(self) -> tuple[str, ...]:
+        """Latent variables (left of =~) in order of appearance."""
         names: list[str] = []
         for s in self.statements:
             if s.op == "=~" and s.lhs not in names:
@@ -66,6 +71,7 @@ class ModelSyntax:
 
     @property
     def indicators(self) -> tuple[str, ...]:
+        """Observed responses (right of =~) in order of appearance."""
         names: list[str] = []
         for s in self.statements:
             if s.op == "=~":
