@@ -110,9 +110,15 @@ def test_post_estimation_for_nested_levels(three_level, tmp_path):
     grid = eta[:, None, None] + s2 * u[None, :, None] + s3 * u[None, None, :]
     direct = np.einsum("m,n,imn->i", w, w, 1 / (1 + np.exp(-grid)))
     np.testing.assert_allclose(result.predict(latent="marginal")[:5], direct, atol=1e-6)
-    # simulation and refit, save and load
-    simulated = result.simulate(seed=2)
+    # cluster-robust SEs for clusters above the top level (pairs of communities)
+    pairs = result.robust_vcov(cluster=(frame.comm // 2).to_numpy())
+    assert np.all(np.isfinite(np.diag(pairs.to_numpy()))) and not np.allclose(pairs, result.robust_vcov())
+    with pytest.raises(gllamm.GllammError, match="constant within each 'comm'"):
+        result.robust_vcov(cluster=frame.mom.to_numpy())
+    # simulation (with the drawn latent variables of both levels), save and load
+    simulated, latent = result.simulate(seed=2, return_latent=True)
     assert set(np.unique(simulated.y)) <= {0.0, 1.0}
+    assert len(latent["mom"]) == 120 and len(latent["comm"]) == 30
     loaded = gllamm.load(result.save(tmp_path / "three.gllamm"))
     np.testing.assert_array_equal(loaded.params.to_numpy(), result.params.to_numpy())
     with pytest.raises(gllamm.GllammError, match="nested levels|one level"):

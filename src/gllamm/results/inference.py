@@ -31,7 +31,7 @@ def robust_vcov(result, cluster=None, data: pd.DataFrame | None = None) -> pd.Da
     cluster: None (top-level clusters), or a coarser clustering: a column name of
     ``data`` (the frame that was fitted) or an array with one value per used row.
     """
-    objective, data, modes = result._evaluation(nested_ok=cluster is None)
+    objective, data, modes = result._evaluation(nested_ok=True)
     scores = np.asarray(objective.cluster_scores(result.theta, data, modes))  # (top-level clusters, params)
     weights = result.design.cluster_weights if result.design.cluster_weights is not None else np.ones(len(scores))
     scores = scores * weights[:, None]
@@ -61,11 +61,14 @@ def _super_clusters(result, cluster, data) -> np.ndarray:
         values = np.asarray(cluster)
     if values.shape[0] != result.nobs:
         raise GllammError("cluster= must be a column of the data or one value per used row.")
-    per_cluster = pd.Series(values).groupby(result.design.cluster_codes).nunique()
+    top_codes = result.design.cluster_codes
+    if len(result.spec.levels) > 1:
+        top_codes = np.asarray(result.design.chunks.arrays["parent"])[top_codes]
+    per_cluster = pd.Series(values).groupby(top_codes).nunique()
     if per_cluster.max() > 1:
-        raise GllammError(f"cluster= must be constant within each '{result.spec.levels[0].name}' cluster "
+        raise GllammError(f"cluster= must be constant within each '{result.spec.levels[-1].name}' cluster "
                           "(robust clusters must be at or above the top level).")
-    first = pd.Series(values).groupby(result.design.cluster_codes).first()
+    first = pd.Series(values).groupby(top_codes).first()
     return first.sort_index().to_numpy()
 
 

@@ -28,7 +28,8 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     """One simulated data set: the fitted model frame with the response replaced.
 
     theta: parameters in the internal parameterisation (default: the estimates).
-    Returns the frame, and with return_latent=True also the drawn latent variables (one row per cluster).
+    Returns the frame, and with return_latent=True also the drawn latent variables (one row per cluster;
+    with nested levels a dict {level name: DataFrame}).
     """
     from .predict import _mean_numpy
 
@@ -73,11 +74,13 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         frame[formula.response] = y
     else:
         raise GllammError(f"Cannot simulate the response expression '{formula.response}'; use a plain column.")
-    if return_latent and len(spec.levels) > 1:
-        raise GllammError("return_latent is available for one level of latent variables.")
     if return_latent:
         latent = pd.DataFrame(b, index=pd.Index(design.cluster_labels, name=spec.levels[0].name),
                               columns=list(spec.levels[0].latent_names))
+        if len(spec.levels) > 1:
+            top_frame = pd.DataFrame(top, index=pd.Index(design.top_labels, name=spec.levels[1].name),
+                                     columns=list(spec.levels[1].latent_names))
+            return frame, {spec.levels[0].name: latent, spec.levels[1].name: top_frame}
         return frame, latent
     return frame
 
