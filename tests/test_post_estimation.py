@@ -335,3 +335,12 @@ def test_item_characteristic_curves():
         x, y = line.get_data()
         middle = np.argmin(np.abs(x))
         assert y[middle] == pytest.approx(1 / (1 + np.exp(-result.params[f"{item}~1"])), abs=0.01)
+
+
+def test_save_load_with_cluster_weights(tmp_path):
+    data = gllamm.datasets.load("contraception")
+    weights = 1.0 + (data.district.to_numpy() % 3)  # constant within districts
+    result = gllamm.fit("use ~ urban + (1 | district)", data, family="binomial", cluster_weights=weights)
+    loaded = gllamm.load(result.save(tmp_path / "weighted.gllamm"))
+    np.testing.assert_array_equal(loaded.design.cluster_weights, result.design.cluster_weights)
+    np.testing.assert_array_equal(loaded.robust_vcov().to_numpy(), result.robust_vcov().to_numpy())

@@ -13,12 +13,12 @@ from dataclasses import replace
 import jax
 import numpy as np
 import pandas as pd
-from statistics import NormalDist
 
 from . import _jax  # noqa: F401
 from .design import Design, build_design
 from .errors import ConvergenceWarning, GllammError, check_choice, closest
 from .families import Family, make_family
+from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
 from .objective import make_objective
 from .optimize import OptimizationResult, assess_convergence, maximize
@@ -199,16 +199,6 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
     return replace(result, theta=constraints.theta(result.theta))
 
 
-_LINK_NUMPY = {
-    "identity": lambda mu: mu,
-    "log": np.log,
-    "reciprocal": lambda mu: 1.0 / mu,
-    "logit": lambda mu: np.log(mu / (1 - mu)),
-    "probit": np.vectorize(NormalDist().inv_cdf),
-    "cloglog": lambda mu: np.log(-np.log1p(-mu)),
-}
-
-
 def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
     """Fixed effects and log dispersion of the GLM without latent variables (our own engine, q = 0)."""
     family = spec.family
@@ -222,14 +212,14 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
         mu = np.maximum(y, floor)
     else:
         mu = y
-    target = _LINK_NUMPY[family.link.name](mu) - design.offset
+    target = link_numpy(family.link.name, mu) - design.offset
     X = design.X
     beta = np.linalg.lstsq(X * np.sqrt(design.weights)[:, None], target * np.sqrt(design.weights), rcond=None)[0] if X.shape[1] else np.zeros(0)
     glm_spec = ModelSpec(spec.formula, family, spec.fixed_names, (), dispersion_names=spec.dispersion_names)
     glm_table = ParameterTable(glm_spec)
     resid = target - X @ beta if X.shape[1] else target
     if family.name == "gaussian":
-        log_disp = np.log(max(np.std(y - _inverse_numpy(family.link.name, X @ beta + design.offset)), 1e-8))
+        log_disp = np.log(max(np.std(y - inverse_link_numpy(family.link.name, X @ beta + design.offset)), 1e-8))
     elif family.name == "gamma":
         log_disp = np.log(max(np.var(resid), 1e-4))
     else:
@@ -244,10 +234,6 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     beta = theta[: len(spec.fixed_names)]
     n_dispersions = len(spec.dispersions)
     return beta, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
-
-
-def _inverse_numpy(link: str, eta):
-    return {"identity": eta, "log": np.exp(eta), "reciprocal": 1.0 / eta}.get(link, eta)
 
 
 def _start_values(spec, design, table, start, verbose) -> np.ndarray:

@@ -92,3 +92,45 @@ class Link:
 
 
 LINK_ALIASES = {"inverse": "reciprocal", "recip": "reciprocal"}
+
+
+def link_numpy(link: str, mu):
+    """eta = g(mu) in NumPy (host side, e.g. for starting values)."""
+    from statistics import NormalDist
+
+    import numpy as np
+
+    if link == "identity":
+        return mu
+    if link == "log":
+        return np.log(mu)
+    if link == "reciprocal":
+        return 1.0 / mu
+    if link == "logit":
+        return np.log(mu / (1 - mu))
+    if link == "probit":
+        return np.vectorize(NormalDist().inv_cdf)(mu)
+    if link == "cloglog":
+        return np.log(-np.log1p(-mu))
+    raise AssertionError(link)
+
+
+def inverse_link_numpy(link: str, eta):
+    """mu = g^{-1}(eta) in NumPy (host side: predictions, simulation, starting values)."""
+    from statistics import NormalDist
+
+    import numpy as np
+
+    if link == "identity":
+        return eta
+    if link == "log":
+        return np.exp(eta)
+    if link == "reciprocal":
+        return 1.0 / eta
+    if link == "logit":
+        return 1.0 / (1.0 + np.exp(-eta))
+    if link == "probit":
+        return np.vectorize(NormalDist().cdf)(eta)
+    if link == "cloglog":
+        return -np.expm1(-np.exp(eta))
+    raise AssertionError(link)

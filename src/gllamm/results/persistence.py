@@ -37,7 +37,7 @@ def save(result, path) -> Path:
     if design.offset_argument is not None:
         arrays["offset_argument"] = design.offset_argument
     if design.cluster_weights is not None:
-        arrays["cluster_weights"] = design.cluster_weights
+        arrays["row_cluster_weights"] = design.cluster_weights[design.cluster_codes]
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -62,7 +62,6 @@ def load(path):
         raise GllammError(f"{path} was written in format {meta.get('format')}; this gllamm ({__version__}) reads format {FORMAT}.")
     options = meta["options"]
     family = make_family(options["family"], options.get("link"))
-    cluster_weights = None
     if meta.get("syntax"):
         from ..design.syntax_design import build_syntax_design
         from ..syntax.model_syntax import parse_model_syntax
@@ -73,13 +72,8 @@ def load(path):
         return _restore(spec, design, meta, arrays, options)
     spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays["weights"],
                                 offset=arrays.get("offset_argument"),
-                                trials=arrays["trials"] if meta["trials_given"] else None)
-    if "cluster_weights" in arrays:
-        cluster_weights = arrays["cluster_weights"][design.cluster_codes]
-        spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays["weights"],
-                                    offset=arrays.get("offset_argument"),
-                                    trials=arrays["trials"] if meta["trials_given"] else None,
-                                    cluster_weights=cluster_weights)
+                                trials=arrays["trials"] if meta["trials_given"] else None,
+                                cluster_weights=arrays.get("row_cluster_weights"))
     design = _with_row_index(design, arrays["row_index"])
     return _restore(spec, design, meta, arrays, options)
 

@@ -65,7 +65,7 @@ def item_characteristic_curves(result, ax=None, points: int = 200):
 
     from ..errors import GllammError
     from ..objective import latent_structure
-    from .predict import _mean_numpy
+    from ..families.links import inverse_link_numpy
 
     indicators = getattr(result.spec.formula, "indicators", None)
     if indicators is None or result.family.name != "binomial" or result.spec.levels[0].dim != 1:
@@ -80,7 +80,7 @@ def item_characteristic_curves(result, ax=None, points: int = 200):
         fig = ax.figure
     for j, name in enumerate(indicators):
         intercept = float(result.params[f"{name}~1"])
-        ax.plot(grid, _mean_numpy(result.family.link.name, intercept + loadings[0, j] * grid), label=name)
+        ax.plot(grid, inverse_link_numpy(result.family.link.name, intercept + loadings[0, j] * grid), label=name)
     latent = result.spec.levels[0].latent_names[0]
     ax.set_xlabel(f"{latent} (latent variable)")
     ax.set_ylabel("P(correct response)")

@@ -17,25 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GllammError, check_choice
+from ..families.links import inverse_link_numpy
 from ..integrate import product_rule
-
-
-def _mean_numpy(link: str, eta: np.ndarray) -> np.ndarray:
-    from statistics import NormalDist
-
-    if link == "identity":
-        return eta
-    if link == "log":
-        return np.exp(eta)
-    if link == "reciprocal":
-        return 1.0 / eta
-    if link == "logit":
-        return 1.0 / (1.0 + np.exp(-eta))
-    if link == "probit":
-        return np.vectorize(NormalDist().cdf)(eta)
-    if link == "cloglog":
-        return -np.expm1(-np.exp(eta))
-    raise AssertionError(link)
 
 
 def _design_for(result, newdata, offset):
@@ -91,7 +74,7 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     if type == "linear":
         return eta
     if latent != "marginal":
-        return _mean_numpy(link, eta)
+        return inverse_link_numpy(link, eta)
     from ..objective import latent_structure
 
     params = result.table_spec.unpack(np.asarray(result.theta))
@@ -99,7 +82,7 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     nodes, log_w = product_rule(nip, ML.shape[1])
     weights = np.exp(log_w) / np.pi ** (ML.shape[1] / 2)
     b = np.sqrt(2.0) * nodes @ ML.T  # (nodes, q): latent values at the nodes
-    return _mean_numpy(link, eta[:, None] + (Z @ loadings.T) @ b.T) @ weights
+    return inverse_link_numpy(link, eta[:, None] + (Z @ loadings.T) @ b.T) @ weights
 
 
 def _level_loadings(result):
@@ -126,7 +109,7 @@ def _nested_prediction(result, type, latent, nip):
         for (zl, _), level, code in zip(levels, result.spec.levels, codes):
             values = eb[level.name].iloc[:, : level.dim].to_numpy()
             eta = eta + np.einsum("nk,nk->n", zl, values[code])
-        return eta if type == "linear" else _mean_numpy(result.family.link.name, eta)
+        return eta if type == "linear" else inverse_link_numpy(result.family.link.name, eta)
     dims = [ML.shape[1] for _, ML in levels]
     nodes, log_w = product_rule(nip, sum(dims))
     weights = np.exp(log_w) / np.pi ** (sum(dims) / 2)
@@ -134,7 +117,7 @@ def _nested_prediction(result, type, latent, nip):
     for (zl, ML), dim in zip(levels, dims):
         shift += zl @ (np.sqrt(2.0) * nodes[:, start : start + dim] @ ML.T).T
         start += dim
-    return _mean_numpy(result.family.link.name, eta[:, None] + shift) @ weights
+    return inverse_link_numpy(result.family.link.name, eta[:, None] + shift) @ weights
 
 
 def residuals(result, type: str = "pearson") -> np.ndarray:

@@ -31,7 +31,7 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     Returns the frame, and with return_latent=True also the drawn latent variables (one row per cluster;
     with nested levels a dict {level name: DataFrame}).
     """
-    from .predict import _mean_numpy
+    from ..families.links import inverse_link_numpy
 
     rng = np.random.default_rng(seed)
     design, spec, table = result.design, result.spec, result.table_spec
@@ -51,7 +51,7 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         parent = np.asarray(design.chunks.arrays["parent"])
         top = rng.standard_normal((len(design.top_labels), outer_ML.shape[1])) @ outer_ML.T
         eta = eta + np.einsum("nk,nk->n", design.Z_levels[1] @ outer_loadings.T, top[parent[design.cluster_codes]])
-    mu = _mean_numpy(spec.family.link.name, eta)
+    mu = inverse_link_numpy(spec.family.link.name, eta)
     index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(eta), dtype=int)
     log_dispersion = np.asarray(params.log_dispersion)[index]
     dispersion = np.exp(2 * log_dispersion) if spec.family.name == "gaussian" else np.exp(log_dispersion)
