@@ -7,6 +7,7 @@ glFormula, mkGlmerDevfun and optimizeGlmer.
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import replace
 
@@ -30,7 +31,7 @@ from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
 from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
-_OPTIONS = ("family", "link", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "start",
+_OPTIONS = ("family", "link", "family_by", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
             "fix", "equal", "factor_scale", "cluster", "long", "information", "max_iter", "tol", "verbose")
 
 
@@ -39,9 +40,9 @@ def default_nip(dim: int) -> int:
     return 8 if dim <= 2 else (5 if dim == 3 else 3)
 
 
-def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", link: str | None = None,
-        nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
-        offset=None, trials=None,
+def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
+        family_by: str | None = None, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
+        offset=None, trials=None, scale: str | None = None,
         start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, long: dict | None = None,
         information: str | None = None,
         max_iter: int = 200, tol: float = 1e-8,
@@ -51,7 +52,12 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     model: lme4-style formula, e.g. ``"y ~ x + (1 + x | school)"``, or lavaan-style
         syntax for latent variable models (``"f =~ y1 + y2 + y3; f ~ x"``) on wide data
         (one row per unit; responses are stacked to long format inside).
-    family/link: response distribution and link (canonical link by default).
+    family/link: response distribution and link (canonical link by default); "ordinal" for
+        cumulative logit/probit/cloglog models (thresholds "1|2", "2|3", ... replace the intercept).
+        Mixed responses: a mapping {response: family or (family, link)}, keyed by indicator
+        names in model syntax, or by the values of the column ``family_by`` in a formula
+        model on long data (one row per response), e.g.
+        ``family={"y": "gaussian", "d": ("binomial", "probit")}, family_by="type"``.
     method: "adaptive" (adaptive Gauss-Hermite quadrature, ``nip`` points per
         latent dimension), "laplace" (= lme4's nAGQ=1) or "ghq" (non-adaptive).
         Gaussian responses with identity link are integrated exactly.
@@ -61,6 +67,11 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
         L_j = int prod_i f(y_ij | b)^{w_ij} phi(b) db (use robust SEs with sampling weights);
     scale_weights: "none", "size" or "effective" scaling of level-1 sampling weights within clusters.
     offset: column or array added to the linear predictor; trials: binomial denominators.
+    scale: one-sided formula ``"~ x"`` for the level-1 scale, log s_i = v_i' alpha: the residual
+        SD of Gaussian responses (heteroscedasticity; the intercept replaces var(Residual)), the
+        log dispersion of gamma responses, or the SD of the latent response of ordinal and binary
+        responses (the scaled ordinal probit of R's clm(scale=), gllamm's sprobit; no intercept).
+        Coefficients are reported as "scale:x" on the log scale.
     start: a FitResult or a theta vector to start from; with ``max_iter=0`` the
         log-likelihood is only evaluated there (no optimisation).
     fix: {parameter name: value} to hold fixed (fixed effects, variances of
@@ -82,12 +93,18 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     if unknown:
         name = next(iter(unknown))
         raise GllammError(f"Unknown option '{name}'.{closest(name, _OPTIONS)} Options: {', '.join(_OPTIONS)}.")
-    family = make_family(family, link)
+    if isinstance(family, dict):
+        if link is not None:
+            raise GllammError("With a family mapping give each response's link inside it, e.g. "
+                              "{'d': ('binomial', 'probit')}, not link=.")
+    else:
+        family = make_family(family, link)
     method = check_choice("method", str(method).lower(), METHODS)
     syntax_model = looks_like_syntax(model)
     if syntax_model:
         syntax = parse_model_syntax(model)
-        for name, value in dict(weights=weights, cluster_weights=cluster_weights, offset=offset, trials=trials).items():
+        for name, value in dict(weights=weights, cluster_weights=cluster_weights, offset=offset, trials=trials,
+                                scale=scale).items():
             if value is not None:
                 raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
         if long is not None:
@@ -97,13 +114,18 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
             if missing:
                 raise GllammError(f"long= needs the keys unit, item and response; missing {sorted(missing)}.")
             data = widen(data, long["unit"], long["item"], long["response"])
+        if family_by is not None:
+            raise GllammError("family_by= is for formula models on long data; in model syntax key the family "
+                              "mapping by indicator names.")
         spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=factor_scale, cluster=cluster)
         fix = {**implied.fix, **(fix or {})} or None
         equal = (implied.equal + list(equal or [])) or None
     else:
         formula = parse_formula(model)
         spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
-                                    cluster_weights=cluster_weights, scale_weights=scale_weights)
+                                    cluster_weights=cluster_weights, scale_weights=scale_weights, scale=scale,
+                                    family_by=family_by)
+    family = spec.family
     q = spec.n_latent
     if nip is None:
         nip = default_nip(q)
@@ -112,7 +134,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
     if (cluster is not None or long is not None) and not syntax_model:
         raise GllammError("cluster= and long= are for model syntax; in a formula write the grouping in the random "
                           "terms, (1 | cluster).")
-    if len(spec.levels) > 1:
+    if not spec.levels:
+        integration = Integration("none", 0)
+    elif len(spec.levels) > 1:
         if method != "adaptive":
             raise GllammError(f"method='{method}' is not available yet for models with nested levels; use 'adaptive'.")
         integration = Integration("adaptive", int(nip))
@@ -139,7 +163,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family = "gaussian", li
 
         fisher = constraints.matrix.T @ expected_information(table, design, optimum.theta) @ constraints.matrix
         theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
-    options = dict(family=family.name, link=family.link.name, method=method, nip=int(nip), trials=trials,
+    options = dict(family=family.name, link=family.link.name, family_by=family_by,
+                   families=json.dumps({label: [f.name, f.link.name] for label, f in zip(family.labels, family.members)})
+                   if family.name == "mixed" else None, method=method, nip=int(nip), trials=trials, scale=scale,
                    fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov)
@@ -180,7 +206,8 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
 
     def hessian(phi):
         theta = constraints.theta(phi)
-        return M.T @ np.asarray(objective.hessian(theta, data, modes_at(theta))) @ M
+        H = M.T @ np.asarray(objective.hessian(theta, data, modes_at(theta), M))  # M' H M from k products
+        return 0.5 * (H + H.T)
 
     if fisher_scoring and max_iter > 0:
         from .results.information import expected_information
@@ -199,11 +226,19 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
     return replace(result, theta=constraints.theta(result.theta))
 
 
-def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed effects and log dispersion of the GLM without latent variables (our own engine, q = 0)."""
+def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixed effects, ordinal thresholds and log dispersion of the model without latent variables (own engine)."""
     family = spec.family
     y, trials = design.y, design.trials
-    if family.name == "binomial":
+    thresholds = None
+    if family.name == "ordinal":  # kappa_k = g(P(y <= k)) with beta = 0
+        n = len(spec.categories)
+        cumulative = np.cumsum(np.bincount(y.astype(int), weights=design.weights, minlength=n))[:-1]
+        p = np.clip(cumulative / design.weights.sum(), 1e-4, 1 - 1e-4)
+        thresholds = np.maximum.accumulate(link_numpy(family.link.name, p) + np.mean(design.offset))
+        thresholds = thresholds + 1e-3 * np.arange(n - 1)
+        mu = np.full_like(y, 0.5)
+    elif family.name == "binomial":
         mu = (y + 0.5) / (trials + 1.0)
     elif family.name in ("poisson",):
         mu = y + 0.1
@@ -212,19 +247,50 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
         mu = np.maximum(y, floor)
     else:
         mu = y
-    target = link_numpy(family.link.name, mu) - design.offset
+    if family.name == "mixed":  # each row on its own family's link scale
+        mu, link_target = np.array(y, dtype=float), np.zeros(len(y))
+        for k, member in enumerate(family.members):
+            own = design.member == k
+            if member.name == "binomial":
+                mu[own] = (y[own] + 0.5) / (trials[own] + 1.0)
+            elif member.name == "poisson":
+                mu[own] = y[own] + 0.1
+            elif member.link.name in ("log", "reciprocal"):
+                mu[own] = np.maximum(y[own], max(0.1 * abs(float(np.mean(y[own]))), 1e-8))
+            link_target[own] = link_numpy(member.link.name, mu[own])
+        target = link_target - design.offset
+    else:
+        target = link_numpy(family.link.name, mu) - design.offset
     X = design.X
-    beta = np.linalg.lstsq(X * np.sqrt(design.weights)[:, None], target * np.sqrt(design.weights), rcond=None)[0] if X.shape[1] else np.zeros(0)
-    glm_spec = ModelSpec(spec.formula, family, spec.fixed_names, (), dispersion_names=spec.dispersion_names)
+    if family.name == "ordinal":
+        beta = np.zeros(X.shape[1])
+    else:
+        beta = np.linalg.lstsq(X * np.sqrt(design.weights)[:, None], target * np.sqrt(design.weights), rcond=None)[0] if X.shape[1] else np.zeros(0)
+    glm_spec = replace(spec, levels=(), covariate_names=())
     glm_table = ParameterTable(glm_spec)
     resid = target - X @ beta if X.shape[1] else target
-    if family.name == "gaussian":
+    if family.name == "mixed":  # one value per dispersion, from its own rows
+        fitted = X @ beta + design.offset if X.shape[1] else design.offset
+        log_disp = []
+        for k, member in enumerate(family.members):
+            own = design.member == k
+            if member.name == "gaussian":
+                log_disp.append(np.log(max(np.std(y[own] - inverse_link_numpy(member.link.name, fitted[own])), 1e-8)))
+            elif member.name == "gamma":
+                log_disp.append(np.log(max(np.var(resid[own]), 1e-4)))
+        log_disp = np.asarray(log_disp)
+    elif family.name == "gaussian":
         log_disp = np.log(max(np.std(y - inverse_link_numpy(family.link.name, X @ beta + design.offset)), 1e-8))
     elif family.name == "gamma":
         log_disp = np.log(max(np.var(resid), 1e-4))
     else:
         log_disp = 0.0
-    theta = glm_table.pack(beta, [], log_disp)
+    scale = None
+    if spec.scale_names:  # start from a constant scale: the intercept (if any) carries log SD / log dispersion
+        scale = np.zeros(len(spec.scale_names))
+        if spec.scale_names[0] == "scale:(Intercept)":
+            scale[0] = log_disp
+    theta = glm_table.pack(beta, [], log_disp, thresholds=thresholds, scale=scale)
     try:
         result = _maximize(glm_table, Integration("none", 0), design, theta, 100, 1e-8, False)
         if np.all(np.isfinite(result.theta)):
@@ -232,8 +298,12 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     except FloatingPointError:
         pass
     beta = theta[: len(spec.fixed_names)]
+    unpacked = glm_table.unpack(theta)
+    thresholds, scale = np.asarray(unpacked.thresholds), np.asarray(unpacked.scale)
+    if spec.scale_names:
+        return beta, thresholds, scale
     n_dispersions = len(spec.dispersions)
-    return beta, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
+    return beta, thresholds, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
 
 
 def _start_values(spec, design, table, start, verbose) -> np.ndarray:
@@ -242,9 +312,17 @@ def _start_values(spec, design, table, start, verbose) -> np.ndarray:
         if theta.shape != (table.size,):
             raise GllammError(f"start has {theta.size} values; this model has {table.size} parameters ({', '.join(table.frame().name)}).")
         return theta
-    beta, log_disp = _glm_start(spec, design, verbose)
+    beta, thresholds, log_disp = _glm_start(spec, design, verbose)
+    scale = None
+    if spec.scale_names:
+        scale, log_disp = log_disp, np.zeros(0)
+        if spec.family.exact_gaussian:  # typical residual SD over the rows
+            scale = scale + np.r_[np.log(0.9), np.zeros(len(scale) - 1)]
     factors = []
-    residual_scale = float(np.exp(np.mean(log_disp))) if spec.family.exact_gaussian else 1.0
+    if spec.scale_names and spec.family.exact_gaussian:
+        residual_scale = float(np.exp(np.mean(design.scale_matrix @ scale)))
+    else:
+        residual_scale = float(np.exp(np.mean(log_disp))) if spec.family.exact_gaussian and len(log_disp) else 1.0
     if not spec.family.exact_gaussian and spec.family.link.name in ("identity", "reciprocal"):
         # keep the linear predictor inside the link's domain at the quadrature nodes
         eta = design.X @ beta + design.offset if design.X.shape[1] else design.offset
@@ -260,7 +338,7 @@ def _start_values(spec, design, table, start, verbose) -> np.ndarray:
         factors.append(np.diag(scale))
     if spec.family.exact_gaussian:
         log_disp = log_disp + np.log(0.9)
-    return table.pack(beta, factors, log_disp)
+    return table.pack(beta, factors, log_disp, thresholds=thresholds, scale=scale)
 
 
 def _make_result(spec, table, design, integration, optimum: OptimizationResult, options: dict,

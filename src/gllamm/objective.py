@@ -47,19 +47,39 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
     params = table.unpack(theta)
     family = table.spec.family
     eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
-    log_dispersion = params.log_dispersion[data["dispersion_index"]]
+    if table.spec.scale_names:  # log s_i = v_i' alpha
+        log_dispersion = jnp.einsum("scm,s->cm", data["V"], params.scale)
+    else:
+        log_dispersion = params.log_dispersion[data["dispersion_index"]]
+
+    row_data = [data["y"], data["trials"], log_dispersion]
+    n_categories = len(table.spec.categories)
+    if n_categories:  # thresholds below and above each row's category (clamped at the ends; see ordinal.py)
+        code = data["y"].astype(jnp.int32)
+        kappa = params.thresholds
+        row_data += [kappa[jnp.clip(code - 1, 0, n_categories - 2)], kappa[jnp.clip(code, 0, n_categories - 2)]]
+
+    mixed = family.name == "mixed"
+    if mixed:
+        row_data.append(data["member"])
 
     def rows(eta):  # broadcast (chunks, W) row data against eta of shape (chunks, ..., W)
         index = (slice(None),) + (None,) * (eta.ndim - 2) + (slice(None),)
-        return data["y"][index], data["trials"][index], log_dispersion[index]
+        values = [x[index] for x in row_data]
+        extra = {}
+        if n_categories:
+            extra["cuts"] = (values[3], values[4], n_categories)
+        if mixed:
+            extra["member"] = values[-1]
+        return values[0], values[1], values[2], extra
 
     def row_kernel(eta):
-        y, trials, log_disp = rows(eta)
-        return family.kernel(y, eta, trials, log_disp)
+        y, trials, log_disp, extra = rows(eta)
+        return family.kernel(y, eta, trials, log_disp, **extra)
 
     def row_derivatives(eta):
-        y, trials, log_disp = rows(eta)
-        return family.kernel_derivatives(y, eta, trials, log_disp)
+        y, trials, log_disp, extra = rows(eta)
+        return family.kernel_derivatives(y, eta, trials, log_disp, **extra)
 
     if table.spec.levels:
         level = table.spec.levels[0]
@@ -165,6 +185,9 @@ def _conditional_ml(table, theta, data, start):
     return posterior_mode_curvature(model, u)
 
 
+_HESSIAN_BUDGET = 4_000_000  # rows x quadrature nodes x tangents evaluated together in the Hessian
+
+
 @lru_cache(maxsize=64)
 def make_objective(table: ParameterTable, integration: Integration) -> Objective:
     """Build (once per model structure) the jitted functions."""
@@ -183,6 +206,27 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
 
     structure = repr((table, integration))
 
+    def hessian(theta, data, m, directions=None):
+        """Hessian H, or H D for the columns of ``directions`` D (n_theta, k), from Hessian-vector products.
+
+        With constraints theta = offset + D phi only the k free directions are needed
+        (D' H D is the Hessian in phi). The products (forward over reverse) run in
+        batches of tangents: all at once (as jax.hessian does) would hold k copies of
+        every (rows x nodes) intermediate; batches keep the peak memory near a budget.
+        """
+        grad = jax.grad(f2)
+        if directions is None:
+            directions = jnp.eye(theta.shape[0], dtype=theta.dtype)
+        k = directions.shape[1]
+        rows = data["y"].size
+        nodes = 1 if integration.method in ("laplace", "exact", "none") else integration.nip ** table.spec.n_latent
+        batch = int(max(1, min(k, _HESSIAN_BUDGET // max(1, rows * nodes))))
+
+        def product(v):
+            return jax.jvp(lambda t: grad(t, data, m), (theta,), (v,))[1]
+
+        return jax.lax.map(product, directions.T, batch_size=batch).T  # (n_theta, k)
+
     def cached(name, function):
         return CachedFunction(name, jax.jit(function), structure)
 
@@ -192,7 +236,7 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         modes=cached("modes", mode_fn),
         value=cached("value", f),
         value_and_grad=cached("value_and_grad", jax.value_and_grad(f)),
-        hessian=cached("hessian", jax.hessian(f2)),
+        hessian=cached("hessian", hessian),
         cluster_values=cached("cluster_values", per_cluster),
         reported=cached("reported", lambda theta: (table.reported(theta), jax.jacfwd(table.reported)(theta))),
         cluster_scores=cached("cluster_scores", jax.jacfwd(per_cluster)),

@@ -21,6 +21,8 @@ from ..families import Family
 from ..spec import LevelSpec, ModelSpec
 from ..syntax import FormulaSpec
 from .chunks import chunk_rows
+from .ordinal_response import code_ordinal
+from ..families.mixed import make_mixed_family
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class Design:
     top_labels: np.ndarray | None = None  # labels of the top-level units when levels are nested
     dispersion_index: np.ndarray | None = None  # which residual variance/dispersion applies to each row
     cluster_covariates: np.ndarray | None = None  # w (clusters, n_w) for the structural model
+    scale_matrix: np.ndarray | None = None  # V (rows, n_scale) of the level-1 log-scale model
+    scale_model_spec: object = None  # formulaic ModelSpec of V (rebuilds it for new data)
+    member: np.ndarray | None = None  # mixed responses: the response type (family) of each row
 
     @property
     def n_obs(self) -> int:
@@ -134,6 +139,8 @@ def build_design(
     cluster_weights=None,
     scale_weights: str = "none",
     chunk_width: int | None = None,
+    scale: str | None = None,
+    family_by: str | None = None,
 ) -> tuple[ModelSpec, Design]:
     """Build the ModelSpec and Design for an lme4-style formula on a data frame.
 
@@ -142,11 +149,6 @@ def build_design(
     """
     if not isinstance(data, pd.DataFrame):
         raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
-    if len(formula.random) == 0:
-        raise GllammError(
-            f"The formula '{formula.formula}' has no random term such as (1 | group). "
-            "Add one, or fit a GLM (e.g. with statsmodels) for a model without latent variables."
-        )
     # -- which columns are used ------------------------------------------------
     if formula.cbind:
         response_vars = _variables(formula.cbind[0]) | _variables(formula.cbind[1])
@@ -168,6 +170,20 @@ def build_design(
                 raise GllammError(f"Grouping column '{column}' in ({term.expr} | {term.group}) is not in the data.{closest(column, data.columns)}")
             group_vars.append(column)
     _check_columns(random_vars, data, "a random term")
+    mapping = None
+    if isinstance(family, dict):  # mixed responses: family per value of the family_by column
+        mapping = family
+        if family_by is None:
+            raise GllammError("family= is a mapping {response type: family}: say which column holds the response "
+                              "type with family_by='column' (one row per response, long format).")
+        _check_columns({family_by}, data, "family_by=")
+    elif family_by is not None:
+        raise GllammError("family_by= needs family= as a mapping {value of the column: family}.")
+    scale_vars: set[str] = set()
+    if scale is not None:
+        scale = _one_sided(scale, "scale")
+        scale_vars = _variables(scale)
+        _check_columns(scale_vars, data, "scale=")
     if len(formula.groups) > 2:
         raise GllammError(
             f"The formula has {len(formula.groups)} grouping factors ({', '.join(formula.groups)}); "
@@ -179,7 +195,8 @@ def build_design(
     cluster_weight_values = _as_column(cluster_weights, data, "cluster_weights")
 
     # -- complete cases ----------------------------------------------------------
-    used = sorted(response_vars | fixed_vars | offset_vars | random_vars | set(group_vars))
+    used = sorted(response_vars | fixed_vars | offset_vars | random_vars | scale_vars | set(group_vars)
+                  | ({family_by} if family_by else set()))
     frame = data[used]
     complete = frame.notna().all(axis=1).to_numpy().copy()
     for name in used:
@@ -203,6 +220,21 @@ def build_design(
     cc = data.loc[complete]
 
     # -- response ------------------------------------------------------------------
+    categories = ()
+    member, dispersion_index, dispersion_names, dispersion_families = None, None, None, None
+    if mapping is not None:
+        if scale is not None:
+            raise GllammError("scale= cannot yet be combined with mixed responses.")
+        types = cc[family_by].astype(str)
+        family, members = make_mixed_family(mapping, sorted(types.unique()))
+        member = types.map(members).to_numpy().astype(np.int32)
+        with_dispersion = [k for k, f in enumerate(family.members) if f.has_dispersion]
+        dispersion_names = tuple(f"var(Residual|{family.labels[k]})" if family.members[k].name == "gaussian"
+                                 else f"dispersion|{family.labels[k]}" for k in with_dispersion)
+        dispersion_families = tuple(family.members[k].name for k in with_dispersion)
+        lookup = np.zeros(len(family.members), dtype=np.int32)
+        lookup[with_dispersion] = np.arange(len(with_dispersion))
+        dispersion_index = lookup[member]
     if formula.cbind:
         successes = _numeric_column(_evaluate(formula.cbind[0], cc), formula.cbind[0])
         failures = _numeric_column(_evaluate(formula.cbind[1], cc), formula.cbind[1])
@@ -211,14 +243,23 @@ def build_design(
         if np.any(failures < 0):
             raise GllammError(f"cbind(): failures '{formula.cbind[1]}' has negative values.")
         y, n_trials = successes, successes + failures
+        if family.name == "mixed":
+            raise GllammError("cbind() responses cannot be combined with mixed responses; use trials= instead.")
+    elif family.name == "ordinal":
+        raw = cc[formula.response] if formula.response in cc.columns else _evaluate(formula.response, cc)
+        y, categories = code_ordinal(raw, formula.response)
+        n_trials = trial_values[complete] if trial_values is not None else None
     else:
         y = _numeric_column(_evaluate(formula.response, cc), formula.response)
         n_trials = trial_values[complete] if trial_values is not None else None
     if trial_values is not None and formula.cbind:
         raise GllammError("Give the number of trials either with cbind() or with trials=, not both.")
-    if n_trials is not None and family.name != "binomial":
+    if n_trials is not None and family.name not in ("binomial", "mixed"):
         raise GllammError(f"trials= applies to family='binomial' only (this model has family='{family.name}').")
-    family.validate(y, n_trials, formula.response)
+    if member is not None:
+        family.validate(y, n_trials, member)
+    else:
+        family.validate(y, n_trials, formula.response)
     if n_trials is None:
         n_trials = np.ones_like(y)
     if family.name == "binomial" and np.any(y != np.round(y)):
@@ -230,6 +271,9 @@ def build_design(
     X = np.asarray(X_frame, dtype=float)
     if X.shape[1] == 0:
         X = np.zeros((len(cc), 0))
+    if family.name == "ordinal" and "(Intercept)" in fixed_names:  # the thresholds take its place
+        keep = [j for j, name in enumerate(fixed_names) if name != "(Intercept)"]
+        X, fixed_names = X[:, keep], [fixed_names[j] for j in keep]
     _check_rank(X, fixed_names, "fixed-effects")
 
     # -- offset ----------------------------------------------------------------------
@@ -294,9 +338,11 @@ def build_design(
             )
         levels.append(level)
         Z_levels.append(Z_level)
-    group = groups[0]
-    columns = _group_columns(group)
-    if len(groups) == 2:  # order lower units by their higher unit, so chunks are sorted by the top level
+    group = groups[0] if groups else "row"
+    columns = _group_columns(group) if groups else []
+    if not groups:  # no latent variables: every row is its own independent unit
+        codes, labels, parent, top_labels = np.arange(len(cc)), np.asarray(cc.index), None, None
+    elif len(groups) == 2:  # order lower units by their higher unit, so chunks are sorted by the top level
         top_codes, top_labels = pd.factorize(keys[groups[1]], sort=True)
         pairs = pd.DataFrame({"top": top_codes, "unit": keys[group].to_numpy()})
         unit_order = pairs.drop_duplicates("unit").sort_values(["top", "unit"])
@@ -306,9 +352,11 @@ def build_design(
     else:
         codes, labels = pd.factorize(keys[group], sort=True)
         labels, parent, top_labels = np.asarray(labels), None, None
-    Z = Z_levels[0]
-    level = levels[0]
-    spec = ModelSpec(formula, family, tuple(fixed_names), tuple(levels))
+    Z = Z_levels[0] if Z_levels else np.zeros((len(cc), 0))
+    V, scale_names, scale_spec = _scale_matrix(scale, cc, family)
+    spec = ModelSpec(formula, family, tuple(fixed_names), tuple(levels), categories=categories,
+                     scale_names=scale_names, dispersion_names=dispersion_names,
+                     dispersion_families=dispersion_families)
     row_weights = _scale_level1_weights(row_weights, codes, scale_weights)
     per_cluster_weights = None
     if cluster_weight_values is not None:
@@ -322,7 +370,7 @@ def build_design(
     if parent is not None and per_cluster_weights is not None:
         raise GllammError("cluster_weights with two nested levels are not available yet.")
     chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width,
-                          per_cluster_weights)
+                          per_cluster_weights, scale_matrix=V, dispersion_index=dispersion_index, member=member)
     if parent is not None:
         import jax.numpy as jnp
 
@@ -339,9 +387,46 @@ def build_design(
         model_frame=cc[used].copy(), offset_argument=None if offset_values is None else offset_values[complete],
         level_units={lv.name: int(keys[lv.name].nunique()) for lv in levels},
         top_labels=None if top_labels is None else np.asarray(top_labels),
-        Z_levels=tuple(Z_levels),
+        Z_levels=tuple(Z_levels), scale_matrix=V, scale_model_spec=scale_spec,
+        dispersion_index=dispersion_index, member=member,
     )
     return spec, design
+
+
+def _one_sided(expression: str, option: str) -> str:
+    """'~ x + z' or 'x + z' -> 'x + z'; a two-sided formula is an error."""
+    text = str(expression).strip()
+    if "~" in text:
+        left, _, right = text.partition("~")
+        if left.strip():
+            raise GllammError(f"{option}= takes a one-sided formula such as '~ x'; got '{expression}'.")
+        text = right.strip()
+    if not text:
+        raise GllammError(f"{option}= is empty; give a one-sided formula such as '~ x'.")
+    return text
+
+
+def _scale_matrix(scale: str | None, frame: pd.DataFrame, family: Family):
+    """V, the names "scale:v" and the formulaic spec of the level-1 log-scale model log s_i = v_i' alpha.
+
+    Gaussian and gamma responses keep the intercept (it replaces the residual SD/dispersion);
+    ordinal and binary responses drop it: their scale is fixed at 1 for v = 0 (identification).
+    """
+    if scale is None:
+        return None, (), None
+    if family.name == "poisson":
+        raise GllammError("scale= models the level-1 scale, which a Poisson response does not have.")
+    matrix = model_matrix(scale, frame, na_action="raise")
+    names = _rename_intercept(matrix.columns)
+    V = np.asarray(matrix, dtype=float)
+    if family.name in ("ordinal", "binomial"):
+        keep = [j for j, n in enumerate(names) if n != "(Intercept)"]
+        V, names = V[:, keep], [names[j] for j in keep]
+        if not names:
+            raise GllammError(f"scale='{scale}' has no covariates; for a {family.name} response the scale is "
+                              "identified only relative to a reference (give covariates, e.g. scale='~ x').")
+    _check_rank(V, names, "scale")
+    return V, tuple(f"scale:{n}" for n in names), matrix.model_spec
 
 
 def _scale_level1_weights(weights: np.ndarray, codes: np.ndarray, method: str) -> np.ndarray:
@@ -391,7 +476,7 @@ def _check_rank(matrix: np.ndarray, names: list[str], what: str) -> None:
 
 
 def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width, cluster_weights=None,
-                 dispersion_index=None, cluster_covariates=None) -> Chunks:
+                 dispersion_index=None, cluster_covariates=None, scale_matrix=None, member=None) -> Chunks:
     """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
     from .. import _jax  # noqa: F401  (float64 on before arrays are made)
     import jax.numpy as jnp
@@ -403,7 +488,7 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
     def take(values, fill):
         return np.where(valid, values[safe], fill)
 
-    constant = family.constant(y, trials)
+    constant = family.constant(y, trials) if member is None else family.constant(y, trials, member)
     arrays = dict(
         y=take(y, family.pad_value),
         trials=take(trials, 1.0),
@@ -415,8 +500,12 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         cluster_weight=np.ones(n_clusters) if cluster_weights is None else cluster_weights,
     )
     arrays["w"] = np.zeros((n_clusters, 1)) if cluster_covariates is None else cluster_covariates
+    if scale_matrix is not None:
+        arrays["V"] = np.stack([take(scale_matrix[:, j], 0.0) for j in range(scale_matrix.shape[1])])
     arrays = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in arrays.items()}
     arrays["chunk_cluster"] = jnp.asarray(chunk_cluster, dtype=jnp.int32)
+    if member is not None:
+        arrays["member"] = jnp.asarray(np.where(valid, member[safe], 0), dtype=jnp.int32)
     index = np.zeros(len(y), dtype=np.int32) if dispersion_index is None else dispersion_index
     arrays["dispersion_index"] = jnp.asarray(np.where(valid, index[safe], 0), dtype=jnp.int32)
     return Chunks(arrays, rows)

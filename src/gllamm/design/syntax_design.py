@@ -169,10 +169,11 @@ def _build_level(statements, indicators, level_name, factor_scale, family, data,
                         raise GllammError(f"Line {s.line} ({s.text}): between-level residual variances are written "
                                           f"'{s.lhs} ~~ 0*{s.lhs}' (the GLLAMM form has none); add a between-level "
                                           "factor for a cluster-level residual.")
-                elif family.has_dispersion:
+                elif _family_of(family, s.lhs).has_dispersion:
                     modifier(term, f"{s.lhs}~~{s.lhs}")
                 else:
-                    raise GllammError(f"Line {s.line} ({s.text}): a {family.name} response has no residual variance.")
+                    raise GllammError(f"Line {s.line} ({s.text}): a {_family_of(family, s.lhs).name} response has no "
+                                      "residual variance.")
             else:
                 raise GllammError(f"Line {s.line} ({s.text}): covariances between responses or between a response "
                                   "and a latent variable are not available; add a latent variable for them.")
@@ -190,6 +191,13 @@ def _build_level(statements, indicators, level_name, factor_scale, family, data,
             raise GllammError(f"Latent variable '{name}' is not identified: fix one loading (e.g. 1*{first}) "
                               "or its variance (factor_scale='variance').")
     return level, covariates, response_effects
+
+
+def _family_of(family, indicator: str):
+    """The family of one indicator (its member of a MixedFamily)."""
+    if family.name == "mixed":
+        return family.members[family.labels.index(indicator)]
+    return family
 
 
 def widen(data: pd.DataFrame, unit: str, item: str, response: str) -> pd.DataFrame:
@@ -234,6 +242,10 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     if cluster is not None and cluster not in data.columns:
         raise GllammError(f"Cluster column '{cluster}' is not in the data.{closest(cluster, list(data.columns))}")
     indicators = list(syntax.indicators)
+    if isinstance(family, dict):  # mixed responses: a family per indicator
+        from ..families.mixed import make_mixed_family
+
+        family, _ = make_mixed_family(family, indicators)
     fix: dict = {}
     labels: dict[str, list[str]] = {}
     within = [s for s in syntax.statements if s.level == 1]
@@ -288,16 +300,26 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     X = np.stack(columns, axis=1)
     Z = np.stack([(item == j).astype(float) for j in range(n_items)], axis=1)
     trials = np.ones_like(y)
-    family.validate(y, None, ", ".join(indicators))
+    member = None
+    if family.name == "mixed":
+        member = np.array([family.labels.index(name) for name in indicators], dtype=np.int32)[item]
+        family.validate(y, None, member)
+    else:
+        family.validate(y, None, ", ".join(indicators))
     w = data[covariates].to_numpy(dtype=float)[keep_people] if covariates else None
-    dispersion_names = tuple(f"{name}~~{name}" for name in indicators) if family.has_dispersion else None
-    dispersion_index = item.astype(np.int32) if family.has_dispersion else None
+    with_dispersion = [j for j, name in enumerate(indicators) if _family_of(family, name).has_dispersion]
+    dispersion_names = tuple(f"{indicators[j]}~~{indicators[j]}" for j in with_dispersion) or None
+    lookup = np.zeros(n_items, dtype=np.int32)
+    lookup[with_dispersion] = np.arange(len(with_dispersion))
+    dispersion_index = lookup[item] if with_dispersion else None
+    dispersion_families = tuple(_family_of(family, indicators[j]).name for j in with_dispersion) \
+        if family.name == "mixed" else None
     spec = ModelSpec(syntax, family, tuple(fixed_names), tuple(levels), dispersion_names=dispersion_names,
-                     covariate_names=tuple(covariates))
+                     covariate_names=tuple(covariates), dispersion_families=dispersion_families)
     weights = np.ones_like(y)
     offset = np.zeros_like(y)
     chunks = _make_chunks(y, trials, X, Z, offset, weights, codes, len(keep_people), family, None,
-                          dispersion_index=dispersion_index, cluster_covariates=w)
+                          dispersion_index=dispersion_index, cluster_covariates=w, member=member)
     if cluster is not None:
         import jax.numpy as jnp
 
@@ -312,7 +334,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         y=y, trials=trials, X=X, Z=Z, offset=offset, weights=weights, cluster_codes=codes,
         cluster_labels=np.asarray(data.index[keep_people]), chunks=chunks, row_index=data.index[person],
         n_dropped=dropped_people, response_name=", ".join(indicators), group_columns=(), model_frame=model_frame,
-        dispersion_index=dispersion_index, cluster_covariates=w,
+        dispersion_index=dispersion_index, cluster_covariates=w, member=member,
         level_units={"unit": len(keep_people)} | ({cluster: int(len(np.unique(cluster_codes_all[keep_people])))}
                                                   if cluster else {}),
     )

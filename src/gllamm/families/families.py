@@ -16,15 +16,18 @@ from jax.scipy.special import gammaln as jgammaln
 
 from ..errors import GllammError, check_choice
 from .links import LINK_ALIASES, Link
+from .ordinal import interval_derivatives, interval_log_probability
 
 FAMILY_LINKS = {
     "gaussian": ("identity", "log", "reciprocal"),
     "binomial": ("logit", "probit", "cloglog"),
     "poisson": ("log",),
     "gamma": ("reciprocal", "log", "identity"),
+    "ordinal": ("logit", "probit", "cloglog"),
 }
-FAMILY_ALIASES = {"normal": "gaussian", "gauss": "gaussian", "bernoulli": "binomial", "logit": "binomial"}
-CANONICAL = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "gamma": "reciprocal"}
+FAMILY_ALIASES = {"normal": "gaussian", "gauss": "gaussian", "bernoulli": "binomial", "logit": "binomial",
+                  "ologit": "ordinal", "cumulative": "ordinal"}
+CANONICAL = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "gamma": "reciprocal", "ordinal": "logit"}
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,12 @@ class Family:
     Families and their log densities (mu = g^{-1}(eta)):
 
     * gaussian:  -log(sigma) - log(2 pi)/2 - (y - mu)^2 / (2 sigma^2); dispersion log(sigma)
-    * binomial:  y log p + (n - y) log(1 - p) + log C(n, y); no dispersion
+    * binomial:  y log p + (n - y) log(1 - p) + log C(n, y), p = F(eta / s); s = 1 unless the
+                 scale is modelled (scaled probit/logit); the "dispersion" slot holds log s
     * poisson:   y log mu - mu - log y!; no dispersion
     * gamma:     nu log(nu y / mu) - nu y / mu - log y - log Gamma(nu), nu = 1/phi; dispersion log(phi)
+    * ordinal:   log[F((kappa_y - eta)/s) - F((kappa_{y-1} - eta)/s)] (see ordinal.py); y is the
+                 0-based category, the "dispersion" slot holds log s (0 unless the scale is modelled)
     """
 
     name: str
@@ -57,13 +63,20 @@ class Family:
         """True when the conditional log density is quadratic in eta (Laplace is exact)."""
         return self.name == "gaussian" and self.link.name == "identity"
 
-    def kernel(self, y, eta, trials, log_dispersion):
-        """Parameter-dependent part of log f(y | eta), elementwise."""
+    def kernel(self, y, eta, trials, log_dispersion, cuts=None):
+        """Parameter-dependent part of log f(y | eta), elementwise.
+
+        ``cuts`` = (lower, upper, n_categories): the thresholds around each row's
+        category, for ordinal responses only.
+        """
+        if self.name == "ordinal":
+            lower, upper, n_categories = cuts
+            return interval_log_probability(self.link, y, n_categories, lower, upper, eta, log_dispersion)
         if self.name == "gaussian":
             mu = self.link.inverse(eta)
             return -log_dispersion - 0.5 * jnp.log(2 * jnp.pi) - 0.5 * (y - mu) ** 2 * jnp.exp(-2 * log_dispersion)
-        if self.name == "binomial":
-            log_p, log_q = self.link.log_probabilities(eta)
+        if self.name == "binomial":  # log_dispersion: log of the latent-response scale (0 unless modelled)
+            log_p, log_q = self.link.log_probabilities(eta * jnp.exp(-log_dispersion))
             return y * log_p + (trials - y) * log_q
         if self.name == "poisson":
             return y * eta - jnp.exp(eta)
@@ -81,15 +94,19 @@ class Family:
             return jnp.where(valid, value, -jnp.inf)
         raise AssertionError(self.name)
 
-    def kernel_derivatives(self, y, eta, trials, log_dispersion):
+    def kernel_derivatives(self, y, eta, trials, log_dispersion, cuts=None):
         """First and second derivatives of kernel(y, eta) in eta, in closed form (elementwise).
 
         Used for the per-cluster Newton iterations; closed forms keep the
         differentiated graph (and compile time) small.
         """
+        if self.name == "ordinal":
+            lower, upper, n_categories = cuts
+            return interval_derivatives(self.link, y, n_categories, lower, upper, eta, log_dispersion)
         if self.name == "binomial":
-            a1, a2, b1, b2 = self.link.log_probability_derivatives(eta)
-            return y * a1 + (trials - y) * b1, y * a2 + (trials - y) * b2
+            scale = jnp.exp(-log_dispersion)
+            a1, a2, b1, b2 = self.link.log_probability_derivatives(eta * scale)
+            return (y * a1 + (trials - y) * b1) * scale, (y * a2 + (trials - y) * b2) * scale * scale
         if self.name == "poisson":
             mu = jnp.exp(eta)
             return y - mu, -mu

@@ -24,7 +24,9 @@ def _log_phi(x):
 
 def _log1mexp(a):
     """log(1 - exp(-a)) for a > 0, accurate for small and large a."""
-    return jnp.where(a < 0.693, jnp.log(-jnp.expm1(-a)), jnp.log1p(-jnp.exp(-a)))
+    small = a < 0.693
+    # each branch sees only inputs in its own range, so the unused one has finite gradients
+    return jnp.where(small, jnp.log(-jnp.expm1(-jnp.where(small, a, 1.0))), jnp.log1p(-jnp.exp(-jnp.where(small, 1.0, a))))
 
 
 @dataclass(frozen=True)

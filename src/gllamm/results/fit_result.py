@@ -171,8 +171,9 @@ class FitResult:
                     sd_cor = value / denom if denom > 0 else 0.0
                 rows.append(dict(group=level.name, var1=names[c], var2=None if r == c else names[r],
                                  estimate=value, se=float(self.se[key]), sd_cor=float(sd_cor), name=key))
-        if self.spec.family.name == "gaussian":
-            for key in self.spec.dispersions:
+        families = self.spec.dispersion_families or (self.spec.family.name,) * len(self.spec.dispersions)
+        for key, family in zip(self.spec.dispersions, families):
+            if family == "gaussian":
                 value = float(self.params[key])
                 rows.append(dict(group="Residual", var1=None if key == "var(Residual)" else key, var2=None,
                                  estimate=value, se=float(self.se[key]), sd_cor=float(np.sqrt(value)), name=key))

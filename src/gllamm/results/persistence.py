@@ -61,7 +61,10 @@ def load(path):
     if meta.get("format") != FORMAT:
         raise GllammError(f"{path} was written in format {meta.get('format')}; this gllamm ({__version__}) reads format {FORMAT}.")
     options = meta["options"]
-    family = make_family(options["family"], options.get("link"))
+    if options["family"] == "mixed":  # the mapping {response: [family, link]} as JSON
+        family = {label: tuple(value) for label, value in json.loads(options["families"]).items()}
+    else:
+        family = make_family(options["family"], options.get("link"))
     if meta.get("syntax"):
         from ..design.syntax_design import build_syntax_design
         from ..syntax.model_syntax import parse_model_syntax
@@ -73,7 +76,8 @@ def load(path):
     spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays["weights"],
                                 offset=arrays.get("offset_argument"),
                                 trials=arrays["trials"] if meta["trials_given"] else None,
-                                cluster_weights=arrays.get("row_cluster_weights"))
+                                cluster_weights=arrays.get("row_cluster_weights"), scale=options.get("scale"),
+                                family_by=options.get("family_by"))
     design = _with_row_index(design, arrays["row_index"])
     return _restore(spec, design, meta, arrays, options)
 

@@ -8,7 +8,10 @@ For row i of cluster j with fixed part eta0_i = x_i'beta + offset_i:
   int h(eta0_i + z_i' b) phi(b; 0, Psi) db, by Gauss-Hermite quadrature
   (``nip`` points per dimension, 40 by default: many, since this integrand is not peaked).
 
-Means are per trial for binomial responses (probabilities).
+Means are per trial for binomial responses (probabilities). For ordinal responses
+``type="probability"`` gives P(y = k) for every category k (a DataFrame with one
+column per category): F((kappa_k - eta)/s) - F((kappa_{k-1} - eta)/s), averaged over
+the latent distribution with latent="marginal".
 """
 
 from __future__ import annotations
@@ -49,10 +52,63 @@ def _design_for(result, newdata, offset):
     return X, Z, total_offset, codes
 
 
+def _log_scale(result, newdata) -> np.ndarray | float:
+    """log s_i of the level-1 scale model per row (0 without one)."""
+    spec, design = result.spec, result.design
+    if not spec.scale_names:
+        return 0.0
+    if newdata is None:
+        V = design.scale_matrix
+    else:
+        frame = design.scale_model_spec.get_model_matrix(newdata, na_action="raise")
+        columns = ["scale:" + ("(Intercept)" if c == "Intercept" else str(c)) for c in frame.columns]
+        V = np.asarray(frame, dtype=float)[:, [columns.index(n) for n in spec.scale_names]]
+    return V @ result.params[list(spec.scale_names)].to_numpy()
+
+
+def _members(result, newdata) -> np.ndarray | None:
+    """Mixed responses: each row's response type (member of the family mapping)."""
+    family = result.family
+    if family.name != "mixed":
+        return None
+    if newdata is None:
+        return result.design.member
+    column = result.options.get("family_by")
+    if column is None or column not in newdata.columns:
+        raise GllammError(f"newdata needs the response-type column '{column}' to predict mixed responses.")
+    types = newdata[column].astype(str)
+    unknown = sorted(set(types) - set(family.labels))
+    if unknown:
+        raise GllammError(f"newdata['{column}'] has response types {unknown} that the model has no family for.")
+    return types.map({label: k for k, label in enumerate(family.labels)}).to_numpy()
+
+
+def _mean(result, eta, log_scale, member=None):
+    """h(eta), with P(y = 1) = F(eta / s) for binary responses with a modelled scale; per row's own link
+    for mixed responses (``member``)."""
+    family = result.family
+    if family.name == "mixed":
+        out = np.empty_like(eta, dtype=float)
+        for k, f in enumerate(family.members):
+            own = member == k
+            out[own] = inverse_link_numpy(f.link.name, eta[own])
+        return out
+    if family.name == "binomial":
+        eta = eta * np.exp(-np.reshape(log_scale, np.shape(log_scale) + (1,) * (np.ndim(eta) - np.ndim(log_scale))))
+    return inverse_link_numpy(family.link.name, eta)
+
+
 def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
             offset=None, nip: int = 40) -> np.ndarray:
     """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
-    type = check_choice("type", type, ("linear", "mean"))
+    type = check_choice("type", type, ("linear", "mean", "probability"))
+    ordinal = result.family.name == "ordinal"
+    if ordinal and type == "mean":
+        raise GllammError("For an ordinal response predict the category probabilities with type='probability' "
+                          "(or the linear predictor with type='linear').")
+    if type == "probability" and not ordinal:
+        raise GllammError(f"type='probability' is for ordinal responses; use type='mean' for family "
+                          f"'{result.family.name}'.")
     latent = check_choice("latent", latent, ("zero", "eb", "marginal"))
     if type == "linear" and latent == "marginal":
         raise GllammError("A marginal prediction is a mean: use type='mean' with latent='marginal'.")
@@ -73,8 +129,10 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
         eta = eta + np.where(known, np.einsum("nk,nk->n", Z @ loadings.T, eb[np.where(known, codes, 0)]), 0.0)
     if type == "linear":
         return eta
+    log_scale = _log_scale(result, newdata)
     if latent != "marginal":
-        return inverse_link_numpy(link, eta)
+        return (_category_probabilities(result, eta, log_scale=log_scale) if ordinal
+                else _mean(result, eta, log_scale, _members(result, newdata)))
     from ..objective import latent_structure
 
     params = result.table_spec.unpack(np.asarray(result.theta))
@@ -82,7 +140,22 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     nodes, log_w = product_rule(nip, ML.shape[1])
     weights = np.exp(log_w) / np.pi ** (ML.shape[1] / 2)
     b = np.sqrt(2.0) * nodes @ ML.T  # (nodes, q): latent values at the nodes
-    return inverse_link_numpy(link, eta[:, None] + (Z @ loadings.T) @ b.T) @ weights
+    eta_nodes = eta[:, None] + (Z @ loadings.T) @ b.T
+    if ordinal:
+        return _category_probabilities(result, eta_nodes, weights, log_scale)
+    return _mean(result, eta_nodes, np.broadcast_to(log_scale, eta.shape), _members(result, newdata)) @ weights
+
+
+def _category_probabilities(result, eta, weights=None, log_scale=0.0) -> pd.DataFrame:
+    """Ordinal P(y = k | eta) per row and category; eta (n,) or (n, nodes) averaged with ``weights``."""
+    kappa = np.asarray(result.params[list(result.spec.threshold_names)], dtype=float)
+    eta = eta[:, :, None] if eta.ndim == 2 else eta[:, None, None]
+    inverse_scale = np.exp(-np.broadcast_to(log_scale, eta.shape[:1]))[:, None, None]
+    cumulative = inverse_link_numpy(result.family.link.name, (kappa[None, None, :] - eta) * inverse_scale)
+    ones = np.ones(cumulative.shape[:2] + (1,))
+    probabilities = np.diff(np.concatenate([0 * ones, cumulative, ones], axis=2), axis=2)
+    probabilities = probabilities[:, 0, :] if weights is None else np.einsum("nkc,k->nc", probabilities, weights)
+    return pd.DataFrame(probabilities, columns=list(result.spec.categories))
 
 
 def _level_loadings(result):
@@ -109,7 +182,11 @@ def _nested_prediction(result, type, latent, nip):
         for (zl, _), level, code in zip(levels, result.spec.levels, codes):
             values = eb[level.name].iloc[:, : level.dim].to_numpy()
             eta = eta + np.einsum("nk,nk->n", zl, values[code])
-        return eta if type == "linear" else inverse_link_numpy(result.family.link.name, eta)
+        if type == "linear":
+            return eta
+        log_scale = _log_scale(result, None)
+        return (_category_probabilities(result, eta, log_scale=log_scale) if result.family.name == "ordinal"
+                else _mean(result, eta, log_scale, _members(result, None)))
     dims = [ML.shape[1] for _, ML in levels]
     nodes, log_w = product_rule(nip, sum(dims))
     weights = np.exp(log_w) / np.pi ** (sum(dims) / 2)
@@ -117,25 +194,53 @@ def _nested_prediction(result, type, latent, nip):
     for (zl, ML), dim in zip(levels, dims):
         shift += zl @ (np.sqrt(2.0) * nodes[:, start : start + dim] @ ML.T).T
         start += dim
-    return inverse_link_numpy(result.family.link.name, eta[:, None] + shift) @ weights
+    log_scale = _log_scale(result, None)
+    if result.family.name == "ordinal":
+        return _category_probabilities(result, eta[:, None] + shift, weights, log_scale)
+    return _mean(result, eta[:, None] + shift, np.broadcast_to(log_scale, eta.shape), _members(result, None)) @ weights
 
 
 def residuals(result, type: str = "pearson") -> np.ndarray:
     """Pearson or deviance residuals of the fitted data, conditional on the EB means of the latent variables."""
     type = check_choice("residual type", type, ("pearson", "deviance", "response"))
     design, family = result.design, result.family
-    mu = predict(result, latent="eb") * (design.trials if family.name == "binomial" else 1.0)
-    y = design.y
+    if family.name == "ordinal":
+        raise GllammError("Residuals are not defined for ordinal responses; compare predict(type='probability') "
+                          "with the observed categories instead.")
+    if family.name == "mixed":  # each row by its own family
+        out = np.empty(len(design.y))
+        mean = predict(result, latent="eb")
+        for k, member in enumerate(family.members):
+            own = design.member == k
+            out[own] = _residuals_of(member, design.y[own], mean[own], design.trials[own],
+                                     _row_dispersion(result, own, member), type)
+        return out
+    mu = predict(result, latent="eb")
+    return _residuals_of(family, design.y, mu, design.trials, _row_dispersion(result, slice(None), family), type)
+
+
+def _row_dispersion(result, rows, family) -> np.ndarray:
+    """Residual variance (Gaussian) or dispersion (gamma) of the selected rows (1 for other families)."""
+    design, params, spec = result.design, result.params, result.spec
+    index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(design.y), dtype=int)
+    if spec.scale_names and family.name in ("gaussian", "gamma"):  # log SD / log dispersion per row
+        log_scale = design.scale_matrix @ params[list(spec.scale_names)].to_numpy()
+        return (np.exp(2 * log_scale) if family.name == "gaussian" else np.exp(log_scale))[rows]
+    if not family.has_dispersion or not spec.dispersions:
+        return np.ones(len(design.y))[rows]
+    return np.asarray([params[n] for n in spec.dispersions])[index][rows]
+
+
+def _residuals_of(family, y, mean, trials, dispersion, type):
+    """Pearson, deviance or response residuals of one family's rows given the conditional means (per trial)."""
+    mu = mean * (trials if family.name == "binomial" else 1.0)
     if type == "response":
         return y - mu
-    params = result.params
-    dispersion = np.asarray([params[n] for n in result.spec.dispersions] or [1.0])[
-        design.dispersion_index if design.dispersion_index is not None else np.zeros(len(y), dtype=int)]
     if family.name == "gaussian":
         variance = dispersion
     elif family.name == "binomial":
-        p = mu / design.trials
-        variance = design.trials * p * (1 - p)
+        p = mu / trials
+        variance = trials * p * (1 - p)
     elif family.name == "poisson":
         variance = mu
     else:
@@ -146,7 +251,7 @@ def residuals(result, type: str = "pearson") -> np.ndarray:
         if family.name == "gaussian":
             unit = (y - mu) ** 2
         elif family.name == "binomial":
-            m = design.trials
+            m = trials
             unit = 2 * (np.where(y > 0, y * np.log(y / mu), 0) + np.where(m - y > 0, (m - y) * np.log((m - y) / (m - mu)), 0))
         elif family.name == "poisson":
             unit = 2 * (np.where(y > 0, y * np.log(y / mu), 0) - (y - mu))

@@ -39,24 +39,47 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     from ..objective import latent_structure
 
     params = table.unpack(theta)
-    loadings, M, ML = (np.asarray(x) for x in latent_structure(table, params))
-    u = rng.standard_normal((design.n_clusters, ML.shape[1]))
-    b = u @ ML.T
-    if spec.levels[0].covariate_paths:
-        b = b + design.cluster_covariates @ (M @ np.asarray(params.covariate_effects[0])).T
-    eta = (design.X @ np.asarray(params.beta) + design.offset
-           + np.einsum("nk,nk->n", design.Z @ loadings.T, b[design.cluster_codes]))
+    eta = design.X @ np.asarray(params.beta) + design.offset
+    b = np.zeros((design.n_clusters, 0))
+    if spec.levels:
+        loadings, M, ML = (np.asarray(x) for x in latent_structure(table, params))
+        u = rng.standard_normal((design.n_clusters, ML.shape[1]))
+        b = u @ ML.T
+        if spec.levels[0].covariate_paths:
+            b = b + design.cluster_covariates @ (M @ np.asarray(params.covariate_effects[0])).T
+        eta = eta + np.einsum("nk,nk->n", design.Z @ loadings.T, b[design.cluster_codes])
     if len(spec.levels) > 1:  # the top level: one draw per top-level unit
         outer_loadings, _, outer_ML = (np.asarray(x) for x in latent_structure(table, params, 1))
         parent = np.asarray(design.chunks.arrays["parent"])
         top = rng.standard_normal((len(design.top_labels), outer_ML.shape[1])) @ outer_ML.T
         eta = eta + np.einsum("nk,nk->n", design.Z_levels[1] @ outer_loadings.T, top[parent[design.cluster_codes]])
-    mu = inverse_link_numpy(spec.family.link.name, eta)
     index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(eta), dtype=int)
     log_dispersion = np.asarray(params.log_dispersion)[index]
-    dispersion = np.exp(2 * log_dispersion) if spec.family.name == "gaussian" else np.exp(log_dispersion)
-    y = _draw_response(spec.family, mu, design.trials, dispersion, rng)
+    if spec.scale_names:  # log s_i = v_i' alpha
+        log_dispersion = design.scale_matrix @ np.asarray(params.scale)
+    if spec.family.name == "binomial":  # P(y = 1) = F(eta / s)
+        eta = eta * np.exp(-log_dispersion)
+    if spec.family.name == "ordinal":  # y* = eta + s e, y = 1 + #{k: kappa_k < y*}
+        cumulative = inverse_link_numpy(spec.family.link.name,
+                                        (np.asarray(params.thresholds)[None, :] - eta[:, None]) * np.exp(-log_dispersion)[:, None])
+        y = np.sum(rng.uniform(size=(len(eta), 1)) > cumulative, axis=1)
+    elif spec.family.name == "mixed":  # each row from its own family
+        y = np.empty(len(eta))
+        for k, member in enumerate(spec.family.members):
+            own = design.member == k
+            mu = inverse_link_numpy(member.link.name, eta[own])
+            dispersion = np.exp((2 if member.name == "gaussian" else 1) * log_dispersion[own])
+            y[own] = _draw_response(member, mu, design.trials[own], dispersion, rng)
+    else:
+        mu = inverse_link_numpy(spec.family.link.name, eta)
+        dispersion = np.exp(2 * log_dispersion) if spec.family.name == "gaussian" else np.exp(log_dispersion)
+        y = _draw_response(spec.family, mu, design.trials, dispersion, rng)
     frame = design.model_frame.copy()
+    if spec.family.name == "ordinal" and not isinstance(spec.formula, ModelSyntax):
+        original = frame[spec.formula.response]
+        labels = np.asarray(spec.categories)[y]
+        y = (pd.Categorical(labels, categories=list(spec.categories), ordered=True)
+             if isinstance(original.dtype, pd.CategoricalDtype) else labels.astype(int))
     formula = spec.formula
     if isinstance(formula, ModelSyntax):  # wide data: write each response back to its indicator column
         item = np.argmax(design.Z, axis=1)
@@ -74,7 +97,7 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         frame[formula.response] = y
     else:
         raise GllammError(f"Cannot simulate the response expression '{formula.response}'; use a plain column.")
-    if return_latent:
+    if return_latent and spec.levels:
         latent = pd.DataFrame(b, index=pd.Index(design.cluster_labels, name=spec.levels[0].name),
                               columns=list(spec.levels[0].latent_names))
         if len(spec.levels) > 1:
@@ -89,7 +112,12 @@ def refit(result, frame: pd.DataFrame, **changes):
     """Fit the same model (same options, weights, offsets) to another frame with the same rows."""
     from .._fit import fit
 
-    options = {k: v for k, v in result.options.items() if k != "n_free"}
+    options = {k: v for k, v in result.options.items() if k not in ("n_free", "families")}
+    if options.get("family") == "mixed":  # the mapping {response: (family, link)}
+        import json
+
+        options["family"] = {k: tuple(v) for k, v in json.loads(result.options["families"]).items()}
+        options["link"] = None
     design = result.design
     if isinstance(result.spec.formula, ModelSyntax):
         options.pop("scale_weights", None)

@@ -19,7 +19,8 @@ def render_summary(result) -> str:
     lines = [
         "Generalized linear latent and mixed model (gllamm)",
         f"  Formula:      {result.spec.formula.formula}",
-        f"  Family:       {family.name}    Link: {family.link.name}",
+        (f"  Families:     {family.description}" if family.name == "mixed"
+         else f"  Family:       {family.name}    Link: {family.link.name}"),
         f"  Integration:  {result.integration.label}",
         f"  Observations: {result.nobs}" + (f"  ({result.design.n_dropped} rows with missing values dropped)" if result.design.n_dropped else ""),
     ]
@@ -33,6 +34,11 @@ def render_summary(result) -> str:
     table = result.table()
     fixed = table.loc[list(result.spec.fixed_names)]
     lines += _coefficient_block(fixed)
+    if result.spec.threshold_names:
+        lines += ["", "Thresholds"] + _coefficient_block(table.loc[list(result.spec.threshold_names)])[1:]
+    if result.spec.scale_names:
+        what = {"gaussian": "log residual SD", "gamma": "log dispersion"}.get(family.name, "log SD of the latent response")
+        lines += ["", f"Level-1 scale ({what})"] + _coefficient_block(table.loc[list(result.spec.scale_names)])[1:]
     structural = [name for level in result.spec.levels
                   for name in [l.name for l in level.loading_list if l.value is None]
                   + [p.name for p in level.paths] + [p.name for p in level.covariate_paths]]
@@ -40,14 +46,15 @@ def render_summary(result) -> str:
         lines += ["", "Loadings and structural coefficients"] + _coefficient_block(table.loc[structural])[1:]
     components = result.variance_components()
     if len(components):
-        lines += ["", "Variances and covariances of latent variables" + (" and residuals" if family.name == "gaussian" else "")]
+        lines += ["", "Variances and covariances of latent variables" + (" and residuals" if (components.group == "Residual").any() else "")]
         header = f"{'Level':<12}{'Parameter':<34}{'Estimate':>10} {'Std. Err.':>10}   {'SD / Corr.':>10}"
         lines.append(header)
         lines.append("-" * len(header))
         for _, row in components.iterrows():
             lines.append(f"{row.group:<12}{row['name']:<34}{_fmt(row.estimate)} {_fmt(row.se)}   {_fmt(row.sd_cor)}")
-    if family.name == "gamma":
-        for key in result.spec.dispersions:
+    families = result.spec.dispersion_families or (family.name,) * len(result.spec.dispersions)
+    for key, member in zip(result.spec.dispersions, families):
+        if member == "gamma":
             lines += ["", f"Dispersion (1/shape) {key}: {_fmt(float(result.params[key]))} (SE {_fmt(float(result.se[key])).strip()})"]
     return "\n".join(lines)
 

@@ -36,11 +36,10 @@ def _positions(table: ParameterTable) -> dict[str, tuple[int, callable]]:
     """Reported name -> (theta position, map from reported value to theta value)."""
     frame = table.frame()
     out = {}
-    scale = 0.5 if table.spec.family.name == "gaussian" else 1.0
-    dispersions = iter(table.spec.dispersions)
+    dispersions = iter(zip(table.spec.dispersions, table.spec.reported_dispersion_powers))
     cholesky_rows = iter([(level, pos) for level in table.spec.levels for pos in level.cholesky_positions])
     for row in frame.itertuples():
-        if row.block in ("fixed", "loadings", "paths", "covariate_paths"):
+        if row.block in ("fixed", "loadings", "paths", "covariate_paths", "scale"):
             out[row.name] = (row.position, lambda v: v)
         elif row.block == "cholesky":
             level, (r, c) = next(cholesky_rows)
@@ -48,7 +47,8 @@ def _positions(table: ParameterTable) -> dict[str, tuple[int, callable]]:
             if r == c and len(block) == 1:
                 out[level.covariance_name(r, r)] = (row.position, lambda v: np.sqrt(v))
         elif row.block == "dispersion":
-            out[next(dispersions)] = (row.position, lambda v, s=scale: s * np.log(v))
+            name, power = next(dispersions)
+            out[name] = (row.position, lambda v, p=power: np.log(v) / p)
     return out
 
 

@@ -98,6 +98,11 @@ class ModelSpec:
     ``dispersion_names``: one residual variance/dispersion per group of rows
     (e.g. per indicator in a factor model); rows say which one applies.
     ``covariate_names``: cluster-level covariates w in the structural model.
+    ``categories``: for ordinal responses, the ordered category labels; the model then
+    has thresholds kappa_1 < ... < kappa_{K-1} and no intercept.
+    ``scale_names``: the level-1 scale is modelled, log s_i = v_i' alpha: the residual SD
+    (Gaussian), log dispersion (gamma), or the SD of the latent response of ordinal and
+    binary models (scaled probit/logit; v without intercept); replaces the dispersions.
     """
 
     formula: object  # FormulaSpec or the model syntax text
@@ -106,6 +111,21 @@ class ModelSpec:
     levels: tuple[LevelSpec, ...]
     dispersion_names: tuple[str, ...] | None = None
     covariate_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # ordinal responses: category labels, lowest first
+    scale_names: tuple[str, ...] = ()  # level-1 log-scale coefficients "scale:x" (heteroscedastic models)
+    dispersion_families: tuple[str, ...] | None = None  # mixed responses: the family of each dispersion
+
+    @property
+    def reported_dispersion_powers(self) -> tuple[float, ...]:
+        """Reported value = exp(power * theta): 2 for a Gaussian variance (theta = log sigma), 1 for gamma."""
+        families = self.dispersion_families or (self.family.name,) * len(self.dispersions)
+        return tuple(2.0 if name == "gaussian" else 1.0 for name in families)
+
+    @property
+    def threshold_names(self) -> tuple[str, ...]:
+        """Names of the ordinal thresholds, "1|2", "2|3", ... as in R's ordinal package."""
+        c = self.categories
+        return tuple(f"{c[k]}|{c[k + 1]}" for k in range(len(c) - 1))
 
     @property
     def n_latent(self) -> int:
@@ -115,6 +135,6 @@ class ModelSpec:
     @property
     def dispersions(self) -> tuple[str, ...]:
         """Names of the residual variances/dispersions (empty for binomial and Poisson)."""
-        if not self.family.has_dispersion:
+        if not self.family.has_dispersion or self.scale_names:
             return ()
         return self.dispersion_names if self.dispersion_names is not None else (self.family.dispersion_name,)

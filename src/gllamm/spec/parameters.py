@@ -2,7 +2,9 @@
 
 The optimiser works on an unconstrained vector theta, in this order:
 
-    [beta | free loadings | B | Gamma | Cholesky elements of Psi per level | log dispersions]
+    [beta | thresholds | free loadings | B | Gamma | Cholesky elements of Psi per level | log dispersions | scale]
+
+Ordinal thresholds are kappa_1 = t_1, kappa_k = kappa_{k-1} + exp(t_k) (ordered for any t).
 
 Cholesky elements are unconstrained (as in gllamm): Psi = L L' is positive
 semi-definite for any values (with unit variances, rows of L are normalised).
@@ -19,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from ..families.ordinal import cumulative_thresholds
 from .model_spec import LevelSpec, ModelSpec
 
 
@@ -32,6 +35,8 @@ class Unpacked:
     covariate_effects: tuple[jnp.ndarray, ...]
     cholesky: tuple[jnp.ndarray, ...]
     log_dispersion: jnp.ndarray  # (n_dispersions,) or (1,) of zeros
+    thresholds: jnp.ndarray  # ordinal kappa_1 < ... < kappa_{K-1}, or (0,)
+    scale: jnp.ndarray  # coefficients alpha of log s_i = v_i' alpha, or (0,)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,8 @@ class ParameterTable:
 
     def _segments(self) -> list[tuple[str, int, int, int]]:
         """(kind, level index, start, count) of every block of theta after beta."""
-        segments, position = [], self.n_fixed
+        n_thresholds = len(self.spec.threshold_names)
+        segments, position = [("thresholds", -1, self.n_fixed, n_thresholds)], self.n_fixed + n_thresholds
         for kind in ("loadings", "paths", "covariate_paths", "cholesky"):
             for index, level in enumerate(self.spec.levels):
                 count = {"loadings": len(self._free_loadings(level)), "paths": len(level.paths),
@@ -61,6 +67,7 @@ class ParameterTable:
                 segments.append((kind, index, position, count))
                 position += count
         segments.append(("dispersion", -1, position, len(self.spec.dispersions)))
+        segments.append(("scale", -1, position + len(self.spec.dispersions), len(self.spec.scale_names)))
         return segments
 
     @property
@@ -94,6 +101,11 @@ class ParameterTable:
         if kind == "cholesky":
             return [f"chol[{level.latent_names[r]},{level.latent_names[c]}|{level.name}]"
                     for r, c in level.cholesky_positions]
+        if kind == "thresholds":
+            names = self.spec.threshold_names
+            return [names[0]] + [f"log_increment[{n}]" for n in names[1:]] if names else []
+        if kind == "scale":
+            return list(self.spec.scale_names)
         return [f"log_dispersion[{n}]" for n in self.spec.dispersions]
 
     # ---- theta -> structured ------------------------------------------------------------
@@ -102,8 +114,16 @@ class ParameterTable:
         beta = theta[: self.n_fixed]
         parts = {k: [] for k in ("loadings", "paths", "covariate_paths", "cholesky")}
         log_dispersion = jnp.zeros((1,), theta.dtype)
+        thresholds = jnp.zeros((0,), theta.dtype)
+        scale = jnp.zeros((0,), theta.dtype)
         for kind, index, start, count in self._segments():
             values = theta[start : start + count]
+            if kind == "scale":
+                scale = values
+                continue
+            if kind == "thresholds":
+                thresholds = cumulative_thresholds(values)
+                continue
             if kind == "dispersion":
                 if count:
                     log_dispersion = values
@@ -139,10 +159,14 @@ class ParameterTable:
                     matrix = matrix / jnp.sqrt(jnp.sum(matrix * matrix, axis=1, keepdims=True))
             parts[kind].append(matrix)
         return Unpacked(beta, tuple(parts["loadings"]), tuple(parts["paths"]), tuple(parts["covariate_paths"]),
-                        tuple(parts["cholesky"]), log_dispersion)
+                        tuple(parts["cholesky"]), log_dispersion, thresholds, scale)
 
-    def pack(self, beta, cholesky, log_dispersion=None, loadings=None, paths=None, covariate_paths=None) -> np.ndarray:
-        """Build theta (host side) from structured values; loadings/paths default to 1 and 0."""
+    def pack(self, beta, cholesky, log_dispersion=None, loadings=None, paths=None, covariate_paths=None,
+             thresholds=None, scale=None) -> np.ndarray:
+        """Build theta (host side) from structured values; loadings/paths default to 1 and 0.
+
+        ``thresholds``: increasing ordinal thresholds kappa (default: evenly spaced around 0).
+        """
         theta = np.zeros(self.size)
         theta[: self.n_fixed] = np.asarray(beta, float)
         for kind, index, start, count in self._segments():
@@ -150,6 +174,13 @@ class ParameterTable:
                 continue
             if kind == "dispersion":
                 theta[start : start + count] = np.broadcast_to(np.asarray(log_dispersion, float), (count,))
+                continue
+            if kind == "scale":
+                theta[start : start + count] = 0.0 if scale is None else np.asarray(scale, float)
+                continue
+            if kind == "thresholds":
+                kappa = np.arange(count) - (count - 1) / 2 if thresholds is None else np.asarray(thresholds, float)
+                theta[start : start + count] = np.concatenate([kappa[:1], np.log(np.diff(kappa))])
                 continue
             level = self.spec.levels[index]
             if kind == "loadings":
@@ -176,19 +207,19 @@ class ParameterTable:
 
     def reported_names(self) -> list[str]:
         """Names of reported parameters in order."""
-        names = list(self.spec.fixed_names)
+        names = list(self.spec.fixed_names) + list(self.spec.threshold_names)
         for level in self.spec.levels:
             names += [l.name for l in self._free_loadings(level)]
         for level in self.spec.levels:
             names += [p.name for p in level.paths] + [p.name for p in level.covariate_paths]
         for level in self.spec.levels:
             names += [level.covariance_name(r, c) for r, c in self._covariance_pairs(level)]
-        return names + list(self.spec.dispersions)
+        return names + list(self.spec.dispersions) + list(self.spec.scale_names)
 
     def reported(self, theta):
         """theta -> reported parameter vector (a smooth map, used with the delta method)."""
         unpacked = self.unpack(theta)
-        parts = [unpacked.beta]
+        parts = [unpacked.beta, unpacked.thresholds]
         for index, level in enumerate(self.spec.levels):
             free = self._free_loadings(level)
             if free:
@@ -208,8 +239,9 @@ class ParameterTable:
                 rows, cols = (np.array(x, dtype=int) for x in zip(*pairs))
                 parts.append(psi[rows, cols])
         if self.spec.dispersions:
-            scale = 2.0 if self.spec.family.name == "gaussian" else 1.0
-            parts.append(jnp.exp(scale * unpacked.log_dispersion))
+            powers = np.asarray(self.spec.reported_dispersion_powers)
+            parts.append(jnp.exp(powers * unpacked.log_dispersion))
+        parts.append(unpacked.scale)
         return jnp.concatenate(parts)
 
     def from_reported(self, values) -> np.ndarray:
@@ -225,9 +257,11 @@ class ParameterTable:
             loadings.append([values[l.name] for l in self._free_loadings(level)])
             paths.append([values[p.name] for p in level.paths])
             covariate_paths.append([values[p.name] for p in level.covariate_paths])
-        scale = 0.5 if self.spec.family.name == "gaussian" else 1.0
-        log_dispersion = [scale * np.log(values[n]) for n in self.spec.dispersions]
-        theta = self.pack(beta, factors, log_dispersion if log_dispersion else None, loadings, paths, covariate_paths)
+        log_dispersion = [np.log(values[n]) / power
+                          for n, power in zip(self.spec.dispersions, self.spec.reported_dispersion_powers)]
+        thresholds = [values[n] for n in self.spec.threshold_names] or None
+        theta = self.pack(beta, factors, log_dispersion if log_dispersion else None, loadings, paths, covariate_paths,
+                          thresholds, [values[n] for n in self.spec.scale_names])
         for kind, index, start, count in self._segments():  # unit-variance rows: off-diagonals of normalised L
             if kind == "cholesky" and count and self.spec.levels[index].unit_variance:
                 factor = factors[index] / np.diag(factors[index])[:, None]

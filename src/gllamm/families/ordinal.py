@@ -1,0 +1,110 @@
+"""Cumulative (ordinal) response models.
+
+With categories 1..K, thresholds kappa_1 < ... < kappa_{K-1} and latent-response
+scale s (1 unless modelled, as in the scaled ordinal probit),
+
+    P(y <= k | eta) = F((kappa_k - eta) / s),
+    log P(y = k)    = log[F((kappa_k - eta)/s) - F((kappa_{k-1} - eta)/s)],
+
+with kappa_0 = -inf and kappa_K = +inf; F is the inverse link (logistic,
+standard normal or 1 - exp(-exp(x)) for cloglog). Differences of probabilities
+are taken in log space: in the left tail as log F(b) + log(1 - F(a)/F(b)), in
+the right tail as log S(a) + log(1 - S(b)/S(a)) with S = 1 - F, so no
+probability is rounded to 0 or 1 before its logarithm is taken.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from .links import Link, _log1mexp
+
+
+def interval_log_probability(link: Link, code, n_categories: int, lower, upper, eta, log_scale):
+    """log P(y = code) elementwise; ``lower``/``upper`` are the thresholds around the category.
+
+    ``code`` is the 0-based category; for the first (last) category ``lower`` (``upper``)
+    is ignored and only needs to be finite.
+    """
+    first = code <= 0
+    last = code >= n_categories - 1
+    scale = jnp.exp(-log_scale)
+    b = (upper - eta) * scale
+    a = (lower - eta) * scale
+    a = jnp.where(first, b - 1.0, a)  # safe, finite values where a bound is infinite
+    b = jnp.where(last, a + 1.0, b)
+    right_tail = (a + b) > 0.0
+    if link.name in ("logit", "probit"):  # symmetric F: S(x) = F(-x), so reflect the right tail
+        lo, hi = jnp.where(right_tail, -b, a), jnp.where(right_tail, -a, b)
+        log_f_hi, _ = link.log_probabilities(hi)
+        log_f_lo, _ = link.log_probabilities(lo)
+        middle = log_f_hi + _log1mexp(jnp.maximum(log_f_hi - log_f_lo, 1e-300))
+        end = link.log_probabilities(jnp.where(first, b, -a))[0]  # log F(b) or log S(a) = log F(-a)
+        return jnp.where(first | last, end, middle)
+    log_f_b, log_s_b = link.log_probabilities(b)
+    log_f_a, log_s_a = link.log_probabilities(a)
+    # both forms use only finite, strictly ordered inputs, so neither produces NaN gradients
+    left_form = log_f_b + _log1mexp(jnp.maximum(log_f_b - log_f_a, 1e-300))
+    right_form = log_s_a + _log1mexp(jnp.maximum(log_s_a - log_s_b, 1e-300))
+    middle = jnp.where(right_tail, right_form, left_form)
+    return jnp.where(first, log_f_b, jnp.where(last, log_s_a, middle))
+
+
+def _log_density_and_slope(link: Link, x):
+    """log f(x) and f'(x)/f(x) of the latent-response density f = F'."""
+    if link.name == "logit":
+        log_f, log_s = link.log_probabilities(x)
+        return log_f + log_s, 1.0 - 2.0 * jnp.exp(log_f)
+    if link.name == "probit":
+        return -0.5 * x * x - 0.5 * jnp.log(2 * jnp.pi), -x
+    if link.name == "cloglog":
+        rate = jnp.exp(x)
+        return x - rate, 1.0 - rate
+    raise AssertionError(link.name)
+
+
+def interval_derivatives(link: Link, code, n_categories: int, lower, upper, eta, log_scale):
+    """First and second derivatives in eta of log P(y = code), in closed form.
+
+    With P = F(b) - F(a), b = (upper - eta)/s, a = (lower - eta)/s and r_x = f(x)/P:
+    d log P / d eta = -(r_b - r_a)/s,  d2 = (r_b f'(b)/f(b) - r_a f'(a)/f(a))/s^2 - d1^2.
+    """
+    first = code <= 0
+    last = code >= n_categories - 1
+    scale = jnp.exp(-log_scale)
+    log_p = interval_log_probability(link, code, n_categories, lower, upper, eta, log_scale)
+    b = (upper - eta) * scale
+    a = (lower - eta) * scale
+    a = jnp.where(first, b - 1.0, a)
+    b = jnp.where(last, a + 1.0, b)
+    log_f_b, slope_b = _log_density_and_slope(link, b)
+    log_f_a, slope_a = _log_density_and_slope(link, a)
+    r_b = jnp.where(last, 0.0, jnp.exp(log_f_b - log_p))
+    r_a = jnp.where(first, 0.0, jnp.exp(log_f_a - log_p))
+    d1 = -(r_b - r_a) * scale
+    d2 = (r_b * slope_b - r_a * slope_a) * scale * scale - d1 * d1
+    # end categories: log F(b) or log S(a), whose derivatives the binary links give without cancellation
+    f1, f2, _, _ = link.log_probability_derivatives(b)
+    _, _, s1, s2 = link.log_probability_derivatives(a)
+    d1 = jnp.where(first, -scale * f1, jnp.where(last, -scale * s1, d1))
+    d2 = jnp.where(first, scale * scale * f2, jnp.where(last, scale * scale * s2, d2))
+    return d1, d2
+
+
+def elementwise_derivatives(function, eta):
+    """First and second derivatives of an elementwise function of eta, by forward-mode autodiff."""
+    ones = jnp.ones_like(eta)
+
+    def first(x):
+        return jax.jvp(function, (x,), (ones,))[1]
+
+    d1, d2 = jax.jvp(first, (eta,), (ones,))
+    return d1, d2
+
+
+def cumulative_thresholds(theta_part):
+    """kappa from unconstrained values: kappa_1 = t_1, kappa_k = kappa_{k-1} + exp(t_k)."""
+    if theta_part.shape[0] == 0:
+        return theta_part
+    return jnp.cumsum(jnp.concatenate([theta_part[:1], jnp.exp(theta_part[1:])]))
