@@ -159,6 +159,7 @@ def test_multilevel_syntax_errors():
         gllamm.fit("level: 1\n fw =~ y1 + y2 + y3\n level: 2\n fb =~ y1 + y2 + y3\n y1 ~~ y1", data, cluster="cluster")
 
 
+@pytest.mark.slow  # ~60 s
 def test_structural_recovery_at_two_levels():
     """Simulated two-level SEM: B within units (g ~ f), B between clusters (h ~ k), recovered within 4 SEs."""
     import pandas as pd

@@ -75,6 +75,7 @@ def test_endogenous_treatment_example_removes_confounding_bias():
     assert naive.params["d"] - example["TRUTH"]["y~d"] > 4 * naive.se["d"]  # the regression is biased
 
 
+@pytest.mark.slow  # ~40 s
 def test_dependent_dropout_example():
     example = runpy.run_path(str(EXAMPLES / "dependent_dropout.py"))
     result = example["main"]()

@@ -78,6 +78,7 @@ def test_recovers_simulated_parameters(family, link):
         assert abs(estimate - value) < 4 * se, (name, estimate, value, se)
 
 
+@pytest.mark.slow  # ~35 s
 def test_random_slope_recovery_and_uncorrelated_terms():
     rng, cluster, x = _frame(7)
     L = np.linalg.cholesky(np.array([[0.5, 0.15], [0.15, 0.3]]))
