@@ -31,7 +31,7 @@ from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
 from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
-_OPTIONS = ("family", "link", "family_by", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
+_OPTIONS = ("family", "link", "family_by", "base", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
             "fix", "equal", "factor_scale", "cluster", "long", "information", "max_iter", "tol", "verbose")
 
 
@@ -41,7 +41,7 @@ def default_nip(dim: int) -> int:
 
 
 def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
-        family_by: str | None = None, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
+        family_by: str | None = None, base=None, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
         offset=None, trials=None, scale: str | None = None,
         start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, long: dict | None = None,
         information: str | None = None,
@@ -58,6 +58,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         names in model syntax, or by the values of the column ``family_by`` in a formula
         model on long data (one row per response), e.g.
         ``family={"y": "gaussian", "d": ("binomial", "probit")}, family_by="type"``.
+        "multinomial": a nominal response (multinomial logit), with one copy of every fixed and
+        random effect per category other than the base (``base=``, the first category by default),
+        named "2:x", "var(2:(Intercept)|school)".
     method: "adaptive" (adaptive Gauss-Hermite quadrature, ``nip`` points per
         latent dimension), "laplace" (= lme4's nAGQ=1) or "ghq" (non-adaptive).
         Gaussian responses with identity link are integrated exactly.
@@ -124,7 +127,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         formula = parse_formula(model)
         spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
                                     cluster_weights=cluster_weights, scale_weights=scale_weights, scale=scale,
-                                    family_by=family_by)
+                                    family_by=family_by, base=base)
     family = spec.family
     q = spec.n_latent
     if nip is None:
@@ -238,6 +241,8 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
         thresholds = np.maximum.accumulate(link_numpy(family.link.name, p) + np.mean(design.offset))
         thresholds = thresholds + 1e-3 * np.arange(n - 1)
         mu = np.full_like(y, 0.5)
+    elif family.name == "multinomial":  # start at equal category probabilities (beta = 0)
+        mu = np.full_like(y, 0.5)
     elif family.name == "binomial":
         mu = (y + 0.5) / (trials + 1.0)
     elif family.name in ("poisson",):
@@ -262,7 +267,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     else:
         target = link_numpy(family.link.name, mu) - design.offset
     X = design.X
-    if family.name == "ordinal":
+    if family.name in ("ordinal", "multinomial"):
         beta = np.zeros(X.shape[1])
     else:
         beta = np.linalg.lstsq(X * np.sqrt(design.weights)[:, None], target * np.sqrt(design.weights), rcond=None)[0] if X.shape[1] else np.zeros(0)

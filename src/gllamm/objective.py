@@ -62,6 +62,9 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
     mixed = family.name == "mixed"
     if mixed:
         row_data.append(data["member"])
+    set_size = table.spec.set_size
+    if set_size > 1:
+        row_data.append(data["available"])
 
     def rows(eta):  # broadcast (chunks, W) row data against eta of shape (chunks, ..., W)
         index = (slice(None),) + (None,) * (eta.ndim - 2) + (slice(None),)
@@ -71,6 +74,8 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
             extra["cuts"] = (values[3], values[4], n_categories)
         if mixed:
             extra["member"] = values[-1]
+        if set_size > 1:
+            extra["choice"] = (values[-1], set_size)
         return values[0], values[1], values[2], extra
 
     def row_kernel(eta):
@@ -92,7 +97,8 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
     else:
         loadings = jnp.zeros((0,) + eta0.shape)
     n_units = data["parent"].shape[0] if "parent" in data else data["cluster_weight"].shape[0]
-    return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units)
+    return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units,
+                        set_size=set_size)
 
 
 def outer_loadings(table: ParameterTable, theta, data):

@@ -20,7 +20,9 @@ from ..errors import DataWarning, GllammError, closest
 from ..families import Family
 from ..spec import LevelSpec, ModelSpec
 from ..syntax import FormulaSpec
-from .chunks import chunk_rows
+from .chunks import choose_width, chunk_rows
+from .nominal import code_nominal
+from .nominal import expand as expand_nominal
 from .ordinal_response import code_ordinal
 from ..families.mixed import make_mixed_family
 
@@ -67,11 +69,12 @@ class Design:
     scale_matrix: np.ndarray | None = None  # V (rows, n_scale) of the level-1 log-scale model
     scale_model_spec: object = None  # formulaic ModelSpec of V (rebuilds it for new data)
     member: np.ndarray | None = None  # mixed responses: the response type (family) of each row
+    set_size: int = 1  # multinomial: rows (category slots) per observation
 
     @property
     def n_obs(self) -> int:
-        """Number of rows (responses)."""
-        return int(self.y.shape[0])
+        """Number of responses (observations; a multinomial response has set_size rows)."""
+        return int(self.y.shape[0]) // self.set_size
 
     @property
     def n_clusters(self) -> int:
@@ -141,6 +144,7 @@ def build_design(
     chunk_width: int | None = None,
     scale: str | None = None,
     family_by: str | None = None,
+    base=None,
 ) -> tuple[ModelSpec, Design]:
     """Build the ModelSpec and Design for an lme4-style formula on a data frame.
 
@@ -245,6 +249,10 @@ def build_design(
         y, n_trials = successes, successes + failures
         if family.name == "mixed":
             raise GllammError("cbind() responses cannot be combined with mixed responses; use trials= instead.")
+    elif family.name == "multinomial":
+        raw = cc[formula.response] if formula.response in cc.columns else _evaluate(formula.response, cc)
+        nominal = code_nominal(raw, formula.response, base)
+        y, n_trials = nominal[0].astype(float), None
     elif family.name == "ordinal":
         raw = cc[formula.response] if formula.response in cc.columns else _evaluate(formula.response, cc)
         y, categories = code_ordinal(raw, formula.response)
@@ -353,10 +361,30 @@ def build_design(
         codes, labels = pd.factorize(keys[group], sort=True)
         labels, parent, top_labels = np.asarray(labels), None, None
     Z = Z_levels[0] if Z_levels else np.zeros((len(cc), 0))
+    set_size, available = 1, None
+    if family.name == "multinomial":  # one choice set of K category slots per observation
+        if len(levels) > 1:
+            raise GllammError("Multinomial responses with nested levels of random effects are not available yet.")
+        if np.any(total_offset != 0) or scale is not None:
+            raise GllammError("offset= and scale= are not available for multinomial responses.")
+        set_size = len(nominal[1])
+        y, X, fixed_names, Z_levels, levels = expand_nominal(*nominal, X, fixed_names, Z_levels, levels)
+        chunk_width = set_size * choose_width(np.bincount(codes))
+        codes, row_weights = np.repeat(codes, set_size), np.repeat(row_weights, set_size)
+        total_offset, n_trials = np.zeros(len(y)), np.ones(len(y))
+        available = np.ones(len(y))
+        Z = Z_levels[0] if Z_levels else np.zeros((len(y), 0))
+        for level in levels:
+            n_cov = len(level.cholesky_positions)
+            if level_units_count(keys, level.name) <= n_cov:
+                raise GllammError(f"Grouping factor '{level.name}' has too few groups to estimate {n_cov} "
+                                  "variance/covariance parameters of the category-specific random effects; use '||'.")
+    elif base is not None:
+        raise GllammError("base= applies to family='multinomial'.")
     V, scale_names, scale_spec = _scale_matrix(scale, cc, family)
     spec = ModelSpec(formula, family, tuple(fixed_names), tuple(levels), categories=categories,
                      scale_names=scale_names, dispersion_names=dispersion_names,
-                     dispersion_families=dispersion_families)
+                     dispersion_families=dispersion_families, set_size=set_size)
     row_weights = _scale_level1_weights(row_weights, codes, scale_weights)
     per_cluster_weights = None
     if cluster_weight_values is not None:
@@ -370,7 +398,8 @@ def build_design(
     if parent is not None and per_cluster_weights is not None:
         raise GllammError("cluster_weights with two nested levels are not available yet.")
     chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width,
-                          per_cluster_weights, scale_matrix=V, dispersion_index=dispersion_index, member=member)
+                          per_cluster_weights, scale_matrix=V, dispersion_index=dispersion_index, member=member,
+                          available=available)
     if parent is not None:
         import jax.numpy as jnp
 
@@ -388,9 +417,14 @@ def build_design(
         level_units={lv.name: int(keys[lv.name].nunique()) for lv in levels},
         top_labels=None if top_labels is None else np.asarray(top_labels),
         Z_levels=tuple(Z_levels), scale_matrix=V, scale_model_spec=scale_spec,
-        dispersion_index=dispersion_index, member=member,
+        dispersion_index=dispersion_index, member=member, set_size=set_size,
     )
     return spec, design
+
+
+def level_units_count(keys, group) -> int:
+    """Number of units of a grouping factor."""
+    return int(keys[group].nunique())
 
 
 def _one_sided(expression: str, option: str) -> str:
@@ -476,7 +510,8 @@ def _check_rank(matrix: np.ndarray, names: list[str], what: str) -> None:
 
 
 def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width, cluster_weights=None,
-                 dispersion_index=None, cluster_covariates=None, scale_matrix=None, member=None) -> Chunks:
+                 dispersion_index=None, cluster_covariates=None, scale_matrix=None, member=None,
+                 available=None) -> Chunks:
     """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
     from .. import _jax  # noqa: F401  (float64 on before arrays are made)
     import jax.numpy as jnp
@@ -500,6 +535,8 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         cluster_weight=np.ones(n_clusters) if cluster_weights is None else cluster_weights,
     )
     arrays["w"] = np.zeros((n_clusters, 1)) if cluster_covariates is None else cluster_covariates
+    if available is not None:
+        arrays["available"] = take(available, 1.0)
     if scale_matrix is not None:
         arrays["V"] = np.stack([take(scale_matrix[:, j], 0.0) for j in range(scale_matrix.shape[1])])
     arrays = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in arrays.items()}

@@ -16,6 +16,7 @@ from jax.scipy.special import gammaln as jgammaln
 
 from ..errors import GllammError, check_choice
 from .links import LINK_ALIASES, Link
+from .multinomial import choice_derivatives, choice_log_probability
 from .ordinal import interval_derivatives, interval_log_probability
 
 FAMILY_LINKS = {
@@ -24,10 +25,13 @@ FAMILY_LINKS = {
     "poisson": ("log",),
     "gamma": ("reciprocal", "log", "identity"),
     "ordinal": ("logit", "probit", "cloglog"),
+    "multinomial": ("logit",),
 }
 FAMILY_ALIASES = {"normal": "gaussian", "gauss": "gaussian", "bernoulli": "binomial", "logit": "binomial",
-                  "ologit": "ordinal", "cumulative": "ordinal"}
-CANONICAL = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "gamma": "reciprocal", "ordinal": "logit"}
+                  "ologit": "ordinal", "cumulative": "ordinal", "mlogit": "multinomial", "nominal": "multinomial",
+                  "categorical": "multinomial"}
+CANONICAL = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "gamma": "reciprocal", "ordinal": "logit",
+             "multinomial": "logit"}
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,14 @@ class Family:
         """True when the conditional log density is quadratic in eta (Laplace is exact)."""
         return self.name == "gaussian" and self.link.name == "identity"
 
-    def kernel(self, y, eta, trials, log_dispersion, cuts=None):
+    def kernel(self, y, eta, trials, log_dispersion, cuts=None, choice=None):
         """Parameter-dependent part of log f(y | eta), elementwise.
 
         ``cuts`` = (lower, upper, n_categories): the thresholds around each row's
         category, for ordinal responses only.
         """
+        if self.name == "multinomial":  # choice = (available, set size K): see multinomial.py
+            return choice_log_probability(y, eta, *choice)
         if self.name == "ordinal":
             lower, upper, n_categories = cuts
             return interval_log_probability(self.link, y, n_categories, lower, upper, eta, log_dispersion)
@@ -94,12 +100,14 @@ class Family:
             return jnp.where(valid, value, -jnp.inf)
         raise AssertionError(self.name)
 
-    def kernel_derivatives(self, y, eta, trials, log_dispersion, cuts=None):
+    def kernel_derivatives(self, y, eta, trials, log_dispersion, cuts=None, choice=None):
         """First and second derivatives of kernel(y, eta) in eta, in closed form (elementwise).
 
         Used for the per-cluster Newton iterations; closed forms keep the
         differentiated graph (and compile time) small.
         """
+        if self.name == "multinomial":  # second derivatives per set: (..., W/K, K, K)
+            return choice_derivatives(y, eta, *choice)
         if self.name == "ordinal":
             lower, upper, n_categories = cuts
             return interval_derivatives(self.link, y, n_categories, lower, upper, eta, log_dispersion)

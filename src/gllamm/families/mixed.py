@@ -108,8 +108,8 @@ def make_mixed_family(mapping: dict, available) -> tuple[MixedFamily, dict]:
             family = make_family(*value)
         else:
             family = make_family(value)
-        if family.name == "ordinal":
-            raise GllammError("Ordinal responses cannot yet be mixed with other response types.")
+        if family.name in ("ordinal", "multinomial"):
+            raise GllammError(f"{family.name.capitalize()} responses cannot yet be mixed with other response types.")
         members.append(family)
         labels.append(response)
     missing = [a for a in available if a not in labels]

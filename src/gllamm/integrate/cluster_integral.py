@@ -80,6 +80,7 @@ class ClusterModel:
     chunk_cluster: jnp.ndarray  # (chunks,)
     n_clusters: int
     prior: float = 1.0  # precision of the N(0, I) prior on u; 0 gives the conditional likelihood (ML estimates)
+    set_size: int = 1  # choice sets of K slots: row_derivatives' second derivatives are (chunks, W/K, K, K)
 
     @property
     def q(self) -> int:
@@ -113,12 +114,19 @@ class ClusterModel:
         given zero curvature, so the Hessian is always negative definite.
         """
         d1, d2 = self.row_derivatives(self.eta(u))
-        d1, d2 = self.weight * d1, self.weight * d2
-        if clamp:
-            d2 = jnp.minimum(d2, 0.0)
         a = self.loadings
+        d1 = self.weight * d1
+        if self.set_size > 1:  # within-set Hessian blocks (negative semi-definite already)
+            K = self.set_size
+            set_weight = self.weight.reshape(self.weight.shape[:-1] + (-1, K))[..., 0]
+            a_sets = a.reshape(a.shape[:-1] + (-1, K))  # (q, chunks, S, K)
+            outer = jnp.einsum("pcsk,cskl,qcsl->pqc", a_sets, set_weight[..., None, None] * d2, a_sets)
+        else:
+            d2 = self.weight * d2
+            if clamp:
+                d2 = jnp.minimum(d2, 0.0)
+            outer = jnp.sum(a[:, None] * a[None] * d2, axis=-1)  # (q, q, chunks)
         grad = self.per_cluster(jnp.sum(a * d1, axis=-1).T) - self.prior * u
-        outer = jnp.sum(a[:, None] * a[None] * d2, axis=-1)  # (q, q, chunks)
         hess = self.per_cluster(jnp.moveaxis(outer, -1, 0)) - max(self.prior, 1e-8) * jnp.eye(self.q)
         return grad, hess
 

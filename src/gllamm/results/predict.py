@@ -102,6 +102,8 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
             offset=None, nip: int = 40) -> np.ndarray:
     """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
     type = check_choice("type", type, ("linear", "mean", "probability"))
+    if result.family.name == "multinomial":
+        raise GllammError("Predictions for multinomial responses are not available yet.")
     ordinal = result.family.name == "ordinal"
     if ordinal and type == "mean":
         raise GllammError("For an ordinal response predict the category probabilities with type='probability' "
@@ -204,7 +206,7 @@ def residuals(result, type: str = "pearson") -> np.ndarray:
     """Pearson or deviance residuals of the fitted data, conditional on the EB means of the latent variables."""
     type = check_choice("residual type", type, ("pearson", "deviance", "response"))
     design, family = result.design, result.family
-    if family.name == "ordinal":
+    if family.name in ("ordinal", "multinomial"):
         raise GllammError("Residuals are not defined for ordinal responses; compare predict(type='probability') "
                           "with the observed categories instead.")
     if family.name == "mixed":  # each row by its own family

@@ -35,6 +35,8 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
 
     rng = np.random.default_rng(seed)
     design, spec, table = result.design, result.spec, result.table_spec
+    if spec.family.name == "multinomial":
+        raise GllammError("Simulation from multinomial models is not available yet.")
     theta = np.asarray(result.theta if theta is None else theta, dtype=float)
     from ..objective import latent_structure
 

@@ -114,6 +114,7 @@ class ModelSpec:
     categories: tuple[str, ...] = ()  # ordinal responses: category labels, lowest first
     scale_names: tuple[str, ...] = ()  # level-1 log-scale coefficients "scale:x" (heteroscedastic models)
     dispersion_families: tuple[str, ...] | None = None  # mixed responses: the family of each dispersion
+    set_size: int = 1  # multinomial choice sets: K consecutive rows (alternatives) per set
 
     @property
     def reported_dispersion_powers(self) -> tuple[float, ...]:
