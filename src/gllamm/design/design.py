@@ -376,7 +376,7 @@ def build_design(
         Z = Z_levels[0] if Z_levels else np.zeros((len(y), 0))
         for level in levels:
             n_cov = len(level.cholesky_positions)
-            if level_units_count(keys, level.name) <= n_cov:
+            if keys[level.name].nunique() <= n_cov:
                 raise GllammError(f"Grouping factor '{level.name}' has too few groups to estimate {n_cov} "
                                   "variance/covariance parameters of the category-specific random effects; use '||'.")
     elif base is not None:
@@ -420,11 +420,6 @@ def build_design(
         dispersion_index=dispersion_index, member=member, set_size=set_size,
     )
     return spec, design
-
-
-def level_units_count(keys, group) -> int:
-    """Number of units of a grouping factor."""
-    return int(keys[group].nunique())
 
 
 def _one_sided(expression: str, option: str) -> str:

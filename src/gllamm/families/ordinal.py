@@ -15,10 +15,21 @@ probability is rounded to 0 or 1 before its logarithm is taken.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from .links import Link, _log1mexp
+
+
+def _bounds(code, n_categories: int, lower, upper, eta, log_scale):
+    """First/last-category flags, 1/s and the standardised bounds a = (lower - eta)/s, b = (upper - eta)/s,
+    with safe finite stand-ins where a bound is infinite (a = b - 1 in the first, b = a + 1 in the last category)."""
+    first = code <= 0
+    last = code >= n_categories - 1
+    scale = jnp.exp(-log_scale)
+    b = (upper - eta) * scale
+    a = jnp.where(first, b - 1.0, (lower - eta) * scale)
+    b = jnp.where(last, a + 1.0, b)
+    return first, last, scale, a, b
 
 
 def interval_log_probability(link: Link, code, n_categories: int, lower, upper, eta, log_scale):
@@ -27,13 +38,7 @@ def interval_log_probability(link: Link, code, n_categories: int, lower, upper, 
     ``code`` is the 0-based category; for the first (last) category ``lower`` (``upper``)
     is ignored and only needs to be finite.
     """
-    first = code <= 0
-    last = code >= n_categories - 1
-    scale = jnp.exp(-log_scale)
-    b = (upper - eta) * scale
-    a = (lower - eta) * scale
-    a = jnp.where(first, b - 1.0, a)  # safe, finite values where a bound is infinite
-    b = jnp.where(last, a + 1.0, b)
+    first, last, scale, a, b = _bounds(code, n_categories, lower, upper, eta, log_scale)
     right_tail = (a + b) > 0.0
     if link.name in ("logit", "probit"):  # symmetric F: S(x) = F(-x), so reflect the right tail
         lo, hi = jnp.where(right_tail, -b, a), jnp.where(right_tail, -a, b)
@@ -70,14 +75,8 @@ def interval_derivatives(link: Link, code, n_categories: int, lower, upper, eta,
     With P = F(b) - F(a), b = (upper - eta)/s, a = (lower - eta)/s and r_x = f(x)/P:
     d log P / d eta = -(r_b - r_a)/s,  d2 = (r_b f'(b)/f(b) - r_a f'(a)/f(a))/s^2 - d1^2.
     """
-    first = code <= 0
-    last = code >= n_categories - 1
-    scale = jnp.exp(-log_scale)
+    first, last, scale, a, b = _bounds(code, n_categories, lower, upper, eta, log_scale)
     log_p = interval_log_probability(link, code, n_categories, lower, upper, eta, log_scale)
-    b = (upper - eta) * scale
-    a = (lower - eta) * scale
-    a = jnp.where(first, b - 1.0, a)
-    b = jnp.where(last, a + 1.0, b)
     log_f_b, slope_b = _log_density_and_slope(link, b)
     log_f_a, slope_a = _log_density_and_slope(link, a)
     r_b = jnp.where(last, 0.0, jnp.exp(log_f_b - log_p))
@@ -89,17 +88,6 @@ def interval_derivatives(link: Link, code, n_categories: int, lower, upper, eta,
     _, _, s1, s2 = link.log_probability_derivatives(a)
     d1 = jnp.where(first, -scale * f1, jnp.where(last, -scale * s1, d1))
     d2 = jnp.where(first, scale * scale * f2, jnp.where(last, scale * scale * s2, d2))
-    return d1, d2
-
-
-def elementwise_derivatives(function, eta):
-    """First and second derivatives of an elementwise function of eta, by forward-mode autodiff."""
-    ones = jnp.ones_like(eta)
-
-    def first(x):
-        return jax.jvp(function, (x,), (ones,))[1]
-
-    d1, d2 = jax.jvp(first, (eta,), (ones,))
     return d1, d2
 
 
