@@ -31,7 +31,7 @@ from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
 from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
-_OPTIONS = ("family", "link", "family_by", "base", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
+_OPTIONS = ("family", "link", "family_by", "base", "choice_set", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
             "fix", "equal", "factor_scale", "cluster", "long", "information", "max_iter", "tol", "verbose")
 
 
@@ -41,7 +41,7 @@ def default_nip(dim: int) -> int:
 
 
 def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
-        family_by: str | None = None, base=None, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
+        family_by: str | None = None, base=None, choice_set: str | None = None, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
         offset=None, trials=None, scale: str | None = None,
         start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, long: dict | None = None,
         information: str | None = None,
@@ -61,6 +61,13 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         "multinomial": a nominal response (multinomial logit), with one copy of every fixed and
         random effect per category other than the base (``base=``, the first category by default),
         named "2:x", "var(2:(Intercept)|school)".
+        With ``choice_set=column`` the data are long (one row per alternative of each choice set)
+        and the response holds ranks: 1 for the chosen alternative (discrete choice, conditional
+        logit) or 1, 2, ... for a ranking (exploded/rank-ordered logit; 0 or missing = not ranked,
+        so partial rankings work). Covariates are alternative attributes (or interactions with the
+        alternative, C(alt):x); a common intercept cancels and is dropped. Random effects: shared
+        random coefficients of attributes, (0 + price | person), or alternative-specific ones,
+        (0 + C(alt) | person).
     method: "adaptive" (adaptive Gauss-Hermite quadrature, ``nip`` points per
         latent dimension), "laplace" (= lme4's nAGQ=1) or "ghq" (non-adaptive).
         Gaussian responses with identity link are integrated exactly.
@@ -107,7 +114,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     if syntax_model:
         syntax = parse_model_syntax(model)
         for name, value in dict(weights=weights, cluster_weights=cluster_weights, offset=offset, trials=trials,
-                                scale=scale).items():
+                                scale=scale, base=base, choice_set=choice_set).items():
             if value is not None:
                 raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
         if long is not None:
@@ -127,7 +134,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         formula = parse_formula(model)
         spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
                                     cluster_weights=cluster_weights, scale_weights=scale_weights, scale=scale,
-                                    family_by=family_by, base=base)
+                                    family_by=family_by, base=base, choice_set=choice_set)
     family = spec.family
     q = spec.n_latent
     if nip is None:
@@ -166,7 +173,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
 
         fisher = constraints.matrix.T @ expected_information(table, design, optimum.theta) @ constraints.matrix
         theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
-    options = dict(family=family.name, link=family.link.name, family_by=family_by,
+    options = dict(family=family.name, link=family.link.name, family_by=family_by, base=base, choice_set=choice_set,
                    families=json.dumps({label: [f.name, f.link.name] for label, f in zip(family.labels, family.members)})
                    if family.name == "mixed" else None, method=method, nip=int(nip), trials=trials, scale=scale,
                    fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))

@@ -21,6 +21,7 @@ from ..families import Family
 from ..spec import LevelSpec, ModelSpec
 from ..syntax import FormulaSpec
 from .chunks import choose_width, chunk_rows
+from .choice_sets import check_varies_within_sets, code_ranks, slot_values, stage_layout
 from .nominal import code_nominal
 from .nominal import expand as expand_nominal
 from .ordinal_response import code_ordinal
@@ -61,6 +62,8 @@ class Design:
     cluster_weights: np.ndarray | None = None  # level-2 (cluster) weights, one per cluster
     model_frame: pd.DataFrame | None = None  # the used columns of the complete rows
     offset_argument: np.ndarray | None = None  # the offset= values of the complete rows (formula offsets excluded)
+    weights_argument: np.ndarray | None = None  # the weights= values of the complete rows, as given (before scaling)
+    cluster_weights_argument: np.ndarray | None = None  # the cluster_weights= values of the complete rows
     level_units: dict | None = None  # number of units per level, innermost first
     Z_levels: tuple = ()  # Z of every level (Z is the first)
     top_labels: np.ndarray | None = None  # labels of the top-level units when levels are nested
@@ -70,11 +73,15 @@ class Design:
     scale_model_spec: object = None  # formulaic ModelSpec of V (rebuilds it for new data)
     member: np.ndarray | None = None  # mixed responses: the response type (family) of each row
     set_size: int = 1  # multinomial: rows (category slots) per observation
+    n_sets: int | None = None  # choice/ranking data: number of choice sets (the rows are stage-set slots)
+    choice: object = None  # choice/ranking data: the ChoiceLayout (slots -> data rows)
+    nominal_categories: tuple = ()  # nominal response: category labels (slot order) and the base's index
+    nominal_base: int = 0
 
     @property
     def n_obs(self) -> int:
-        """Number of responses (observations; a multinomial response has set_size rows)."""
-        return int(self.y.shape[0]) // self.set_size
+        """Number of responses (observations; a multinomial response has set_size rows; a choice set is one)."""
+        return self.n_sets if self.n_sets is not None else int(self.y.shape[0]) // self.set_size
 
     @property
     def n_clusters(self) -> int:
@@ -145,11 +152,13 @@ def build_design(
     scale: str | None = None,
     family_by: str | None = None,
     base=None,
+    choice_set: str | None = None,
 ) -> tuple[ModelSpec, Design]:
     """Build the ModelSpec and Design for an lme4-style formula on a data frame.
 
     Rows with a missing value in any used column are dropped (with a
-    DataWarning saying how many), as lme4 does.
+    DataWarning saying how many), as lme4 does; in choice/ranking data (``choice_set=``)
+    the whole choice set of such a row is dropped, and a missing rank means "not ranked".
     """
     if not isinstance(data, pd.DataFrame):
         raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
@@ -183,6 +192,13 @@ def build_design(
         _check_columns({family_by}, data, "family_by=")
     elif family_by is not None:
         raise GllammError("family_by= needs family= as a mapping {value of the column: family}.")
+    if choice_set is not None:
+        if family.name != "multinomial":
+            raise GllammError("choice_set= is for discrete choice and ranking data: use family='multinomial' "
+                              "(the response holds ranks, 1 = chosen).")
+        _check_columns({choice_set}, data, "choice_set=")
+        if formula.cbind:
+            raise GllammError("A choice/ranking response is one column of ranks, not cbind().")
     scale_vars: set[str] = set()
     if scale is not None:
         scale = _one_sided(scale, "scale")
@@ -200,16 +216,19 @@ def build_design(
 
     # -- complete cases ----------------------------------------------------------
     used = sorted(response_vars | fixed_vars | offset_vars | random_vars | scale_vars | set(group_vars)
-                  | ({family_by} if family_by else set()))
+                  | ({family_by} if family_by else set()) | ({choice_set} if choice_set else set()))
     frame = data[used]
-    complete = frame.notna().all(axis=1).to_numpy().copy()
-    for name in used:
+    checked = [name for name in used if not (choice_set is not None and name in response_vars)]  # missing rank = unranked
+    complete = frame[checked].notna().all(axis=1).to_numpy().copy()
+    for name in checked:
         if pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
             complete &= np.isfinite(frame[name].to_numpy(dtype=float))
     for extra, name in ((weight_values, "weights"), (offset_values, "offset"), (trial_values, "trials"),
                         (cluster_weight_values, "cluster_weights")):
         if extra is not None:
             complete &= np.isfinite(extra)
+    if choice_set is not None:  # an alternative cannot be dropped from its set: drop the whole set
+        complete = pd.Series(complete).groupby(frame[choice_set].to_numpy()).transform("all").to_numpy()
     n_dropped = int((~complete).sum())
     if n_dropped:
         counts = {name: int((~frame[name].notna()).sum()) for name in used if frame[name].isna().any()}
@@ -224,7 +243,7 @@ def build_design(
     cc = data.loc[complete]
 
     # -- response ------------------------------------------------------------------
-    categories = ()
+    categories, nominal = (), None
     member, dispersion_index, dispersion_names, dispersion_families = None, None, None, None
     if mapping is not None:
         if scale is not None:
@@ -249,6 +268,14 @@ def build_design(
         y, n_trials = successes, successes + failures
         if family.name == "mixed":
             raise GllammError("cbind() responses cannot be combined with mixed responses; use trials= instead.")
+    elif family.name == "multinomial" and choice_set is not None:
+        if base is not None:
+            raise GllammError("base= is for a nominal response (one row per observation); with choice_set= the "
+                              "base alternative is the reference level of its alternative-specific constants, "
+                              "e.g. C(mode, Treatment('bus')).")
+        set_codes, set_labels = pd.factorize(cc[choice_set], sort=True)
+        raw = cc[formula.response] if formula.response in cc.columns else _evaluate(formula.response, cc)
+        y, n_trials = code_ranks(raw, set_codes, np.asarray(set_labels), formula.response).astype(float), None
     elif family.name == "multinomial":
         raw = cc[formula.response] if formula.response in cc.columns else _evaluate(formula.response, cc)
         nominal = code_nominal(raw, formula.response, base)
@@ -279,7 +306,8 @@ def build_design(
     X = np.asarray(X_frame, dtype=float)
     if X.shape[1] == 0:
         X = np.zeros((len(cc), 0))
-    if family.name == "ordinal" and "(Intercept)" in fixed_names:  # the thresholds take its place
+    if (family.name == "ordinal" or choice_set is not None) and "(Intercept)" in fixed_names:
+        # ordinal: the thresholds take its place; choice sets: a common intercept cancels
         keep = [j for j, name in enumerate(fixed_names) if name != "(Intercept)"]
         X, fixed_names = X[:, keep], [fixed_names[j] for j in keep]
     _check_rank(X, fixed_names, "fixed-effects")
@@ -361,18 +389,42 @@ def build_design(
         codes, labels = pd.factorize(keys[group], sort=True)
         labels, parent, top_labels = np.asarray(labels), None, None
     Z = Z_levels[0] if Z_levels else np.zeros((len(cc), 0))
-    set_size, available = 1, None
-    if family.name == "multinomial":  # one choice set of K category slots per observation
+    per_cluster_weights = None
+    if cluster_weight_values is not None:
+        values = cluster_weight_values[complete]
+        per_cluster_weights = np.zeros(len(labels))
+        per_cluster_weights[codes] = values
+        if np.any(np.abs(values - per_cluster_weights[codes]) > 1e-12 * np.abs(values).max()):
+            raise GllammError(f"cluster_weights must be constant within each '{group}' cluster.")
+        if np.any(per_cluster_weights < 0):
+            raise GllammError("cluster_weights must be non-negative.")
+    set_size, available, n_sets = 1, None, None
+    if family.name == "multinomial":  # choice sets of K slots (categories, or alternatives per ranking stage)
         if len(levels) > 1:
             raise GllammError("Multinomial responses with nested levels of random effects are not available yet.")
-        if np.any(total_offset != 0) or scale is not None:
-            raise GllammError("offset= and scale= are not available for multinomial responses.")
-        set_size = len(nominal[1])
-        y, X, fixed_names, Z_levels, levels = expand_nominal(*nominal, X, fixed_names, Z_levels, levels)
-        chunk_width = set_size * choose_width(np.bincount(codes))
-        codes, row_weights = np.repeat(codes, set_size), np.repeat(row_weights, set_size)
-        total_offset, n_trials = np.zeros(len(y)), np.ones(len(y))
-        available = np.ones(len(y))
+        if scale is not None:
+            raise GllammError("scale= is not available for multinomial responses.")
+        if choice_set is not None:
+            layout, codes, labels = _choice_layout(choice_set, set_codes, np.asarray(set_labels), y, X, fixed_names,
+                                                   Z_levels, levels, row_weights, codes if groups else None, labels)
+            set_size, n_sets = layout.set_size, layout.n_sets
+            per_stage = layout.slot_rows.reshape(-1, set_size)[:, 0]  # every stage's first slot holds a row
+            stage_codes = codes[per_stage]
+            X, total_offset = slot_values(layout, X), slot_values(layout, total_offset)
+            Z_levels = [slot_values(layout, Z_level) for Z_level in Z_levels]
+            row_weights = np.repeat(row_weights[per_stage], set_size)
+            codes = np.repeat(stage_codes, set_size)
+            y, available, n_trials = layout.chosen, layout.available, np.ones(len(layout.chosen))
+            chunk_width = set_size * choose_width(np.bincount(stage_codes, minlength=len(labels)).clip(1))
+        else:
+            if np.any(total_offset != 0):
+                raise GllammError("offset= is not available for a nominal response (one row per observation).")
+            set_size = len(nominal[1])
+            y, X, fixed_names, Z_levels, levels = expand_nominal(*nominal, X, fixed_names, Z_levels, levels)
+            chunk_width = set_size * choose_width(np.bincount(codes))
+            codes, row_weights = np.repeat(codes, set_size), np.repeat(row_weights, set_size)
+            total_offset, n_trials = np.zeros(len(y)), np.ones(len(y))
+            available = np.ones(len(y))
         Z = Z_levels[0] if Z_levels else np.zeros((len(y), 0))
         for level in levels:
             n_cov = len(level.cholesky_positions)
@@ -386,15 +438,6 @@ def build_design(
                      scale_names=scale_names, dispersion_names=dispersion_names,
                      dispersion_families=dispersion_families, set_size=set_size)
     row_weights = _scale_level1_weights(row_weights, codes, scale_weights)
-    per_cluster_weights = None
-    if cluster_weight_values is not None:
-        values = cluster_weight_values[complete]
-        per_cluster_weights = np.zeros(len(labels))
-        per_cluster_weights[codes] = values
-        if np.any(np.abs(values - per_cluster_weights[codes]) > 1e-12 * np.abs(values).max()):
-            raise GllammError(f"cluster_weights must be constant within each '{group}' cluster.")
-        if np.any(per_cluster_weights < 0):
-            raise GllammError("cluster_weights must be non-negative.")
     if parent is not None and per_cluster_weights is not None:
         raise GllammError("cluster_weights with two nested levels are not available yet.")
     chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width,
@@ -414,12 +457,44 @@ def build_design(
         n_dropped=n_dropped, response_name=formula.response, fixed_model_spec=X_frame.model_spec,
         random_model_specs=tuple(random_specs), group_columns=tuple(columns), cluster_weights=per_cluster_weights,
         model_frame=cc[used].copy(), offset_argument=None if offset_values is None else offset_values[complete],
+        weights_argument=None if weight_values is None else weight_values[complete],
+        cluster_weights_argument=None if cluster_weight_values is None else cluster_weight_values[complete],
         level_units={lv.name: int(keys[lv.name].nunique()) for lv in levels},
         top_labels=None if top_labels is None else np.asarray(top_labels),
         Z_levels=tuple(Z_levels), scale_matrix=V, scale_model_spec=scale_spec,
-        dispersion_index=dispersion_index, member=member, set_size=set_size,
+        dispersion_index=dispersion_index, member=member, set_size=set_size, n_sets=n_sets,
+        choice=layout if choice_set is not None else None,
+        nominal_categories=tuple(nominal[1]) if nominal is not None else (), nominal_base=nominal[2] if nominal is not None else 0,
     )
     return spec, design
+
+
+def _choice_layout(column, set_codes, set_labels, ranks, X, fixed_names, Z_levels, levels, weights, codes, labels):
+    """Stage layout of choice/ranking data, after checking what the sets identify.
+
+    Returns the layout and the unit codes/labels of the rows (each choice set its own unit when
+    the model has no random terms).
+    """
+    check_varies_within_sets(X, fixed_names, set_codes, "Fixed-effect term(s)",
+                             "Give alternative-specific effects by interacting them with the alternative, "
+                             "e.g. C(alt):x, or drop them.")
+    for Z_level, level in zip(Z_levels, levels):
+        check_varies_within_sets(Z_level, level.latent_names, set_codes, f"Random effect(s) of '{level.name}'",
+                                 "A random intercept shared by all alternatives cancels; use alternative-specific "
+                                 "ones, e.g. (0 + C(alt) | g), or random coefficients of attributes, (0 + price | g).")
+    if codes is None:
+        codes, labels = set_codes, set_labels
+    else:
+        spread = pd.Series(codes).groupby(set_codes).nunique().to_numpy()
+        if spread.max() > 1:
+            bad = set_labels[int(np.argmax(spread > 1))]
+            raise GllammError(f"Choice set '{bad}' ({column}) has alternatives in different '{levels[0].name}' "
+                              "units; every choice set must lie within one unit of the random effects.")
+    uneven = pd.Series(weights).groupby(set_codes).nunique().to_numpy()
+    if uneven.max() > 1:
+        raise GllammError(f"weights= differ within choice set '{set_labels[int(np.argmax(uneven > 1))]}'; a weight "
+                          "applies to a whole choice set (give every alternative of a set the same weight).")
+    return stage_layout(set_codes, len(set_labels), ranks.astype(int)), codes, labels
 
 
 def _one_sided(expression: str, option: str) -> str:

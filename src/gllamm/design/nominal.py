@@ -43,6 +43,16 @@ def code_nominal(values, column: str, base=None) -> tuple[np.ndarray, tuple[str,
     return codes.astype(int), tuple(labels), base_index
 
 
+def category_copies(matrix: np.ndarray, K: int, base_index: int) -> np.ndarray:
+    """Slot rows (n K, r (K-1)): row i's values in the block of category c at slot c, zeros elsewhere."""
+    n, r = matrix.shape
+    others = [k for k in range(K) if k != base_index]
+    out = np.zeros((n, K, r * len(others)))
+    for j, k in enumerate(others):
+        out[:, k, j * r : (j + 1) * r] = matrix
+    return out.reshape(n * K, -1)
+
+
 def expand(codes, labels, base_index, X, fixed_names, Z_levels, levels):
     """Slot-level arrays: y (n K,), X (n K, p (K-1)), Z per level, level specs, fixed-effect names."""
     n, K = len(codes), len(labels)
@@ -51,10 +61,7 @@ def expand(codes, labels, base_index, X, fixed_names, Z_levels, levels):
     y[np.arange(n), codes] = 1.0
 
     def copies(matrix):
-        out = np.zeros((n, K, matrix.shape[1] * len(others)))
-        for j, k in enumerate(others):
-            out[:, k, j * matrix.shape[1] : (j + 1) * matrix.shape[1]] = matrix
-        return out.reshape(n * K, -1)
+        return category_copies(matrix, K, base_index)
 
     names = [f"{labels[k]}:{name}" for k in others for name in fixed_names]
     new_levels, new_Z = [], []

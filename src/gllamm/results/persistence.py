@@ -33,11 +33,10 @@ def save(result, path) -> Path:
                 seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None)
     arrays = dict(theta=result.theta, theta_vcov=result.theta_vcov, gradient=result.gradient,
                   cluster_labels=np.asarray(design.cluster_labels),
-                  weights=design.weights, trials=design.trials, row_index=np.asarray(design.row_index))
-    if design.offset_argument is not None:
-        arrays["offset_argument"] = design.offset_argument
-    if design.cluster_weights is not None:
-        arrays["row_cluster_weights"] = design.cluster_weights[design.cluster_codes]
+                  trials=design.trials, row_index=np.asarray(design.row_index))
+    for name in ("offset_argument", "weights_argument", "cluster_weights_argument"):
+        if getattr(design, name) is not None:
+            arrays[name] = getattr(design, name)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -73,11 +72,13 @@ def load(path):
         spec, design, _ = build_syntax_design(parse_model_syntax(meta["syntax"]), frame, family,
                                               factor_scale=options.get("factor_scale", "loading"))
         return _restore(spec, design, meta, arrays, options)
-    spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays["weights"],
+    spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays.get("weights_argument"),
                                 offset=arrays.get("offset_argument"),
                                 trials=arrays["trials"] if meta["trials_given"] else None,
-                                cluster_weights=arrays.get("row_cluster_weights"), scale=options.get("scale"),
-                                family_by=options.get("family_by"))
+                                cluster_weights=arrays.get("cluster_weights_argument"), scale=options.get("scale"),
+                                scale_weights=options.get("scale_weights", "none"),
+                                family_by=options.get("family_by"), base=options.get("base"),
+                                choice_set=options.get("choice_set"))
     design = _with_row_index(design, arrays["row_index"])
     return _restore(spec, design, meta, arrays, options)
 

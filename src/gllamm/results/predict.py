@@ -34,8 +34,8 @@ def _design_for(result, newdata, offset):
     if not isinstance(newdata, pd.DataFrame):
         raise GllammError("newdata must be a pandas DataFrame.")
     X = np.asarray(design.fixed_model_spec.get_model_matrix(newdata, na_action="raise"), dtype=float)
-    Z = np.concatenate([np.asarray(s.get_model_matrix(newdata, na_action="raise"), dtype=float)
-                        for s in design.random_model_specs], axis=1)
+    Z = np.concatenate([np.zeros((len(newdata), 0))] + [np.asarray(s.get_model_matrix(newdata, na_action="raise"), dtype=float)
+                                                         for s in design.random_model_specs], axis=1)
     total_offset = np.zeros(len(newdata))
     from ..design.design import _evaluate
 
@@ -45,7 +45,7 @@ def _design_for(result, newdata, offset):
         total_offset += np.asarray(newdata[offset] if isinstance(offset, str) else offset, dtype=float)
     codes = np.full(len(newdata), -1)
     columns = list(design.group_columns)
-    if all(c in newdata.columns for c in columns):
+    if columns and all(c in newdata.columns for c in columns):
         keys = newdata[columns].astype(str).agg(":".join, axis=1) if len(columns) > 1 else newdata[columns[0]]
         lookup = {label: i for i, label in enumerate(design.cluster_labels)}
         codes = np.array([lookup.get(k, -1) for k in keys])
@@ -103,13 +103,16 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
     type = check_choice("type", type, ("linear", "mean", "probability"))
     if result.family.name == "multinomial":
-        raise GllammError("Predictions for multinomial responses are not available yet.")
+        from .multinomial_predict import multinomial_prediction
+
+        return multinomial_prediction(result, newdata, type, check_choice("latent", latent, ("zero", "eb", "marginal")),
+                                      offset, nip)
     ordinal = result.family.name == "ordinal"
     if ordinal and type == "mean":
         raise GllammError("For an ordinal response predict the category probabilities with type='probability' "
                           "(or the linear predictor with type='linear').")
     if type == "probability" and not ordinal:
-        raise GllammError(f"type='probability' is for ordinal responses; use type='mean' for family "
+        raise GllammError(f"type='probability' is for ordinal and multinomial responses; use type='mean' for family "
                           f"'{result.family.name}'.")
     latent = check_choice("latent", latent, ("zero", "eb", "marginal"))
     if type == "linear" and latent == "marginal":

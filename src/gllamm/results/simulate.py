@@ -35,8 +35,6 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
 
     rng = np.random.default_rng(seed)
     design, spec, table = result.design, result.spec, result.table_spec
-    if spec.family.name == "multinomial":
-        raise GllammError("Simulation from multinomial models is not available yet.")
     theta = np.asarray(result.theta if theta is None else theta, dtype=float)
     from ..objective import latent_structure
 
@@ -50,6 +48,15 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         if spec.levels[0].covariate_paths:
             b = b + design.cluster_covariates @ (M @ np.asarray(params.covariate_effects[0])).T
         eta = eta + np.einsum("nk,nk->n", design.Z @ loadings.T, b[design.cluster_codes])
+    if spec.family.name == "multinomial":  # category or ranking draws given the latent draws b
+        from .multinomial_predict import simulate_multinomial
+
+        def eta_of(X, Z, offset, codes):
+            value = X @ np.asarray(params.beta) + offset
+            return value + np.einsum("nk,nk->n", Z @ loadings.T, b[codes]) if spec.levels else value
+
+        frame = simulate_multinomial(result, eta_of, rng)
+        return _with_latent(frame, b, None, design, spec) if return_latent else frame
     if len(spec.levels) > 1:  # the top level: one draw per top-level unit
         outer_loadings, _, outer_ML = (np.asarray(x) for x in latent_structure(table, params, 1))
         parent = np.asarray(design.chunks.arrays["parent"])
@@ -99,15 +106,22 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         frame[formula.response] = y
     else:
         raise GllammError(f"Cannot simulate the response expression '{formula.response}'; use a plain column.")
-    if return_latent and spec.levels:
-        latent = pd.DataFrame(b, index=pd.Index(design.cluster_labels, name=spec.levels[0].name),
-                              columns=list(spec.levels[0].latent_names))
-        if len(spec.levels) > 1:
-            top_frame = pd.DataFrame(top, index=pd.Index(design.top_labels, name=spec.levels[1].name),
-                                     columns=list(spec.levels[1].latent_names))
-            return frame, {spec.levels[0].name: latent, spec.levels[1].name: top_frame}
-        return frame, latent
+    if return_latent:
+        return _with_latent(frame, b, top if len(spec.levels) > 1 else None, design, spec)
     return frame
+
+
+def _with_latent(frame, b, top, design, spec):
+    """(frame, drawn latent variables): a DataFrame per cluster, or {level: DataFrame} for nested levels."""
+    if not spec.levels:
+        return frame
+    latent = pd.DataFrame(b, index=pd.Index(design.cluster_labels, name=spec.levels[0].name),
+                          columns=list(spec.levels[0].latent_names))
+    if top is not None:
+        top_frame = pd.DataFrame(top, index=pd.Index(design.top_labels, name=spec.levels[1].name),
+                                 columns=list(spec.levels[1].latent_names))
+        return frame, {spec.levels[0].name: latent, spec.levels[1].name: top_frame}
+    return frame, latent
 
 
 def refit(result, frame: pd.DataFrame, **changes):
@@ -126,9 +140,9 @@ def refit(result, frame: pd.DataFrame, **changes):
         options.update(changes)
         return fit(result.spec.formula.text, frame, **options)
     options.pop("factor_scale", None)
-    options.update(weights=design.weights, offset=design.offset_argument,
+    options.update(weights=design.weights_argument, offset=design.offset_argument,
                    trials=design.trials if options.get("trials") is not None else None,
-                   cluster_weights=None if design.cluster_weights is None else design.cluster_weights[design.cluster_codes])
+                   cluster_weights=design.cluster_weights_argument)
     options.update(changes)
     return fit(result.spec.formula.formula, frame, **options)
 

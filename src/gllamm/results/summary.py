@@ -47,11 +47,14 @@ def render_summary(result) -> str:
     components = result.variance_components()
     if len(components):
         lines += ["", "Variances and covariances of latent variables" + (" and residuals" if (components.group == "Residual").any() else "")]
-        header = f"{'Level':<12}{'Parameter':<34}{'Estimate':>10} {'Std. Err.':>10}   {'SD / Corr.':>10}"
+        level_width = max([12] + [len(str(g)) + 2 for g in components.group])
+        name_width = max([34] + [len(str(n)) + 2 for n in components["name"]])
+        header = f"{'Level':<{level_width}}{'Parameter':<{name_width}}{'Estimate':>10} {'Std. Err.':>10}   {'SD / Corr.':>10}"
         lines.append(header)
         lines.append("-" * len(header))
         for _, row in components.iterrows():
-            lines.append(f"{row.group:<12}{row['name']:<34}{_fmt(row.estimate)} {_fmt(row.se)}   {_fmt(row.sd_cor)}")
+            lines.append(f"{row.group:<{level_width}}{row['name']:<{name_width}}{_fmt(row.estimate)} {_fmt(row.se)}   "
+                         f"{_fmt(row.sd_cor)}")
     families = result.spec.dispersion_families or (family.name,) * len(result.spec.dispersions)
     for key, member in zip(result.spec.dispersions, families):
         if member == "gamma":
