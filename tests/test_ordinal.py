@@ -9,6 +9,7 @@ wine_probit.json, wine_cloglog.json, wine_clm.json written by tests/reference/r/
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import gllamm
 from reference_cases import load_reference
@@ -157,3 +158,49 @@ def test_category_probabilities_simulation_and_save_load(tmp_path):
     assert abs(gllamm.load(path).loglik - result.loglik) < 1e-9
     with pytest.raises(gllamm.GllammError, match="type='probability'"):
         result.predict(type="mean")
+
+
+def _graded_items(n, seed=1):
+    """Graded response model: items with 4, 4, 3 and 2 categories, logit link, f ~ N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=n)
+    cuts = {"q1": [-1.0, 0.0, 1.0], "q2": [-0.5, 0.8, 1.5], "q3": [-1.0, 0.7], "q4": [0.3]}
+    loadings = {"q1": 1.0, "q2": 1.4, "q3": 0.8, "q4": 1.2}
+    data = pd.DataFrame({k: 1 + np.searchsorted(np.array(c), loadings[k] * f + rng.logistic(size=n))
+                         for k, c in cuts.items()})
+    data.loc[rng.choice(n, 40, replace=False), "q2"] = np.nan  # missing responses are left out
+    return data, cuts, loadings
+
+
+def test_graded_response_model_items_with_own_thresholds():
+    """Ordinal items in a factor model: thresholds per item ("q1|t1", as lavaan), checked by recovery and
+    by the marginal likelihood of a 1-d grid integral written here."""
+    data, cuts, loadings = _graded_items(1500)
+    result = gllamm.fit("f =~ q1 + q2 + q3 + q4", data, family="ordinal", factor_scale="variance", nip=16)
+    assert result.converged
+    assert result.spec.threshold_names[:4] == ("q1|t1", "q1|t2", "q1|t3", "q2|t1")
+    assert "q4|t2" not in result.params  # a binary item has one threshold
+    for item, values in cuts.items():
+        for k, value in enumerate(values):
+            name = f"{item}|t{k + 1}"
+            assert abs(result.params[name] - value) < 3.5 * result.se[name], name
+        assert abs(result.params[f"f=~{item}"] - loadings[item]) < 3.5 * result.se[f"f=~{item}"], item
+    # the log-likelihood by brute force: sum_i log int prod_j P(y_ij | lambda_j f) phi(f) df on a grid
+    grid = np.linspace(-8, 8, 2001)
+    log_lik = np.zeros((len(data), len(grid)))
+    for item in cuts:
+        kappa = np.r_[-np.inf, [result.params[f"{item}|t{k + 1}"] for k in range(len(cuts[item]))], np.inf]
+        eta = result.params[f"f=~{item}"] * grid
+        y = data[item].to_numpy()
+        observed = ~np.isnan(y)
+        code = y[observed].astype(int)
+        cdf = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+        probability = cdf(kappa[code][:, None] - eta) - cdf(kappa[code - 1][:, None] - eta)
+        log_lik[observed] += np.log(probability)
+    brute = np.sum(np.log(np.exp(log_lik) @ (stats.norm.pdf(grid) * (grid[1] - grid[0]))))
+    assert abs(brute - result.loglik) < 1e-5
+    probabilities = result.predict(type="probability")
+    assert np.allclose(probabilities.sum(axis=1), 1.0) and list(probabilities.columns) == ["1", "2", "3", "4"]
+    simulated = result.simulate(seed=2)
+    assert set(simulated.q4.dropna().unique()) <= {1.0, 2.0} and set(simulated.q3.dropna().unique()) <= {1.0, 2.0, 3.0}
+    assert simulated.q2.isna().sum() == 40

@@ -241,12 +241,16 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     family = spec.family
     y, trials = design.y, design.trials
     thresholds = None
-    if family.name == "ordinal":  # kappa_k = g(P(y <= k)) with beta = 0
-        n = len(spec.categories)
-        cumulative = np.cumsum(np.bincount(y.astype(int), weights=design.weights, minlength=n))[:-1]
-        p = np.clip(cumulative / design.weights.sum(), 1e-4, 1 - 1e-4)
-        thresholds = np.maximum.accumulate(link_numpy(family.link.name, p) + np.mean(design.offset))
-        thresholds = thresholds + 1e-3 * np.arange(n - 1)
+    if family.name == "ordinal":  # kappa_k = g(P(y <= k)) with beta = 0, per item
+        thresholds = []
+        item = design.threshold_item if design.threshold_item is not None else np.zeros(len(y), int)
+        for g, (_, count) in enumerate(spec.threshold_layout):
+            own = item == g
+            cumulative = np.cumsum(np.bincount(y[own].astype(int), weights=design.weights[own], minlength=count + 1))[:-1]
+            p = np.clip(cumulative / design.weights[own].sum(), 1e-4, 1 - 1e-4)
+            kappa = np.maximum.accumulate(link_numpy(family.link.name, p) + np.mean(design.offset[own]))
+            thresholds.append(kappa + 1e-3 * np.arange(count))
+        thresholds = np.concatenate(thresholds)
         mu = np.full_like(y, 0.5)
     elif family.name == "multinomial":  # start at equal category probabilities (beta = 0)
         mu = np.full_like(y, 0.5)

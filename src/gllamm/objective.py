@@ -53,11 +53,13 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         log_dispersion = params.log_dispersion[data["dispersion_index"]]
 
     row_data = [data["y"], data["trials"], log_dispersion]
-    n_categories = len(table.spec.categories)
-    if n_categories:  # thresholds below and above each row's category (clamped at the ends; see ordinal.py)
+    ordinal = bool(table.spec.threshold_names)
+    if ordinal:  # thresholds below and above each row's category (clamped at the ends; see ordinal.py)
         code = data["y"].astype(jnp.int32)
+        first, n_categories = data["threshold_start"], data["n_categories"]  # the row's item: its thresholds
         kappa = params.thresholds
-        row_data += [kappa[jnp.clip(code - 1, 0, n_categories - 2)], kappa[jnp.clip(code, 0, n_categories - 2)]]
+        row_data += [kappa[first + jnp.clip(code - 1, 0, n_categories - 2)],
+                     kappa[first + jnp.clip(code, 0, n_categories - 2)], n_categories]
 
     mixed = family.name == "mixed"
     if mixed:
@@ -70,8 +72,8 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         index = (slice(None),) + (None,) * (eta.ndim - 2) + (slice(None),)
         values = [x[index] for x in row_data]
         extra = {}
-        if n_categories:
-            extra["cuts"] = (values[3], values[4], n_categories)
+        if ordinal:
+            extra["cuts"] = (values[3], values[4], values[5])
         if mixed:
             extra["member"] = values[-1]
         if set_size > 1:

@@ -77,6 +77,7 @@ class Design:
     choice: object = None  # choice/ranking data: the ChoiceLayout (slots -> data rows)
     nominal_categories: tuple = ()  # nominal response: category labels (slot order) and the base's index
     nominal_base: int = 0
+    threshold_item: np.ndarray | None = None  # ordinal items with own thresholds: each row's item (group) index
 
     @property
     def n_obs(self) -> int:
@@ -442,7 +443,8 @@ def build_design(
         raise GllammError("cluster_weights with two nested levels are not available yet.")
     chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width,
                           per_cluster_weights, scale_matrix=V, dispersion_index=dispersion_index, member=member,
-                          available=available)
+                          available=available,
+                          threshold_rows=(np.zeros(len(y), int), np.full(len(y), len(categories))) if categories else None)
     if parent is not None:
         import jax.numpy as jnp
 
@@ -581,7 +583,7 @@ def _check_rank(matrix: np.ndarray, names: list[str], what: str) -> None:
 
 def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width, cluster_weights=None,
                  dispersion_index=None, cluster_covariates=None, scale_matrix=None, member=None,
-                 available=None) -> Chunks:
+                 available=None, threshold_rows=None) -> Chunks:
     """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
     from .. import _jax  # noqa: F401  (float64 on before arrays are made)
     import jax.numpy as jnp
@@ -613,6 +615,10 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
     arrays["chunk_cluster"] = jnp.asarray(chunk_cluster, dtype=jnp.int32)
     if member is not None:
         arrays["member"] = jnp.asarray(np.where(valid, member[safe], 0), dtype=jnp.int32)
+    if threshold_rows is not None:  # ordinal: where the row's item's thresholds start, and its number of categories
+        start, n_categories = threshold_rows
+        arrays["threshold_start"] = jnp.asarray(np.where(valid, start[safe], 0), dtype=jnp.int32)
+        arrays["n_categories"] = jnp.asarray(np.where(valid, n_categories[safe], 2), dtype=jnp.int32)
     index = np.zeros(len(y), dtype=np.int32) if dispersion_index is None else dispersion_index
     arrays["dispersion_index"] = jnp.asarray(np.where(valid, index[safe], 0), dtype=jnp.int32)
     return Chunks(arrays, rows)

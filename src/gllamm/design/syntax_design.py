@@ -267,10 +267,22 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     person_columns = sorted(set(covariates) | {c for _, c, _ in response_effects} | ({cluster} if cluster else set()))
     complete_person = data[person_columns].notna().all(axis=1).to_numpy() if person_columns else np.ones(len(data), bool)
     responses = data[indicators]
-    for name in indicators:
-        if not pd.api.types.is_numeric_dtype(responses[name]):
-            raise GllammError(f"Response '{name}' is not numeric (dtype {responses[name].dtype}).")
-    values = responses.to_numpy(dtype=float)
+    threshold_groups = ()
+    if family.name == "ordinal":  # each item its own categories and thresholds (graded response model)
+        from .ordinal_response import code_ordinal
+
+        values, groups = np.full((len(data), len(indicators)), np.nan), []
+        for j, name in enumerate(indicators):
+            present = responses[name].notna().to_numpy()
+            codes_j, categories_j = code_ordinal(responses[name][present], name)
+            values[present, j] = codes_j
+            groups.append((name, categories_j))
+        threshold_groups = tuple(groups)
+    else:
+        for name in indicators:
+            if not pd.api.types.is_numeric_dtype(responses[name]):
+                raise GllammError(f"Response '{name}' is not numeric (dtype {responses[name].dtype}).")
+        values = responses.to_numpy(dtype=float)
     observed = np.isfinite(values) & complete_person[:, None]
     dropped_people = int((~complete_person).sum())
     if dropped_people:
@@ -292,12 +304,15 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     codes = np.searchsorted(np.unique(position), position)
     y = values[person, item]
     n_items = len(indicators)
-    fixed_names = [f"{name}~1" for name in indicators]
-    columns = [(item == j).astype(float) for j in range(n_items)]
+    if threshold_groups:  # the thresholds take the place of the item intercepts
+        fixed_names, columns = [], []
+    else:
+        fixed_names = [f"{name}~1" for name in indicators]
+        columns = [(item == j).astype(float) for j in range(n_items)]
     for lhs, covariate, name in response_effects:
         columns.append((item == indicators.index(lhs)) * data[covariate].to_numpy(dtype=float)[person])
         fixed_names.append(name)
-    X = np.stack(columns, axis=1)
+    X = np.stack(columns, axis=1) if columns else np.zeros((len(y), 0))
     Z = np.stack([(item == j).astype(float) for j in range(n_items)], axis=1)
     trials = np.ones_like(y)
     member = None
@@ -315,11 +330,17 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     dispersion_families = tuple(_family_of(family, indicators[j]).name for j in with_dispersion) \
         if family.name == "mixed" else None
     spec = ModelSpec(syntax, family, tuple(fixed_names), tuple(levels), dispersion_names=dispersion_names,
-                     covariate_names=tuple(covariates), dispersion_families=dispersion_families)
+                     covariate_names=tuple(covariates), dispersion_families=dispersion_families,
+                     threshold_groups=threshold_groups)
+    threshold_rows = None
+    if threshold_groups:
+        layout = spec.threshold_layout
+        threshold_rows = (np.array([start for start, _ in layout])[item], np.array([c + 1 for _, c in layout])[item])
     weights = np.ones_like(y)
     offset = np.zeros_like(y)
     chunks = _make_chunks(y, trials, X, Z, offset, weights, codes, len(keep_people), family, None,
-                          dispersion_index=dispersion_index, cluster_covariates=w, member=member)
+                          dispersion_index=dispersion_index, cluster_covariates=w, member=member,
+                          threshold_rows=threshold_rows)
     if cluster is not None:
         import jax.numpy as jnp
 
@@ -335,6 +356,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         cluster_labels=np.asarray(data.index[keep_people]), chunks=chunks, row_index=data.index[person],
         n_dropped=dropped_people, response_name=", ".join(indicators), group_columns=(), model_frame=model_frame,
         dispersion_index=dispersion_index, cluster_covariates=w, member=member,
+        threshold_item=item if threshold_groups else None,
         level_units={"unit": len(keep_people)} | ({cluster: int(len(np.unique(cluster_codes_all[keep_people])))}
                                                   if cluster else {}),
     )

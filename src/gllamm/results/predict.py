@@ -151,16 +151,36 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     return _mean(result, eta_nodes, np.broadcast_to(log_scale, eta.shape), _members(result, newdata)) @ weights
 
 
+def row_thresholds(spec, design, kappa, n_rows: int) -> tuple[np.ndarray, list[str]]:
+    """Each row's thresholds (n, K_max - 1), +inf beyond its item's last one, and the category column labels.
+
+    Items with thresholds of their own (graded response models) may differ in their categories; the
+    columns are then the categories of the item with the most (positions 1..K_max for fewer)."""
+    kappa = np.asarray(kappa, dtype=float)
+    if not spec.threshold_groups:
+        return np.broadcast_to(kappa, (n_rows, len(kappa))), list(spec.categories)
+    layout = spec.threshold_layout
+    width = max(count for _, count in layout)
+    table = np.full((len(layout), width), np.inf)
+    for g, (start, count) in enumerate(layout):
+        table[g, :count] = kappa[start : start + count]
+    labels = max((c for _, c in spec.threshold_groups), key=len)
+    return table[design.threshold_item], list(labels)
+
+
 def _category_probabilities(result, eta, weights=None, log_scale=0.0) -> pd.DataFrame:
     """Ordinal P(y = k | eta) per row and category; eta (n,) or (n, nodes) averaged with ``weights``."""
-    kappa = np.asarray(result.params[list(result.spec.threshold_names)], dtype=float)
+    kappa, labels = row_thresholds(result.spec, result.design, result.params[list(result.spec.threshold_names)],
+                                   eta.shape[0])
     eta = eta[:, :, None] if eta.ndim == 2 else eta[:, None, None]
     inverse_scale = np.exp(-np.broadcast_to(log_scale, eta.shape[:1]))[:, None, None]
-    cumulative = inverse_link_numpy(result.family.link.name, (kappa[None, None, :] - eta) * inverse_scale)
+    with np.errstate(invalid="ignore"):
+        cumulative = inverse_link_numpy(result.family.link.name, (kappa[:, None, :] - eta) * inverse_scale)
+    cumulative = np.where(np.isinf(kappa)[:, None, :], 1.0, cumulative)
     ones = np.ones(cumulative.shape[:2] + (1,))
     probabilities = np.diff(np.concatenate([0 * ones, cumulative, ones], axis=2), axis=2)
     probabilities = probabilities[:, 0, :] if weights is None else np.einsum("nkc,k->nc", probabilities, weights)
-    return pd.DataFrame(probabilities, columns=list(result.spec.categories))
+    return pd.DataFrame(probabilities, columns=labels)
 
 
 def _level_loadings(result):

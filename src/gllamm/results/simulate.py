@@ -69,8 +69,12 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     if spec.family.name == "binomial":  # P(y = 1) = F(eta / s)
         eta = eta * np.exp(-log_dispersion)
     if spec.family.name == "ordinal":  # y* = eta + s e, y = 1 + #{k: kappa_k < y*}
-        cumulative = inverse_link_numpy(spec.family.link.name,
-                                        (np.asarray(params.thresholds)[None, :] - eta[:, None]) * np.exp(-log_dispersion)[:, None])
+        from .predict import row_thresholds
+
+        kappa, _ = row_thresholds(spec, design, params.thresholds, len(eta))
+        with np.errstate(invalid="ignore"):
+            cumulative = inverse_link_numpy(spec.family.link.name, (kappa - eta[:, None]) * np.exp(-log_dispersion)[:, None])
+        cumulative = np.where(np.isinf(kappa), 1.0, cumulative)
         y = np.sum(rng.uniform(size=(len(eta), 1)) > cumulative, axis=1)
     elif spec.family.name == "mixed":  # each row from its own family
         y = np.empty(len(eta))
@@ -94,7 +98,15 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         item = np.argmax(design.Z, axis=1)
         for j, name in enumerate(formula.indicators):
             rows = item == j
-            frame.loc[design.row_index[rows], name] = y[rows]
+            values = y[rows]
+            if spec.threshold_groups:  # ordinal item: category codes -> the item's own categories
+                categories = list(spec.threshold_groups[j][1])
+                labels = np.asarray(categories, dtype=object)[values.astype(int)]
+                if isinstance(frame[name].dtype, pd.CategoricalDtype):
+                    frame.loc[design.row_index[rows], name] = labels
+                    continue
+                values = labels.astype(float)
+            frame.loc[design.row_index[rows], name] = values
     elif formula.cbind:
         first, second = formula.cbind
         if first not in frame:

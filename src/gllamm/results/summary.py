@@ -32,10 +32,10 @@ def render_summary(result) -> str:
         "",
     ]
     table = result.table()
-    fixed = table.loc[list(result.spec.fixed_names)]
-    lines += _coefficient_block(fixed)
+    if result.spec.fixed_names:
+        lines += _coefficient_block(table.loc[list(result.spec.fixed_names)])
     if result.spec.threshold_names:
-        lines += ["", "Thresholds"] + _coefficient_block(table.loc[list(result.spec.threshold_names)])[1:]
+        lines += ([""] if result.spec.fixed_names else []) + ["Thresholds"] + _coefficient_block(table.loc[list(result.spec.threshold_names)])[1:]
     if result.spec.scale_names:
         what = {"gaussian": "log residual SD", "gamma": "log dispersion"}.get(family.name, "log SD of the latent response")
         lines += ["", f"Level-1 scale ({what})"] + _coefficient_block(table.loc[list(result.spec.scale_names)])[1:]

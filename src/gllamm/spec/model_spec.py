@@ -115,6 +115,7 @@ class ModelSpec:
     scale_names: tuple[str, ...] = ()  # level-1 log-scale coefficients "scale:x" (heteroscedastic models)
     dispersion_families: tuple[str, ...] | None = None  # mixed responses: the family of each dispersion
     set_size: int = 1  # multinomial choice sets: K consecutive rows (alternatives) per set
+    threshold_groups: tuple = ()  # ordinal items with thresholds of their own: ((item, categories), ...)
 
     @property
     def reported_dispersion_powers(self) -> tuple[float, ...]:
@@ -124,9 +125,22 @@ class ModelSpec:
 
     @property
     def threshold_names(self) -> tuple[str, ...]:
-        """Names of the ordinal thresholds, "1|2", "2|3", ... as in R's ordinal package."""
+        """Names of the ordinal thresholds: "1|2", "2|3", ... as in R's ordinal package, or per item
+        "q1|t1", "q1|t2", ... as in lavaan when items have thresholds of their own."""
+        if self.threshold_groups:
+            return tuple(f"{item}|t{k + 1}" for item, c in self.threshold_groups for k in range(len(c) - 1))
         c = self.categories
         return tuple(f"{c[k]}|{c[k + 1]}" for k in range(len(c) - 1))
+
+    @property
+    def threshold_layout(self) -> tuple[tuple[int, int], ...]:
+        """(first position, count) of each item's thresholds in the threshold vector (one group without items)."""
+        groups = self.threshold_groups or ((("", self.categories),) if self.categories else ())
+        layout, start = [], 0
+        for _, categories in groups:
+            layout.append((start, len(categories) - 1))
+            start += len(categories) - 1
+        return tuple(layout)
 
     @property
     def n_latent(self) -> int:

@@ -103,7 +103,8 @@ class ParameterTable:
                     for r, c in level.cholesky_positions]
         if kind == "thresholds":
             names = self.spec.threshold_names
-            return [names[0]] + [f"log_increment[{n}]" for n in names[1:]] if names else []
+            return [names[start] if k == 0 else f"log_increment[{names[start + k]}]"
+                    for start, count in self.spec.threshold_layout for k in range(count)]
         if kind == "scale":
             return list(self.spec.scale_names)
         return [f"log_dispersion[{n}]" for n in self.spec.dispersions]
@@ -121,8 +122,9 @@ class ParameterTable:
             if kind == "scale":
                 scale = values
                 continue
-            if kind == "thresholds":
-                thresholds = cumulative_thresholds(values)
+            if kind == "thresholds":  # ordered within each item
+                thresholds = jnp.concatenate([cumulative_thresholds(values[a : a + c])
+                                              for a, c in self.spec.threshold_layout])
                 continue
             if kind == "dispersion":
                 if count:
@@ -179,8 +181,9 @@ class ParameterTable:
                 theta[start : start + count] = 0.0 if scale is None else np.asarray(scale, float)
                 continue
             if kind == "thresholds":
-                kappa = np.arange(count) - (count - 1) / 2 if thresholds is None else np.asarray(thresholds, float)
-                theta[start : start + count] = np.concatenate([kappa[:1], np.log(np.diff(kappa))])
+                for a, c in self.spec.threshold_layout:
+                    kappa = np.arange(c) - (c - 1) / 2 if thresholds is None else np.asarray(thresholds, float)[a : a + c]
+                    theta[start + a : start + a + c] = np.concatenate([kappa[:1], np.log(np.diff(kappa))])
                 continue
             level = self.spec.levels[index]
             if kind == "loadings":
