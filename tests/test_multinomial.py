@@ -78,3 +78,11 @@ def test_bad_nominal_input_is_explained():
     empty = data.assign(mode=pd.Categorical(data["mode"], categories=["bus", "car", "train", "plane"]))
     with pytest.raises(gllamm.GllammError, match="no observations: plane"):
         gllamm.fit("mode ~ x", empty, family="multinomial")
+
+
+def test_category_in_a_single_group_is_explained():
+    data = _simulate(clusters=20)
+    data.loc[data["mode"] == "train", "mode"] = "car"
+    data.loc[data.index[:2], "mode"] = "train"  # 'train' only in group 0
+    with pytest.raises(gllamm.GllammError, match="Category 'train' .* occurs in 1 group"):
+        gllamm.fit("mode ~ x + (1 | g)", data, family="multinomial")

@@ -6,6 +6,8 @@ wine_probit.json, wine_cloglog.json, wine_clm.json written by tests/reference/r/
 1e-3, coefficients 2e-3, SEs 2% relative, the judge variance 1% relative.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -204,3 +206,30 @@ def test_graded_response_model_items_with_own_thresholds():
     simulated = result.simulate(seed=2)
     assert set(simulated.q4.dropna().unique()) <= {1.0, 2.0} and set(simulated.q3.dropna().unique()) <= {1.0, 2.0, 3.0}
     assert simulated.q2.isna().sum() == 40
+
+
+def test_non_proportional_odds_matches_clm_nominal():
+    """Thresholds on covariates: R's clm(rating ~ temp_warm, nominal = ~ contact_yes) on wine
+    (script tests/reference/r/wine_nominal.R -> wine_nominal.json): log-likelihood -86.20855."""
+    import json
+
+    reference = json.loads((Path(__file__).parent / "reference" / "wine_nominal.json").read_text())
+    wine = gllamm.datasets.load("wine")
+    result = gllamm.fit("rating ~ temp_warm", wine, family="ordinal", nominal="~ contact_yes")
+    assert result.converged
+    assert abs(result.loglik - reference["loglik"]) < 1e-6
+    for name, value in reference["coef"].items():
+        ours = name.replace(".(Intercept)", "").replace(".contact_yes", ":contact_yes")
+        assert abs(result.params[ours] - value) < 2e-4, name
+        assert abs(result.se[ours] / reference["se"][name] - 1) < 1e-3, name
+    # category probabilities use each row's own thresholds kappa_k + contact * gamma_k
+    p = result.params
+    row = wine.iloc[[40]]
+    kappa = np.array([p[f"{k}|{k + 1}"] + row.contact_yes.iloc[0] * p[f"{k}|{k + 1}:contact_yes"] for k in range(1, 5)])
+    cumulative = 1 / (1 + np.exp(-(kappa - p["temp_warm"] * row.temp_warm.iloc[0])))
+    expected = np.diff(np.r_[0.0, cumulative, 1.0])
+    np.testing.assert_allclose(result.predict(row, type="probability").to_numpy()[0], expected, atol=1e-12)
+    with pytest.raises(gllamm.GllammError, match="in both the formula and nominal="):
+        gllamm.fit("rating ~ temp_warm + contact_yes", wine, family="ordinal", nominal="~ contact_yes")
+    with pytest.raises(gllamm.GllammError, match="family='ordinal'"):
+        gllamm.fit("rating ~ temp_warm", wine, family="gaussian", nominal="~ contact_yes")

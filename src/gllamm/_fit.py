@@ -31,7 +31,7 @@ from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
 from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
-_OPTIONS = ("family", "link", "family_by", "base", "choice_set", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
+_OPTIONS = ("family", "link", "family_by", "base", "choice_set", "nominal", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
             "fix", "equal", "factor_scale", "cluster", "long", "information", "max_iter", "tol", "verbose")
 
 
@@ -41,7 +41,7 @@ def default_nip(dim: int) -> int:
 
 
 def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
-        family_by: str | None = None, base=None, choice_set: str | None = None, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
+        family_by: str | None = None, base=None, choice_set: str | None = None, nominal: str | None = None, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
         offset=None, trials=None, scale: str | None = None,
         start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, long: dict | None = None,
         information: str | None = None,
@@ -82,6 +82,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         log dispersion of gamma responses, or the SD of the latent response of ordinal and binary
         responses (the scaled ordinal probit of R's clm(scale=), gllamm's sprobit; no intercept).
         Coefficients are reported as "scale:x" on the log scale.
+    nominal: for ordinal responses, a one-sided formula ``"~ x"`` of covariates whose effects differ
+        between thresholds (non-proportional / partial proportional odds, R's clm(nominal=)):
+        P(y <= k) = F(kappa_k + t'gamma_k - eta), reported as "1|2:x", "2|3:x", ...
     start: a FitResult or a theta vector to start from; with ``max_iter=0`` the
         log-likelihood is only evaluated there (no optimisation).
     fix: {parameter name: value} to hold fixed (fixed effects, variances of
@@ -114,7 +117,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     if syntax_model:
         syntax = parse_model_syntax(model)
         for name, value in dict(weights=weights, cluster_weights=cluster_weights, offset=offset, trials=trials,
-                                scale=scale, base=base, choice_set=choice_set).items():
+                                scale=scale, base=base, choice_set=choice_set, nominal=nominal).items():
             if value is not None:
                 raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
         if long is not None:
@@ -134,7 +137,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         formula = parse_formula(model)
         spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
                                     cluster_weights=cluster_weights, scale_weights=scale_weights, scale=scale,
-                                    family_by=family_by, base=base, choice_set=choice_set)
+                                    family_by=family_by, base=base, choice_set=choice_set, nominal=nominal)
     family = spec.family
     q = spec.n_latent
     if nip is None:
@@ -174,6 +177,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         fisher = constraints.matrix.T @ expected_information(table, design, optimum.theta) @ constraints.matrix
         theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
     options = dict(family=family.name, link=family.link.name, family_by=family_by, base=base, choice_set=choice_set,
+                   nominal=nominal,
                    families=json.dumps({label: [f.name, f.link.name] for label, f in zip(family.labels, family.members)})
                    if family.name == "mixed" else None, method=method, nip=int(nip), trials=trials, scale=scale,
                    fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))

@@ -58,8 +58,13 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         code = data["y"].astype(jnp.int32)
         first, n_categories = data["threshold_start"], data["n_categories"]  # the row's item: its thresholds
         kappa = params.thresholds
-        row_data += [kappa[first + jnp.clip(code - 1, 0, n_categories - 2)],
-                     kappa[first + jnp.clip(code, 0, n_categories - 2)], n_categories]
+        below, above = first + jnp.clip(code - 1, 0, n_categories - 2), first + jnp.clip(code, 0, n_categories - 2)
+        lower, upper = kappa[below], kappa[above]
+        if params.threshold_effects is not None:  # non-proportional odds: kappa_ik = kappa_k + t_i' gamma_k
+            shift = jnp.einsum("mcw,km->cwk", data["T"], params.threshold_effects)
+            lower = lower + jnp.take_along_axis(shift, below[..., None], axis=-1)[..., 0]
+            upper = upper + jnp.take_along_axis(shift, above[..., None], axis=-1)[..., 0]
+        row_data += [lower, upper, n_categories]
 
     mixed = family.name == "mixed"
     if mixed:

@@ -77,6 +77,8 @@ class Design:
     choice: object = None  # choice/ranking data: the ChoiceLayout (slots -> data rows)
     nominal_categories: tuple = ()  # nominal response: category labels (slot order) and the base's index
     nominal_base: int = 0
+    threshold_matrix: np.ndarray | None = None  # T (rows, n_t) of the threshold covariates (non-proportional odds)
+    threshold_model_spec: object = None  # formulaic ModelSpec of T (rebuilds it for new data)
     threshold_item: np.ndarray | None = None  # ordinal items with own thresholds: each row's item (group) index
 
     @property
@@ -154,6 +156,7 @@ def build_design(
     family_by: str | None = None,
     base=None,
     choice_set: str | None = None,
+    nominal: str | None = None,
 ) -> tuple[ModelSpec, Design]:
     """Build the ModelSpec and Design for an lme4-style formula on a data frame.
 
@@ -200,6 +203,15 @@ def build_design(
         _check_columns({choice_set}, data, "choice_set=")
         if formula.cbind:
             raise GllammError("A choice/ranking response is one column of ranks, not cbind().")
+    threshold_vars: set[str] = set()
+    threshold_formula = None
+    if nominal is not None:
+        if family.name != "ordinal":
+            raise GllammError("nominal= gives covariates of the thresholds (non-proportional odds) of an ordinal "
+                              "response; use it with family='ordinal'.")
+        threshold_formula = _one_sided(nominal, "nominal")
+        threshold_vars = _variables(threshold_formula)
+        _check_columns(threshold_vars, data, "nominal=")
     scale_vars: set[str] = set()
     if scale is not None:
         scale = _one_sided(scale, "scale")
@@ -216,7 +228,7 @@ def build_design(
     cluster_weight_values = _as_column(cluster_weights, data, "cluster_weights")
 
     # -- complete cases ----------------------------------------------------------
-    used = sorted(response_vars | fixed_vars | offset_vars | random_vars | scale_vars | set(group_vars)
+    used = sorted(response_vars | fixed_vars | offset_vars | random_vars | scale_vars | threshold_vars | set(group_vars)
                   | ({family_by} if family_by else set()) | ({choice_set} if choice_set else set()))
     frame = data[used]
     checked = [name for name in used if not (choice_set is not None and name in response_vars)]  # missing rank = unranked
@@ -427,6 +439,8 @@ def build_design(
             total_offset, n_trials = np.zeros(len(y)), np.ones(len(y))
             available = np.ones(len(y))
         Z = Z_levels[0] if Z_levels else np.zeros((len(y), 0))
+        if nominal is not None:
+            _check_categories_across_groups(nominal[0], nominal[1], keys, levels)
         for level in levels:
             n_cov = len(level.cholesky_positions)
             if keys[level.name].nunique() <= n_cov:
@@ -435,7 +449,9 @@ def build_design(
     elif base is not None:
         raise GllammError("base= applies to family='multinomial'.")
     V, scale_names, scale_spec = _scale_matrix(scale, cc, family)
+    T, threshold_covariates, threshold_spec = _threshold_matrix(threshold_formula, cc, fixed_names)
     spec = ModelSpec(formula, family, tuple(fixed_names), tuple(levels), categories=categories,
+                     threshold_covariates=threshold_covariates,
                      scale_names=scale_names, dispersion_names=dispersion_names,
                      dispersion_families=dispersion_families, set_size=set_size)
     row_weights = _scale_level1_weights(row_weights, codes, scale_weights)
@@ -443,7 +459,7 @@ def build_design(
         raise GllammError("cluster_weights with two nested levels are not available yet.")
     chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width,
                           per_cluster_weights, scale_matrix=V, dispersion_index=dispersion_index, member=member,
-                          available=available,
+                          available=available, threshold_matrix=T,
                           threshold_rows=(np.zeros(len(y), int), np.full(len(y), len(categories))) if categories else None)
     if parent is not None:
         import jax.numpy as jnp
@@ -464,6 +480,7 @@ def build_design(
         level_units={lv.name: int(keys[lv.name].nunique()) for lv in levels},
         top_labels=None if top_labels is None else np.asarray(top_labels),
         Z_levels=tuple(Z_levels), scale_matrix=V, scale_model_spec=scale_spec,
+        threshold_matrix=T, threshold_model_spec=threshold_spec,
         dispersion_index=dispersion_index, member=member, set_size=set_size, n_sets=n_sets,
         choice=layout if choice_set is not None else None,
         nominal_categories=tuple(nominal[1]) if nominal is not None else (), nominal_base=nominal[2] if nominal is not None else 0,
@@ -497,6 +514,19 @@ def _choice_layout(column, set_codes, set_labels, ranks, X, fixed_names, Z_level
         raise GllammError(f"weights= differ within choice set '{set_labels[int(np.argmax(uneven > 1))]}'; a weight "
                           "applies to a whole choice set (give every alternative of a set the same weight).")
     return stage_layout(set_codes, len(set_labels), ranks.astype(int)), codes, labels
+
+
+def _check_categories_across_groups(codes, labels, keys, levels) -> None:
+    """Category-specific random effects need each category in at least two groups: a category seen in
+    one group only cannot separate that group's effect from the category's intercept."""
+    for level in levels:
+        groups = pd.Series(keys[level.name].to_numpy()).groupby(codes).nunique()
+        for k, label in enumerate(labels):
+            count = int(groups.get(k, 0))
+            if count < 2:
+                raise GllammError(f"Category '{label}' of the nominal response occurs in {count} group(s) of "
+                                  f"'{level.name}' only, so its random effect across groups cannot be estimated. "
+                                  "Merge the category with another, or drop the random effect.")
 
 
 def _one_sided(expression: str, option: str) -> str:
@@ -533,6 +563,29 @@ def _scale_matrix(scale: str | None, frame: pd.DataFrame, family: Family):
                               "identified only relative to a reference (give covariates, e.g. scale='~ x').")
     _check_rank(V, names, "scale")
     return V, tuple(f"scale:{n}" for n in names), matrix.model_spec
+
+
+def _threshold_matrix(nominal: str | None, frame: pd.DataFrame, fixed_names):
+    """T (rows, n_t), the covariate names and the formulaic spec of kappa_ik = kappa_k + t_i' gamma_k.
+
+    The intercept is left out (the thresholds kappa_k are the intercepts); a covariate may not
+    also be in the fixed part, where its effect would not be identified.
+    """
+    if nominal is None:
+        return None, (), None
+    matrix = model_matrix(nominal, frame, na_action="raise")
+    names = _rename_intercept(matrix.columns)
+    keep = [j for j, n in enumerate(names) if n != "(Intercept)"]
+    T, names = np.asarray(matrix, dtype=float)[:, keep], [names[j] for j in keep]
+    if not names:
+        raise GllammError(f"nominal='{nominal}' has no covariates; give the covariates whose effects differ "
+                          "between thresholds, e.g. nominal='~ x'.")
+    both = sorted(set(names) & set(fixed_names))
+    if both:
+        raise GllammError(f"{', '.join(both)} is in both the formula and nominal=: its effect on every threshold "
+                          "already includes the common (proportional-odds) effect; remove it from the formula.")
+    _check_rank(T, names, "nominal (threshold covariates)")
+    return T, tuple(names), matrix.model_spec
 
 
 def _scale_level1_weights(weights: np.ndarray, codes: np.ndarray, method: str) -> np.ndarray:
@@ -583,7 +636,7 @@ def _check_rank(matrix: np.ndarray, names: list[str], what: str) -> None:
 
 def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width, cluster_weights=None,
                  dispersion_index=None, cluster_covariates=None, scale_matrix=None, member=None,
-                 available=None, threshold_rows=None) -> Chunks:
+                 available=None, threshold_rows=None, threshold_matrix=None) -> Chunks:
     """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
     from .. import _jax  # noqa: F401  (float64 on before arrays are made)
     import jax.numpy as jnp
@@ -609,6 +662,8 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
     arrays["w"] = np.zeros((n_clusters, 1)) if cluster_covariates is None else cluster_covariates
     if available is not None:
         arrays["available"] = take(available, 1.0)
+    if threshold_matrix is not None:
+        arrays["T"] = np.stack([take(threshold_matrix[:, j], 0.0) for j in range(threshold_matrix.shape[1])])
     if scale_matrix is not None:
         arrays["V"] = np.stack([take(scale_matrix[:, j], 0.0) for j in range(scale_matrix.shape[1])])
     arrays = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in arrays.items()}

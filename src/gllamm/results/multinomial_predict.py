@@ -35,7 +35,7 @@ def _row_arrays(result, frame: pd.DataFrame, offset=None):
     design = result.design
     if offset is None and frame is design.model_frame and design.offset_argument is not None:
         offset = design.offset_argument
-    X, Z, total_offset, codes = _design_for(result, frame, offset)
+    X, Z, total_offset, codes = _design_for(result, frame, offset, select_fixed=False)
     names = ["(Intercept)" if c == "Intercept" else str(c)
              for c in design.fixed_model_spec.get_model_matrix(frame.iloc[:1], na_action="raise").columns]
     if design.choice is not None:  # the common intercept was dropped

@@ -78,7 +78,7 @@ def load(path):
                                 cluster_weights=arrays.get("cluster_weights_argument"), scale=options.get("scale"),
                                 scale_weights=options.get("scale_weights", "none"),
                                 family_by=options.get("family_by"), base=options.get("base"),
-                                choice_set=options.get("choice_set"))
+                                choice_set=options.get("choice_set"), nominal=options.get("nominal"))
     design = _with_row_index(design, arrays["row_index"])
     return _restore(spec, design, meta, arrays, options)
 

@@ -24,7 +24,7 @@ from ..families.links import inverse_link_numpy
 from ..integrate import product_rule
 
 
-def _design_for(result, newdata, offset):
+def _design_for(result, newdata, offset, select_fixed: bool = True):
     """X, Z, offset and cluster positions (-1 = unseen cluster) for the fitted or new data."""
     design = result.design
     if newdata is None:
@@ -33,7 +33,11 @@ def _design_for(result, newdata, offset):
         raise GllammError("Predictions for new data need a formula model; for syntax models predict the fitted data.")
     if not isinstance(newdata, pd.DataFrame):
         raise GllammError("newdata must be a pandas DataFrame.")
-    X = np.asarray(design.fixed_model_spec.get_model_matrix(newdata, na_action="raise"), dtype=float)
+    frame = design.fixed_model_spec.get_model_matrix(newdata, na_action="raise")
+    X = np.asarray(frame, dtype=float)
+    if select_fixed:  # the model's fixed effects only (ordinal models drop the intercept)
+        names = ["(Intercept)" if c == "Intercept" else str(c) for c in frame.columns]
+        X = X[:, [names.index(n) for n in result.spec.fixed_names]]
     Z = np.concatenate([np.zeros((len(newdata), 0))] + [np.asarray(s.get_model_matrix(newdata, na_action="raise"), dtype=float)
                                                          for s in design.random_model_specs], axis=1)
     total_offset = np.zeros(len(newdata))
@@ -136,7 +140,7 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
         return eta
     log_scale = _log_scale(result, newdata)
     if latent != "marginal":
-        return (_category_probabilities(result, eta, log_scale=log_scale) if ordinal
+        return (_category_probabilities(result, eta, log_scale=log_scale, newdata=newdata) if ordinal
                 else _mean(result, eta, log_scale, _members(result, newdata)))
     from ..objective import latent_structure
 
@@ -147,18 +151,18 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     b = np.sqrt(2.0) * nodes @ ML.T  # (nodes, q): latent values at the nodes
     eta_nodes = eta[:, None] + (Z @ loadings.T) @ b.T
     if ordinal:
-        return _category_probabilities(result, eta_nodes, weights, log_scale)
+        return _category_probabilities(result, eta_nodes, weights, log_scale, newdata)
     return _mean(result, eta_nodes, np.broadcast_to(log_scale, eta.shape), _members(result, newdata)) @ weights
 
 
-def row_thresholds(spec, design, kappa, n_rows: int) -> tuple[np.ndarray, list[str]]:
+def row_thresholds(spec, design, kappa, n_rows: int, shift=None) -> tuple[np.ndarray, list[str]]:
     """Each row's thresholds (n, K_max - 1), +inf beyond its item's last one, and the category column labels.
 
     Items with thresholds of their own (graded response models) may differ in their categories; the
     columns are then the categories of the item with the most (positions 1..K_max for fewer)."""
     kappa = np.asarray(kappa, dtype=float)
-    if not spec.threshold_groups:
-        return np.broadcast_to(kappa, (n_rows, len(kappa))), list(spec.categories)
+    if not spec.threshold_groups:  # with non-proportional odds each row's kappa_k + t_i' gamma_k (``shift``)
+        return np.broadcast_to(kappa, (n_rows, len(kappa))) + (0.0 if shift is None else shift), list(spec.categories)
     layout = spec.threshold_layout
     width = max(count for _, count in layout)
     table = np.full((len(layout), width), np.inf)
@@ -168,10 +172,26 @@ def row_thresholds(spec, design, kappa, n_rows: int) -> tuple[np.ndarray, list[s
     return table[design.threshold_item], list(labels)
 
 
-def _category_probabilities(result, eta, weights=None, log_scale=0.0) -> pd.DataFrame:
+def threshold_shift(result, newdata=None, gamma=None):
+    """t_i' gamma_k per row and threshold (n, K - 1) for non-proportional odds, or None."""
+    spec, design = result.spec, result.design
+    if not spec.threshold_covariates:
+        return None
+    if gamma is None:
+        gamma = result.params[list(spec.threshold_effect_names)].to_numpy().reshape(len(spec.threshold_names), -1)
+    if newdata is None:
+        T = design.threshold_matrix
+    else:
+        frame = design.threshold_model_spec.get_model_matrix(newdata, na_action="raise")
+        columns = ["(Intercept)" if c == "Intercept" else str(c) for c in frame.columns]
+        T = np.asarray(frame, dtype=float)[:, [columns.index(n) for n in spec.threshold_covariates]]
+    return T @ np.asarray(gamma).T
+
+
+def _category_probabilities(result, eta, weights=None, log_scale=0.0, newdata=None) -> pd.DataFrame:
     """Ordinal P(y = k | eta) per row and category; eta (n,) or (n, nodes) averaged with ``weights``."""
     kappa, labels = row_thresholds(result.spec, result.design, result.params[list(result.spec.threshold_names)],
-                                   eta.shape[0])
+                                   eta.shape[0], threshold_shift(result, newdata))
     eta = eta[:, :, None] if eta.ndim == 2 else eta[:, None, None]
     inverse_scale = np.exp(-np.broadcast_to(log_scale, eta.shape[:1]))[:, None, None]
     with np.errstate(invalid="ignore"):

@@ -36,6 +36,9 @@ def render_summary(result) -> str:
         lines += _coefficient_block(table.loc[list(result.spec.fixed_names)])
     if result.spec.threshold_names:
         lines += ([""] if result.spec.fixed_names else []) + ["Thresholds"] + _coefficient_block(table.loc[list(result.spec.threshold_names)])[1:]
+    if result.spec.threshold_covariates:
+        lines += ["", "Threshold effects (non-proportional odds: kappa_k + t'gamma_k)"] + _coefficient_block(
+            table.loc[list(result.spec.threshold_effect_names)])[1:]
     if result.spec.scale_names:
         what = {"gaussian": "log residual SD", "gamma": "log dispersion"}.get(family.name, "log SD of the latent response")
         lines += ["", f"Level-1 scale ({what})"] + _coefficient_block(table.loc[list(result.spec.scale_names)])[1:]

@@ -116,6 +116,7 @@ class ModelSpec:
     dispersion_families: tuple[str, ...] | None = None  # mixed responses: the family of each dispersion
     set_size: int = 1  # multinomial choice sets: K consecutive rows (alternatives) per set
     threshold_groups: tuple = ()  # ordinal items with thresholds of their own: ((item, categories), ...)
+    threshold_covariates: tuple[str, ...] = ()  # non-proportional odds: covariates t of kappa_k + t' gamma_k
 
     @property
     def reported_dispersion_powers(self) -> tuple[float, ...]:
@@ -131,6 +132,11 @@ class ModelSpec:
             return tuple(f"{item}|t{k + 1}" for item, c in self.threshold_groups for k in range(len(c) - 1))
         c = self.categories
         return tuple(f"{c[k]}|{c[k + 1]}" for k in range(len(c) - 1))
+
+    @property
+    def threshold_effect_names(self) -> tuple[str, ...]:
+        """Effects gamma_k of covariates on each threshold (non-proportional odds), "1|2:x" (k-major)."""
+        return tuple(f"{k}:{t}" for k in self.threshold_names for t in self.threshold_covariates)
 
     @property
     def threshold_layout(self) -> tuple[tuple[int, int], ...]:

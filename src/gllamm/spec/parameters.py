@@ -37,6 +37,7 @@ class Unpacked:
     log_dispersion: jnp.ndarray  # (n_dispersions,) or (1,) of zeros
     thresholds: jnp.ndarray  # ordinal kappa_1 < ... < kappa_{K-1}, or (0,)
     scale: jnp.ndarray  # coefficients alpha of log s_i = v_i' alpha, or (0,)
+    threshold_effects: jnp.ndarray | None = None  # gamma (n_thresholds, n_t) of kappa_k + t' gamma_k, or None
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,10 @@ class ParameterTable:
                 segments.append((kind, index, position, count))
                 position += count
         segments.append(("dispersion", -1, position, len(self.spec.dispersions)))
-        segments.append(("scale", -1, position + len(self.spec.dispersions), len(self.spec.scale_names)))
+        position += len(self.spec.dispersions)
+        segments.append(("scale", -1, position, len(self.spec.scale_names)))
+        segments.append(("threshold_effects", -1, position + len(self.spec.scale_names),
+                         len(self.spec.threshold_effect_names)))
         return segments
 
     @property
@@ -107,6 +111,8 @@ class ParameterTable:
                     for start, count in self.spec.threshold_layout for k in range(count)]
         if kind == "scale":
             return list(self.spec.scale_names)
+        if kind == "threshold_effects":
+            return list(self.spec.threshold_effect_names)
         return [f"log_dispersion[{n}]" for n in self.spec.dispersions]
 
     # ---- theta -> structured ------------------------------------------------------------
@@ -117,14 +123,20 @@ class ParameterTable:
         log_dispersion = jnp.zeros((1,), theta.dtype)
         thresholds = jnp.zeros((0,), theta.dtype)
         scale = jnp.zeros((0,), theta.dtype)
+        threshold_effects = None
         for kind, index, start, count in self._segments():
             values = theta[start : start + count]
             if kind == "scale":
                 scale = values
                 continue
+            if kind == "threshold_effects":
+                if count:
+                    threshold_effects = values.reshape(len(self.spec.threshold_names), -1)
+                continue
             if kind == "thresholds":  # ordered within each item
-                thresholds = jnp.concatenate([cumulative_thresholds(values[a : a + c])
-                                              for a, c in self.spec.threshold_layout])
+                if count:
+                    thresholds = jnp.concatenate([cumulative_thresholds(values[a : a + c])
+                                                  for a, c in self.spec.threshold_layout])
                 continue
             if kind == "dispersion":
                 if count:
@@ -161,10 +173,10 @@ class ParameterTable:
                     matrix = matrix / jnp.sqrt(jnp.sum(matrix * matrix, axis=1, keepdims=True))
             parts[kind].append(matrix)
         return Unpacked(beta, tuple(parts["loadings"]), tuple(parts["paths"]), tuple(parts["covariate_paths"]),
-                        tuple(parts["cholesky"]), log_dispersion, thresholds, scale)
+                        tuple(parts["cholesky"]), log_dispersion, thresholds, scale, threshold_effects)
 
     def pack(self, beta, cholesky, log_dispersion=None, loadings=None, paths=None, covariate_paths=None,
-             thresholds=None, scale=None) -> np.ndarray:
+             thresholds=None, scale=None, threshold_effects=None) -> np.ndarray:
         """Build theta (host side) from structured values; loadings/paths default to 1 and 0.
 
         ``thresholds``: increasing ordinal thresholds kappa (default: evenly spaced around 0).
@@ -179,6 +191,9 @@ class ParameterTable:
                 continue
             if kind == "scale":
                 theta[start : start + count] = 0.0 if scale is None else np.asarray(scale, float)
+                continue
+            if kind == "threshold_effects":
+                theta[start : start + count] = 0.0 if threshold_effects is None else np.asarray(threshold_effects, float)
                 continue
             if kind == "thresholds":
                 for a, c in self.spec.threshold_layout:
@@ -217,7 +232,7 @@ class ParameterTable:
             names += [p.name for p in level.paths] + [p.name for p in level.covariate_paths]
         for level in self.spec.levels:
             names += [level.covariance_name(r, c) for r, c in self._covariance_pairs(level)]
-        return names + list(self.spec.dispersions) + list(self.spec.scale_names)
+        return names + list(self.spec.dispersions) + list(self.spec.scale_names) + list(self.spec.threshold_effect_names)
 
     def reported(self, theta):
         """theta -> reported parameter vector (a smooth map, used with the delta method)."""
@@ -245,6 +260,8 @@ class ParameterTable:
             powers = np.asarray(self.spec.reported_dispersion_powers)
             parts.append(jnp.exp(powers * unpacked.log_dispersion))
         parts.append(unpacked.scale)
+        if unpacked.threshold_effects is not None:
+            parts.append(unpacked.threshold_effects.reshape(-1))
         return jnp.concatenate(parts)
 
     def from_reported(self, values) -> np.ndarray:
@@ -264,7 +281,8 @@ class ParameterTable:
                           for n, power in zip(self.spec.dispersions, self.spec.reported_dispersion_powers)]
         thresholds = [values[n] for n in self.spec.threshold_names] or None
         theta = self.pack(beta, factors, log_dispersion if log_dispersion else None, loadings, paths, covariate_paths,
-                          thresholds, [values[n] for n in self.spec.scale_names])
+                          thresholds, [values[n] for n in self.spec.scale_names],
+                          [values[n] for n in self.spec.threshold_effect_names] or None)
         for kind, index, start, count in self._segments():  # unit-variance rows: off-diagonals of normalised L
             if kind == "cholesky" and count and self.spec.levels[index].unit_variance:
                 factor = factors[index] / np.diag(factors[index])[:, None]
