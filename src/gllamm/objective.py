@@ -61,9 +61,9 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         below, above = first + jnp.clip(code - 1, 0, n_categories - 2), first + jnp.clip(code, 0, n_categories - 2)
         lower, upper = kappa[below], kappa[above]
         if params.threshold_effects is not None:  # non-proportional odds: kappa_ik = kappa_k + t_i' gamma_k
-            shift = jnp.einsum("mcw,km->cwk", data["T"], params.threshold_effects)
-            lower = lower + jnp.take_along_axis(shift, below[..., None], axis=-1)[..., 0]
-            upper = upper + jnp.take_along_axis(shift, above[..., None], axis=-1)[..., 0]
+            gamma = params.threshold_effects
+            lower = lower + jnp.einsum("mcw,cwm->cw", data["T"], gamma[below])
+            upper = upper + jnp.einsum("mcw,cwm->cw", data["T"], gamma[above])
         row_data += [lower, upper, n_categories]
 
     mixed = family.name == "mixed"

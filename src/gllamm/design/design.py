@@ -73,7 +73,6 @@ class Design:
     scale_model_spec: object = None  # formulaic ModelSpec of V (rebuilds it for new data)
     member: np.ndarray | None = None  # mixed responses: the response type (family) of each row
     set_size: int = 1  # multinomial: rows (category slots) per observation
-    n_sets: int | None = None  # choice/ranking data: number of choice sets (the rows are stage-set slots)
     choice: object = None  # choice/ranking data: the ChoiceLayout (slots -> data rows)
     nominal_categories: tuple = ()  # nominal response: category labels (slot order) and the base's index
     nominal_base: int = 0
@@ -84,7 +83,7 @@ class Design:
     @property
     def n_obs(self) -> int:
         """Number of responses (observations; a multinomial response has set_size rows; a choice set is one)."""
-        return self.n_sets if self.n_sets is not None else int(self.y.shape[0]) // self.set_size
+        return self.choice.n_sets if self.choice is not None else int(self.y.shape[0]) // self.set_size
 
     @property
     def n_clusters(self) -> int:
@@ -411,7 +410,7 @@ def build_design(
             raise GllammError(f"cluster_weights must be constant within each '{group}' cluster.")
         if np.any(per_cluster_weights < 0):
             raise GllammError("cluster_weights must be non-negative.")
-    set_size, available, n_sets = 1, None, None
+    set_size, available = 1, None
     if family.name == "multinomial":  # choice sets of K slots (categories, or alternatives per ranking stage)
         if len(levels) > 1:
             raise GllammError("Multinomial responses with nested levels of random effects are not available yet.")
@@ -420,7 +419,7 @@ def build_design(
         if choice_set is not None:
             layout, codes, labels = _choice_layout(choice_set, set_codes, np.asarray(set_labels), y, X, fixed_names,
                                                    Z_levels, levels, row_weights, codes if groups else None, labels)
-            set_size, n_sets = layout.set_size, layout.n_sets
+            set_size = layout.set_size
             per_stage = layout.slot_rows.reshape(-1, set_size)[:, 0]  # every stage's first slot holds a row
             stage_codes = codes[per_stage]
             X, total_offset = slot_values(layout, X), slot_values(layout, total_offset)
@@ -481,7 +480,7 @@ def build_design(
         top_labels=None if top_labels is None else np.asarray(top_labels),
         Z_levels=tuple(Z_levels), scale_matrix=V, scale_model_spec=scale_spec,
         threshold_matrix=T, threshold_model_spec=threshold_spec,
-        dispersion_index=dispersion_index, member=member, set_size=set_size, n_sets=n_sets,
+        dispersion_index=dispersion_index, member=member, set_size=set_size,
         choice=layout if choice_set is not None else None,
         nominal_categories=tuple(nominal[1]) if nominal is not None else (), nominal_base=nominal[2] if nominal is not None else 0,
     )

@@ -98,9 +98,8 @@ LINK_ALIASES = {"inverse": "reciprocal", "recip": "reciprocal"}
 
 def link_numpy(link: str, mu):
     """eta = g(mu) in NumPy (host side, e.g. for starting values)."""
-    from statistics import NormalDist
-
     import numpy as np
+    from scipy import special
 
     if link == "identity":
         return mu
@@ -109,9 +108,9 @@ def link_numpy(link: str, mu):
     if link == "reciprocal":
         return 1.0 / mu
     if link == "logit":
-        return np.log(mu / (1 - mu))
+        return special.logit(mu)
     if link == "probit":
-        return np.vectorize(NormalDist().inv_cdf)(mu)
+        return special.ndtri(mu)
     if link == "cloglog":
         return np.log(-np.log1p(-mu))
     raise AssertionError(link)
@@ -119,9 +118,8 @@ def link_numpy(link: str, mu):
 
 def inverse_link_numpy(link: str, eta):
     """mu = g^{-1}(eta) in NumPy (host side: predictions, simulation, starting values)."""
-    from statistics import NormalDist
-
     import numpy as np
+    from scipy import special
 
     if link == "identity":
         return eta
@@ -130,9 +128,9 @@ def inverse_link_numpy(link: str, eta):
     if link == "reciprocal":
         return 1.0 / eta
     if link == "logit":
-        return 1.0 / (1.0 + np.exp(-eta))
+        return special.expit(eta)
     if link == "probit":
-        return np.vectorize(NormalDist().cdf)(eta)
+        return special.ndtr(eta)
     if link == "cloglog":
         return -np.expm1(-np.exp(eta))
     raise AssertionError(link)

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from ..design.choice_sets import slot_values, stage_layout
+from ..design.design import _rename_intercept
 from ..design.nominal import category_copies
 from ..errors import GllammError
 
@@ -36,8 +37,7 @@ def _row_arrays(result, frame: pd.DataFrame, offset=None):
     if offset is None and frame is design.model_frame and design.offset_argument is not None:
         offset = design.offset_argument
     X, Z, total_offset, codes = _design_for(result, frame, offset, select_fixed=False)
-    names = ["(Intercept)" if c == "Intercept" else str(c)
-             for c in design.fixed_model_spec.get_model_matrix(frame.iloc[:1], na_action="raise").columns]
+    names = _rename_intercept(design.fixed_model_spec.column_names)
     if design.choice is not None:  # the common intercept was dropped
         keep = [j for j, n in enumerate(names) if n != "(Intercept)"]
         X, names = X[:, keep], [names[j] for j in keep]

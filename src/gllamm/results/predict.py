@@ -24,6 +24,16 @@ from ..families.links import inverse_link_numpy
 from ..integrate import product_rule
 
 
+def _model_columns(model_spec, newdata: pd.DataFrame, names, prefix: str = "") -> np.ndarray:
+    """The columns ``names`` (as reported, e.g. "(Intercept)", "scale:x") of the model matrix that a
+    formulaic ModelSpec builds for new data."""
+    from ..design.design import _rename_intercept
+
+    frame = model_spec.get_model_matrix(newdata, na_action="raise")
+    columns = [prefix + n for n in _rename_intercept(frame.columns)]
+    return np.asarray(frame, dtype=float)[:, [columns.index(n) for n in names]]
+
+
 def _design_for(result, newdata, offset, select_fixed: bool = True):
     """X, Z, offset and cluster positions (-1 = unseen cluster) for the fitted or new data."""
     design = result.design
@@ -33,11 +43,10 @@ def _design_for(result, newdata, offset, select_fixed: bool = True):
         raise GllammError("Predictions for new data need a formula model; for syntax models predict the fitted data.")
     if not isinstance(newdata, pd.DataFrame):
         raise GllammError("newdata must be a pandas DataFrame.")
-    frame = design.fixed_model_spec.get_model_matrix(newdata, na_action="raise")
-    X = np.asarray(frame, dtype=float)
     if select_fixed:  # the model's fixed effects only (ordinal models drop the intercept)
-        names = ["(Intercept)" if c == "Intercept" else str(c) for c in frame.columns]
-        X = X[:, [names.index(n) for n in result.spec.fixed_names]]
+        X = _model_columns(design.fixed_model_spec, newdata, result.spec.fixed_names)
+    else:
+        X = np.asarray(design.fixed_model_spec.get_model_matrix(newdata, na_action="raise"), dtype=float)
     Z = np.concatenate([np.zeros((len(newdata), 0))] + [np.asarray(s.get_model_matrix(newdata, na_action="raise"), dtype=float)
                                                          for s in design.random_model_specs], axis=1)
     total_offset = np.zeros(len(newdata))
@@ -64,9 +73,7 @@ def _log_scale(result, newdata) -> np.ndarray | float:
     if newdata is None:
         V = design.scale_matrix
     else:
-        frame = design.scale_model_spec.get_model_matrix(newdata, na_action="raise")
-        columns = ["scale:" + ("(Intercept)" if c == "Intercept" else str(c)) for c in frame.columns]
-        V = np.asarray(frame, dtype=float)[:, [columns.index(n) for n in spec.scale_names]]
+        V = _model_columns(design.scale_model_spec, newdata, spec.scale_names, prefix="scale:")
     return V @ result.params[list(spec.scale_names)].to_numpy()
 
 
@@ -172,6 +179,13 @@ def row_thresholds(spec, design, kappa, n_rows: int, shift=None) -> tuple[np.nda
     return table[design.threshold_item], list(labels)
 
 
+def cumulative_probabilities(link: str, kappa, eta, inverse_scale):
+    """P(y <= k) = F((kappa_k - eta) / s), exactly 1 where kappa_k = +inf (past an item's last threshold)."""
+    with np.errstate(invalid="ignore"):
+        cumulative = inverse_link_numpy(link, (kappa - eta) * inverse_scale)
+    return np.where(np.isinf(kappa), 1.0, cumulative)
+
+
 def threshold_shift(result, newdata=None, gamma=None):
     """t_i' gamma_k per row and threshold (n, K - 1) for non-proportional odds, or None."""
     spec, design = result.spec, result.design
@@ -182,9 +196,7 @@ def threshold_shift(result, newdata=None, gamma=None):
     if newdata is None:
         T = design.threshold_matrix
     else:
-        frame = design.threshold_model_spec.get_model_matrix(newdata, na_action="raise")
-        columns = ["(Intercept)" if c == "Intercept" else str(c) for c in frame.columns]
-        T = np.asarray(frame, dtype=float)[:, [columns.index(n) for n in spec.threshold_covariates]]
+        T = _model_columns(design.threshold_model_spec, newdata, spec.threshold_covariates)
     return T @ np.asarray(gamma).T
 
 
@@ -194,9 +206,7 @@ def _category_probabilities(result, eta, weights=None, log_scale=0.0, newdata=No
                                    eta.shape[0], threshold_shift(result, newdata))
     eta = eta[:, :, None] if eta.ndim == 2 else eta[:, None, None]
     inverse_scale = np.exp(-np.broadcast_to(log_scale, eta.shape[:1]))[:, None, None]
-    with np.errstate(invalid="ignore"):
-        cumulative = inverse_link_numpy(result.family.link.name, (kappa[:, None, :] - eta) * inverse_scale)
-    cumulative = np.where(np.isinf(kappa)[:, None, :], 1.0, cumulative)
+    cumulative = cumulative_probabilities(result.family.link.name, kappa[:, None, :], eta, inverse_scale)
     ones = np.ones(cumulative.shape[:2] + (1,))
     probabilities = np.diff(np.concatenate([0 * ones, cumulative, ones], axis=2), axis=2)
     probabilities = probabilities[:, 0, :] if weights is None else np.einsum("nkc,k->nc", probabilities, weights)

@@ -69,13 +69,12 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     if spec.family.name == "binomial":  # P(y = 1) = F(eta / s)
         eta = eta * np.exp(-log_dispersion)
     if spec.family.name == "ordinal":  # y* = eta + s e, y = 1 + #{k: kappa_k < y*}
-        from .predict import row_thresholds, threshold_shift
+        from .predict import cumulative_probabilities, row_thresholds, threshold_shift
 
         shift = None if params.threshold_effects is None else threshold_shift(result, gamma=params.threshold_effects)
         kappa, _ = row_thresholds(spec, design, params.thresholds, len(eta), shift)
-        with np.errstate(invalid="ignore"):
-            cumulative = inverse_link_numpy(spec.family.link.name, (kappa - eta[:, None]) * np.exp(-log_dispersion)[:, None])
-        cumulative = np.where(np.isinf(kappa), 1.0, cumulative)
+        cumulative = cumulative_probabilities(spec.family.link.name, kappa, eta[:, None],
+                                              np.exp(-log_dispersion)[:, None])
         y = np.sum(rng.uniform(size=(len(eta), 1)) > cumulative, axis=1)
     elif spec.family.name == "mixed":  # each row from its own family
         y = np.empty(len(eta))
