@@ -31,7 +31,8 @@ from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
 from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
-_OPTIONS = ("family", "link", "family_by", "base", "choice_set", "nominal", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
+_OPTIONS = ("family", "link", "family_by", "base", "choice_set", "nominal", "classes", "concomitant", "known_class",
+            "starts", "seed", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
             "fix", "equal", "factor_scale", "cluster", "long", "information", "max_iter", "tol", "verbose")
 
 
@@ -41,7 +42,9 @@ def default_nip(dim: int) -> int:
 
 
 def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
-        family_by: str | None = None, base=None, choice_set: str | None = None, nominal: str | None = None, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
+        family_by: str | None = None, base=None, choice_set: str | None = None, nominal: str | None = None,
+        classes: int | str | None = None, concomitant: str | None = None, known_class: str | None = None,
+        starts: int | None = None, seed: int | None = 0, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
         offset=None, trials=None, scale: str | None = None,
         start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, long: dict | None = None,
         information: str | None = None,
@@ -68,6 +71,21 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         alternative, C(alt):x); a common intercept cancels and is dropped. Random effects: shared
         random coefficients of attributes, (0 + price | person), or alternative-specific ones,
         (0 + C(alt) | person).
+    classes: a discrete latent variable with this many classes instead of normal latent variables.
+        In a formula model the random effects take one of ``classes`` mass points (locations
+        "class1:(Intercept)|g", ...; centred at 0 where the fixed part has the same term, so the
+        fixed effect stays the mean), with class probabilities "P(class1)", ...; ``classes="npml"``
+        adds mass points until the Gateaux derivative is non-positive (the NPML estimate).
+        In model syntax ``C =~ y1 + ... + yJ`` is the exploratory latent class model: class-specific
+        intercepts "C1:y1", ... of every item (logits of P(y=1 | class) for binary items, means for
+        Gaussian ones), and ``C ~ w`` regresses class membership on w (multinomial logit, last class
+        the reference, coefficients "C1~w"). The likelihood sums over the classes exactly.
+    concomitant: formula models with classes: ``"~ w1 + w2"`` (constant within clusters) for the
+        class-membership model.
+    known_class: column holding the class (1..classes) of clusters whose class is observed, missing
+        where it is latent (training data; e.g. compliers in the treatment arm of a trial).
+    starts, seed: number of starting values for models with classes (best solution kept; all in
+        ``FitResult.starts``) and the seed of the random ones.
     method: "adaptive" (adaptive Gauss-Hermite quadrature, ``nip`` points per
         latent dimension), "laplace" (= lme4's nAGQ=1) or "ghq" (non-adaptive).
         Gaussian responses with identity link are integrated exactly.
@@ -137,7 +155,21 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         formula = parse_formula(model)
         spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
                                     cluster_weights=cluster_weights, scale_weights=scale_weights, scale=scale,
-                                    family_by=family_by, base=base, choice_set=choice_set, nominal=nominal)
+                                    family_by=family_by, base=base, choice_set=choice_set, nominal=nominal,
+                                    discrete=classes is not None)
+    if classes is not None:
+        from ._class_fit import fit_classes
+
+        options = dict(family=spec.family.name, link=spec.family.link.name, family_by=family_by, method="discrete",
+                       nip=0, trials=trials, scale=scale, scale_weights=scale_weights, factor_scale=factor_scale,
+                       information="observed", base=base, choice_set=choice_set, nominal=nominal,
+                       families=_families_json(spec.family))
+        return fit_classes(spec, design, data, classes, syntax=syntax_model, concomitant=concomitant,
+                           known_class=known_class, starts=starts, seed=seed, fix=fix, equal=equal, start=start,
+                           max_iter=max_iter, tol=tol, verbose=verbose, options=options)
+    for name, value in dict(concomitant=concomitant, known_class=known_class, starts=starts).items():
+        if value is not None:
+            raise GllammError(f"{name}= is for models with latent classes; give classes= as well.")
     family = spec.family
     q = spec.n_latent
     if nip is None:
@@ -178,11 +210,17 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
     options = dict(family=family.name, link=family.link.name, family_by=family_by, base=base, choice_set=choice_set,
                    nominal=nominal,
-                   families=json.dumps({label: [f.name, f.link.name] for label, f in zip(family.labels, family.members)})
-                   if family.name == "mixed" else None, method=method, nip=int(nip), trials=trials, scale=scale,
+                   families=_families_json(family), method=method, nip=int(nip), trials=trials, scale=scale,
                    fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov)
+
+
+def _families_json(family) -> str | None:
+    """Mixed responses: the mapping {response: [family, link]} as JSON (kept with saved results)."""
+    if family.name != "mixed":
+        return None
+    return json.dumps({label: [f.name, f.link.name] for label, f in zip(family.labels, family.members)})
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,7 +324,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
         beta = np.zeros(X.shape[1])
     else:
         beta = np.linalg.lstsq(X * np.sqrt(design.weights)[:, None], target * np.sqrt(design.weights), rcond=None)[0] if X.shape[1] else np.zeros(0)
-    glm_spec = replace(spec, levels=(), covariate_names=())
+    glm_spec = replace(spec, levels=(), covariate_names=(), class_covariates=())
     glm_table = ParameterTable(glm_spec)
     resid = target - X @ beta if X.shape[1] else target
     if family.name == "mixed":  # one value per dispersion, from its own rows

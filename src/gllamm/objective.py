@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._export_cache import CachedFunction
+from .integrate.discrete import class_log_probabilities, class_posterior, discrete_log_integrals
 from .integrate.nested import nested_adaptation, nested_log_integrals, nested_posterior
 from .integrate import (
     ClusterModel,
@@ -93,7 +94,9 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         y, trials, log_disp, extra = rows(eta)
         return family.kernel_derivatives(y, eta, trials, log_disp, **extra)
 
-    if table.spec.levels:
+    if table.spec.levels and table.spec.levels[0].discrete:  # latent coordinates are the class locations
+        loadings = jnp.einsum("rcm,kr->kcm", data["Z"], params.loadings[0])
+    elif table.spec.levels:
         level = table.spec.levels[0]
         loadings_matrix, M, ML = latent_structure(table, params)
         weighted_z = jnp.einsum("rcm,kr->kcm", data["Z"], loadings_matrix)  # sum_r z_r lambda_kr per latent k
@@ -121,11 +124,37 @@ def _nested_parts(table, theta, data):
     return base, outer_loadings(table, theta, data), data["parent"], data["cluster_weight"].shape[0]
 
 
+def _discrete_parts(table: ParameterTable, theta, data):
+    """(cluster model, locations (C, q), log pi (clusters, C)) of a model with latent classes."""
+    params = table.unpack(theta)
+    log_pi = class_log_probabilities(params.class_logits, data["class_covariates"])
+    return cluster_model(table, theta, data), params.locations[0], log_pi
+
+
+def class_probabilities(table: ParameterTable, theta, data):
+    """Posterior class probabilities of every cluster (clusters, C), by Bayes' rule."""
+    model, locations, log_pi = _discrete_parts(table, theta, data)
+    return class_posterior(model, locations, log_pi, data["class_allowed"])
+
+
+def conditional_log_densities(table: ParameterTable, theta, data, points):
+    """log f(y_j | eta = e) for every cluster and point e (clusters, n) with points (n, q): latent values
+    plugged into the response model (the Gateaux derivative of NPML and class profiles use them)."""
+    model, _, _ = _discrete_parts(table, theta, data)
+    constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
+    u = jnp.broadcast_to(points[None], (model.n_clusters,) + points.shape)
+    return model.log_density_at_nodes(u) + constant[:, None]
+
+
 def cluster_logliks(table: ParameterTable, integration: Integration, theta, data, modes, newton_steps: int = 1):
     """Per-cluster marginal log-likelihood contributions (clusters,).
 
     newton_steps: differentiated Newton steps from the modes (2 where second derivatives are taken).
     """
+    if integration.method == "discrete":
+        model, locations, log_pi = _discrete_parts(table, theta, data)
+        constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
+        return discrete_log_integrals(model, locations, log_pi, data["class_allowed"]) + constant
     if len(table.spec.levels) == 2:
         base, outer, parent, n_top = _nested_parts(table, theta, data)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
@@ -150,6 +179,8 @@ def loglik(table: ParameterTable, integration: Integration, theta, data, modes, 
 def modes(table: ParameterTable, integration: Integration, theta, data, start):
     """Per-cluster modes of the integrand g_c(u) at theta, from ``start`` (clusters, q)."""
     theta = jax.lax.stop_gradient(theta)
+    if integration.method == "discrete":  # exact sum: nothing to adapt
+        return start
     if len(table.spec.levels) == 2:
         base, outer, parent, n_top = _nested_parts(table, theta, data)
         return nested_adaptation(base, outer, parent, n_top, integration, start)
@@ -176,6 +207,8 @@ class Objective:
     posterior_modes: callable  # (theta, data, modes) -> modes and inverse curvature
     conditional_ml: callable  # (theta, data, start) -> ML estimates of u per cluster and inverse curvature
     nested_posterior: callable  # (theta, data, state) -> posterior means/covariances of u at both levels
+    class_probabilities: callable  # (theta, data) -> posterior class probabilities (clusters, C)
+    conditional_log_densities: callable  # (theta, data, points) -> log f(y_j | eta = e) (clusters, n)
 
     def mode_start(self, data):
         """Starting modes: zeros; for two nested levels the outer rule's location/scale and inner modes."""
@@ -233,6 +266,8 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         k = directions.shape[1]
         rows = data["y"].size
         nodes = 1 if integration.method in ("laplace", "exact", "none") else integration.nip ** table.spec.n_latent
+        if integration.method == "discrete":
+            nodes = integration.nip
         batch = int(max(1, min(k, _HESSIAN_BUDGET // max(1, rows * nodes))))
 
         def product(v):
@@ -260,4 +295,7 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         conditional_ml=cached("conditional_ml", lambda theta, data, start: _conditional_ml(table, theta, data, start)),
         nested_posterior=cached("nested_posterior", lambda theta, data, state: nested_posterior(
             *_nested_parts(table, theta, data), integration, state)),
+        class_probabilities=cached("class_probabilities", lambda theta, data: class_probabilities(table, theta, data)),
+        conditional_log_densities=cached("conditional_log_densities", lambda theta, data, points:
+                                         conditional_log_densities(table, theta, data, points)),
     )

@@ -153,6 +153,7 @@ def build_design(
     chunk_width: int | None = None,
     scale: str | None = None,
     family_by: str | None = None,
+    discrete: bool = False,
     base=None,
     choice_set: str | None = None,
     nominal: str | None = None,
@@ -380,7 +381,7 @@ def build_design(
                 f"Grouping factor '{group}' has {n_units} groups, too few to estimate {n_cov} variance/covariance "
                 f"parameters of the random effects ({', '.join(latent_names)}). Use fewer random terms or '||' for uncorrelated effects."
             )
-        if family.name == "gaussian" and n_units >= len(cc):
+        if family.name == "gaussian" and n_units >= len(cc) and not discrete:  # (a finite mixture is identified)
             raise GllammError(
                 f"Every group of '{group}' has a single observation, so the random intercept cannot be told apart from the residual."
             )

@@ -43,7 +43,7 @@ _STEP_SIZES = np.array([1.0, 0.5, 0.25, 0.1, 0.02])
 class Integration:
     """How latent variables are integrated out: method and points per dimension."""
 
-    method: str  # "adaptive" | "laplace" | "ghq" | "exact" | "none" (no latent variables)
+    method: str  # "adaptive" | "laplace" | "ghq" | "exact" | "discrete" (nip = classes) | "none" (no latent variables)
     nip: int
 
     @property
@@ -59,6 +59,7 @@ class Integration:
             "ghq": f"Gauss-Hermite quadrature (not adaptive), {self.nip} points per dimension",
             "laplace": "Laplace approximation",
             "exact": "exact (Gaussian responses, identity link)",
+            "discrete": f"exact sum over {self.nip} latent classes (finite mixture)",
             "none": "none (no latent variables)",
         }[self.method]
 
@@ -101,11 +102,15 @@ class ClusterModel:
         rows = jnp.sum(self.weight * self.row_kernel(self.eta(u)), axis=-1)
         return self.per_cluster(rows) - 0.5 * self.prior * jnp.sum(u * u, axis=-1)
 
-    def value_at_nodes(self, u):
-        """g_c at many points per cluster; u: (clusters, nodes, q) -> (clusters, nodes)."""
+    def log_density_at_nodes(self, u):
+        """sum_i w_i log f(y_i | eta0_i + a_i'u) at many points per cluster; u: (clusters, nodes, q) -> (clusters, nodes)."""
         eta = self.eta0[:, None, :] + jnp.einsum("kcm,cnk->cnm", self.loadings, u[self.chunk_cluster])
         rows = jnp.sum(self.weight[:, None, :] * self.row_kernel(eta), axis=-1)
-        return self.per_cluster(rows) - 0.5 * jnp.sum(u * u, axis=-1)
+        return self.per_cluster(rows)
+
+    def value_at_nodes(self, u):
+        """g_c at many points per cluster; u: (clusters, nodes, q) -> (clusters, nodes)."""
+        return self.log_density_at_nodes(u) - 0.5 * jnp.sum(u * u, axis=-1)
 
     def gradient_hessian(self, u, clamp: bool):
         """Gradient (clusters, q) and Hessian (clusters, q, q) of g_c at u.

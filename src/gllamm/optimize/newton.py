@@ -42,6 +42,8 @@ class OptimizationResult:
 
 def assess_convergence(gradient: np.ndarray, hessian: np.ndarray, tol: float) -> tuple[bool, str]:
     """(converged, message) from the gradient and Hessian of the log-likelihood."""
+    if gradient.size == 0:
+        return True, "no free parameters"
     if not (np.all(np.isfinite(gradient)) and np.all(np.isfinite(hessian))):
         return False, "the log-likelihood, its gradient or Hessian is not finite at the estimates"
     eigenvalues = np.linalg.eigvalsh(-0.5 * (hessian + hessian.T))
@@ -54,6 +56,9 @@ def assess_convergence(gradient: np.ndarray, hessian: np.ndarray, tol: float) ->
     if decrement > tol:
         return False, f"the gradient is not small (Newton decrement {decrement:.3g} > {tol:g}, max |gradient| {np.abs(gradient).max():.3g})"
     return True, f"converged (max |gradient| {np.abs(gradient).max():.2g}, Newton decrement {decrement:.2g})"
+
+
+_STALL = 10  # iterations without a worthwhile gain before giving up
 
 
 def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float) -> tuple[np.ndarray, float]:
@@ -133,6 +138,13 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
             print(f"Iteration {iterations:3d}: log likelihood = {value:.6f}   max|gradient| = {entry['max_abs_gradient']:.3g}")
         if abs(actual) < 1e-14 * max(1.0, abs(value)) and np.linalg.norm(step) < 1e-12 * max(1.0, np.linalg.norm(theta)):
             converged, message = assess_convergence(grad, h, tol)
+            break
+        if len(log) > _STALL and value - log[-1 - _STALL]["loglik"] < 1e-10 * max(1.0, abs(value)):
+            # creeping towards a boundary (e.g. a probability of 0): no further gain worth having
+            converged, message = assess_convergence(grad, h, tol)
+            if not converged:
+                message = f"stopped: the last {_STALL} iterations raised the log-likelihood by less than 1e-10 " \
+                          f"relative; " + message
             break
     else:
         converged, message = assess_convergence(grad, h, tol)

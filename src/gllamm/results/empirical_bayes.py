@@ -40,6 +40,8 @@ def _frame(result, means, covs, index: int = 0, labels=None) -> pd.DataFrame:
 def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
     """Posterior means (or modes) and SDs (and correlations) of the latent variables, one row per cluster."""
     kind = check_choice("kind", kind, ("mean", "mode", "ml"))
+    if result.integration.method == "discrete":
+        return _discrete(result, kind)
     if len(result.spec.levels) == 2:
         return _nested(result, kind)
     objective, data, modes = result._evaluation()
@@ -84,3 +86,19 @@ def _nested(result, kind: str) -> dict:
         out[result.spec.levels[index].name] = _frame(result, mean @ ML.T, np.einsum("kr,crs,ls->ckl", ML, cov, ML),
                                                      index, labels)
     return out
+
+
+def _discrete(result, kind: str) -> pd.DataFrame:
+    """Latent classes: posterior means sum_c P(c | y_j) e_c and covariances of the locations."""
+    from ..errors import GllammError
+    from .latent_classes import posterior_class_probabilities
+
+    if kind != "mean":
+        raise GllammError("With latent classes the empirical Bayes prediction is the posterior mean (kind='mean'); "
+                          "see class_probabilities() and modal_class() for the classes themselves.")
+    p = posterior_class_probabilities(result).to_numpy()
+    E = np.asarray(result.table_spec.unpack(np.asarray(result.theta)).locations[0])
+    means = p @ E
+    centred = E[None, :, :] - means[:, None, :]
+    covs = np.einsum("jc,jck,jcl->jkl", p, centred, centred)
+    return _frame(result, means, covs)

@@ -71,6 +71,7 @@ def load(path):
         frame.index = pd.Index(arrays["cluster_labels"])
         spec, design, _ = build_syntax_design(parse_model_syntax(meta["syntax"]), frame, family,
                                               factor_scale=options.get("factor_scale", "loading"))
+        spec, design = _with_classes(spec, design, frame, options, syntax=True)
         return _restore(spec, design, meta, arrays, options)
     spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays.get("weights_argument"),
                                 offset=arrays.get("offset_argument"),
@@ -78,9 +79,21 @@ def load(path):
                                 cluster_weights=arrays.get("cluster_weights_argument"), scale=options.get("scale"),
                                 scale_weights=options.get("scale_weights", "none"),
                                 family_by=options.get("family_by"), base=options.get("base"),
-                                choice_set=options.get("choice_set"), nominal=options.get("nominal"))
+                                choice_set=options.get("choice_set"), nominal=options.get("nominal"),
+                                discrete=options.get("method") == "discrete")
+    spec, design = _with_classes(spec, design, frame, options, syntax=False)
     design = _with_row_index(design, arrays["row_index"])
     return _restore(spec, design, meta, arrays, options)
+
+
+def _with_classes(spec, design, frame, options, syntax: bool):
+    """The discrete latent variable of a latent class fit (same classes, membership model, known classes)."""
+    if options.get("method") != "discrete":
+        return spec, design
+    from ..design.latent_classes import discrete_model
+
+    return discrete_model(spec, design, frame, int(options["classes"]), syntax=syntax,
+                          concomitant=options.get("concomitant"), known_class=options.get("known_class"))
 
 
 def _restore(spec, design, meta, arrays, options):

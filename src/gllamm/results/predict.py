@@ -112,6 +112,10 @@ def _mean(result, eta, log_scale, member=None):
 def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
             offset=None, nip: int = 40) -> np.ndarray:
     """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
+    if result.integration.method == "discrete":
+        from .latent_classes import class_prediction
+
+        return class_prediction(result, newdata, type, latent, offset)
     type = check_choice("type", type, ("linear", "mean", "probability"))
     if result.family.name == "multinomial":
         from .multinomial_predict import multinomial_prediction

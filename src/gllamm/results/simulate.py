@@ -41,7 +41,19 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     params = table.unpack(theta)
     eta = design.X @ np.asarray(params.beta) + design.offset
     b = np.zeros((design.n_clusters, 0))
-    if spec.levels:
+    drawn_class = None
+    if result.integration.method == "discrete":  # a class per cluster from pi_jc (known classes kept), b = e_class
+        from ..integrate.discrete import class_log_probabilities
+
+        data = design.data()
+        log_pi = np.asarray(class_log_probabilities(params.class_logits, data["class_covariates"]))
+        probabilities = np.where(np.asarray(data["class_allowed"]), np.exp(log_pi), 0.0)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        drawn_class = (rng.random((design.n_clusters, 1)) > np.cumsum(probabilities, axis=1)).sum(axis=1)
+        loadings = np.asarray(params.loadings[0])
+        b = np.asarray(params.locations[0])[drawn_class]
+        eta = eta + np.einsum("nk,nk->n", design.Z @ loadings.T, b[design.cluster_codes])
+    elif spec.levels:
         loadings, M, ML = (np.asarray(x) for x in latent_structure(table, params))
         u = rng.standard_normal((design.n_clusters, ML.shape[1]))
         b = u @ ML.T
@@ -119,7 +131,10 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     else:
         raise GllammError(f"Cannot simulate the response expression '{formula.response}'; use a plain column.")
     if return_latent:
-        return _with_latent(frame, b, top if len(spec.levels) > 1 else None, design, spec)
+        frame, latent = _with_latent(frame, b, top if len(spec.levels) > 1 else None, design, spec)
+        if drawn_class is not None:
+            latent.insert(0, "class", drawn_class + 1)
+        return frame, latent
     return frame
 
 
@@ -138,9 +153,12 @@ def _with_latent(frame, b, top, design, spec):
 
 def refit(result, frame: pd.DataFrame, **changes):
     """Fit the same model (same options, weights, offsets) to another frame with the same rows."""
-    from .._fit import fit
+    from .._fit import _OPTIONS, fit
 
-    options = {k: v for k, v in result.options.items() if k not in ("n_free", "families")}
+    options = {k: v for k, v in result.options.items() if k in _OPTIONS}
+    if options.get("method") == "discrete":  # latent classes: the same number of classes, from the estimates
+        for key in ("method", "nip", "information"):
+            options.pop(key, None)
     if options.get("family") == "mixed":  # the mapping {response: (family, link)}
         import json
 

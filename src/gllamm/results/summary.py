@@ -58,6 +58,17 @@ def render_summary(result) -> str:
         for _, row in components.iterrows():
             lines.append(f"{row.group:<{level_width}}{row['name']:<{name_width}}{_fmt(row.estimate)} {_fmt(row.se)}   "
                          f"{_fmt(row.sd_cor)}")
+    level = result.spec.discrete_level
+    if level is not None:
+        names = [level.location_name(c, k) for k in range(level.dim) for c in range(level.classes)]
+        lines += ["", f"Latent classes ({level.classes}): locations"] + _coefficient_block(table.loc[names])[1:]
+        membership = list(result.spec.class_logit_names)
+        if membership:
+            lines += ["", f"Class membership (multinomial logit, reference {level.class_name}{level.classes})"] + \
+                _coefficient_block(table.loc[membership])[1:]
+        probabilities = [n for n in table.index if n.startswith("P(")]
+        if probabilities:
+            lines += ["", "Class probabilities"] + _coefficient_block(table.loc[probabilities])[1:]
     families = result.spec.dispersion_families or (family.name,) * len(result.spec.dispersions)
     for key, member in zip(result.spec.dispersions, families):
         if member == "gamma":

@@ -12,6 +12,14 @@ where z_i^(m) are the Z columns the m-th latent variable multiplies and
 lambda_m its loadings (fixed at 1 for random intercepts and coefficients).
 The structural model is  eta = B eta + Gamma w + zeta,  zeta = L u,  u ~ N(0, I),
 so eta = (I - B)^{-1} (Gamma w + L u).
+
+A *discrete* level (``classes`` = C > 0) has instead a latent vector taking one of C
+locations e_1, ..., e_C (rows of a C x q matrix) with probabilities following a
+multinomial logit on cluster covariates v (concomitant variables):
+pi_jc = exp(v_j' rho_c) / sum_d exp(v_j' rho_d), rho_C = 0 (the last class is the reference).
+Locations are free (latent classes: class-specific intercepts of every item) or, for latent
+variables whose covariate also has a fixed effect (discrete random effects, NPML), centred:
+sum_c pi_c e_c = 0 with pi the class probabilities at v = (1, 0, ...), the last location implied.
 """
 
 from __future__ import annotations
@@ -59,6 +67,28 @@ class LevelSpec:
     covariate_paths: tuple[Path, ...] = ()  # Gamma: latent on cluster-level covariates
     unit_variance: bool = False
     naming: str = "formula"  # "formula": var(x|g), cov(a,b|g); "syntax": f~~f, f1~~f2
+    classes: int = 0  # > 0: a discrete latent variable with this many classes (mass points) instead of N(0, Psi)
+    centred: tuple[bool, ...] = ()  # discrete levels: per latent variable, locations centred (mean 0) or free
+    class_name: str = "class"  # discrete levels: classes are reported as class1, class2, ...
+
+    @property
+    def discrete(self) -> bool:
+        """True for a discrete latent variable (latent classes / mass points)."""
+        return self.classes > 0
+
+    @property
+    def location_positions(self) -> tuple[tuple[int, int], ...]:
+        """(class, latent) of every estimated location, latent-major; centred latents omit the last class."""
+        out = []
+        for k in range(self.dim if self.discrete else 0):
+            rows = self.classes - 1 if self.centred[k] else self.classes
+            out += [(c, k) for c in range(rows)]
+        return tuple(out)
+
+    def location_name(self, c: int, k: int) -> str:
+        """Reported name of location e_ck: 'C1:Q1' (syntax) or 'class1:(Intercept)|school' (formula)."""
+        base = f"{self.class_name}{c + 1}:{self.latent_names[k]}"
+        return base if self.naming == "syntax" else f"{base}|{self.name}"
 
     @property
     def dim(self) -> int:
@@ -74,7 +104,9 @@ class LevelSpec:
 
     @property
     def cholesky_positions(self) -> tuple[tuple[int, int], ...]:
-        """(row, col) of each free Cholesky element, block by block, row-major lower triangle."""
+        """(row, col) of each free Cholesky element, block by block, row-major lower triangle (none if discrete)."""
+        if self.discrete:
+            return ()
         positions = []
         for block in self.blocks:
             for i, row in enumerate(block):
@@ -117,6 +149,20 @@ class ModelSpec:
     set_size: int = 1  # multinomial choice sets: K consecutive rows (alternatives) per set
     threshold_groups: tuple = ()  # ordinal items with thresholds of their own: ((item, categories), ...)
     threshold_covariates: tuple[str, ...] = ()  # non-proportional odds: covariates t of kappa_k + t' gamma_k
+    class_covariates: tuple[str, ...] = ()  # discrete level: covariates v of the class probabilities ("(Intercept)" first)
+
+    @property
+    def discrete_level(self):
+        """The discrete level (latent classes), or None."""
+        return next((level for level in self.levels if level.discrete), None)
+
+    @property
+    def class_logit_names(self) -> tuple[str, ...]:
+        """Multinomial logit coefficients of class membership, 'class1~(Intercept)', 'class1~x' (last class reference)."""
+        level = self.discrete_level
+        if level is None:
+            return ()
+        return tuple(f"{level.class_name}{c + 1}~{v}" for c in range(level.classes - 1) for v in self.class_covariates)
 
     @property
     def reported_dispersion_powers(self) -> tuple[float, ...]:

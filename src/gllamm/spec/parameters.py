@@ -2,7 +2,8 @@
 
 The optimiser works on an unconstrained vector theta, in this order:
 
-    [beta | thresholds | free loadings | B | Gamma | Cholesky elements of Psi per level | log dispersions | scale]
+    [beta | thresholds | free loadings | B | Gamma | Cholesky elements of Psi per level | class locations per level
+     | log dispersions | scale | threshold effects | class-membership logits]
 
 Ordinal thresholds are kappa_1 = t_1, kappa_k = kappa_{k-1} + exp(t_k) (ordered for any t).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -38,6 +40,8 @@ class Unpacked:
     thresholds: jnp.ndarray  # ordinal kappa_1 < ... < kappa_{K-1}, or (0,)
     scale: jnp.ndarray  # coefficients alpha of log s_i = v_i' alpha, or (0,)
     threshold_effects: jnp.ndarray | None = None  # gamma (n_thresholds, n_t) of kappa_k + t' gamma_k, or None
+    locations: tuple = ()  # per level: class locations (C, q) for a discrete level, None otherwise
+    class_logits: jnp.ndarray | None = None  # rho (C, n_v) of class membership, last row 0 (reference class)
 
 
 @dataclass(frozen=True)
@@ -60,18 +64,21 @@ class ParameterTable:
         """(kind, level index, start, count) of every block of theta after beta."""
         n_thresholds = len(self.spec.threshold_names)
         segments, position = [("thresholds", -1, self.n_fixed, n_thresholds)], self.n_fixed + n_thresholds
-        for kind in ("loadings", "paths", "covariate_paths", "cholesky"):
+        for kind in ("loadings", "paths", "covariate_paths", "cholesky", "locations"):
             for index, level in enumerate(self.spec.levels):
                 count = {"loadings": len(self._free_loadings(level)), "paths": len(level.paths),
                          "covariate_paths": len(level.covariate_paths),
-                         "cholesky": len(level.cholesky_positions)}[kind]
+                         "cholesky": len(level.cholesky_positions),
+                         "locations": len(level.location_positions) if level.discrete else 0}[kind]
                 segments.append((kind, index, position, count))
                 position += count
         segments.append(("dispersion", -1, position, len(self.spec.dispersions)))
         position += len(self.spec.dispersions)
         segments.append(("scale", -1, position, len(self.spec.scale_names)))
-        segments.append(("threshold_effects", -1, position + len(self.spec.scale_names),
-                         len(self.spec.threshold_effect_names)))
+        position += len(self.spec.scale_names)
+        segments.append(("threshold_effects", -1, position, len(self.spec.threshold_effect_names)))
+        position += len(self.spec.threshold_effect_names)
+        segments.append(("class_logits", -1, position, len(self.spec.class_logit_names)))
         return segments
 
     @property
@@ -113,6 +120,10 @@ class ParameterTable:
             return list(self.spec.scale_names)
         if kind == "threshold_effects":
             return list(self.spec.threshold_effect_names)
+        if kind == "locations":
+            return [level.location_name(c, k) for c, k in level.location_positions]
+        if kind == "class_logits":
+            return list(self.spec.class_logit_names)
         return [f"log_dispersion[{n}]" for n in self.spec.dispersions]
 
     # ---- theta -> structured ------------------------------------------------------------
@@ -124,8 +135,18 @@ class ParameterTable:
         thresholds = jnp.zeros((0,), theta.dtype)
         scale = jnp.zeros((0,), theta.dtype)
         threshold_effects = None
+        raw_locations, class_logits = {}, None
         for kind, index, start, count in self._segments():
             values = theta[start : start + count]
+            if kind == "locations":
+                if self.spec.levels[index].discrete:
+                    raw_locations[index] = values
+                continue
+            if kind == "class_logits":
+                if count:
+                    logits = values.reshape(-1, len(self.spec.class_covariates))
+                    class_logits = jnp.concatenate([logits, jnp.zeros((1, logits.shape[1]), theta.dtype)])
+                continue
             if kind == "scale":
                 scale = values
                 continue
@@ -172,14 +193,44 @@ class ParameterTable:
                 if level.unit_variance:
                     matrix = matrix / jnp.sqrt(jnp.sum(matrix * matrix, axis=1, keepdims=True))
             parts[kind].append(matrix)
+        if class_logits is None and self.spec.discrete_level is not None:  # one class: nothing to estimate
+            class_logits = jnp.zeros((1, len(self.spec.class_covariates)), theta.dtype)
+        locations = tuple(self._locations(level, raw_locations[index], class_logits) if index in raw_locations
+                          else None for index, level in enumerate(self.spec.levels))
         return Unpacked(beta, tuple(parts["loadings"]), tuple(parts["paths"]), tuple(parts["covariate_paths"]),
-                        tuple(parts["cholesky"]), log_dispersion, thresholds, scale, threshold_effects)
+                        tuple(parts["cholesky"]), log_dispersion, thresholds, scale, threshold_effects,
+                        locations, class_logits)
+
+    @staticmethod
+    def reference_probabilities(level: LevelSpec, class_logits):
+        """Class probabilities pi at v = (1, 0, ...): softmax of the intercepts (equal if there is no class model)."""
+        if class_logits is None:
+            return jnp.full((level.classes,), 1.0 / level.classes)
+        return jnp.exp(class_logits[:, 0] - jax.scipy.special.logsumexp(class_logits[:, 0]))
+
+    def _locations(self, level: LevelSpec, values, class_logits):
+        """Location matrix (C, q); a centred column's last entry is -sum_{c<C} pi_c e_c / pi_C."""
+        C = level.classes
+        pi = self.reference_probabilities(level, class_logits)
+        columns, start = [], 0
+        for k in range(level.dim):
+            if level.centred[k]:
+                head = values[start : start + C - 1]
+                columns.append(jnp.concatenate([head, -(pi[:-1] @ head)[None] / pi[-1]]))
+                start += C - 1
+            else:
+                columns.append(values[start : start + C])
+                start += C
+        return jnp.stack(columns, axis=1)
 
     def pack(self, beta, cholesky, log_dispersion=None, loadings=None, paths=None, covariate_paths=None,
-             thresholds=None, scale=None, threshold_effects=None) -> np.ndarray:
+             thresholds=None, scale=None, threshold_effects=None, locations=None, class_logits=None) -> np.ndarray:
         """Build theta (host side) from structured values; loadings/paths default to 1 and 0.
 
         ``thresholds``: increasing ordinal thresholds kappa (default: evenly spaced around 0).
+        ``locations``: per level, the full (C, q) location matrix of a discrete level (centred
+        columns must satisfy the centring; their last entry is implied); ``class_logits``:
+        (C - 1, n_v) membership coefficients (default 0: equal class probabilities).
         """
         theta = np.zeros(self.size)
         theta[: self.n_fixed] = np.asarray(beta, float)
@@ -194,6 +245,15 @@ class ParameterTable:
                 continue
             if kind == "threshold_effects":
                 theta[start : start + count] = 0.0 if threshold_effects is None else np.asarray(threshold_effects, float)
+                continue
+            if kind == "class_logits":
+                theta[start : start + count] = 0.0 if class_logits is None else np.asarray(class_logits, float).ravel()
+                continue
+            if kind == "locations":
+                if locations is None:
+                    continue
+                matrix = np.asarray(locations[index], float)
+                theta[start : start + count] = [matrix[c, k] for c, k in self.spec.levels[index].location_positions]
                 continue
             if kind == "thresholds":
                 for a, c in self.spec.threshold_layout:
@@ -216,6 +276,8 @@ class ParameterTable:
     @staticmethod
     def _covariance_pairs(level: LevelSpec) -> list[tuple[int, int]]:
         pairs = []
+        if level.discrete:
+            return pairs
         for block in level.blocks:
             for i, row in enumerate(block):
                 for col in block[: i + 1]:
@@ -232,7 +294,22 @@ class ParameterTable:
             names += [p.name for p in level.paths] + [p.name for p in level.covariate_paths]
         for level in self.spec.levels:
             names += [level.covariance_name(r, c) for r, c in self._covariance_pairs(level)]
-        return names + list(self.spec.dispersions) + list(self.spec.scale_names) + list(self.spec.threshold_effect_names)
+        names += list(self.spec.dispersions) + list(self.spec.scale_names) + list(self.spec.threshold_effect_names)
+        return names + self._class_names()
+
+    def _class_names(self) -> list[str]:
+        """Reported names of a discrete level: locations, implied (co)variances of centred latents,
+        membership logits and (without concomitant variables) the class probabilities."""
+        level = self.spec.discrete_level
+        if level is None:
+            return []
+        names = [level.location_name(c, k) for k in range(level.dim) for c in range(level.classes)]
+        centred = [k for k in range(level.dim) if level.centred[k]]
+        names += [level.covariance_name(r, c) for i, r in enumerate(centred) for c in centred[: i + 1]]
+        names += list(self.spec.class_logit_names)
+        if self.spec.class_covariates == ("(Intercept)",):
+            names += [f"P({level.class_name}{c + 1})" for c in range(level.classes)]
+        return names
 
     def reported(self, theta):
         """theta -> reported parameter vector (a smooth map, used with the delta method)."""
@@ -262,6 +339,19 @@ class ParameterTable:
         parts.append(unpacked.scale)
         if unpacked.threshold_effects is not None:
             parts.append(unpacked.threshold_effects.reshape(-1))
+        level = self.spec.discrete_level
+        if level is not None:
+            index = self.spec.levels.index(level)
+            E = unpacked.locations[index]
+            parts.append(E.T.reshape(-1))
+            pi = self.reference_probabilities(level, unpacked.class_logits)
+            centred = [k for k in range(level.dim) if level.centred[k]]
+            moments = jnp.einsum("c,ck,cl->kl", pi, E, E)  # centred: sum_c pi_c e_c e_c'
+            parts += [moments[r, c][None] for i, r in enumerate(centred) for c in centred[: i + 1]]
+            if unpacked.class_logits is not None:
+                parts.append(unpacked.class_logits[:-1].reshape(-1))
+                if self.spec.class_covariates == ("(Intercept)",):
+                    parts.append(pi)
         return jnp.concatenate(parts)
 
     def from_reported(self, values) -> np.ndarray:

@@ -1,0 +1,303 @@
+"""Fitting models with latent classes: random starts, a class-ordering rule, and NPML.
+
+Mixture likelihoods are multimodal, so a model with C classes is maximised (trust-region
+Newton, exact derivatives) from ``starts`` starting values: a deterministic one (locations
+spread evenly, equal class sizes) and seeded random ones; the best is kept and all are
+summarised in ``FitResult.starts``. Label switching: the classes of the chosen solution are
+ordered by the location of the first latent variable, lowest first, for discrete random
+effects (formula models), and by decreasing class size for latent class models (syntax);
+never when classes are known for some clusters or named in constraints.
+
+NPML (classes="npml"): starting from one mass point, the point e* maximising the Gateaux
+derivative of the log-likelihood in the mixing distribution,
+
+    D(e) = sum_j w_j [ f(y_j | e) / L_j - 1 ],
+
+is added with a small mass and the model refitted, until D(e) <= tol everywhere on a grid
+covering the locations (then no distribution puts mass where it would raise the likelihood:
+the NPML estimate) or a new point does not raise the likelihood.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import replace
+
+import numpy as np
+
+from .design.latent_classes import check_classes, discrete_model
+from .errors import ConvergenceWarning, GllammError
+from .families.links import link_numpy
+from .integrate import Integration
+from .spec import ParameterTable
+from .spec.constraints import build_constraints
+
+_BOUNDARY = 12.0  # |location| beyond this on a logit/probit/log scale: a class probability or rate at 0 or 1
+
+
+def set_segment(table: ParameterTable, theta: np.ndarray, kind: str, values) -> np.ndarray:
+    """theta with the values of one segment (e.g. "locations", "class_logits") replaced."""
+    theta = np.array(theta, dtype=float)
+    for segment, _, start, count in table._segments():
+        if segment == kind and count:
+            theta[start : start + count] = np.asarray(values, float).ravel()[:count]
+    return theta
+
+
+def class_parameters(table: ParameterTable, theta) -> tuple[np.ndarray, np.ndarray]:
+    """(locations (C, q), logits rho (C, n_v) with last row 0) at theta."""
+    unpacked = table.unpack(np.asarray(theta))
+    return np.asarray(unpacked.locations[0]), np.asarray(unpacked.class_logits)
+
+
+def with_classes(table: ParameterTable, theta, locations: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """theta with new class locations (C, q) and logits (C, n_v) (last row subtracted: the reference)."""
+    level = table.spec.levels[0]
+    logits = np.asarray(logits, float)
+    logits = logits - logits[-1]
+    theta = set_segment(table, theta, "class_logits", logits[:-1])
+    values = [locations[c, k] for c, k in level.location_positions]
+    return set_segment(table, theta, "locations", values)
+
+
+def _start(spec, design, table, rng) -> np.ndarray:
+    """Starting theta: GLM fixed effects, locations spread over the classes, equal (or random) class sizes."""
+    from ._fit import _glm_start, _start_values
+
+    level = spec.levels[0]
+    C, q = level.classes, level.dim
+    beta, thresholds, log_disp = _glm_start(spec, design, False)
+    base_theta = _start_values(spec, design, table, None, False)  # dispersions and scale as for a continuous model
+    spread = np.linspace(-1.5, 1.5, C) if C > 1 else np.zeros(1)
+    if level.naming == "syntax":  # class-specific intercepts of every item, around the item's marginal mean
+        E = np.zeros((C, q))
+        for k, loading in enumerate(level.loading_list):
+            rows = design.Z[:, loading.column] != 0
+            family = spec.family.members[design.member[rows][0]] if spec.family.name == "mixed" else spec.family
+            y = design.y[rows] / design.trials[rows]
+            if family.name in ("binomial",):
+                mean, scale = link_numpy(family.link.name, np.clip(np.mean(y), 0.02, 0.98)), 1.0
+            elif family.link.name == "identity":
+                mean, scale = np.mean(y), max(np.std(y), 1e-6)
+            else:
+                mean, scale = link_numpy(family.link.name, max(np.mean(y), 1e-3)), 0.5
+            noise = spread if rng is None else rng.normal(0.0, 1.5, C)
+            E[:, k] = mean + scale * noise
+        if spec.dispersions and spec.family.name != "mixed" and design.dispersion_index is not None:
+            within = [np.log(0.7 * max(np.std(design.y[design.dispersion_index == d]), 1e-6))
+                      for d in range(len(spec.dispersions))]
+            base_theta = set_segment(table, base_theta, "dispersion", within)
+    else:  # mass points spread like the continuous model's starting SDs
+        continuous = ParameterTable(replace(spec, levels=(replace(level, classes=0),), class_covariates=()))
+        factor = np.asarray(continuous.unpack(_start_values(continuous.spec, design, continuous, None, False)).cholesky[0])
+        sd = np.sqrt(np.diag(factor @ factor.T))
+        scale = np.where(sd > 0, 2 * sd, 1.0)
+        noise = spread[:, None] * np.ones((1, q)) if rng is None else rng.normal(0.0, 1.0, (C, q))
+        E = noise * scale
+        E = E - E.mean(axis=0)  # centred under equal class sizes
+    logits = np.zeros((C, len(spec.class_covariates)))
+    if rng is not None:
+        logits[:, 0] = rng.normal(0.0, 0.5, C)
+    pi = np.exp(logits[:, 0] - logits[-1, 0])
+    pi = pi / pi.sum()
+    E = E - np.where(np.asarray(level.centred), pi @ E, 0.0)  # centring under the start's class sizes
+    theta = np.array(base_theta)
+    theta[: len(beta)] = beta
+    return with_classes(table, theta, E, logits)
+
+
+def _order(table: ParameterTable, theta) -> np.ndarray:
+    """theta with classes in the stated order (see module docstring)."""
+    level = table.spec.levels[0]
+    E, rho = class_parameters(table, theta)
+    if level.naming == "syntax":
+        pi = np.asarray(table.reference_probabilities(level, rho))
+        order = np.argsort(-pi, kind="stable")
+    else:
+        order = np.argsort(E[:, 0], kind="stable")
+    if np.array_equal(order, np.arange(len(order))):
+        return np.asarray(theta)
+    return with_classes(table, theta, E[order], rho[order])
+
+
+def _diagnose(table, theta, design, objective_data, objective, optimum):
+    """Messages about empty classes and boundary solutions."""
+    level = table.spec.levels[0]
+    E, rho = class_parameters(table, theta)
+    posterior = np.asarray(objective.class_probabilities(theta, objective_data))
+    sizes = posterior.sum(axis=0)
+    notes = []
+    empty = [c + 1 for c in range(level.classes) if sizes[c] < 0.5]
+    if empty:
+        notes.append(f"class {', '.join(map(str, empty))} is empty at the optimum (expected size "
+                     f"{', '.join(f'{sizes[c - 1]:.2g}' for c in empty)} clusters): fit fewer classes")
+    family = table.spec.family
+    if family.name != "mixed" and family.link.name in ("logit", "probit", "cloglog", "log") and level.naming == "syntax":
+        far = np.argwhere(np.abs(E) > _BOUNDARY)
+        if len(far):
+            c, k = far[0]
+            notes.append(f"the solution is on a boundary: {level.location_name(c, k)} = {E[c, k]:.3g}, a class "
+                         f"response {'probability' if family.name == 'binomial' else 'rate'} of "
+                         f"{'0' if E[c, k] < 0 else ('1' if family.name == 'binomial' else 'infinity')} "
+                         f"({len(far)} such locations); its SE is not meaningful")
+    return notes
+
+
+def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known_class, starts, seed, fix, equal,
+                start, max_iter, tol, verbose, options):
+    """Fit the model with a discrete latent variable of ``classes`` classes (or by NPML)."""
+    from ._fit import _make_result, _maximize
+
+    if isinstance(classes, str):
+        if classes.lower() != "npml":
+            raise GllammError(f"classes must be a number of classes or 'npml'; got {classes!r}.")
+        return fit_npml(spec, design, data, syntax=syntax, concomitant=concomitant, known_class=known_class,
+                        fix=fix, equal=equal, max_iter=max_iter, tol=tol, verbose=verbose, options=options)
+    classes = check_classes(classes)
+    if starts is None:
+        starts = 10 if syntax else 5
+    if not isinstance(starts, (int, np.integer)) or starts < 1:
+        raise GllammError(f"starts must be a positive whole number of starting values; got {starts!r}.")
+    spec, design = discrete_model(spec, design, data, classes, syntax=syntax, concomitant=concomitant,
+                                  known_class=known_class)
+    table = ParameterTable(spec)
+    integration = Integration("discrete", classes)
+    constraints = build_constraints(table, fix, equal)
+    rng = np.random.default_rng(seed)
+    if start is not None:
+        from ._fit import _start_values
+
+        candidates = [_start_values(spec, design, table, start, False)]
+    else:
+        candidates = [_start(spec, design, table, None)] + [_start(spec, design, table, rng) for _ in range(starts - 1)]
+    runs = []
+    for theta0 in candidates:
+        theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
+        if fix:
+            theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
+        try:
+            runs.append(_maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints))
+        except (FloatingPointError, np.linalg.LinAlgError) as error:  # a hopeless start: recorded, not fatal
+            runs.append(error)
+    finished = [r for r in runs if not isinstance(r, Exception) and np.isfinite(r.loglik)]
+    if not finished:
+        raise GllammError(f"No starting value gave a finite log-likelihood ({runs[0]}).")
+    best = max(finished, key=lambda r: (r.converged, r.loglik))
+    best = max(finished, key=lambda r: r.loglik) if max(r.loglik for r in finished) > best.loglik + 1e-6 else best
+    if known_class is None and not fix and not equal and classes > 1:
+        ordered = _order(table, best.theta)
+        if not np.array_equal(ordered, best.theta):
+            relabelled = _maximize(table, integration, design, ordered, max_iter, tol, False, constraints)
+            best = replace(relabelled, iterations=best.iterations + relabelled.iterations,
+                           log=best.log + relabelled.log)
+    summary = [[float(r.loglik), bool(r.converged), int(r.iterations)] if not isinstance(r, Exception)
+               else [float("nan"), False, 0] for r in runs]
+    from .objective import make_objective
+
+    objective = make_objective(table, integration)
+    notes = _diagnose(table, best.theta, design, design.data(), objective, best)
+    if notes:
+        best = replace(best, converged=False if any("empty" in n for n in notes) else best.converged,
+                       message=best.message + "; " + "; ".join(notes))
+        warnings.warn("Latent classes: " + "; ".join(notes) + ".", ConvergenceWarning, stacklevel=3)
+    options = dict(options, classes=classes, concomitant=concomitant, known_class=known_class, starts=int(len(runs)),
+                   seed=seed, start_summary=json.dumps(summary), fix=fix, equal=equal,
+                   n_free=int(constraints.matrix.shape[1]))
+    return _make_result(spec, table, design, integration, best, options, constraints=constraints,
+                        warn=max_iter > 0 and not notes)
+
+
+# ---- NPML ------------------------------------------------------------------------------------------
+def gateaux_grid(result, size: int | None = None) -> np.ndarray:
+    """Points (n, q) covering the mass points and beyond, where the Gateaux derivative is checked."""
+    level = result.spec.levels[0]
+    E, rho = class_parameters(result.table_spec, result.theta)
+    q = level.dim
+    if q > 2:
+        raise GllammError("NPML is available for one or two discrete random effects per cluster.")
+    family = result.spec.family
+    if family.exact_gaussian or family.link.name == "identity":
+        width = 4.0 * np.sqrt(max(float(np.mean([result.params[n] for n in result.spec.dispersions] or [1.0])), 1e-8))
+    else:
+        width = 5.0
+    size = size or (401 if q == 1 else 41)
+    axes = [np.linspace(E[:, k].min() - width, E[:, k].max() + width, size) for k in range(q)]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1)
+
+
+def gateaux_derivative(result, points) -> np.ndarray:
+    """D(e) = sum_j w_j [f(y_j | e) / L_j - 1] at each point e (n, q): the directional derivative of the
+    log-likelihood when mass moves from the fitted mixing distribution towards a point mass at e."""
+    from .objective import make_objective
+
+    objective = make_objective(result.table_spec, result.integration)
+    data = result.design.data()
+    points = np.asarray(points, float).reshape(len(points), -1)
+    log_f = np.asarray(objective.conditional_log_densities(result.theta, data, points))
+    log_l = np.asarray(objective.cluster_values(result.theta, data, objective.mode_start(data)))
+    weight = np.asarray(data["cluster_weight"])
+    return weight @ (np.exp(log_f - log_l[:, None]) - 1.0)
+
+
+def _add_point(old, new_table, point, mass: float = 0.1) -> np.ndarray:
+    """Start for C + 1 points: the fitted points and ``point`` (mass ``mass``), re-centred into the fixed effects."""
+    level = old.spec.levels[0]
+    E, rho = class_parameters(old.table_spec, old.theta)
+    pi = np.asarray(old.table_spec.reference_probabilities(level, rho))
+    E = np.vstack([E, np.asarray(point, float)[None]])
+    pi = np.r_[(1 - mass) * pi, mass]
+    old_names = list(old.table_spec.frame().name)
+    theta = np.zeros(new_table.size)
+    for row in new_table.frame().itertuples():  # parameters other than the classes carry over by name
+        if row.name in old_names and row.block not in ("locations", "class_logits"):
+            theta[row.position] = old.theta[old_names.index(row.name)]
+    for k, name in enumerate(level.latent_names):
+        if level.centred[k]:
+            shift = pi @ E[:, k]
+            E[:, k] -= shift
+            theta[list(new_table.spec.fixed_names).index(name)] += shift
+    logits = np.log(pi)[:, None] * np.eye(1, len(new_table.spec.class_covariates))
+    return with_classes(new_table, theta, E, logits)
+
+
+def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal, max_iter, tol, verbose, options,
+             gateaux_tol: float = 1e-4, max_classes: int = 30):
+    """NPML: add mass points where the Gateaux derivative is largest until it is <= gateaux_tol on the grid."""
+    if syntax or concomitant is not None or known_class is not None or fix or equal:
+        raise GllammError("classes='npml' is for random effects in formula models without concomitant=, "
+                          "known_class=, fix= or equal=; give a number of classes for those.")
+    from ._fit import _make_result, _maximize
+    from .objective import make_objective
+
+    current = fit_classes(spec, design, data, 1, syntax=False, concomitant=None, known_class=None, starts=1, seed=0,
+                          fix=None, equal=None, start=None, max_iter=max_iter, tol=tol, verbose=verbose,
+                          options=options)
+    path = []
+    while True:
+        grid = gateaux_grid(current)
+        derivative = gateaux_derivative(current, grid)
+        best = int(np.argmax(derivative))
+        path.append([current.spec.levels[0].classes, current.loglik, float(derivative[best])])
+        if derivative[best] <= gateaux_tol or current.spec.levels[0].classes >= max_classes:
+            break
+        C = current.spec.levels[0].classes + 1
+        new_spec, new_design = discrete_model(spec, design, data, C, syntax=False)
+        table = ParameterTable(new_spec)
+        integration = Integration("discrete", C)
+        theta0 = _add_point(current, table, grid[best])
+        optimum = _maximize(table, integration, new_design, theta0, max_iter, tol, verbose)
+        if not np.isfinite(optimum.loglik) or optimum.loglik < current.loglik + 1e-6:
+            break
+        optimum = _maximize(table, integration, new_design, _order(table, optimum.theta), max_iter, tol, False)
+        objective = make_objective(table, integration)
+        notes = _diagnose(table, optimum.theta, new_design, new_design.data(), objective, optimum)
+        if notes:
+            optimum = replace(optimum, message=optimum.message + "; " + "; ".join(notes))
+        new_options = dict(current.options, classes=C, starts=1, start_summary=json.dumps([[optimum.loglik,
+                           bool(optimum.converged), int(optimum.iterations)]]),
+                           n_free=int(table.size))
+        current = _make_result(new_spec, table, new_design, integration, optimum, new_options)
+    options = dict(current.options, npml=True, npml_path=json.dumps(path))
+    return replace(current, options=options)

@@ -1,0 +1,190 @@
+"""Turn the latent variables of a model into a discrete latent variable with C classes.
+
+* Formula models, ``y ~ x + (1 + x | g)`` with ``classes=C``: the random effects of g take
+  one of C mass points (a nonparametric random-effects distribution, NPML). A latent variable
+  whose covariate also has a fixed effect (the intercept, x) has centred locations
+  (sum_c pi_c e_c = 0, so the fixed effect stays the mean, as in gllamm); others are free.
+* Model syntax ``C =~ y1 + ... + yJ`` with ``classes=C``: the exploratory latent class model.
+  The latent vector has one coordinate per item, e_cj is the class-specific intercept of item j
+  (logit P(y_j = 1 | class c) for binary items; a mean for Gaussian items, a log rate for counts),
+  and the items' own intercepts are dropped. ``C ~ w`` gives the class-membership model.
+
+Class membership: pi_jc = exp(v_j' rho_c) / sum_d exp(v_j' rho_d), rho_C = 0, with v_j = (1, w_j)
+the concomitant variables of cluster j (constant within clusters). ``known_class`` gives clusters
+whose class is observed (1..C; missing = latent), e.g. compliance in the treatment arm of a trial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GllammError, closest
+from ..spec import LevelSpec, ModelSpec
+from ..spec.model_spec import Loading
+from .design import Design
+
+
+def check_classes(classes) -> int:
+    """The number of classes as a whole number >= 1."""
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise GllammError(f"classes must be a whole number of latent classes (>= 1) or 'npml'; got {classes!r}.")
+    return int(classes)
+
+
+def discrete_model(spec: ModelSpec, design: Design, data: pd.DataFrame, classes: int, *, syntax: bool,
+                   concomitant: str | None = None, known_class: str | None = None) -> tuple[ModelSpec, Design]:
+    """The model with its (single) level of latent variables made discrete with ``classes`` classes."""
+    if len(spec.levels) != 1:
+        raise GllammError("Latent classes need exactly one level of latent variables: "
+                          + ("add a random effect, e.g. (1 | g)." if not spec.levels else
+                             "discrete latent variables at one of several nested levels are not available yet."))
+    level = spec.levels[0]
+    if level.paths or (level.covariate_paths and not syntax):
+        raise GllammError("Latent classes cannot have structural paths among latent variables.")
+    if spec.family.name == "ordinal" or spec.threshold_groups:
+        raise GllammError("Latent classes with ordinal responses are not available yet; use binary items "
+                          "(family='binomial') or a Gaussian/count family.")
+    X, fixed_names = design.X, list(spec.fixed_names)
+    if syntax:
+        if level.dim != 1:
+            raise GllammError(f"A latent class model has one discrete latent variable ('C =~ y1 + y2 + ...'); the "
+                              f"syntax defines {level.dim}: {', '.join(level.latent_names)}. Continuous factors "
+                              "together with latent classes are not available yet.")
+        class_name = level.latent_names[0]
+        indicators = [s.strip() for s in design.response_name.split(",")]
+        columns = sorted({l.column for l in level.loading_list})
+        items = [indicators[c] for c in columns]
+        new_level = LevelSpec(level.name, tuple(items), tuple((k,) for k in range(len(items))),
+                              tuple(Loading(k, c, 1.0, "") for k, c in enumerate(columns)), classes=classes,
+                              centred=(False,) * len(items), class_name=class_name, naming="syntax")
+        keep = [j for j, name in enumerate(fixed_names) if name not in {f"{item}~1" for item in items}]
+        class_names = ("(Intercept)",) + tuple(spec.covariate_names)
+        w = design.cluster_covariates
+        V = np.column_stack([np.ones(design.n_clusters)] + ([w] if w is not None and spec.covariate_names else []))
+        if concomitant is not None:
+            raise GllammError(f"In model syntax write the class-membership model as '{class_name} ~ w1 + w2', "
+                              "not concomitant=.")
+    else:
+        centred = tuple(name in fixed_names for name in level.latent_names)
+        new_level = replace(level, classes=classes, centred=centred, blocks=tuple((k,) for k in range(level.dim)))
+        keep = list(range(len(fixed_names)))
+        class_names, V = _concomitant_matrix(concomitant, data, design)
+    _check_constant(V, class_names)
+    allowed = _allowed_classes(known_class, data, design, classes)
+    spec = replace(spec, fixed_names=tuple(fixed_names[j] for j in keep), levels=(new_level,),
+                   covariate_names=() if syntax else spec.covariate_names, class_covariates=class_names)
+    _check_identified(spec, design, classes, X.shape[1] - len(keep))
+    arrays = dict(design.chunks.arrays)
+    import jax.numpy as jnp
+
+    arrays["X"] = arrays["X"][np.asarray(keep, dtype=int)] if keep else jnp.zeros((0,) + arrays["y"].shape)
+    arrays["class_covariates"] = jnp.asarray(V, dtype=jnp.float64)
+    arrays["class_allowed"] = jnp.asarray(allowed)
+    frame = design.model_frame
+    extra = [c for c in _columns(concomitant) + ([known_class] if known_class else []) if c not in frame.columns]
+    if extra and frame is not None and len(frame) == len(design.row_index):
+        frame = frame.copy()
+        for column in extra:
+            frame[column] = data.loc[design.row_index, column].to_numpy()
+    design = replace(design, X=X[:, keep], chunks=replace(design.chunks, arrays=arrays), model_frame=frame,
+                     cluster_covariates=None if syntax else design.cluster_covariates)
+    return spec, design
+
+
+def _columns(expression: str | None) -> list[str]:
+    if not expression:
+        return []
+    from formulaic import Formula
+
+    return sorted(str(v) for v in Formula(expression.strip()).required_variables)
+
+
+def _cluster_values(values: np.ndarray, design: Design, column: str) -> np.ndarray:
+    """One value per cluster of a row-level column, which must be constant within clusters."""
+    codes = design.cluster_codes
+    frame = pd.DataFrame({"value": values, "cluster": codes})
+    varying = frame.groupby("cluster")["value"].nunique(dropna=False) > 1
+    if varying.any():
+        example = design.cluster_labels[int(np.flatnonzero(varying.to_numpy())[0])]
+        raise GllammError(f"'{column}' varies within the clusters (e.g. cluster {example}); class membership and "
+                          "known classes are properties of whole clusters.")
+    first = np.zeros(design.n_clusters, dtype=values.dtype)
+    first[codes] = values
+    return first
+
+
+def _concomitant_matrix(concomitant: str | None, data: pd.DataFrame, design: Design):
+    """(names, V (clusters, n_v)) of the class-membership model, intercept first."""
+    if concomitant is None:
+        return ("(Intercept)",), np.ones((design.n_clusters, 1))
+    from formulaic import model_matrix
+
+    text = concomitant.strip()
+    if not text.startswith("~"):
+        raise GllammError(f"concomitant= takes a one-sided formula such as '~ x1 + x2'; got {concomitant!r}.")
+    for column in _columns(text):
+        if column not in data.columns:
+            raise GllammError(f"Concomitant variable '{column}' is not in the data.{closest(column, list(data.columns))}")
+    rows = data.loc[design.row_index, _columns(text)]
+    missing = [c for c in rows.columns if rows[c].isna().any()]
+    if missing:
+        raise GllammError(f"Concomitant variables {missing} have missing values in rows used by the model; drop "
+                          "those rows first.")
+    matrix = model_matrix(text, rows.reset_index(drop=True))
+    names = ["(Intercept)" if n == "Intercept" else str(n) for n in matrix.columns]
+    values = np.asarray(matrix, dtype=float)
+    if "(Intercept)" not in names:
+        names, values = ["(Intercept)"] + names, np.column_stack([np.ones(len(values)), values])
+    V = np.column_stack([_cluster_values(values[:, j], design, names[j]) for j in range(values.shape[1])])
+    return tuple(names), V
+
+
+def _check_constant(V: np.ndarray, names) -> None:
+    for j, name in enumerate(names):
+        if name != "(Intercept)" and np.ptp(V[:, j]) == 0:
+            raise GllammError(f"Concomitant variable '{name}' is constant over the clusters, so it cannot predict "
+                              "class membership; remove it from the class-membership model.")
+
+
+def _allowed_classes(known_class: str | None, data: pd.DataFrame, design: Design, classes: int) -> np.ndarray:
+    """(clusters, C) booleans: the classes each cluster may belong to."""
+    allowed = np.ones((design.n_clusters, classes), dtype=bool)
+    if known_class is None:
+        return allowed
+    if known_class not in data.columns:
+        raise GllammError(f"known_class column '{known_class}' is not in the data."
+                          f"{closest(known_class, list(data.columns))}")
+    values = pd.to_numeric(data.loc[design.row_index, known_class], errors="coerce").to_numpy(dtype=float)
+    per_cluster = _cluster_values(values, design, known_class)
+    known = np.isfinite(per_cluster)
+    bad = known & ~np.isin(per_cluster, np.arange(1, classes + 1))
+    if bad.any():
+        raise GllammError(f"known_class column '{known_class}' must hold class numbers 1..{classes} (or be missing "
+                          f"where the class is latent); found {sorted(set(per_cluster[bad].tolist()))[:5]}.")
+    allowed[known] = np.arange(1, classes + 1)[None, :] == per_cluster[known][:, None]
+    return allowed
+
+
+def _check_identified(spec: ModelSpec, design: Design, classes: int, dropped: int) -> None:
+    """More classes than the distinct response patterns can identify: a clear error."""
+    level = spec.levels[0]
+    if level.naming == "syntax":
+        patterns = pd.DataFrame({"cluster": design.cluster_codes, "y": design.y, "z": np.argmax(design.Z, axis=1)})
+        distinct = patterns.sort_values(["cluster", "z"]).groupby("cluster")["y"].apply(tuple).nunique()
+        what = "distinct response patterns"
+    else:
+        distinct, what = design.n_clusters, "clusters"
+    if classes > distinct:
+        raise GllammError(f"{classes} classes cannot be identified from {distinct} {what}; fit fewer classes.")
+    binary = spec.family.name == "binomial" and np.all(design.trials == 1)
+    if level.naming == "syntax" and binary and not spec.fixed_names and spec.class_covariates == ("(Intercept)",):
+        n_items = level.dim
+        n_params = classes * n_items + classes - 1
+        possible = 2 ** n_items - 1
+        if n_params > possible:
+            raise GllammError(f"{classes} classes of {n_items} binary items have {n_params} parameters but the "
+                              f"response patterns give only {possible} free probabilities; the model is not "
+                              "identified. Fit fewer classes.")

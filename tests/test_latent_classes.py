@@ -1,0 +1,247 @@
+"""Latent classes, concomitant variables, NPML and known classes (issue: discrete latent variables).
+
+Reference numbers come from an EM algorithm for the binary latent class model written here
+independently of gllamm, from Bayes' rule computed by hand, from brute-force Gateaux
+derivatives, and from recovery of simulated values.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit, logsumexp
+
+import gllamm
+from gllamm.errors import ConvergenceWarning
+
+ITEMS = ["Q1", "Q2", "Q3", "Q4", "Q5"]
+
+
+def em_latent_classes(Y, counts, classes, seed, iterations=20000, tol=1e-13):
+    """EM for binary items: pi_c and p_cj = P(y_j = 1 | c) from response patterns Y with frequencies counts."""
+    rng = np.random.default_rng(seed)
+    pi = np.full(classes, 1.0 / classes)
+    p = rng.uniform(0.2, 0.8, (classes, Y.shape[1]))
+    previous = -np.inf
+    for _ in range(iterations):
+        log_joint = np.log(pi) + Y @ np.log(p).T + (1 - Y) @ np.log1p(-p).T  # (patterns, classes)
+        log_lik = logsumexp(log_joint, axis=1)
+        loglik = counts @ log_lik
+        r = np.exp(log_joint - log_lik[:, None]) * counts[:, None]
+        pi = r.sum(axis=0) / counts.sum()
+        p = np.clip((r.T @ Y) / r.sum(axis=0)[:, None], 1e-300, 1 - 1e-16)
+        if loglik - previous < tol:
+            break
+        previous = loglik
+    return loglik, pi, p
+
+
+@pytest.fixture(scope="module")
+def lsat7():
+    return gllamm.datasets.load("lsat7")
+
+
+def _patterns(data):
+    patterns = data.groupby(ITEMS).size().reset_index(name="n")
+    return patterns[ITEMS].to_numpy(float), patterns["n"].to_numpy(float)
+
+
+@pytest.fixture(scope="module")
+def two_classes(lsat7):
+    return gllamm.fit("C =~ Q1 + Q2 + Q3 + Q4 + Q5", lsat7, family="binomial", classes=2, seed=1)
+
+
+def test_two_classes_match_independent_em(lsat7, two_classes):
+    Y, counts = _patterns(lsat7)
+    best = max((em_latent_classes(Y, counts, 2, seed) for seed in range(5)), key=lambda r: r[0])
+    loglik, pi, p = best
+    res = two_classes
+    assert res.converged
+    assert abs(res.loglik - loglik) < 1e-6
+    order = np.argsort(-pi)  # gllamm's rule: largest class first
+    profiles = res.class_profiles()
+    np.testing.assert_allclose(profiles["probability"], pi[order], atol=1e-5)
+    np.testing.assert_allclose(profiles[[f"mean:{q}" for q in ITEMS]].to_numpy(), p[order], atol=1e-5)
+    np.testing.assert_allclose(res.params[["P(C1)", "P(C2)"]], pi[order], atol=1e-5)
+    assert len(res.starts) == 10 and np.isclose(res.starts.loglik.iloc[0], res.loglik)
+
+
+def test_three_classes_match_independent_em(lsat7):
+    Y, counts = _patterns(lsat7)
+    loglik = max(em_latent_classes(Y, counts, 3, seed)[0] for seed in range(8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = gllamm.fit("C =~ Q1 + Q2 + Q3 + Q4 + Q5", lsat7, family="binomial", classes=3, seed=2)
+    assert abs(res.loglik - loglik) < 1e-6
+    # lsat7 with 3 classes has item probabilities at 0 in the smallest class: said, not hidden
+    assert "boundary" in res.message and any("boundary" in str(w.message) for w in caught)
+
+
+def test_posterior_class_probabilities_follow_bayes_rule(lsat7, two_classes):
+    res = two_classes
+    posterior = res.class_probabilities()
+    np.testing.assert_allclose(posterior.sum(axis=1), 1.0, atol=1e-12)
+    profiles = res.class_profiles()
+    p = profiles[[f"mean:{q}" for q in ITEMS]].to_numpy()
+    pi = profiles["probability"].to_numpy()
+    Y = lsat7[ITEMS].to_numpy(float)
+    joint = pi * np.prod(np.where(Y[:, None, :] == 1, p[None], 1 - p[None]), axis=2)
+    by_hand = joint / joint.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(posterior.to_numpy(), by_hand, atol=1e-10)
+    np.testing.assert_array_equal(res.modal_class().to_numpy(), np.argmax(by_hand, axis=1) + 1)
+    entropy = 1 + np.sum(by_hand * np.log(by_hand)) / (len(Y) * np.log(2))
+    assert abs(res.entropy - entropy) < 1e-10
+    # EB: posterior mean of the class-specific logits; predictions average the classes' probabilities
+    eb = res.empirical_bayes()
+    E = np.column_stack([res.params[[f"C1:{q}", f"C2:{q}"]] for q in ITEMS])
+    np.testing.assert_allclose(eb[ITEMS].to_numpy(), by_hand @ E, atol=1e-10)
+    per_class = res.predict(latent="class")
+    np.testing.assert_allclose(per_class.iloc[:5].to_numpy(), p.T[np.arange(5)], atol=1e-12)
+
+
+def _simulate_lca(n=1500, seed=11):
+    """Two classes, 6 binary items, membership logit(P(class 1)) = 0.4 + 1.0 w."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=n)
+    first = rng.random(n) < expit(0.4 + 1.0 * w)
+    logits = np.where(first[:, None], [2.0, 1.5, 1.0, 1.5, 2.0, 0.5], [-1.5, -1.0, -2.0, 0.0, -1.0, -0.5])
+    data = pd.DataFrame((rng.random((n, 6)) < expit(logits)).astype(float), columns=[f"y{k}" for k in range(1, 7)])
+    data["w"] = w
+    return data, logits
+
+
+def test_concomitant_variable_model_recovers_simulated_values():
+    data, _ = _simulate_lca()
+    model = "C =~ y1 + y2 + y3 + y4 + y5 + y6\nC ~ w"
+    res = gllamm.fit(model, data, family="binomial", classes=2, starts=4, seed=3)
+    assert res.converged
+    # classes ordered by size: the class with logit 0.4 + w (about 57%) is first
+    truth = {"C1~(Intercept)": 0.4, "C1~w": 1.0, "C1:y1": 2.0, "C2:y1": -1.5, "C1:y3": 1.0, "C2:y3": -2.0,
+             "C2:y4": 0.0, "C1:y6": 0.5}
+    for name, value in truth.items():
+        assert abs(res.params[name] - value) < 3.5 * res.se[name], (name, res.params[name], res.se[name])
+    prior = res.class_probabilities("prior")
+    np.testing.assert_allclose(prior["C1"], expit(res.params["C1~(Intercept)"] + res.params["C1~w"] * data.w),
+                               atol=1e-10)
+
+
+def _npml_data(seed=5):
+    rng = np.random.default_rng(seed)
+    J, n = 250, 12
+    b = rng.choice([-1.2, 0.3, 1.4], size=J, p=[0.3, 0.45, 0.25])
+    g = np.repeat(np.arange(J), n)
+    x = rng.normal(size=J * n)
+    y = rng.binomial(1, expit(-0.3 + 0.8 * x + b[g]))
+    return pd.DataFrame(dict(y=y, x=x, g=g))
+
+
+def test_npml_stops_where_the_gateaux_derivative_is_non_positive():
+    data = _npml_data()
+    res = gllamm.fit("y ~ x + (1 | g)", data, family="binomial", classes="npml")
+    C = res.spec.levels[0].classes
+    assert C >= 2 and res.options["npml"]
+    # independent brute force: cluster likelihoods at every grid point and at the mass points
+    beta = res.params[["(Intercept)", "x"]].to_numpy()
+    locations = res.params[[f"class{c}:(Intercept)|g" for c in range(1, C + 1)]].to_numpy()
+    masses = res.params[[f"P(class{c})" for c in range(1, C + 1)]].to_numpy()
+    eta = beta[0] + beta[1] * data.x.to_numpy()
+    y, g = data.y.to_numpy(), data.g.to_numpy()
+
+    def log_f(e):  # (clusters, points)
+        p = expit(eta[:, None] + np.asarray(e)[None, :])
+        rows = np.where(y[:, None] == 1, np.log(p), np.log1p(-p))
+        return np.stack([np.bincount(g, weights=rows[:, k]) for k in range(rows.shape[1])], axis=1)
+
+    log_l = logsumexp(log_f(locations) + np.log(masses), axis=1)
+    grid = np.linspace(locations.min() - 6, locations.max() + 6, 1201)
+    derivative = np.sum(np.exp(log_f(grid) - log_l[:, None]) - 1.0, axis=0)
+    assert derivative.max() <= 1e-4
+    np.testing.assert_allclose(res.gateaux(grid).to_numpy(), derivative, atol=1e-8)
+    np.testing.assert_allclose(res.loglik, log_l.sum() + 0.0, atol=1e-8)  # binary: no constant
+    # and with one point fewer the derivative is clearly positive somewhere: a point was needed
+    path = json_path(res)
+    assert path[-2][2] > 1e-2 and path[-1][2] <= 1e-4
+
+
+def json_path(res):
+    import json
+
+    return json.loads(res.options["npml_path"])
+
+
+def test_cace_example_recovers_the_complier_average_causal_effect():
+    import runpy
+    from pathlib import Path
+
+    example = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "cace.py"))
+    result = example["main"]()
+    truth = example["TRUTH"]
+    assert result.converged
+    for name, value in {"class1:z|id": truth["CACE"], "class1~w": truth["a1"], "class1~(Intercept)": truth["a0"],
+                        "class1:(Intercept)|id": truth["mu_c"], "x": truth["x"]}.items():
+        assert abs(result.params[name] - value) < 3 * result.se[name], name
+    # the treatment arm's classes are known: their posterior puts all mass on the observed class
+    data = example["simulate"]()
+    posterior = result.class_probabilities().to_numpy()
+    known = data.known.to_numpy()
+    np.testing.assert_allclose(posterior[known == 1, 0], 1.0)
+    np.testing.assert_allclose(posterior[known == 2, 1], 1.0)
+
+
+def test_latent_class_bad_input(lsat7):
+    with pytest.raises(gllamm.GllammError, match="not identified"):
+        gllamm.fit("C =~ Q1 + Q2 + Q3", lsat7, family="binomial", classes=3)
+    with pytest.raises(gllamm.GllammError, match="distinct response patterns"):
+        gllamm.fit("C =~ Q1 + Q2", lsat7.iloc[:40].assign(Q1=0, Q2=0), family="binomial", classes=2)
+    data = lsat7.assign(w=1.0)
+    with pytest.raises(gllamm.GllammError, match="'w' is constant"):
+        gllamm.fit("C =~ Q1 + Q2 + Q3 + Q4 + Q5\nC ~ w", data, family="binomial", classes=2)
+    with pytest.raises(gllamm.GllammError, match="classes must be"):
+        gllamm.fit("C =~ Q1 + Q2 + Q3 + Q4 + Q5", lsat7, family="binomial", classes=0)
+    npml = _npml_data()
+    with pytest.raises(gllamm.GllammError, match="'w' varies within the clusters"):
+        gllamm.fit("y ~ x + (1 | g)", npml.assign(w=npml.x), family="binomial", classes=2, concomitant="~ w")
+    with pytest.raises(gllamm.GllammError, match="concomitant= is for models with latent classes"):
+        gllamm.fit("y ~ x + (1 | g)", npml, family="binomial", concomitant="~ x")
+
+
+def test_latent_class_fits_save_load_simulate_and_refit(tmp_path, two_classes):
+    import gllamm as g
+
+    path = two_classes.save(tmp_path / "lca.gllamm")
+    loaded = g.load(path)
+    np.testing.assert_allclose(loaded.params, two_classes.params, atol=1e-12)
+    np.testing.assert_allclose(loaded.class_probabilities(), two_classes.class_probabilities(), atol=1e-10)
+    frame, latent = two_classes.simulate(seed=4, return_latent=True)
+    assert set(np.unique(frame[ITEMS].to_numpy())) <= {0.0, 1.0} and set(latent["class"]) == {1, 2}
+    # the simulated items follow the drawn classes' probabilities (1000 units: within 5 SE)
+    p = two_classes.class_profiles()[[f"mean:{q}" for q in ITEMS]].to_numpy()
+    expected = p[latent["class"].to_numpy() - 1]
+    se = np.sqrt((expected * (1 - expected)).sum(axis=0))
+    assert np.all(np.abs(frame[ITEMS].to_numpy().sum(axis=0) - expected.sum(axis=0)) < 5 * se)
+    again = two_classes.refit(frame, start=two_classes)
+    assert again.converged and again.spec.levels[0].classes == 2
+
+
+def test_empty_class_is_reported(lsat7):
+    with pytest.warns(ConvergenceWarning, match="empty"):
+        res = gllamm.fit("C =~ Q1 + Q2 + Q3 + Q4 + Q5", lsat7, family="binomial", classes=3, starts=1,
+                         fix={"C1~(Intercept)": -40.0})
+    assert not res.converged and "empty" in res.message
+
+
+def test_npml_cace_save_load(tmp_path):
+    import runpy
+    from pathlib import Path
+
+    example = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "cace.py"))
+    data = example["simulate"](n=600, seed=2)
+    res = gllamm.fit("y ~ 0 + x + (1 + z | id)", data, classes=2, concomitant="~ w", known_class="known",
+                     fix={"class2:z|id": 0.0}, starts=2)
+    loaded = gllamm.load(res.save(tmp_path / "cace.gllamm"))
+    np.testing.assert_allclose(loaded.params, res.params, atol=1e-12)
+    np.testing.assert_allclose(loaded.class_probabilities(), res.class_probabilities(), atol=1e-10)
+    new = data.iloc[:5]
+    np.testing.assert_allclose(loaded.class_probabilities("prior", new).iloc[:, 0],
+                               expit(res.params["class1~(Intercept)"] + res.params["class1~w"] * new.w), atol=1e-10)
