@@ -245,3 +245,74 @@ def test_npml_cace_save_load(tmp_path):
     new = data.iloc[:5]
     np.testing.assert_allclose(loaded.class_probabilities("prior", new).iloc[:, 0],
                                expit(res.params["class1~(Intercept)"] + res.params["class1~w"] * new.w), atol=1e-10)
+
+
+def _gauss_hermite_normal(points=60):
+    x, w = np.polynomial.hermite_e.hermegauss(points)  # for exp(-x^2/2)
+    return x, np.log(w / np.sqrt(2 * np.pi))
+
+
+def test_factor_mixture_equals_brute_force_and_recovers():
+    """Latent classes with a within-class random intercept (beyond gllamm): class-specific item logits plus a
+    continuous factor f integrated within every class."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    first = rng.random(n) < 0.6
+    b = rng.normal(scale=0.8, size=n)
+    truth = np.where(first[:, None], [2.0, 1.5, 1.0, 1.5, 2.0, 1.0], [-1.5, -1.0, -2.0, -0.5, -1.5, -1.0])
+    Y = (rng.random((n, 6)) < expit(truth + b[:, None])).astype(float)
+    data = pd.DataFrame(Y, columns=[f"y{k}" for k in range(1, 7)])
+    model = "C =~ y1 + y2 + y3 + y4 + y5 + y6\nf =~ 1*y1 + 1*y2 + 1*y3 + 1*y4 + 1*y5 + 1*y6"
+    res = gllamm.fit(model, data, family="binomial", classes={"C": 2}, starts=2, nip=12)
+    assert res.converged
+    # brute force: 60-point Gauss-Hermite over f in each class, summed over classes with their probabilities
+    E = np.array([[res.params[f"C{c}:y{k}"] for k in range(1, 7)] for c in (1, 2)])
+    pi = res.params[["P(C1)", "P(C2)"]].to_numpy()
+    sd = np.sqrt(res.params["f~~f"])
+    x, log_w = _gauss_hermite_normal()
+    eta = E[None, :, None, :] + sd * x[None, None, :, None]  # (1, class, node, item)
+    log_f = np.sum(np.where(Y[:, None, None, :] == 1, np.log(expit(eta)), np.log(expit(-eta))), axis=-1)
+    loglik = logsumexp(np.log(pi)[None, :] + logsumexp(log_f + log_w, axis=2), axis=1).sum()
+    assert abs(res.loglik - loglik) < 1e-4
+    assert abs(res.params["f~~f"] - 0.64) < 3 * res.se["f~~f"]
+    class_truth = {1: truth[first][0], 2: truth[~first][0]}  # the larger class (60%) is C1
+    for c in (1, 2):
+        for k in (1, 3, 6):
+            name = f"C{c}:y{k}"
+            assert abs(res.params[name] - class_truth[c][k - 1]) < 3.5 * res.se[name], name
+    eb = res.empirical_bayes()
+    assert list(eb.columns[:2]) == ["f", "sd(f)"] and np.corrcoef(eb["f"], b)[0, 1] > 0.4
+
+
+def test_classes_at_the_top_of_two_nested_levels_equal_brute_force():
+    """Schools belong to one of two classes (discrete school effect); classes within schools have normal
+    random intercepts, integrated by adaptive quadrature inside every school class."""
+    rng = np.random.default_rng(2)
+    S, K, n = 60, 5, 6
+    school = np.repeat(np.arange(S), K * n)
+    group = np.repeat(np.arange(S * K), n)
+    mass = rng.choice([-1.0, 0.8], size=S, p=[0.45, 0.55])
+    x = rng.normal(size=S * K * n)
+    y = rng.binomial(1, expit(0.2 + 0.5 * x + mass[school] + rng.normal(scale=0.7, size=S * K)[group]))
+    data = pd.DataFrame(dict(y=y, x=x, school=school, group=group))
+    res = gllamm.fit("y ~ x + (1 | school) + (1 | group)", data, family="binomial", classes={"school": 2},
+                     starts=2, nip=12)
+    assert res.converged
+    beta = res.params[["(Intercept)", "x"]].to_numpy()
+    e = res.params[["class1:(Intercept)|school", "class2:(Intercept)|school"]].to_numpy()
+    pi = res.params[["P(class1)", "P(class2)"]].to_numpy()
+    np.testing.assert_allclose(pi @ e, 0.0, atol=1e-10)  # centred: the intercept is the mean
+    sd = np.sqrt(res.params["var((Intercept)|group)"])
+    xs, log_w = _gauss_hermite_normal()
+    eta = (beta[0] + beta[1] * x)[:, None, None] + e[None, :, None] + sd * xs[None, None, :]  # (rows, class, node)
+    rows = np.where(y[:, None, None] == 1, np.log(expit(eta)), np.log(expit(-eta)))
+    per_group = np.stack([np.stack([np.bincount(group, weights=rows[:, c, k]) for k in range(len(xs))], axis=1)
+                          for c in range(2)], axis=1)  # (groups, class, node)
+    group_class = logsumexp(per_group + log_w, axis=2)  # (groups, class)
+    school_class = np.stack([np.bincount(np.arange(S * K) // K, weights=group_class[:, c]) for c in range(2)], axis=1)
+    loglik = logsumexp(np.log(pi) + school_class, axis=1).sum()
+    assert abs(res.loglik - loglik) < 1e-4
+    posterior = res.class_probabilities()
+    by_hand = np.exp(np.log(pi) + school_class - logsumexp(np.log(pi) + school_class, axis=1, keepdims=True))
+    np.testing.assert_allclose(posterior.to_numpy(), by_hand, atol=1e-5)
+    assert (posterior.to_numpy().argmax(axis=1) == (mass > 0)).mean() > 0.8

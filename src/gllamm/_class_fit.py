@@ -48,12 +48,12 @@ def set_segment(table: ParameterTable, theta: np.ndarray, kind: str, values) -> 
 def class_parameters(table: ParameterTable, theta) -> tuple[np.ndarray, np.ndarray]:
     """(locations (C, q), logits rho (C, n_v) with last row 0) at theta."""
     unpacked = table.unpack(np.asarray(theta))
-    return np.asarray(unpacked.locations[0]), np.asarray(unpacked.class_logits)
+    return np.asarray(unpacked.locations[table.spec.discrete_index]), np.asarray(unpacked.class_logits)
 
 
 def with_classes(table: ParameterTable, theta, locations: np.ndarray, logits: np.ndarray) -> np.ndarray:
     """theta with new class locations (C, q) and logits (C, n_v) (last row subtracted: the reference)."""
-    level = table.spec.levels[0]
+    level = table.spec.discrete_level
     logits = np.asarray(logits, float)
     logits = logits - logits[-1]
     theta = set_segment(table, theta, "class_logits", logits[:-1])
@@ -65,7 +65,7 @@ def _start(spec, design, table, rng) -> np.ndarray:
     """Starting theta: GLM fixed effects, locations spread over the classes, equal (or random) class sizes."""
     from ._fit import _glm_start, _start_values
 
-    level = spec.levels[0]
+    level = spec.discrete_level
     C, q = level.classes, level.dim
     beta, thresholds, log_disp = _glm_start(spec, design, False)
     base_theta = _start_values(spec, design, table, None, False)  # dispersions and scale as for a continuous model
@@ -88,11 +88,11 @@ def _start(spec, design, table, rng) -> np.ndarray:
             within = [np.log(0.7 * max(np.std(design.y[design.dispersion_index == d]), 1e-6))
                       for d in range(len(spec.dispersions))]
             base_theta = set_segment(table, base_theta, "dispersion", within)
-    else:  # mass points spread like the continuous model's starting SDs
-        continuous = ParameterTable(replace(spec, levels=(replace(level, classes=0),), class_covariates=()))
-        factor = np.asarray(continuous.unpack(_start_values(continuous.spec, design, continuous, None, False)).cholesky[0])
-        sd = np.sqrt(np.diag(factor @ factor.T))
-        scale = np.where(sd > 0, 2 * sd, 1.0)
+    else:  # mass points spread over about +-1.5 residual SDs (Gaussian) or link-scale units
+        residual = float(np.exp(np.mean(log_disp))) if spec.family.exact_gaussian and len(log_disp) else 1.0
+        Z = design.Z_levels[spec.discrete_index] if design.Z_levels else design.Z
+        spread_z = np.array([np.std(Z[:, k]) if np.ptp(Z[:, k]) > 0 else 1.0 for k in range(q)])
+        scale = residual / spread_z
         noise = spread[:, None] * np.ones((1, q)) if rng is None else rng.normal(0.0, 1.0, (C, q))
         E = noise * scale
         E = E - E.mean(axis=0)  # centred under equal class sizes
@@ -109,7 +109,7 @@ def _start(spec, design, table, rng) -> np.ndarray:
 
 def _order(table: ParameterTable, theta) -> np.ndarray:
     """theta with classes in the stated order (see module docstring)."""
-    level = table.spec.levels[0]
+    level = table.spec.discrete_level
     E, rho = class_parameters(table, theta)
     if level.naming == "syntax":
         pi = np.asarray(table.reference_probabilities(level, rho))
@@ -123,9 +123,10 @@ def _order(table: ParameterTable, theta) -> np.ndarray:
 
 def _diagnose(table, theta, design, objective_data, objective, optimum):
     """Messages about empty classes and boundary solutions."""
-    level = table.spec.levels[0]
+    level = table.spec.discrete_level
     E, rho = class_parameters(table, theta)
-    posterior = np.asarray(objective.class_probabilities(theta, objective_data))
+    modes = objective.modes(theta, objective_data, objective.mode_start(objective_data))
+    posterior = np.asarray(objective.class_probabilities(theta, objective_data, modes))
     sizes = posterior.sum(axis=0)
     notes = []
     empty = [c + 1 for c in range(level.classes) if sizes[c] < 0.5]
@@ -144,25 +145,51 @@ def _diagnose(table, theta, design, objective_data, objective, optimum):
     return notes
 
 
-def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known_class, starts, seed, fix, equal,
-                start, max_iter, tol, verbose, options):
-    """Fit the model with a discrete latent variable of ``classes`` classes (or by NPML)."""
-    from ._fit import _make_result, _maximize
-
+def class_request(classes) -> tuple[int | str, str | None]:
+    """(number of classes or 'npml', the latent variable or level named) from classes=."""
+    if isinstance(classes, dict):
+        if len(classes) != 1:
+            raise GllammError(f"classes= as a mapping names one latent variable or level, e.g. {{'C': 2}}; got {classes!r}.")
+        (target, number), = classes.items()
+        return check_classes(number), str(target)
     if isinstance(classes, str):
         if classes.lower() != "npml":
             raise GllammError(f"classes must be a number of classes or 'npml'; got {classes!r}.")
+        return "npml", None
+    return check_classes(classes), None
+
+
+def class_integration(spec, method: str, nip: int | None) -> Integration:
+    """Exact sum over classes; with continuous latent variables too, their rule inside every class."""
+    from ._fit import default_nip
+
+    classes = spec.discrete_level.classes
+    if len(spec.levels) == 1:
+        return Integration("discrete", classes)
+    dim = spec.levels[0].dim
+    nip = default_nip(dim) if nip is None else int(nip)
+    if spec.family.exact_gaussian and method != "ghq":
+        return Integration("exact", 1, classes)
+    return Integration("laplace", 1, classes) if method == "laplace" else Integration(method, nip, classes)
+
+
+def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known_class, starts, seed, fix, equal,
+                start, max_iter, tol, verbose, options, method: str = "adaptive", nip: int | None = None):
+    """Fit the model with a discrete latent variable of ``classes`` classes (or by NPML)."""
+    from ._fit import _make_result, _maximize
+
+    classes, target = class_request(classes)
+    if classes == "npml":
         return fit_npml(spec, design, data, syntax=syntax, concomitant=concomitant, known_class=known_class,
                         fix=fix, equal=equal, max_iter=max_iter, tol=tol, verbose=verbose, options=options)
-    classes = check_classes(classes)
     if starts is None:
         starts = 10 if syntax else 5
     if not isinstance(starts, (int, np.integer)) or starts < 1:
         raise GllammError(f"starts must be a positive whole number of starting values; got {starts!r}.")
-    spec, design = discrete_model(spec, design, data, classes, syntax=syntax, concomitant=concomitant,
-                                  known_class=known_class)
+    spec, design = discrete_model(spec, design, data, classes, syntax=syntax, target=target,
+                                  concomitant=concomitant, known_class=known_class)
     table = ParameterTable(spec)
-    integration = Integration("discrete", classes)
+    integration = class_integration(spec, method, nip)
     constraints = build_constraints(table, fix, equal)
     rng = np.random.default_rng(seed)
     if start is not None:
@@ -201,7 +228,8 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
         best = replace(best, converged=False if any("empty" in n for n in notes) else best.converged,
                        message=best.message + "; " + "; ".join(notes))
         warnings.warn("Latent classes: " + "; ".join(notes) + ".", ConvergenceWarning, stacklevel=3)
-    options = dict(options, classes=classes, concomitant=concomitant, known_class=known_class, starts=int(len(runs)),
+    options = dict(options, classes=classes, class_target=target, method=integration.method,
+                   nip=int(integration.nip), concomitant=concomitant, known_class=known_class, starts=int(len(runs)),
                    seed=seed, start_summary=json.dumps(summary), fix=fix, equal=equal,
                    n_free=int(constraints.matrix.shape[1]))
     return _make_result(spec, table, design, integration, best, options, constraints=constraints,
@@ -265,9 +293,9 @@ def _add_point(old, new_table, point, mass: float = 0.1) -> np.ndarray:
 def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal, max_iter, tol, verbose, options,
              gateaux_tol: float = 1e-4, max_classes: int = 30):
     """NPML: add mass points where the Gateaux derivative is largest until it is <= gateaux_tol on the grid."""
-    if syntax or concomitant is not None or known_class is not None or fix or equal:
-        raise GllammError("classes='npml' is for random effects in formula models without concomitant=, "
-                          "known_class=, fix= or equal=; give a number of classes for those.")
+    if syntax or concomitant is not None or known_class is not None or fix or equal or len(spec.levels) != 1:
+        raise GllammError("classes='npml' is for random effects at one level of a formula model, without "
+                          "concomitant=, known_class=, fix= or equal=; give a number of classes for those.")
     from ._fit import _make_result, _maximize
     from .objective import make_objective
 

@@ -166,7 +166,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
                        families=_families_json(spec.family))
         return fit_classes(spec, design, data, classes, syntax=syntax_model, concomitant=concomitant,
                            known_class=known_class, starts=starts, seed=seed, fix=fix, equal=equal, start=start,
-                           max_iter=max_iter, tol=tol, verbose=verbose, options=options)
+                           max_iter=max_iter, tol=tol, verbose=verbose, options=options, method=method, nip=nip)
     for name, value in dict(concomitant=concomitant, known_class=known_class, starts=starts).items():
         if value is not None:
             raise GllammError(f"{name}= is for models with latent classes; give classes= as well.")

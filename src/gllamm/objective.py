@@ -20,7 +20,7 @@ import numpy as np
 
 from ._export_cache import CachedFunction
 from .integrate.discrete import class_log_probabilities, class_posterior, discrete_log_integrals
-from .integrate.nested import nested_adaptation, nested_log_integrals, nested_posterior
+from .integrate.nested import inner_model, nested_adaptation, nested_log_integrals, nested_posterior, outer_log_values
 from .integrate import (
     ClusterModel,
     Integration,
@@ -131,8 +131,50 @@ def _discrete_parts(table: ParameterTable, theta, data):
     return cluster_model(table, theta, data), params.locations[0], log_pi
 
 
-def class_probabilities(table: ParameterTable, theta, data):
+def _within_class_model(table: ParameterTable, theta, data):
+    """Continuous latent variables (level 0) within latent classes (level 1): the level-0 integrands of
+    every (unit, class) pair, with the class's locations added to the linear predictor.
+
+    Returns (inner model with virtual units c * U + u, parent, number of top units, log pi (top, C)).
+    """
+    params = table.unpack(theta)
+    base = cluster_model(table, theta, data)
+    outer = jnp.einsum("rcm,kr->kcm", data["Z_outer"], params.loadings[1])  # rows' loadings on the class locations
+    parent, n_top = data["parent"], data["cluster_weight"].shape[0]
+    locations = params.locations[1]
+    u_classes = jnp.broadcast_to(locations[None], (n_top,) + locations.shape)
+    log_pi = class_log_probabilities(params.class_logits, data["class_covariates"])
+    return inner_model(base, outer, parent, u_classes), parent, n_top, log_pi, base
+
+
+def _within_class_terms(table, integration, theta, data, modes, newton_steps):
+    """log pi_kc + log L_k(c) per top unit and class (top, C); -inf for classes a unit cannot have."""
+    inner, parent, n_top, log_pi, base = _within_class_model(table, theta, data)
+    values = outer_log_values(inner, integration.inner, jax.lax.stop_gradient(modes), parent, n_top,
+                              integration.classes, newton_steps)
+    return jnp.where(data["class_allowed"], log_pi + values, -jnp.inf), base, parent, n_top
+
+
+def within_class_posterior(table: ParameterTable, integration: Integration, theta, data, modes):
+    """Posterior means (U, q) and covariances (U, q, q) of the standardised continuous latent variables of a
+    model with classes: E(u | y) = sum_c P(c | y) E(u | y, c), and likewise for second moments."""
+    inner, parent, n_top, _, base = _within_class_model(table, theta, data)
+    terms = _within_class_terms(table, integration, theta, data, modes, 0)[0]
+    p = jnp.exp(terms - jax.scipy.special.logsumexp(terms, axis=-1, keepdims=True))  # (top, C)
+    mean, cov = posterior_moments(inner, integration.inner, modes)
+    C, U = integration.classes, base.n_clusters
+    mean, cov = mean.reshape(C, U, -1), cov.reshape((C, U) + cov.shape[1:])
+    weights = p[parent].T  # (C, U)
+    m = jnp.einsum("cu,cuk->uk", weights, mean)
+    second = jnp.einsum("cu,cukl->ukl", weights, cov + mean[..., :, None] * mean[..., None, :])
+    return m, second - m[:, :, None] * m[:, None, :]
+
+
+def class_probabilities(table: ParameterTable, integration: Integration, theta, data, modes):
     """Posterior class probabilities of every cluster (clusters, C), by Bayes' rule."""
+    if integration.within_classes:
+        terms = _within_class_terms(table, integration, theta, data, modes, 0)[0]
+        return jnp.exp(terms - jax.scipy.special.logsumexp(terms, axis=-1, keepdims=True))
     model, locations, log_pi = _discrete_parts(table, theta, data)
     return class_posterior(model, locations, log_pi, data["class_allowed"])
 
@@ -155,6 +197,11 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         model, locations, log_pi = _discrete_parts(table, theta, data)
         constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         return discrete_log_integrals(model, locations, log_pi, data["class_allowed"]) + constant
+    if integration.within_classes:
+        terms, base, parent, n_top = _within_class_terms(table, integration, theta, data, modes, newton_steps)
+        constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
+        constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
+        return jax.scipy.special.logsumexp(terms, axis=-1) + constant
     if len(table.spec.levels) == 2:
         base, outer, parent, n_top = _nested_parts(table, theta, data)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
@@ -181,6 +228,9 @@ def modes(table: ParameterTable, integration: Integration, theta, data, start):
     theta = jax.lax.stop_gradient(theta)
     if integration.method == "discrete":  # exact sum: nothing to adapt
         return start
+    if integration.within_classes:  # modes of the continuous latent variables of every (unit, class)
+        inner = _within_class_model(table, theta, data)[0]
+        return start if integration.method == "ghq" else find_modes(inner, start)
     if len(table.spec.levels) == 2:
         base, outer, parent, n_top = _nested_parts(table, theta, data)
         return nested_adaptation(base, outer, parent, n_top, integration, start)
@@ -207,12 +257,15 @@ class Objective:
     posterior_modes: callable  # (theta, data, modes) -> modes and inverse curvature
     conditional_ml: callable  # (theta, data, start) -> ML estimates of u per cluster and inverse curvature
     nested_posterior: callable  # (theta, data, state) -> posterior means/covariances of u at both levels
-    class_probabilities: callable  # (theta, data) -> posterior class probabilities (clusters, C)
+    class_probabilities: callable  # (theta, data, modes) -> posterior class probabilities (clusters, C)
+    within_class_posterior: callable  # (theta, data, modes) -> posterior moments of continuous u within classes
     conditional_log_densities: callable  # (theta, data, points) -> log f(y_j | eta = e) (clusters, n)
 
     def mode_start(self, data):
         """Starting modes: zeros; for two nested levels the outer rule's location/scale and inner modes."""
         levels = self.table.spec.levels
+        if self.integration.within_classes:
+            return np.zeros((self.integration.classes * data["parent"].shape[0], levels[0].dim))
         if len(levels) == 2:
             n_top, q2, q3 = data["cluster_weight"].shape[0], levels[0].dim, levels[1].dim
             k3 = self.integration.nip ** q3
@@ -268,6 +321,9 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         nodes = 1 if integration.method in ("laplace", "exact", "none") else integration.nip ** table.spec.n_latent
         if integration.method == "discrete":
             nodes = integration.nip
+        elif integration.within_classes:
+            nodes = integration.classes * (1 if integration.method in ("laplace", "exact") else
+                                           integration.nip ** table.spec.levels[0].dim)
         batch = int(max(1, min(k, _HESSIAN_BUDGET // max(1, rows * nodes))))
 
         def product(v):
@@ -295,7 +351,10 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         conditional_ml=cached("conditional_ml", lambda theta, data, start: _conditional_ml(table, theta, data, start)),
         nested_posterior=cached("nested_posterior", lambda theta, data, state: nested_posterior(
             *_nested_parts(table, theta, data), integration, state)),
-        class_probabilities=cached("class_probabilities", lambda theta, data: class_probabilities(table, theta, data)),
+        class_probabilities=cached("class_probabilities", lambda theta, data, m: class_probabilities(
+            table, integration, theta, data, m)),
+        within_class_posterior=cached("within_class_posterior", lambda theta, data, m: within_class_posterior(
+            table, integration, theta, data, m)),
         conditional_log_densities=cached("conditional_log_densities", lambda theta, data, points:
                                          conditional_log_densities(table, theta, data, points)),
     )

@@ -35,51 +35,98 @@ def check_classes(classes) -> int:
 
 
 def discrete_model(spec: ModelSpec, design: Design, data: pd.DataFrame, classes: int, *, syntax: bool,
-                   concomitant: str | None = None, known_class: str | None = None) -> tuple[ModelSpec, Design]:
-    """The model with its (single) level of latent variables made discrete with ``classes`` classes."""
-    if len(spec.levels) != 1:
-        raise GllammError("Latent classes need exactly one level of latent variables: "
-                          + ("add a random effect, e.g. (1 | g)." if not spec.levels else
-                             "discrete latent variables at one of several nested levels are not available yet."))
-    level = spec.levels[0]
-    if level.paths or (level.covariate_paths and not syntax):
-        raise GllammError("Latent classes cannot have structural paths among latent variables.")
+                   target: str | None = None, concomitant: str | None = None,
+                   known_class: str | None = None) -> tuple[ModelSpec, Design]:
+    """The model with one latent variable (syntax) or level (formula) made discrete with ``classes`` classes.
+
+    ``target`` names the discrete latent variable when the syntax also has continuous factors (a factor
+    mixture: the factors are integrated within every class), or the level of a formula model with two
+    nested levels whose random effects become discrete (the inner level's stay normal, within classes).
+    """
+    if not spec.levels:
+        raise GllammError("Latent classes need latent variables: add a random effect, e.g. (1 | g), or a "
+                          "latent variable 'C =~ y1 + y2 + ...'.")
     if spec.family.name == "ordinal" or spec.threshold_groups:
         raise GllammError("Latent classes with ordinal responses are not available yet; use binary items "
                           "(family='binomial') or a Gaussian/count family.")
+    if len(spec.levels) > 2 or (len(spec.levels) == 2 and syntax):
+        raise GllammError("Latent classes are available with one level of latent variables, or with two nested "
+                          "levels in a formula model (classes at the top level).")
     X, fixed_names = design.X, list(spec.fixed_names)
-    if syntax:
-        if level.dim != 1:
-            raise GllammError(f"A latent class model has one discrete latent variable ('C =~ y1 + y2 + ...'); the "
-                              f"syntax defines {level.dim}: {', '.join(level.latent_names)}. Continuous factors "
-                              "together with latent classes are not available yet.")
-        class_name = level.latent_names[0]
-        indicators = [s.strip() for s in design.response_name.split(",")]
-        columns = sorted({l.column for l in level.loading_list})
-        items = [indicators[c] for c in columns]
-        new_level = LevelSpec(level.name, tuple(items), tuple((k,) for k in range(len(items))),
-                              tuple(Loading(k, c, 1.0, "") for k, c in enumerate(columns)), classes=classes,
-                              centred=(False,) * len(items), class_name=class_name, naming="syntax")
-        keep = [j for j, name in enumerate(fixed_names) if name not in {f"{item}~1" for item in items}]
-        class_names = ("(Intercept)",) + tuple(spec.covariate_names)
-        w = design.cluster_covariates
-        V = np.column_stack([np.ones(design.n_clusters)] + ([w] if w is not None and spec.covariate_names else []))
-        if concomitant is not None:
-            raise GllammError(f"In model syntax write the class-membership model as '{class_name} ~ w1 + w2', "
-                              "not concomitant=.")
-    else:
-        centred = tuple(name in fixed_names for name in level.latent_names)
-        new_level = replace(level, classes=classes, centred=centred, blocks=tuple((k,) for k in range(level.dim)))
-        keep = list(range(len(fixed_names)))
-        class_names, V = _concomitant_matrix(concomitant, data, design)
-    _check_constant(V, class_names)
-    allowed = _allowed_classes(known_class, data, design, classes)
-    spec = replace(spec, fixed_names=tuple(fixed_names[j] for j in keep), levels=(new_level,),
-                   covariate_names=() if syntax else spec.covariate_names, class_covariates=class_names)
-    _check_identified(spec, design, classes, X.shape[1] - len(keep))
-    arrays = dict(design.chunks.arrays)
     import jax.numpy as jnp
 
+    arrays = dict(design.chunks.arrays)
+    if syntax:
+        level = spec.levels[0]
+        names = list(level.latent_names)
+        if target is None:
+            if level.dim != 1:
+                raise GllammError(f"The syntax defines {level.dim} latent variables ({', '.join(names)}); name the "
+                                  f"discrete one, e.g. classes={{'{names[0]}': {classes}}} (the others stay continuous "
+                                  "and are integrated within each class).")
+            target = names[0]
+        if target not in names:
+            raise GllammError(f"classes= names '{target}', which is not a latent variable of the syntax."
+                              f"{closest(target, names)} Latent variables: {', '.join(names)}.")
+        index = names.index(target)
+        if any(index in (p.lhs, p.rhs) for p in level.paths):
+            raise GllammError(f"The discrete latent variable '{target}' cannot be in a regression on or of "
+                              "another latent variable.")
+        indicators = [s.strip() for s in design.response_name.split(",")]
+        columns = sorted({l.column for l in level.loading_list if l.latent == index})
+        items = [indicators[c] for c in columns]
+        n_items = len(indicators)
+        discrete = LevelSpec(level.name, tuple(items), tuple((k,) for k in range(len(items))),
+                             _padded(tuple(Loading(k, c, 1.0, "") for k, c in enumerate(columns)), n_items),
+                             classes=classes, centred=(False,) * len(items), class_name=target, naming="syntax")
+        keep = [j for j, name in enumerate(fixed_names) if name not in {f"{item}~1" for item in items}]
+        own = [p for p in level.covariate_paths if p.lhs == index]
+        class_names = ("(Intercept)",) + tuple(spec.covariate_names[p.rhs] for p in own)
+        w = design.cluster_covariates
+        V = np.column_stack([np.ones(design.n_clusters)] + [w[:, p.rhs] for p in own])
+        if concomitant is not None:
+            raise GllammError(f"In model syntax write the class-membership model as '{target} ~ w1 + w2', "
+                              "not concomitant=.")
+        if level.dim == 1:
+            levels = (discrete,)
+            covariate_names = ()
+        else:  # a factor mixture: the other latent variables stay continuous, within every class
+            levels = (_without(level, index, n_items), discrete)
+            covariate_names = spec.covariate_names
+            arrays.update(parent=jnp.arange(design.n_clusters, dtype=jnp.int32), Z_outer=arrays["Z"])
+        units = design.n_clusters
+        codes = design.cluster_codes
+    else:
+        if len(spec.levels) == 2:
+            top = spec.levels[1].name
+            if target is None:
+                raise GllammError(f"The model has two levels of random effects; name the one with classes, e.g. "
+                                  f"classes={{'{top}': {classes}}}.")
+            if target != top:
+                raise GllammError(f"Classes are available for the top level ('{top}') of a model with nested levels; "
+                                  f"got '{target}'.")
+            parent = np.asarray(arrays["parent"])
+            codes = parent[design.cluster_codes]
+            units = int(np.asarray(arrays["cluster_weight"]).shape[0])
+        else:
+            if target is not None and target != spec.levels[0].name:
+                raise GllammError(f"classes= names '{target}'; the model's grouping level is "
+                                  f"'{spec.levels[0].name}'.")
+            codes, units = design.cluster_codes, design.n_clusters
+        level = spec.levels[-1]
+        if level.paths or level.covariate_paths:
+            raise GllammError("Latent classes cannot have structural paths among latent variables.")
+        centred = tuple(name in fixed_names for name in level.latent_names)
+        discrete = replace(level, classes=classes, centred=centred, blocks=tuple((k,) for k in range(level.dim)))
+        levels = spec.levels[:-1] + (discrete,)
+        keep = list(range(len(fixed_names)))
+        class_names, V = _concomitant_matrix(concomitant, data, design, codes, units)
+        covariate_names = spec.covariate_names
+    _check_constant(V, class_names)
+    allowed = _allowed_classes(known_class, data, design, classes, codes, units)
+    spec = replace(spec, fixed_names=tuple(fixed_names[j] for j in keep), levels=levels,
+                   covariate_names=covariate_names, class_covariates=class_names)
+    _check_identified(spec, design, classes, units)
     arrays["X"] = arrays["X"][np.asarray(keep, dtype=int)] if keep else jnp.zeros((0,) + arrays["y"].shape)
     arrays["class_covariates"] = jnp.asarray(V, dtype=jnp.float64)
     arrays["class_allowed"] = jnp.asarray(allowed)
@@ -89,9 +136,28 @@ def discrete_model(spec: ModelSpec, design: Design, data: pd.DataFrame, classes:
         frame = frame.copy()
         for column in extra:
             frame[column] = data.loc[design.row_index, column].to_numpy()
-    design = replace(design, X=X[:, keep], chunks=replace(design.chunks, arrays=arrays), model_frame=frame,
-                     cluster_covariates=None if syntax else design.cluster_covariates)
+    design = replace(design, X=X[:, keep], chunks=replace(design.chunks, arrays=arrays), model_frame=frame)
     return spec, design
+
+
+def _padded(loadings: tuple, n_columns: int) -> tuple:
+    """Loadings that span all Z columns (a loading fixed at 0 on the last one if needed), so the loading
+    matrix has one column per indicator."""
+    if max(l.column for l in loadings) < n_columns - 1:
+        loadings = loadings + (Loading(0, n_columns - 1, 0.0, ""),)
+    return loadings
+
+
+def _without(level: LevelSpec, index: int, n_columns: int) -> LevelSpec:
+    """The level without latent variable ``index`` (the discrete one of a factor mixture)."""
+    remap = {old: new for new, old in enumerate(k for k in range(level.dim) if k != index)}
+    loadings = tuple(replace(l, latent=remap[l.latent]) for l in level.loading_list if l.latent != index)
+    blocks = tuple(tuple(remap[k] for k in block if k != index) for block in level.blocks)
+    return replace(level, latent_names=tuple(n for k, n in enumerate(level.latent_names) if k != index),
+                   blocks=tuple(b for b in blocks if b), loadings=_padded(loadings, n_columns),
+                   paths=tuple(replace(p, lhs=remap[p.lhs], rhs=remap[p.rhs]) for p in level.paths),
+                   covariate_paths=tuple(replace(p, lhs=remap[p.lhs]) for p in level.covariate_paths
+                                         if p.lhs != index))
 
 
 def _columns(expression: str | None) -> list[str]:
@@ -102,24 +168,23 @@ def _columns(expression: str | None) -> list[str]:
     return sorted(str(v) for v in Formula(expression.strip()).required_variables)
 
 
-def _cluster_values(values: np.ndarray, design: Design, column: str) -> np.ndarray:
-    """One value per cluster of a row-level column, which must be constant within clusters."""
-    codes = design.cluster_codes
+def _cluster_values(values: np.ndarray, design: Design, column: str, codes: np.ndarray, units: int) -> np.ndarray:
+    """One value per unit (``codes``: each row's unit) of a row-level column, constant within units."""
     frame = pd.DataFrame({"value": values, "cluster": codes})
     varying = frame.groupby("cluster")["value"].nunique(dropna=False) > 1
     if varying.any():
-        example = design.cluster_labels[int(np.flatnonzero(varying.to_numpy())[0])]
-        raise GllammError(f"'{column}' varies within the clusters (e.g. cluster {example}); class membership and "
-                          "known classes are properties of whole clusters.")
-    first = np.zeros(design.n_clusters, dtype=values.dtype)
+        raise GllammError(f"'{column}' varies within the clusters (e.g. cluster number "
+                          f"{int(np.flatnonzero(varying.to_numpy())[0]) + 1}); class membership and known classes "
+                          "are properties of whole clusters.")
+    first = np.zeros(units, dtype=values.dtype)
     first[codes] = values
     return first
 
 
-def _concomitant_matrix(concomitant: str | None, data: pd.DataFrame, design: Design):
-    """(names, V (clusters, n_v)) of the class-membership model, intercept first."""
+def _concomitant_matrix(concomitant: str | None, data: pd.DataFrame, design: Design, codes, units):
+    """(names, V (units, n_v)) of the class-membership model, intercept first."""
     if concomitant is None:
-        return ("(Intercept)",), np.ones((design.n_clusters, 1))
+        return ("(Intercept)",), np.ones((units, 1))
     from formulaic import model_matrix
 
     text = concomitant.strip()
@@ -138,7 +203,8 @@ def _concomitant_matrix(concomitant: str | None, data: pd.DataFrame, design: Des
     values = np.asarray(matrix, dtype=float)
     if "(Intercept)" not in names:
         names, values = ["(Intercept)"] + names, np.column_stack([np.ones(len(values)), values])
-    V = np.column_stack([_cluster_values(values[:, j], design, names[j]) for j in range(values.shape[1])])
+    V = np.column_stack([_cluster_values(values[:, j], design, names[j], codes, units)
+                         for j in range(values.shape[1])])
     return tuple(names), V
 
 
@@ -149,16 +215,17 @@ def _check_constant(V: np.ndarray, names) -> None:
                               "class membership; remove it from the class-membership model.")
 
 
-def _allowed_classes(known_class: str | None, data: pd.DataFrame, design: Design, classes: int) -> np.ndarray:
-    """(clusters, C) booleans: the classes each cluster may belong to."""
-    allowed = np.ones((design.n_clusters, classes), dtype=bool)
+def _allowed_classes(known_class: str | None, data: pd.DataFrame, design: Design, classes: int, codes,
+                     units) -> np.ndarray:
+    """(units, C) booleans: the classes each unit may belong to."""
+    allowed = np.ones((units, classes), dtype=bool)
     if known_class is None:
         return allowed
     if known_class not in data.columns:
         raise GllammError(f"known_class column '{known_class}' is not in the data."
                           f"{closest(known_class, list(data.columns))}")
     values = pd.to_numeric(data.loc[design.row_index, known_class], errors="coerce").to_numpy(dtype=float)
-    per_cluster = _cluster_values(values, design, known_class)
+    per_cluster = _cluster_values(values, design, known_class, codes, units)
     known = np.isfinite(per_cluster)
     bad = known & ~np.isin(per_cluster, np.arange(1, classes + 1))
     if bad.any():
@@ -168,19 +235,20 @@ def _allowed_classes(known_class: str | None, data: pd.DataFrame, design: Design
     return allowed
 
 
-def _check_identified(spec: ModelSpec, design: Design, classes: int, dropped: int) -> None:
+def _check_identified(spec: ModelSpec, design: Design, classes: int, units: int) -> None:
     """More classes than the distinct response patterns can identify: a clear error."""
-    level = spec.levels[0]
+    level = spec.discrete_level
     if level.naming == "syntax":
         patterns = pd.DataFrame({"cluster": design.cluster_codes, "y": design.y, "z": np.argmax(design.Z, axis=1)})
         distinct = patterns.sort_values(["cluster", "z"]).groupby("cluster")["y"].apply(tuple).nunique()
         what = "distinct response patterns"
     else:
-        distinct, what = design.n_clusters, "clusters"
+        distinct, what = units, f"units of '{level.name}'"
     if classes > distinct:
         raise GllammError(f"{classes} classes cannot be identified from {distinct} {what}; fit fewer classes.")
     binary = spec.family.name == "binomial" and np.all(design.trials == 1)
-    if level.naming == "syntax" and binary and not spec.fixed_names and spec.class_covariates == ("(Intercept)",):
+    if level.naming == "syntax" and binary and not spec.fixed_names and spec.class_covariates == ("(Intercept)",) \
+            and len(spec.levels) == 1:
         n_items = level.dim
         n_params = classes * n_items + classes - 1
         possible = 2 ** n_items - 1

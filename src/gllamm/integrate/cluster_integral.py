@@ -45,6 +45,17 @@ class Integration:
 
     method: str  # "adaptive" | "laplace" | "ghq" | "exact" | "discrete" (nip = classes) | "none" (no latent variables)
     nip: int
+    classes: int = 0  # continuous latent variables inside latent classes: the number of classes summed over
+
+    @property
+    def within_classes(self) -> bool:
+        """True when continuous latent variables are integrated within each of several latent classes."""
+        return self.classes > 0
+
+    @property
+    def inner(self) -> "Integration":
+        """The rule for the continuous latent variables (without the sum over classes)."""
+        return Integration(self.method, self.nip)
 
     @property
     def needs_modes(self) -> bool:
@@ -54,6 +65,8 @@ class Integration:
     @property
     def label(self) -> str:
         """Description for summaries."""
+        if self.classes:
+            return f"{self.inner.label}, within each of {self.classes} latent classes (exact sum)"
         return {
             "adaptive": f"adaptive Gauss-Hermite quadrature, {self.nip} points per dimension",
             "ghq": f"Gauss-Hermite quadrature (not adaptive), {self.nip} points per dimension",

@@ -40,7 +40,7 @@ def _frame(result, means, covs, index: int = 0, labels=None) -> pd.DataFrame:
 def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
     """Posterior means (or modes) and SDs (and correlations) of the latent variables, one row per cluster."""
     kind = check_choice("kind", kind, ("mean", "mode", "ml"))
-    if result.integration.method == "discrete":
+    if result.spec.discrete_level is not None:
         return _discrete(result, kind)
     if len(result.spec.levels) == 2:
         return _nested(result, kind)
@@ -96,9 +96,26 @@ def _discrete(result, kind: str) -> pd.DataFrame:
     if kind != "mean":
         raise GllammError("With latent classes the empirical Bayes prediction is the posterior mean (kind='mean'); "
                           "see class_probabilities() and modal_class() for the classes themselves.")
+    if result.integration.within_classes:
+        return _within_classes(result)
     p = posterior_class_probabilities(result).to_numpy()
     E = np.asarray(result.table_spec.unpack(np.asarray(result.theta)).locations[0])
     means = p @ E
     centred = E[None, :, :] - means[:, None, :]
     covs = np.einsum("jc,jck,jcl->jkl", p, centred, centred)
     return _frame(result, means, covs)
+
+
+def _within_classes(result) -> pd.DataFrame:
+    """Continuous latent variables within latent classes: posterior means and SDs averaged over the classes
+    (the classes themselves: class_probabilities())."""
+    from ..objective import latent_structure
+
+    objective, data, modes = result._evaluation(nested_ok=True)
+    u_mean, u_cov = (np.asarray(x) for x in objective.within_class_posterior(result.theta, data, modes))
+    params = result.table_spec.unpack(np.asarray(result.theta))
+    _, M, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params))
+    means = u_mean @ ML.T
+    if result.spec.levels[0].covariate_paths:
+        means = means + np.asarray(data["w"]) @ (M @ np.asarray(params.covariate_effects[0])).T
+    return _frame(result, means, np.einsum("kr,crs,ls->ckl", ML, u_cov, ML))

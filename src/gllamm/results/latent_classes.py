@@ -27,23 +27,30 @@ from ..families.links import inverse_link_numpy
 
 
 def _check(result):
-    if result.integration.method != "discrete":
+    if result.spec.discrete_level is None:
         raise GllammError("This result has no latent classes; fit with classes= for class probabilities.")
 
 
 def class_names(result) -> list[str]:
     """Class labels 'C1', 'C2', ... (syntax) or 'class1', ... (formula models)."""
-    level = result.spec.levels[0]
+    level = result.spec.discrete_level
     return [f"{level.class_name}{c + 1}" for c in range(level.classes)]
+
+
+def _class_index(result) -> pd.Index:
+    """The units classes belong to (the discrete level's units)."""
+    design, level = result.design, result.spec.discrete_level
+    labels = design.top_labels if result.spec.discrete_index == 1 and design.top_labels is not None \
+        else design.cluster_labels
+    return pd.Index(labels, name=level.name)
 
 
 def posterior_class_probabilities(result) -> pd.DataFrame:
     """P(c | y_j) for every cluster (rows, indexed by cluster) and class (columns); rows sum to 1."""
     _check(result)
-    objective, data, _ = result._evaluation()
-    probabilities = np.asarray(objective.class_probabilities(result.theta, data))
-    index = pd.Index(result.design.cluster_labels, name=result.spec.levels[0].name)
-    return pd.DataFrame(probabilities, index=index, columns=class_names(result))
+    objective, data, modes = result._evaluation(nested_ok=True)
+    probabilities = np.asarray(objective.class_probabilities(result.theta, data, modes))
+    return pd.DataFrame(probabilities, index=_class_index(result), columns=class_names(result))
 
 
 def prior_class_probabilities(result, newdata: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -54,7 +61,7 @@ def prior_class_probabilities(result, newdata: pd.DataFrame | None = None) -> pd
     rho = np.asarray(result.table_spec.unpack(result.theta).class_logits)
     if newdata is None:
         V = np.asarray(result.design.data()["class_covariates"])
-        index = pd.Index(result.design.cluster_labels, name=result.spec.levels[0].name)
+        index = _class_index(result)
     else:
         concomitant = result.options.get("concomitant")
         if result.spec.class_covariates != ("(Intercept)",) and not concomitant:
@@ -91,9 +98,9 @@ def class_profiles(result) -> pd.DataFrame:
     """One row per class: its probability (the average of pi_jc over clusters), its locations and, for latent
     class models, the predicted mean response of every item in the class (P(y = 1 | class) for binary items)."""
     _check(result)
-    level = result.spec.levels[0]
+    level = result.spec.discrete_level
     unpacked = result.table_spec.unpack(result.theta)
-    E = np.asarray(unpacked.locations[0])
+    E = np.asarray(unpacked.locations[result.spec.discrete_index])
     prior = prior_class_probabilities(result).to_numpy()
     weight = np.asarray(result.design.data()["cluster_weight"])
     out = pd.DataFrame({"probability": weight @ prior / weight.sum()}, index=pd.Index(class_names(result), name="class"))

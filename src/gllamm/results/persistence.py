@@ -28,7 +28,7 @@ def save(result, path) -> Path:
     syntax = getattr(result.spec.formula, "text", None)
     meta = dict(format=FORMAT, gllamm_version=__version__, formula=result.spec.formula.formula, syntax=syntax,
                 options={k: v for k, v in result.options.items() if isinstance(v, (str, int, float, type(None)))},
-                integration=[result.integration.method, result.integration.nip], loglik=result.loglik,
+                integration=[result.integration.method, result.integration.nip, result.integration.classes], loglik=result.loglik,
                 converged=result.converged, iterations=result.iterations, message=result.message,
                 seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None)
     arrays = dict(theta=result.theta, theta_vcov=result.theta_vcov, gradient=result.gradient,
@@ -80,7 +80,7 @@ def load(path):
                                 scale_weights=options.get("scale_weights", "none"),
                                 family_by=options.get("family_by"), base=options.get("base"),
                                 choice_set=options.get("choice_set"), nominal=options.get("nominal"),
-                                discrete=options.get("method") == "discrete")
+                                discrete=options.get("classes") is not None)
     spec, design = _with_classes(spec, design, frame, options, syntax=False)
     design = _with_row_index(design, arrays["row_index"])
     return _restore(spec, design, meta, arrays, options)
@@ -88,12 +88,13 @@ def load(path):
 
 def _with_classes(spec, design, frame, options, syntax: bool):
     """The discrete latent variable of a latent class fit (same classes, membership model, known classes)."""
-    if options.get("method") != "discrete":
+    if options.get("classes") is None:
         return spec, design
     from ..design.latent_classes import discrete_model
 
     return discrete_model(spec, design, frame, int(options["classes"]), syntax=syntax,
-                          concomitant=options.get("concomitant"), known_class=options.get("known_class"))
+                          target=options.get("class_target"), concomitant=options.get("concomitant"),
+                          known_class=options.get("known_class"))
 
 
 def _restore(spec, design, meta, arrays, options):

@@ -112,7 +112,7 @@ def _mean(result, eta, log_scale, member=None):
 def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
             offset=None, nip: int = 40) -> np.ndarray:
     """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
-    if result.integration.method == "discrete":
+    if result.spec.discrete_level is not None:
         from .latent_classes import class_prediction
 
         return class_prediction(result, newdata, type, latent, offset)

@@ -156,9 +156,12 @@ def refit(result, frame: pd.DataFrame, **changes):
     from .._fit import _OPTIONS, fit
 
     options = {k: v for k, v in result.options.items() if k in _OPTIONS}
-    if options.get("method") == "discrete":  # latent classes: the same number of classes, from the estimates
-        for key in ("method", "nip", "information"):
-            options.pop(key, None)
+    if options.get("classes") is not None:  # latent classes: the same classes (and integration), from the estimates
+        if options.get("method") in ("discrete", "exact"):
+            options.pop("method"), options.pop("nip", None)
+        options.pop("information", None)
+        if result.options.get("class_target"):
+            options["classes"] = {result.options["class_target"]: options["classes"]}
     if options.get("family") == "mixed":  # the mapping {response: (family, link)}
         import json
 

@@ -152,6 +152,11 @@ class ModelSpec:
     class_covariates: tuple[str, ...] = ()  # discrete level: covariates v of the class probabilities ("(Intercept)" first)
 
     @property
+    def discrete_index(self) -> int | None:
+        """Position of the discrete level in ``levels``, or None."""
+        return next((i for i, level in enumerate(self.levels) if level.discrete), None)
+
+    @property
     def discrete_level(self):
         """The discrete level (latent classes), or None."""
         return next((level for level in self.levels if level.discrete), None)
