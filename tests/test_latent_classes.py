@@ -162,6 +162,12 @@ def test_npml_stops_where_the_gateaux_derivative_is_non_positive():
     # and with one point fewer the derivative is clearly positive somewhere: a point was needed
     path = json_path(res)
     assert path[-2][2] > 1e-2 and path[-1][2] <= 1e-4
+    # recovery: the slope and the spread of the random intercept (true masses -1.2, 0.3, 1.4 with
+    # probabilities .3, .45, .25: variance 0.9075 about the mean 0.125)
+    assert abs(res.params["x"] - 0.8) < 3 * res.se["x"]
+    variance = res.params["var((Intercept)|g)"]
+    assert abs(variance - 0.9075) < 3 * res.se["var((Intercept)|g)"]
+    assert abs(res.params["(Intercept)"] - (-0.3 + 0.125)) < 3 * res.se["(Intercept)"]
 
 
 def json_path(res):
@@ -222,6 +228,18 @@ def test_latent_class_fits_save_load_simulate_and_refit(tmp_path, two_classes):
     assert np.all(np.abs(frame[ITEMS].to_numpy().sum(axis=0) - expected.sum(axis=0)) < 5 * se)
     again = two_classes.refit(frame, start=two_classes)
     assert again.converged and again.spec.levels[0].classes == 2
+
+
+def test_confirmatory_constraints_on_class_parameters(lsat7, two_classes):
+    """Equal class-specific logits for Q1 (one parameter fewer) and a fixed one; the LR statistic is positive."""
+    equal = gllamm.fit("C =~ Q1 + Q2 + Q3 + Q4 + Q5", lsat7, family="binomial", classes=2, starts=3,
+                       equal=[("C1:Q1", "C2:Q1")])
+    assert equal.converged and equal.n_params == two_classes.n_params - 1
+    assert equal.params["C1:Q1"] == equal.params["C2:Q1"]
+    assert 0 < two_classes.loglik - equal.loglik
+    fixed = gllamm.fit("C =~ Q1 + Q2 + Q3 + Q4 + Q5", lsat7, family="binomial", classes=2, starts=3,
+                       fix={"C2:Q5": 0.0})
+    assert fixed.params["C2:Q5"] == 0.0 and fixed.se["C2:Q5"] == 0.0 and fixed.loglik <= two_classes.loglik + 1e-9
 
 
 def test_empty_class_is_reported(lsat7):

@@ -185,7 +185,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         if method != "adaptive":
             raise GllammError(f"method='{method}' is not available yet for models with nested levels; use 'adaptive'.")
         integration = Integration("adaptive", int(nip))
-    elif family.exact_gaussian and method != "ghq":
+    elif family.exact_gaussian and method != "ghq" and not spec.levels[0].products:
         integration = Integration("exact", 1)
     elif method == "laplace":
         integration = Integration("laplace", 1)
@@ -197,10 +197,11 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
     if fix:
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
-    fisher_scoring = (syntax_model and family.exact_gaussian and len(spec.levels) == 1)
+    linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products
+    fisher_scoring = linear_gaussian
     optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, fisher_scoring)
     if information is None:
-        information = "expected" if (syntax_model and family.exact_gaussian and len(spec.levels) == 1) else "observed"
+        information = "expected" if linear_gaussian else "observed"
     information = check_choice("information", information, ("observed", "expected"))
     theta_vcov = None
     if information == "expected":

@@ -94,6 +94,7 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         y, trials, log_disp, extra = rows(eta)
         return family.kernel_derivatives(y, eta, trials, log_disp, **extra)
 
+    quadratic = None
     if table.spec.levels and table.spec.levels[0].discrete:  # latent coordinates are the class locations
         loadings = jnp.einsum("rcm,kr->kcm", data["Z"], params.loadings[0])
     elif table.spec.levels:
@@ -104,11 +105,33 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
             shift = data["w"] @ (M @ params.covariate_effects[0]).T  # (clusters, q): M Gamma w_c
             eta0 = eta0 + jnp.einsum("kcm,ck->cm", weighted_z, shift[data["chunk_cluster"]])
         loadings = jnp.einsum("kcm,kl->lcm", weighted_z, ML) if standardized else weighted_z
+        if level.products and standardized:
+            quadratic = _interaction_coefficients(level, params, data, weighted_z, M)
     else:
         loadings = jnp.zeros((0,) + eta0.shape)
     n_units = data["parent"].shape[0] if "parent" in data else data["cluster_weight"].shape[0]
     return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units,
-                        set_size=set_size)
+                        set_size=set_size, quadratic=quadratic)
+
+
+def _interaction_coefficients(level, params, data, weighted_z, M):
+    """C_i (q, q, chunks, W) with eta_i += u' C_i u for the latent interactions.
+
+    Interacting latent variables are exogenous, eta_a = L_a u (row a of the Cholesky factor), so
+    eta_a eta_b = u' S_ab u with S_ab = (L_a' L_b + L_b' L_a) / 2. A structural term gamma eta_a eta_b in the
+    equation of latent k reaches row i through (z_i' Lambda' M)_k; a response term through row i's item dummy.
+    """
+    L = params.cholesky[0]
+    gamma = params.products[0]
+    q = L.shape[0]
+    coefficients = []
+    for p, product in enumerate(level.products):
+        if product.response:
+            coefficients.append(gamma[p] * data["Z"][product.lhs])
+        else:
+            coefficients.append(gamma[p] * jnp.einsum("kcm,k->cm", weighted_z, M[:, product.lhs]))
+    S = jnp.stack([0.5 * (jnp.outer(L[p.a], L[p.b]) + jnp.outer(L[p.b], L[p.a])) for p in level.products])
+    return jnp.einsum("pcm,pkl->klcm", jnp.stack(coefficients), S.reshape(len(level.products), q, q))
 
 
 def outer_loadings(table: ParameterTable, theta, data):

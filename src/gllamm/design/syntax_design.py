@@ -19,7 +19,7 @@ import pandas as pd
 from ..errors import DataWarning, GllammError, closest
 from ..families import Family
 from ..spec import LevelSpec, ModelSpec
-from ..spec.model_spec import Loading, Path
+from ..spec.model_spec import Loading, Path, Product
 from ..syntax.model_syntax import ModelSyntax
 from .design import Design, _make_chunks
 
@@ -118,11 +118,33 @@ def _build_level(statements, indicators, level_name, factor_scale, family, data,
                 labels.setdefault(term.label, []).append(name)
     # ---- regressions ------------------------------------------------------------------------------
     paths, covariate_paths, covariates, endogenous, response_effects = [], [], [], set(), []
+    products = []
     for s in statements:
         if s.op != "~":
             continue
         for term in s.rhs:
             name = f"{s.lhs}~{term.name}"
+            if ":" in term.name:  # latent interaction
+                a, b = term.name.split(":")
+                for part in (a, b):
+                    if part not in latent:
+                        raise GllammError(f"Line {s.line} ({s.text}): '{part}' in the interaction '{term.name}' is not a "
+                                          f"latent variable{' of this level' if between else ''}; interactions are "
+                                          "between latent variables (for observed covariates form the product column "
+                                          f"in the data).{closest(part, latent)}")
+                if between:
+                    raise GllammError(f"Line {s.line} ({s.text}): latent interactions are available at the unit level.")
+                if s.lhs in latent:
+                    endogenous.add(s.lhs)
+                    products.append((Product(latent.index(s.lhs), latent.index(a), latent.index(b), name), s))
+                elif s.lhs in indicators:
+                    products.append((Product(indicators.index(s.lhs), latent.index(a), latent.index(b), name,
+                                             response=True), s))
+                else:
+                    raise GllammError(f"Line {s.line} ({s.text}): '{s.lhs}' is not a latent variable or an indicator "
+                                      f"of one.{closest(s.lhs, latent + indicators)}")
+                modifier(term, name)
+                continue
             if s.lhs in latent:
                 endogenous.add(s.lhs)
                 if term.name in latent:
@@ -146,6 +168,11 @@ def _build_level(statements, indicators, level_name, factor_scale, family, data,
                                   f"of one.{closest(s.lhs, latent + indicators)}")
             modifier(term, name)
     _check_acyclic(latent, [(p.lhs, p.rhs) for p in paths], statements)
+    for product, s in products:
+        for index in (product.a, product.b):
+            if latent[index] in endogenous:
+                raise GllammError(f"Line {s.line} ({s.text}): '{latent[index]}' is regressed on other variables; "
+                                  "interactions are between exogenous latent variables.")
     # ---- covariances -------------------------------------------------------------------------------
     free_pairs, zero_pairs = set(), set()
     naming_level = LevelSpec(level_name, tuple(latent), ((0,),), naming="syntax")
@@ -183,7 +210,7 @@ def _build_level(statements, indicators, level_name, factor_scale, family, data,
     blocks = _blocks(latent, endogenous, free_pairs, zero_pairs)
     unit_variance = factor_scale == "variance"
     level = LevelSpec(level_name, tuple(latent), blocks, tuple(loadings), tuple(paths), tuple(covariate_paths),
-                      unit_variance=unit_variance, naming="syntax")
+                      unit_variance=unit_variance, naming="syntax", products=tuple(p for p, _ in products))
     for m, name in enumerate(latent):
         if not any(l.latent == m and l.value not in (None, 0.0) for l in loadings) and not unit_variance \
                 and naming_level.covariance_name(m, m) not in fix:

@@ -95,6 +95,7 @@ class ClusterModel:
     n_clusters: int
     prior: float = 1.0  # precision of the N(0, I) prior on u; 0 gives the conditional likelihood (ML estimates)
     set_size: int = 1  # choice sets of K slots: row_derivatives' second derivatives are (chunks, W/K, K, K)
+    quadratic: jnp.ndarray | None = None  # latent interactions: eta += u' C_i u with C (q, q, chunks, width), symmetric
 
     @property
     def q(self) -> int:
@@ -108,7 +109,11 @@ class ClusterModel:
 
     def eta(self, u):
         """Linear predictor of every row at cluster values u (clusters, q)."""
-        return self.eta0 + jnp.einsum("kcm,ck->cm", self.loadings, u[self.chunk_cluster])
+        uc = u[self.chunk_cluster]
+        eta = self.eta0 + jnp.einsum("kcm,ck->cm", self.loadings, uc)
+        if self.quadratic is not None:
+            eta = eta + jnp.einsum("klcm,ck,cl->cm", self.quadratic, uc, uc)
+        return eta
 
     def value(self, u):
         """g_c(u); u: (clusters, q) -> (clusters,)."""
@@ -117,7 +122,10 @@ class ClusterModel:
 
     def log_density_at_nodes(self, u):
         """sum_i w_i log f(y_i | eta0_i + a_i'u) at many points per cluster; u: (clusters, nodes, q) -> (clusters, nodes)."""
-        eta = self.eta0[:, None, :] + jnp.einsum("kcm,cnk->cnm", self.loadings, u[self.chunk_cluster])
+        uc = u[self.chunk_cluster]
+        eta = self.eta0[:, None, :] + jnp.einsum("kcm,cnk->cnm", self.loadings, uc)
+        if self.quadratic is not None:
+            eta = eta + jnp.einsum("klcm,cnk,cnl->cnm", self.quadratic, uc, uc)
         rows = jnp.sum(self.weight[:, None, :] * self.row_kernel(eta), axis=-1)
         return self.per_cluster(rows)
 
@@ -133,6 +141,8 @@ class ClusterModel:
         """
         d1, d2 = self.row_derivatives(self.eta(u))
         a = self.loadings
+        if self.quadratic is not None:  # d eta / du = a + 2 C u
+            a = a + 2.0 * jnp.einsum("klcm,cl->kcm", self.quadratic, u[self.chunk_cluster])
         d1 = self.weight * d1
         if self.set_size > 1:  # within-set Hessian blocks (negative semi-definite already)
             K = self.set_size
@@ -146,6 +156,8 @@ class ClusterModel:
             outer = jnp.sum(a[:, None] * a[None] * d2, axis=-1)  # (q, q, chunks)
         grad = self.per_cluster(jnp.sum(a * d1, axis=-1).T) - self.prior * u
         hess = self.per_cluster(jnp.moveaxis(outer, -1, 0)) - max(self.prior, 1e-8) * jnp.eye(self.q)
+        if self.quadratic is not None and not clamp:  # + sum_i d1_i d2 eta_i / du du' = 2 d1_i C_i
+            hess = hess + self.per_cluster(2.0 * jnp.einsum("klcm,cm->ckl", self.quadratic, d1))
         return grad, hess
 
     def newton_step(self, u, clamp: bool):

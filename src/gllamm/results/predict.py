@@ -117,6 +117,9 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
 
         return class_prediction(result, newdata, type, latent, offset)
     type = check_choice("type", type, ("linear", "mean", "probability"))
+    if latent != "zero" and any(level.products for level in result.spec.levels):
+        raise GllammError("Predictions with latent interactions are available with latent='zero'; EB and marginal "
+                          "predictions would need the products of the latent variables, which are not done yet.")
     if result.family.name == "multinomial":
         from .multinomial_predict import multinomial_prediction
 

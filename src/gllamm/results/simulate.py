@@ -59,6 +59,18 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         b = u @ ML.T
         if spec.levels[0].covariate_paths:
             b = b + design.cluster_covariates @ (M @ np.asarray(params.covariate_effects[0])).T
+        products = spec.levels[0].products
+        if products:  # latent interactions of exogenous latent variables eta_a = (L u)_a
+            zeta = u @ np.asarray(params.cholesky[0]).T
+            gamma = np.asarray(params.products[0])
+            extra = np.zeros_like(b)
+            for k, product in enumerate(products):
+                term = gamma[k] * zeta[:, product.a] * zeta[:, product.b]
+                if product.response:
+                    eta = eta + design.Z[:, product.lhs] * term[design.cluster_codes]
+                else:
+                    extra[:, product.lhs] += term
+            b = b + extra @ M.T
         eta = eta + np.einsum("nk,nk->n", design.Z @ loadings.T, b[design.cluster_codes])
     if spec.family.name == "multinomial":  # category or ranking draws given the latent draws b
         from .multinomial_predict import simulate_multinomial

@@ -44,7 +44,8 @@ def render_summary(result) -> str:
         lines += ["", f"Level-1 scale ({what})"] + _coefficient_block(table.loc[list(result.spec.scale_names)])[1:]
     structural = [name for level in result.spec.levels
                   for name in [l.name for l in level.loading_list if l.value is None]
-                  + [p.name for p in level.paths] + [p.name for p in level.covariate_paths]]
+                  + [p.name for p in level.paths] + [p.name for p in level.covariate_paths]
+                  + [p.name for p in level.products]]
     if structural:
         lines += ["", "Loadings and structural coefficients"] + _coefficient_block(table.loc[structural])[1:]
     components = result.variance_components()

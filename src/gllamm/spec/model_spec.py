@@ -49,6 +49,18 @@ class Path:
 
 
 @dataclass(frozen=True)
+class Product:
+    """An interaction of exogenous latent variables a and b: in the equation of latent ``lhs``
+    (eta_lhs += gamma eta_a eta_b) or, with ``response``, of the response in Z column ``lhs``."""
+
+    lhs: int
+    a: int
+    b: int
+    name: str
+    response: bool = False
+
+
+@dataclass(frozen=True)
 class LevelSpec:
     """Latent variables at one grouping level.
 
@@ -67,6 +79,7 @@ class LevelSpec:
     covariate_paths: tuple[Path, ...] = ()  # Gamma: latent on cluster-level covariates
     unit_variance: bool = False
     naming: str = "formula"  # "formula": var(x|g), cov(a,b|g); "syntax": f~~f, f1~~f2
+    products: tuple[Product, ...] = ()  # latent interactions (eta_a eta_b of exogenous latent variables)
     classes: int = 0  # > 0: a discrete latent variable with this many classes (mass points) instead of N(0, Psi)
     centred: tuple[bool, ...] = ()  # discrete levels: per latent variable, locations centred (mean 0) or free
     class_name: str = "class"  # discrete levels: classes are reported as class1, class2, ...

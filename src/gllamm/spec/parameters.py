@@ -41,6 +41,7 @@ class Unpacked:
     scale: jnp.ndarray  # coefficients alpha of log s_i = v_i' alpha, or (0,)
     threshold_effects: jnp.ndarray | None = None  # gamma (n_thresholds, n_t) of kappa_k + t' gamma_k, or None
     locations: tuple = ()  # per level: class locations (C, q) for a discrete level, None otherwise
+    products: tuple = ()  # per level: coefficients of the latent interactions (n_products,)
     class_logits: jnp.ndarray | None = None  # rho (C, n_v) of class membership, last row 0 (reference class)
 
 
@@ -64,10 +65,10 @@ class ParameterTable:
         """(kind, level index, start, count) of every block of theta after beta."""
         n_thresholds = len(self.spec.threshold_names)
         segments, position = [("thresholds", -1, self.n_fixed, n_thresholds)], self.n_fixed + n_thresholds
-        for kind in ("loadings", "paths", "covariate_paths", "cholesky", "locations"):
+        for kind in ("loadings", "paths", "covariate_paths", "products", "cholesky", "locations"):
             for index, level in enumerate(self.spec.levels):
                 count = {"loadings": len(self._free_loadings(level)), "paths": len(level.paths),
-                         "covariate_paths": len(level.covariate_paths),
+                         "covariate_paths": len(level.covariate_paths), "products": len(level.products),
                          "cholesky": len(level.cholesky_positions),
                          "locations": len(level.location_positions) if level.discrete else 0}[kind]
                 segments.append((kind, index, position, count))
@@ -107,7 +108,7 @@ class ParameterTable:
     def _theta_names(self, kind, level) -> list[str]:
         if kind == "loadings":
             return [l.name for l in self._free_loadings(level)]
-        if kind in ("paths", "covariate_paths"):
+        if kind in ("paths", "covariate_paths", "products"):
             return [p.name for p in getattr(level, kind)]
         if kind == "cholesky":
             return [f"chol[{level.latent_names[r]},{level.latent_names[c]}|{level.name}]"
@@ -136,8 +137,12 @@ class ParameterTable:
         scale = jnp.zeros((0,), theta.dtype)
         threshold_effects = None
         raw_locations, class_logits = {}, None
+        products = [jnp.zeros((0,), theta.dtype) for _ in self.spec.levels]
         for kind, index, start, count in self._segments():
             values = theta[start : start + count]
+            if kind == "products":
+                products[index] = values
+                continue
             if kind == "locations":
                 if self.spec.levels[index].discrete:
                     raw_locations[index] = values
@@ -199,7 +204,7 @@ class ParameterTable:
                           else None for index, level in enumerate(self.spec.levels))
         return Unpacked(beta, tuple(parts["loadings"]), tuple(parts["paths"]), tuple(parts["covariate_paths"]),
                         tuple(parts["cholesky"]), log_dispersion, thresholds, scale, threshold_effects,
-                        locations, class_logits)
+                        locations=locations, class_logits=class_logits, products=tuple(products))
 
     @staticmethod
     def reference_probabilities(level: LevelSpec, class_logits):
@@ -266,6 +271,8 @@ class ParameterTable:
             elif kind in ("paths", "covariate_paths"):
                 given = paths if kind == "paths" else covariate_paths
                 values = given[index] if given is not None else np.zeros(count)
+            elif kind == "products":
+                values = np.zeros(count)
             else:
                 factor = np.asarray(cholesky[index], float)
                 values = np.array([factor[r, c] for r, c in level.cholesky_positions])
@@ -292,6 +299,7 @@ class ParameterTable:
             names += [l.name for l in self._free_loadings(level)]
         for level in self.spec.levels:
             names += [p.name for p in level.paths] + [p.name for p in level.covariate_paths]
+            names += [p.name for p in level.products]
         for level in self.spec.levels:
             names += [level.covariance_name(r, c) for r, c in self._covariance_pairs(level)]
         names += list(self.spec.dispersions) + list(self.spec.scale_names) + list(self.spec.threshold_effect_names)
@@ -326,6 +334,7 @@ class ParameterTable:
             if level.covariate_paths:
                 parts.append(unpacked.covariate_effects[index][np.array([p.lhs for p in level.covariate_paths]),
                                                                np.array([p.rhs for p in level.covariate_paths])])
+            parts.append(unpacked.products[index])
         for index, level in enumerate(self.spec.levels):
             factor = unpacked.cholesky[index]
             psi = factor @ factor.T

@@ -3,6 +3,7 @@
     visual  =~ x1 + x2 + x3        # measurement: loadings (first fixed at 1 by default)
     speed   ~  visual + textual    # structural: latent on latent (B) or on covariates (Gamma)
     x1      ~  age                 # a covariate effect on one response
+    f3      ~  f1:f2               # a latent interaction (product of two exogenous latent variables)
     visual  ~~ textual             # covariance;  f ~~ 1*f fixes a variance;  x1 ~~ x1 a residual variance
 
 Modifiers: ``0.5*x`` fixes, ``NA*x`` frees, ``a*x`` labels (equal labels = equality constraints).
@@ -92,7 +93,9 @@ def _parse_term(raw: str, text: str, line_number: int, offset: int) -> Term:
         modifier, name = (part.strip() for part in raw_stripped.split("*", 1))
     else:
         modifier, name = None, raw_stripped
-    if not _NAME.match(name or ""):
+    if ":" in (name or "") and all(_NAME.match(part.strip()) for part in name.split(":")) and name.count(":") == 1:
+        name = ":".join(part.strip() for part in name.split(":"))  # a product of two latent variables
+    elif not _NAME.match(name or ""):
         where = column + (raw_stripped.index(name) if name and name in raw_stripped else 0)
         raise _error(text, line_number, where, f"'{name}' is not a variable name")
     if modifier is None:
