@@ -334,3 +334,41 @@ def test_classes_at_the_top_of_two_nested_levels_equal_brute_force():
     by_hand = np.exp(np.log(pi) + school_class - logsumexp(np.log(pi) + school_class, axis=1, keepdims=True))
     np.testing.assert_allclose(posterior.to_numpy(), by_hand, atol=1e-5)
     assert (posterior.to_numpy().argmax(axis=1) == (mass > 0)).mean() > 0.8
+
+
+def test_classes_of_inner_units_inside_a_normal_top_level_equal_brute_force():
+    """Groups belong to latent classes (discrete group effects) while schools have a normal random intercept:
+    the classes are summed exactly inside adaptive quadrature over the school effect."""
+    rng = np.random.default_rng(8)
+    S, K, n = 40, 6, 8
+    school = np.repeat(np.arange(S), K * n)
+    group = np.repeat(np.arange(S * K), n)
+    mass = rng.choice([-1.2, 0.9], size=S * K, p=[0.4, 0.6])
+    x = rng.normal(size=S * K * n)
+    y = rng.binomial(1, expit(0.1 + 0.5 * x + mass[group] + rng.normal(scale=0.6, size=S)[school]))
+    data = pd.DataFrame(dict(y=y, x=x, school=school, group=group))
+    res = gllamm.fit("y ~ x + (1 | school) + (1 | group)", data, family="binomial", classes={"group": 2}, starts=2)
+    assert res.converged
+    fine = gllamm.fit("y ~ x + (1 | school) + (1 | group)", data, family="binomial", classes={"group": 2},
+                      start=res, max_iter=0, nip=24)
+    beta = res.params[["(Intercept)", "x"]].to_numpy()
+    e = res.params[["class1:(Intercept)|group", "class2:(Intercept)|group"]].to_numpy()
+    pi = res.params[["P(class1)", "P(class2)"]].to_numpy()
+    sd = np.sqrt(res.params["var((Intercept)|school)"])
+    xs, log_w = _gauss_hermite_normal(200)
+    eta = (beta[0] + beta[1] * x)[:, None, None] + e[None, :, None] + sd * xs[None, None, :]  # (rows, class, node)
+    rows = np.where(y[:, None, None] == 1, np.log(expit(eta)), np.log(expit(-eta)))
+    per_group = np.stack([np.stack([np.bincount(group, weights=rows[:, c, k]) for k in range(len(xs))], axis=1)
+                          for c in range(2)], axis=1)  # (groups, class, node)
+    group_value = logsumexp(per_group + np.log(pi)[None, :, None], axis=1)  # (groups, node)
+    school_value = np.stack([np.bincount(np.arange(S * K) // K, weights=group_value[:, k]) for k in range(len(xs))],
+                            axis=1)
+    loglik = logsumexp(school_value + log_w, axis=1).sum()
+    assert abs(fine.loglik - loglik) < 1e-6
+    assert abs(res.loglik - loglik) < 2e-3  # the fit's own 8-point adaptive rule
+    # posterior class probabilities of the groups: P(c | y) averaged over the school effect's posterior
+    posterior_school = np.exp(school_value + log_w - logsumexp(school_value + log_w, axis=1, keepdims=True))
+    given = np.exp(per_group + np.log(pi)[None, :, None] - group_value[:, None, :])  # (groups, class, node)
+    by_hand = np.einsum("gcn,gn->gc", given, posterior_school[np.arange(S * K) // K])
+    np.testing.assert_allclose(fine.class_probabilities().to_numpy(), by_hand, atol=1e-6)
+    assert (by_hand.argmax(axis=1) == (mass > 0)).mean() > 0.8

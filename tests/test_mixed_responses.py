@@ -106,3 +106,53 @@ def test_syntax_family_mapping_must_name_indicators():
     data = pd.DataFrame(np.random.default_rng(0).binomial(1, 0.5, (100, 3)), columns=["a", "b", "c"]).astype(float)
     with pytest.raises(gllamm.GllammError, match="response 'd'"):
         gllamm.fit("f =~ a + b + c", data, family={"a": "binomial", "b": "binomial", "d": "binomial"})
+
+
+def _continuous_and_ordinal(n=400, seed=4):
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=n)
+    data = pd.DataFrame({f"y{j}": 1.0 + lam * f + rng.normal(scale=0.6, size=n) for j, lam in [(1, 1.0), (2, 0.8)]})
+    for j, lam in [(1, 1.5), (2, 1.0), (3, 0.7)]:
+        data[f"o{j}"] = 1 + ((lam * f + rng.logistic(size=n))[:, None] > np.array([-1.0, 0.0, 1.2])).sum(axis=1)
+    return data
+
+
+def test_factor_model_with_continuous_and_ordinal_items_equals_brute_force():
+    """Mixed responses with ordinal members: Gaussian items and ordinal items (thresholds of their own,
+    no intercepts) measure one factor; the likelihood is checked per unit by Gauss-Hermite quadrature."""
+    from scipy.special import expit, logsumexp
+
+    data = _continuous_and_ordinal()
+    family = {"y1": "gaussian", "y2": "gaussian", "o1": "ordinal", "o2": "ordinal", "o3": ("ordinal", "logit")}
+    res = gllamm.fit("f =~ y1 + y2 + o1 + o2 + o3", data, family=family, nip=12)
+    assert res.converged
+    p = res.params
+    assert {"o1|t1", "o3|t3", "y1~1"} <= set(p.index) and "o1~1" not in p.index
+    x, w = np.polynomial.hermite_e.hermegauss(120)
+    f = np.sqrt(p["f~~f"]) * x  # (nodes,)
+    log_lik = np.zeros((len(data), len(x)))
+    for item, loading in (("y1", 1.0), ("y2", p["f=~y2"])):
+        mean, var = p[f"{item}~1"] + loading * f, p[f"{item}~~{item}"]
+        log_lik += stats.norm.logpdf(data[item].to_numpy()[:, None], mean, np.sqrt(var))
+    for item in ("o1", "o2", "o3"):
+        kappa = np.r_[-np.inf, [p[f"{item}|t{k}"] for k in (1, 2, 3)], np.inf]
+        code = data[item].to_numpy() - 1
+        eta = p[f"f=~{item}"] * f
+        upper = expit(kappa[code + 1][:, None] - eta)
+        lower = expit(kappa[code][:, None] - eta)
+        log_lik += np.log(upper - lower)
+    brute = logsumexp(log_lik + np.log(w / np.sqrt(2 * np.pi)), axis=1)
+    np.testing.assert_allclose(res.cluster_loglik().to_numpy(), brute, atol=1e-6)
+    truth = {"f=~o1": 1.5, "f=~o2": 1.0, "f=~o3": 0.7, "o1|t1": -1.0, "o2|t3": 1.2, "y2~~y2": 0.36}
+    for name, value in truth.items():
+        assert abs(p[name] - value) < 3 * res.se[name], name
+    simulated = res.simulate(seed=2)
+    assert set(np.unique(simulated.o1)) <= {1, 2, 3, 4} and simulated.y1.dtype == float
+    with pytest.raises(gllamm.GllammError, match="type='linear'"):
+        res.predict(latent="eb")
+
+
+def test_formula_mixed_responses_with_an_ordinal_member_are_explained():
+    data = _score_and_count(n=50)
+    with pytest.raises(gllamm.GllammError, match="available in model syntax"):
+        gllamm.fit(FORMULA, data, family={"score": "gaussian", "count": "ordinal"}, family_by="type")

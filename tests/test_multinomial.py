@@ -86,3 +86,25 @@ def test_category_in_a_single_group_is_explained():
     data.loc[data.index[:2], "mode"] = "train"  # 'train' only in group 0
     with pytest.raises(gllamm.GllammError, match="Category 'train' .* occurs in 1 group"):
         gllamm.fit("mode ~ x + (1 | g)", data, family="multinomial")
+
+
+def test_nested_levels_with_two_categories_equal_the_binomial_fit():
+    """A two-category multinomial logit with random intercepts at two nested levels is the binomial logit
+    three-level model; the two go through different kernels (choice sets vs binomial) and must agree."""
+    rng = np.random.default_rng(6)
+    S, K, n = 25, 4, 8
+    school = np.repeat(np.arange(S), K * n)
+    group = np.repeat(np.arange(S * K), n)
+    x = rng.normal(size=S * K * n)
+    eta = 0.3 + 0.7 * x + rng.normal(scale=0.6, size=S)[school] + rng.normal(scale=0.5, size=S * K)[group]
+    y = rng.binomial(1, 1 / (1 + np.exp(-eta)))
+    data = pd.DataFrame(dict(y=y, cat=np.where(y == 1, "b", "a"), x=x, school=school, group=group))
+    binomial = gllamm.fit("y ~ x + (1 | school) + (1 | group)", data, family="binomial", nip=8)
+    nominal = gllamm.fit("cat ~ x + (1 | school) + (1 | group)", data, family="multinomial", nip=8)
+    assert nominal.converged and binomial.converged
+    assert abs(nominal.loglik - binomial.loglik) < 1e-6
+    pairs = {"b:(Intercept)": "(Intercept)", "b:x": "x", "var(b:(Intercept)|school)": "var((Intercept)|school)",
+             "var(b:(Intercept)|group)": "var((Intercept)|group)"}
+    for mine, theirs in pairs.items():
+        assert abs(nominal.params[mine] - binomial.params[theirs]) < 1e-5, mine
+        assert abs(nominal.se[mine] - binomial.se[theirs]) < 1e-4, mine

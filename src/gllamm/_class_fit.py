@@ -166,10 +166,14 @@ def class_integration(spec, method: str, nip: int | None) -> Integration:
     classes = spec.discrete_level.classes
     if len(spec.levels) == 1:
         return Integration("discrete", classes)
-    dim = spec.levels[0].dim
+    dim = next(level for level in spec.levels if not level.discrete).dim
     nip = default_nip(dim) if nip is None else int(nip)
-    if spec.family.exact_gaussian and method != "ghq":
+    if spec.family.exact_gaussian and method != "ghq" and spec.discrete_index == 1:
         return Integration("exact", 1, classes)
+    if spec.discrete_index == 0:  # normal top level over classes: adaptive quadrature as for nested levels
+        if method != "adaptive":
+            raise GllammError(f"method='{method}' is not available for nested levels; use 'adaptive'.")
+        return Integration("adaptive", nip, classes)
     return Integration("laplace", 1, classes) if method == "laplace" else Integration(method, nip, classes)
 
 

@@ -284,16 +284,18 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     family = spec.family
     y, trials = design.y, design.trials
     thresholds = None
-    if family.name == "ordinal":  # kappa_k = g(P(y <= k)) with beta = 0, per item
+    if spec.threshold_names:  # kappa_k = g(P(y <= k)) with beta = 0, per ordinal item
         thresholds = []
         item = design.threshold_item if design.threshold_item is not None else np.zeros(len(y), int)
         for g, (_, count) in enumerate(spec.threshold_layout):
             own = item == g
+            link = family.members[design.member[own][0]].link.name if family.name == "mixed" else family.link.name
             cumulative = np.cumsum(np.bincount(y[own].astype(int), weights=design.weights[own], minlength=count + 1))[:-1]
             p = np.clip(cumulative / design.weights[own].sum(), 1e-4, 1 - 1e-4)
-            kappa = np.maximum.accumulate(link_numpy(family.link.name, p) + np.mean(design.offset[own]))
+            kappa = np.maximum.accumulate(link_numpy(link, p) + np.mean(design.offset[own]))
             thresholds.append(kappa + 1e-3 * np.arange(count))
         thresholds = np.concatenate(thresholds)
+    if family.name == "ordinal":
         mu = np.full_like(y, 0.5)
     elif family.name == "multinomial":  # start at equal category probabilities (beta = 0)
         mu = np.full_like(y, 0.5)
@@ -310,6 +312,8 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
         mu, link_target = np.array(y, dtype=float), np.zeros(len(y))
         for k, member in enumerate(family.members):
             own = design.member == k
+            if member.name == "ordinal":  # the thresholds carry these rows' location
+                continue
             if member.name == "binomial":
                 mu[own] = (y[own] + 0.5) / (trials[own] + 1.0)
             elif member.name == "poisson":

@@ -20,7 +20,8 @@ import numpy as np
 
 from ._export_cache import CachedFunction
 from .integrate.discrete import class_log_probabilities, class_posterior, discrete_log_integrals
-from .integrate.nested import inner_model, nested_adaptation, nested_log_integrals, nested_posterior, outer_log_values
+from .integrate.nested import (inner_model, nested_adaptation, nested_class_posterior, nested_log_integrals,
+                               nested_posterior, outer_log_values)
 from .integrate import (
     ClusterModel,
     Integration,
@@ -147,6 +148,15 @@ def _nested_parts(table, theta, data):
     return base, outer_loadings(table, theta, data), data["parent"], data["cluster_weight"].shape[0]
 
 
+def _inner_classes(table, theta, data):
+    """(locations, log pi, allowed) when the level-2 latent variables are discrete (classes), else None."""
+    if not table.spec.levels[0].discrete:
+        return None
+    params = table.unpack(theta)
+    log_pi = class_log_probabilities(params.class_logits, data["class_covariates"])
+    return params.locations[0], log_pi, data["class_allowed"]
+
+
 def _discrete_parts(table: ParameterTable, theta, data):
     """(cluster model, locations (C, q), log pi (clusters, C)) of a model with latent classes."""
     params = table.unpack(theta)
@@ -195,9 +205,12 @@ def within_class_posterior(table: ParameterTable, integration: Integration, thet
 
 def class_probabilities(table: ParameterTable, integration: Integration, theta, data, modes):
     """Posterior class probabilities of every cluster (clusters, C), by Bayes' rule."""
-    if integration.within_classes:
+    if integration.within_classes and table.spec.discrete_index == 1:
         terms = _within_class_terms(table, integration, theta, data, modes, 0)[0]
         return jnp.exp(terms - jax.scipy.special.logsumexp(terms, axis=-1, keepdims=True))
+    if len(table.spec.levels) == 2:  # classes of level-2 units inside a normal level-3 effect
+        return nested_class_posterior(*_nested_parts(table, theta, data), integration, modes,
+                                      _inner_classes(table, theta, data))
     model, locations, log_pi = _discrete_parts(table, theta, data)
     return class_posterior(model, locations, log_pi, data["class_allowed"])
 
@@ -220,7 +233,7 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         model, locations, log_pi = _discrete_parts(table, theta, data)
         constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         return discrete_log_integrals(model, locations, log_pi, data["class_allowed"]) + constant
-    if integration.within_classes:
+    if integration.within_classes and table.spec.discrete_index == 1:
         terms, base, parent, n_top = _within_class_terms(table, integration, theta, data, modes, newton_steps)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
@@ -229,7 +242,8 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         base, outer, parent, n_top = _nested_parts(table, theta, data)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
-        return nested_log_integrals(base, outer, parent, n_top, integration, modes, newton_steps) + constant
+        return nested_log_integrals(base, outer, parent, n_top, integration, modes, newton_steps,
+                                    _inner_classes(table, theta, data)) + constant
     model = cluster_model(table, theta, data)
     constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
     if model.q == 0:
@@ -251,12 +265,13 @@ def modes(table: ParameterTable, integration: Integration, theta, data, start):
     theta = jax.lax.stop_gradient(theta)
     if integration.method == "discrete":  # exact sum: nothing to adapt
         return start
-    if integration.within_classes:  # modes of the continuous latent variables of every (unit, class)
+    if integration.within_classes and table.spec.discrete_index == 1:  # modes of the continuous latent variables of every (unit, class)
         inner = _within_class_model(table, theta, data)[0]
         return start if integration.method == "ghq" else find_modes(inner, start)
     if len(table.spec.levels) == 2:
         base, outer, parent, n_top = _nested_parts(table, theta, data)
-        return nested_adaptation(base, outer, parent, n_top, integration, start)
+        return nested_adaptation(base, outer, parent, n_top, integration, start,
+                                 discrete=_inner_classes(table, theta, data))
     model = cluster_model(table, theta, data)
     if model.q == 0:
         return start
@@ -287,7 +302,7 @@ class Objective:
     def mode_start(self, data):
         """Starting modes: zeros; for two nested levels the outer rule's location/scale and inner modes."""
         levels = self.table.spec.levels
-        if self.integration.within_classes:
+        if self.integration.within_classes and self.table.spec.discrete_index == 1:
             return np.zeros((self.integration.classes * data["parent"].shape[0], levels[0].dim))
         if len(levels) == 2:
             n_top, q2, q3 = data["cluster_weight"].shape[0], levels[0].dim, levels[1].dim
@@ -345,8 +360,9 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         if integration.method == "discrete":
             nodes = integration.nip
         elif integration.within_classes:
+            continuous = next(level for level in table.spec.levels if not level.discrete)
             nodes = integration.classes * (1 if integration.method in ("laplace", "exact") else
-                                           integration.nip ** table.spec.levels[0].dim)
+                                           integration.nip ** continuous.dim)
         batch = int(max(1, min(k, _HESSIAN_BUDGET // max(1, rows * nodes))))
 
         def product(v):

@@ -263,6 +263,10 @@ def build_design(
             raise GllammError("scale= cannot yet be combined with mixed responses.")
         types = cc[family_by].astype(str)
         family, members = make_mixed_family(mapping, sorted(types.unique()))
+        if any(f.name == "ordinal" for f in family.members):
+            raise GllammError("Ordinal responses among mixed responses are available in model syntax, where each "
+                              "ordinal item gets thresholds of its own (e.g. 'f =~ y + o' with family={'y': "
+                              "'gaussian', 'o': 'ordinal'}); a formula's shared fixed part cannot hold them.")
         member = types.map(members).to_numpy().astype(np.int32)
         with_dispersion = [k for k, f in enumerate(family.members) if f.has_dispersion]
         dispersion_names = tuple(f"var(Residual|{family.labels[k]})" if family.members[k].name == "gaussian"
@@ -413,8 +417,6 @@ def build_design(
             raise GllammError("cluster_weights must be non-negative.")
     set_size, available = 1, None
     if family.name == "multinomial":  # choice sets of K slots (categories, or alternatives per ranking stage)
-        if len(levels) > 1:
-            raise GllammError("Multinomial responses with nested levels of random effects are not available yet.")
         if scale is not None:
             raise GllammError("scale= is not available for multinomial responses.")
         if choice_set is not None:

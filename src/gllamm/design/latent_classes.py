@@ -97,28 +97,33 @@ def discrete_model(spec: ModelSpec, design: Design, data: pd.DataFrame, classes:
         units = design.n_clusters
         codes = design.cluster_codes
     else:
+        position = len(spec.levels) - 1
         if len(spec.levels) == 2:
-            top = spec.levels[1].name
+            names = [level.name for level in spec.levels]
             if target is None:
                 raise GllammError(f"The model has two levels of random effects; name the one with classes, e.g. "
-                                  f"classes={{'{top}': {classes}}}.")
-            if target != top:
-                raise GllammError(f"Classes are available for the top level ('{top}') of a model with nested levels; "
-                                  f"got '{target}'.")
-            parent = np.asarray(arrays["parent"])
-            codes = parent[design.cluster_codes]
-            units = int(np.asarray(arrays["cluster_weight"]).shape[0])
+                                  f"classes={{'{names[1]}': {classes}}} or classes={{'{names[0]}': {classes}}}.")
+            if target not in names:
+                raise GllammError(f"classes= names '{target}', which is not a grouping level of the model "
+                                  f"({', '.join(names)}).")
+            position = names.index(target)
+            if position == 1:
+                parent = np.asarray(arrays["parent"])
+                codes = parent[design.cluster_codes]
+                units = int(np.asarray(arrays["cluster_weight"]).shape[0])
+            else:
+                codes, units = design.cluster_codes, design.n_clusters
         else:
             if target is not None and target != spec.levels[0].name:
                 raise GllammError(f"classes= names '{target}'; the model's grouping level is "
                                   f"'{spec.levels[0].name}'.")
             codes, units = design.cluster_codes, design.n_clusters
-        level = spec.levels[-1]
+        level = spec.levels[position]
         if level.paths or level.covariate_paths:
             raise GllammError("Latent classes cannot have structural paths among latent variables.")
         centred = tuple(name in fixed_names for name in level.latent_names)
         discrete = replace(level, classes=classes, centred=centred, blocks=tuple((k,) for k in range(level.dim)))
-        levels = spec.levels[:-1] + (discrete,)
+        levels = spec.levels[:position] + (discrete,) + spec.levels[position + 1:]
         keep = list(range(len(fixed_names)))
         class_names, V = _concomitant_matrix(concomitant, data, design, codes, units)
         covariate_names = spec.covariate_names

@@ -295,21 +295,22 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     complete_person = data[person_columns].notna().all(axis=1).to_numpy() if person_columns else np.ones(len(data), bool)
     responses = data[indicators]
     threshold_groups = ()
-    if family.name == "ordinal":  # each item its own categories and thresholds (graded response model)
-        from .ordinal_response import code_ordinal
+    ordinal_items = [name for name in indicators if _family_of(family, name).name == "ordinal"]
+    values = np.full((len(data), len(indicators)), np.nan)
+    groups = []
+    for j, name in enumerate(indicators):
+        if name in ordinal_items:  # each ordinal item its own categories and thresholds (graded response model)
+            from .ordinal_response import code_ordinal
 
-        values, groups = np.full((len(data), len(indicators)), np.nan), []
-        for j, name in enumerate(indicators):
             present = responses[name].notna().to_numpy()
             codes_j, categories_j = code_ordinal(responses[name][present], name)
             values[present, j] = codes_j
             groups.append((name, categories_j))
-        threshold_groups = tuple(groups)
-    else:
-        for name in indicators:
+        else:
             if not pd.api.types.is_numeric_dtype(responses[name]):
                 raise GllammError(f"Response '{name}' is not numeric (dtype {responses[name].dtype}).")
-        values = responses.to_numpy(dtype=float)
+            values[:, j] = responses[name].to_numpy(dtype=float)
+    threshold_groups = tuple(groups)
     observed = np.isfinite(values) & complete_person[:, None]
     dropped_people = int((~complete_person).sum())
     if dropped_people:
@@ -331,11 +332,9 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     codes = np.searchsorted(np.unique(position), position)
     y = values[person, item]
     n_items = len(indicators)
-    if threshold_groups:  # the thresholds take the place of the item intercepts
-        fixed_names, columns = [], []
-    else:
-        fixed_names = [f"{name}~1" for name in indicators]
-        columns = [(item == j).astype(float) for j in range(n_items)]
+    # item intercepts, except for ordinal items (their thresholds take the intercept's place)
+    fixed_names = [f"{name}~1" for name in indicators if name not in ordinal_items]
+    columns = [(item == j).astype(float) for j, name in enumerate(indicators) if name not in ordinal_items]
     for lhs, covariate, name in response_effects:
         columns.append((item == indicators.index(lhs)) * data[covariate].to_numpy(dtype=float)[person])
         fixed_names.append(name)
@@ -359,10 +358,14 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     spec = ModelSpec(syntax, family, tuple(fixed_names), tuple(levels), dispersion_names=dispersion_names,
                      covariate_names=tuple(covariates), dispersion_families=dispersion_families,
                      threshold_groups=threshold_groups)
-    threshold_rows = None
-    if threshold_groups:
+    threshold_rows, threshold_item = None, None
+    if threshold_groups:  # each row's item: where its thresholds start and its number of categories
         layout = spec.threshold_layout
-        threshold_rows = (np.array([start for start, _ in layout])[item], np.array([c + 1 for _, c in layout])[item])
+        group_of = np.array([ordinal_items.index(name) if name in ordinal_items else -1 for name in indicators])
+        threshold_item = group_of[item]
+        starts = np.array([start for start, _ in layout] + [0])[threshold_item]
+        counts = np.array([c + 1 for _, c in layout] + [2])[threshold_item]
+        threshold_rows = (starts, counts)
     weights = np.ones_like(y)
     offset = np.zeros_like(y)
     chunks = _make_chunks(y, trials, X, Z, offset, weights, codes, len(keep_people), family, None,
@@ -383,7 +386,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         cluster_labels=np.asarray(data.index[keep_people]), chunks=chunks, row_index=data.index[person],
         n_dropped=dropped_people, response_name=", ".join(indicators), group_columns=(), model_frame=model_frame,
         dispersion_index=dispersion_index, cluster_covariates=w, member=member,
-        threshold_item=item if threshold_groups else None,
+        threshold_item=threshold_item,
         level_units={"unit": len(keep_people)} | ({cluster: int(len(np.unique(cluster_codes_all[keep_people])))}
                                                   if cluster else {}),
     )

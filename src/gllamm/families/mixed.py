@@ -1,6 +1,7 @@
 """Mixed responses: a different family and link for different rows.
 
-Row i has a member index m_i naming its response type (e.g. a continuous outcome
+Members may be ordinal (items with thresholds of their own, in model syntax). Row i has a member
+index m_i naming its response type (e.g. a continuous outcome
 and a binary treatment measured on the same person), and contributes
 log f_{m_i}(y_i | eta_i). Every member's kernel is evaluated on every row with
 safe stand-in values (the member's pad response and eta = 1) where the row is
@@ -54,24 +55,29 @@ class MixedFamily:
         """Padded rows belong to member 0."""
         return self.members[0].pad_value
 
-    def _each(self, method, y, eta, trials, log_dispersion, member):
+    def _each(self, method, y, eta, trials, log_dispersion, member, cuts=None):
         results = None
         for k, family in enumerate(self.members):
             own = member == k
             own_dispersion = jnp.where(own, log_dispersion, 0.0) if family.has_dispersion else 0.0 * log_dispersion
+            extra = {}
+            if family.name == "ordinal":  # each ordinal row's thresholds; stand-ins elsewhere
+                lower, upper, n_categories = cuts
+                extra["cuts"] = (jnp.where(own, lower, -1.0), jnp.where(own, upper, 1.0),
+                                 jnp.where(own, n_categories, 2))
             values = getattr(family, method)(jnp.where(own, y, family.pad_value), jnp.where(own, eta, 1.0),
-                                             jnp.where(own, trials, 1.0), own_dispersion)
+                                             jnp.where(own, trials, 1.0), own_dispersion, **extra)
             values = values if isinstance(values, tuple) else (values,)
             results = values if results is None else tuple(jnp.where(own, v, r) for v, r in zip(values, results))
         return results
 
     def kernel(self, y, eta, trials, log_dispersion, cuts=None, member=None):
         """log f_{m_i}(y_i | eta_i) elementwise (parameter-dependent part)."""
-        return self._each("kernel", y, eta, trials, log_dispersion, member)[0]
+        return self._each("kernel", y, eta, trials, log_dispersion, member, cuts)[0]
 
     def kernel_derivatives(self, y, eta, trials, log_dispersion, cuts=None, member=None):
         """First and second derivatives in eta of each row's own kernel."""
-        return self._each("kernel_derivatives", y, eta, trials, log_dispersion, member)
+        return self._each("kernel_derivatives", y, eta, trials, log_dispersion, member, cuts)
 
     def constant(self, y: np.ndarray, trials: np.ndarray, member: np.ndarray) -> np.ndarray:
         """Parameter-free part of each row's log density."""
@@ -108,8 +114,9 @@ def make_mixed_family(mapping: dict, available) -> tuple[MixedFamily, dict]:
             family = make_family(*value)
         else:
             family = make_family(value)
-        if family.name in ("ordinal", "multinomial"):
-            raise GllammError(f"{family.name.capitalize()} responses cannot yet be mixed with other response types.")
+        if family.name == "multinomial":
+            raise GllammError("Nominal (multinomial) responses cannot be mixed with other response types: their "
+                              "rows are category slots, not single responses.")
         members.append(family)
         labels.append(response)
     missing = [a for a in available if a not in labels]

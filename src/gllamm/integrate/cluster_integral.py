@@ -66,7 +66,7 @@ class Integration:
     def label(self) -> str:
         """Description for summaries."""
         if self.classes:
-            return f"{self.inner.label}, within each of {self.classes} latent classes (exact sum)"
+            return f"{self.inner.label} for the continuous latent variables; exact sum over {self.classes} latent classes"
         return {
             "adaptive": f"adaptive Gauss-Hermite quadrature, {self.nip} points per dimension",
             "ghq": f"Gauss-Hermite quadrature (not adaptive), {self.nip} points per dimension",

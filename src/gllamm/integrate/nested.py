@@ -12,6 +12,11 @@ Cholesky factor of the posterior covariance of u3, found by iterating the
 quadrature (in ``nested_adaptation``, not differentiated); they are inputs of
 the likelihood, which is then an exact function of theta for given nodes.
 
+The level-2 latent variables may instead be discrete (latent classes of level-2 units inside a
+normal level-3 effect): the inner integral is then the exact sum over classes,
+sum_c pi_jc prod_i f(y_i | eta0_i + a2_i'e_c + a3_i'u3), and needs no modes (``discrete`` =
+(locations, log pi (U2, C), allowed (U2, C))).
+
 Layout: row chunks belong to level-2 units (``chunk_cluster``), sorted by
 their level-3 unit (``parent``); the inner problems for all outer nodes are
 stacked node-major, virtual unit n * U2 + j, so segment sums stay sorted.
@@ -25,6 +30,7 @@ import numpy as np
 from jax.scipy.special import logsumexp
 
 from .cluster_integral import ClusterModel, Integration, find_modes, log_cluster_integrals, posterior_moments
+from .discrete import class_terms
 from .gauss_hermite import product_rule
 
 
@@ -54,7 +60,7 @@ def inner_model(base: ClusterModel, outer_loadings, parent, u3) -> ClusterModel:
     return ClusterModel(
         lambda eta: _retile(base.row_kernel(_untile(eta, k3, chunks))),
         lambda eta: tuple(_retile(d) for d in base.row_derivatives(_untile(eta, k3, chunks))),
-        eta0, tile(base.weight), loadings, chunk_unit, k3 * n_units2,
+        eta0, tile(base.weight), loadings, chunk_unit, k3 * n_units2, set_size=base.set_size,
     )
 
 
@@ -69,27 +75,44 @@ def _retile(values):
     return moved.reshape((moved.shape[0] * moved.shape[1],) + moved.shape[2:])
 
 
+def _tiled(x, k3: int):
+    """Per-unit arrays (U2, ...) repeated for every outer node: (K3*U2, ...), node-major."""
+    return jnp.tile(x, (k3,) + (1,) * (x.ndim - 1))
+
+
+def inner_class_terms(inner: ClusterModel, discrete, k3: int):
+    """log pi_jc + log f(y_j | e_c, u3_n) for every virtual unit (n, j) and class: (K3*U2, C)."""
+    locations, log_pi, allowed = discrete
+    return class_terms(inner, locations, _tiled(log_pi, k3), _tiled(allowed, k3))
+
+
 def outer_log_values(inner: ClusterModel, integration: Integration, inner_modes, parent, n_units3: int,
-                     k3: int, newton_steps: int):
+                     k3: int, newton_steps: int, discrete=None):
     """sum_j log L_j(u3_n) per top unit and node: (U3, K3)."""
-    values = log_cluster_integrals(inner, integration, inner_modes, newton_steps)  # (K3*U2,)
+    if discrete is None:
+        values = log_cluster_integrals(inner, integration, inner_modes, newton_steps)  # (K3*U2,)
+    else:
+        values = logsumexp(inner_class_terms(inner, discrete, k3), axis=-1)
     n_units2 = values.shape[0] // k3
     per_unit2 = values.reshape(k3, n_units2).T  # (U2, K3)
     return jax.ops.segment_sum(per_unit2, parent, num_segments=n_units3, indices_are_sorted=True)
 
 
-def nested_log_integrals(base, outer_loadings, parent, n_units3, integration, state, newton_steps: int = 1):
+def nested_log_integrals(base, outer_loadings, parent, n_units3, integration, state, newton_steps: int = 1,
+                         discrete=None):
     """log L_k for every top-level unit (U3,), given the (stopped) adaptation state."""
     location, scale, inner_modes = (jax.lax.stop_gradient(x) for x in state)
     q3 = outer_loadings.shape[0]
     u3, log_w, log_det = outer_nodes(location, scale, integration.nip, q3)
     inner = inner_model(base, outer_loadings, parent, u3)
-    values = outer_log_values(inner, integration, inner_modes, parent, n_units3, u3.shape[1], newton_steps)
+    values = outer_log_values(inner, integration, inner_modes, parent, n_units3, u3.shape[1], newton_steps,
+                              discrete)
     values = values - 0.5 * jnp.sum(u3 * u3, axis=-1)
     return 0.5 * q3 * (jnp.log(2.0) - jnp.log(2 * jnp.pi)) + log_det + logsumexp(log_w + values, axis=-1)
 
 
-def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state, iterations: int = 6):
+def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state, iterations: int = 6,
+                      discrete=None):
     """Iterate the outer location/scale to the posterior mean/covariance of u3 (not differentiated)."""
     q3 = outer_loadings.shape[0]
 
@@ -97,8 +120,9 @@ def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state
         location, scale, inner_modes = state
         u3, log_w, _ = outer_nodes(location, scale, integration.nip, q3)
         inner = inner_model(base, outer_loadings, parent, u3)
-        inner_modes = find_modes(inner, inner_modes)
-        values = outer_log_values(inner, integration, inner_modes, parent, n_units3, u3.shape[1], 0)
+        if discrete is None:
+            inner_modes = find_modes(inner, inner_modes)
+        values = outer_log_values(inner, integration, inner_modes, parent, n_units3, u3.shape[1], 0, discrete)
         log_p = log_w + values - 0.5 * jnp.sum(u3 * u3, axis=-1)
         weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))
         mean = jnp.einsum("un,unk->uk", weights, u3)
@@ -109,9 +133,27 @@ def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state
     state, _ = jax.lax.scan(step, state, None, length=iterations)
     # final inner modes at the final outer nodes
     location, scale, inner_modes = state
-    u3, _, _ = outer_nodes(location, scale, integration.nip, q3)
-    inner_modes = find_modes(inner_model(base, outer_loadings, parent, u3), inner_modes)
+    if discrete is None:
+        u3, _, _ = outer_nodes(location, scale, integration.nip, q3)
+        inner_modes = find_modes(inner_model(base, outer_loadings, parent, u3), inner_modes)
     return location, scale, inner_modes
+
+
+def nested_class_posterior(base, outer_loadings, parent, n_units3, integration, state, discrete):
+    """P(c | y) of every level-2 unit whose classes sit inside a normal level-3 effect:
+    sum_n p_kn P(c | y_j, u3_n), with p_kn the posterior weights of the outer nodes."""
+    location, scale, inner_modes = state
+    q3 = outer_loadings.shape[0]
+    u3, log_w, _ = outer_nodes(location, scale, integration.nip, q3)
+    k3 = u3.shape[1]
+    inner = inner_model(base, outer_loadings, parent, u3)
+    terms = inner_class_terms(inner, discrete, k3)  # (K3*U2, C)
+    values = jax.ops.segment_sum(logsumexp(terms, axis=-1).reshape(k3, -1).T, parent, num_segments=n_units3,
+                                 indices_are_sorted=True)
+    log_p = log_w + values - 0.5 * jnp.sum(u3 * u3, axis=-1)
+    weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))  # (U3, K3)
+    given_node = jnp.exp(terms - logsumexp(terms, axis=-1, keepdims=True)).reshape(k3, base.n_clusters, -1)
+    return jnp.einsum("nj,njc->jc", weights[parent].T, given_node)
 
 
 def nested_posterior(base, outer_loadings, parent, n_units3, integration, state):

@@ -96,7 +96,7 @@ def _discrete(result, kind: str) -> pd.DataFrame:
     if kind != "mean":
         raise GllammError("With latent classes the empirical Bayes prediction is the posterior mean (kind='mean'); "
                           "see class_probabilities() and modal_class() for the classes themselves.")
-    if result.integration.within_classes:
+    if result.integration.within_classes and result.spec.discrete_index == 1:
         return _within_classes(result)
     p = posterior_class_probabilities(result).to_numpy()
     E = np.asarray(result.table_spec.unpack(np.asarray(result.theta)).locations[0])

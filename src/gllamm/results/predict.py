@@ -117,6 +117,10 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
 
         return class_prediction(result, newdata, type, latent, offset)
     type = check_choice("type", type, ("linear", "mean", "probability"))
+    family = result.family
+    if family.name == "mixed" and type != "linear" and any(f.name == "ordinal" for f in family.members):
+        raise GllammError("Means of mixed responses with ordinal items are not defined for the ordinal rows; use "
+                          "type='linear', or fit the ordinal items alone for category probabilities.")
     if latent != "zero" and any(level.products for level in result.spec.levels):
         raise GllammError("Predictions with latent interactions are available with latent='zero'; EB and marginal "
                           "predictions would need the products of the latent variables, which are not done yet.")

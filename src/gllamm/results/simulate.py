@@ -104,6 +104,13 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         y = np.empty(len(eta))
         for k, member in enumerate(spec.family.members):
             own = design.member == k
+            if member.name == "ordinal":  # y* = eta + e against the row's item thresholds
+                from .predict import cumulative_probabilities, row_thresholds
+
+                kappa, _ = row_thresholds(spec, design, params.thresholds, len(eta))
+                cumulative = cumulative_probabilities(member.link.name, kappa[own], eta[own][:, None], 1.0)
+                y[own] = np.sum(rng.uniform(size=(int(own.sum()), 1)) > cumulative, axis=1)
+                continue
             mu = inverse_link_numpy(member.link.name, eta[own])
             dispersion = np.exp((2 if member.name == "gaussian" else 1) * log_dispersion[own])
             y[own] = _draw_response(member, mu, design.trials[own], dispersion, rng)
@@ -120,11 +127,12 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     formula = spec.formula
     if isinstance(formula, ModelSyntax):  # wide data: write each response back to its indicator column
         item = np.argmax(design.Z, axis=1)
+        own_categories = dict(spec.threshold_groups)
         for j, name in enumerate(formula.indicators):
             rows = item == j
             values = y[rows]
-            if spec.threshold_groups:  # ordinal item: category codes -> the item's own categories
-                categories = list(spec.threshold_groups[j][1])
+            if name in own_categories:  # ordinal item: category codes -> the item's own categories
+                categories = list(own_categories[name])
                 labels = np.asarray(categories, dtype=object)[values.astype(int)]
                 if isinstance(frame[name].dtype, pd.CategoricalDtype):
                     frame.loc[design.row_index[rows], name] = labels
