@@ -21,3 +21,65 @@ def test_mimic_dif_example_recovers_the_direct_effect():
     assert result.converged
     for name, value in example["TRUTH"].items():
         assert abs(result.params[name] - value) < 4 * result.se[name], name
+
+
+def test_measurement_error_example_removes_the_attenuation():
+    example = runpy.run_path(str(EXAMPLES / "measurement_error.py"))
+    result, naive = example["main"]()
+    assert result.converged
+    for name, value in example["TRUTH"].items():
+        assert abs(result.params[name] - value) < 3 * result.se[name], name
+    # the naive regression on the error-prone mean is attenuated well below the truth
+    assert naive.params["xbar"] < example["TRUTH"]["xi=~d"] - 2 * result.se["xi=~d"]
+
+
+def test_multilevel_sem_example_equals_the_multivariate_normal_likelihood():
+    """The example's model is linear-Gaussian: each class's responses are jointly normal, so the exact
+    log-likelihood is a sum of multivariate normal log densities, computed here independently."""
+    import numpy as np
+    from scipy import stats
+
+    example = runpy.run_path(str(EXAMPLES / "multilevel_sem.py"))
+    result = example["main"]()
+    assert result.converged
+    for name, value in example["TRUTH"].items():
+        assert abs(result.params[name] - value) < 3 * result.se[name], name
+    p = result.params
+    lam = np.array([1.0, p["fw=~y2"], p["fw=~y3"]])
+    kap = np.array([1.0, p["fb=~t2"], p["fb=~t3"]])
+    nu = np.array([p[f"y{i}~1"] for i in (1, 2, 3)])
+    tau = np.array([p[f"t{i}~1"] for i in (1, 2, 3)])
+    theta_y = np.diag([p[f"y{i}~~y{i}"] for i in (1, 2, 3)])
+    theta_t = np.diag([p[f"t{i}~~t{i}"] for i in (1, 2, 3)])
+    b, g, psi, phi = p["fw~fb"], p["fw~w"], p["fw~~fw"], p["fb~~fb"]
+    data = example["simulate"]()
+    total = 0.0
+    for _, group in data.groupby("cls"):
+        n = len(group)
+        mean = np.concatenate([nu + lam * g * w for w in group.w] + [tau])
+        cov = np.zeros((3 * n + 3, 3 * n + 3))
+        for j in range(n):
+            for k in range(n):
+                cov[3 * j:3 * j + 3, 3 * k:3 * k + 3] = np.outer(lam, lam) * (b * b * phi + (psi if j == k else 0))
+            cov[3 * j:3 * j + 3, 3 * j:3 * j + 3] += theta_y
+            cov[3 * j:3 * j + 3, -3:] = np.outer(lam, kap) * b * phi
+            cov[-3:, 3 * j:3 * j + 3] = np.outer(kap, lam) * b * phi
+        cov[-3:, -3:] = np.outer(kap, kap) * phi + theta_t
+        values = np.concatenate([group[["y1", "y2", "y3"]].to_numpy().ravel(), group[["t1", "t2", "t3"]].iloc[0]])
+        total += stats.multivariate_normal(mean, cov).logpdf(values)
+    assert abs(result.loglik - total) < 1e-6
+    eb = result.empirical_bayes()
+    assert set(eb) == {"unit", "cls"} and len(eb["cls"]) == 120
+
+
+def test_class_level_items_must_be_constant_within_classes():
+    import numpy as np
+    import pytest
+
+    import gllamm
+
+    example = runpy.run_path(str(EXAMPLES / "multilevel_sem.py"))
+    data = example["simulate"](classes=20, students=4)
+    data["t1"] = data["t1"] + np.random.default_rng(0).normal(size=len(data))
+    with pytest.raises(gllamm.GllammError, match="'t1' is measured only by level-2 latent variables"):
+        gllamm.fit(example["MODEL"], data, cluster="cls")

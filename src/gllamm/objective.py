@@ -136,11 +136,20 @@ def _interaction_coefficients(level, params, data, weighted_z, M):
 
 
 def outer_loadings(table: ParameterTable, theta, data):
-    """Loadings (q3, chunks, W) of the standardised level-3 latent variables on each row."""
+    """Loadings (q3, chunks, W) of the standardised level-3 latent variables on each row.
+
+    With level-2 latent variables regressed on level-3 ones (eta2 = M2 (B23 eta3 + ...)), a row also
+    reaches eta3 through its level-2 loadings: z2' Lambda2' M2 B23 M3 L3 u3.
+    """
     params = table.unpack(theta)
     loadings_matrix, _, ML = latent_structure(table, params, 1)
     weighted_z = jnp.einsum("rcm,kr->kcm", data["Z_outer"], loadings_matrix)
-    return jnp.einsum("kcm,kl->lcm", weighted_z, ML)
+    outer = jnp.einsum("kcm,kl->lcm", weighted_z, ML)
+    if table.spec.levels[0].cross_paths:
+        inner_matrix, M2, _ = latent_structure(table, params, 0)
+        weighted_z2 = jnp.einsum("rcm,kr->kcm", data["Z"], inner_matrix)
+        outer = outer + jnp.einsum("kcm,kl->lcm", weighted_z2, M2 @ params.cross_effects[0] @ ML)
+    return outer
 
 
 def _nested_parts(table, theta, data):

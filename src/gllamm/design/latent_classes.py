@@ -25,6 +25,7 @@ from ..errors import GllammError, closest
 from ..spec import LevelSpec, ModelSpec
 from ..spec.model_spec import Loading
 from .design import Design
+from .syntax_design import pad_loadings
 
 
 def check_classes(classes) -> int:
@@ -77,7 +78,7 @@ def discrete_model(spec: ModelSpec, design: Design, data: pd.DataFrame, classes:
         items = [indicators[c] for c in columns]
         n_items = len(indicators)
         discrete = LevelSpec(level.name, tuple(items), tuple((k,) for k in range(len(items))),
-                             _padded(tuple(Loading(k, c, 1.0, "") for k, c in enumerate(columns)), n_items),
+                             pad_loadings(tuple(Loading(k, c, 1.0, "") for k, c in enumerate(columns)), n_items),
                              classes=classes, centred=(False,) * len(items), class_name=target, naming="syntax")
         keep = [j for j, name in enumerate(fixed_names) if name not in {f"{item}~1" for item in items}]
         own = [p for p in level.covariate_paths if p.lhs == index]
@@ -145,21 +146,13 @@ def discrete_model(spec: ModelSpec, design: Design, data: pd.DataFrame, classes:
     return spec, design
 
 
-def _padded(loadings: tuple, n_columns: int) -> tuple:
-    """Loadings that span all Z columns (a loading fixed at 0 on the last one if needed), so the loading
-    matrix has one column per indicator."""
-    if max(l.column for l in loadings) < n_columns - 1:
-        loadings = loadings + (Loading(0, n_columns - 1, 0.0, ""),)
-    return loadings
-
-
 def _without(level: LevelSpec, index: int, n_columns: int) -> LevelSpec:
     """The level without latent variable ``index`` (the discrete one of a factor mixture)."""
     remap = {old: new for new, old in enumerate(k for k in range(level.dim) if k != index)}
     loadings = tuple(replace(l, latent=remap[l.latent]) for l in level.loading_list if l.latent != index)
     blocks = tuple(tuple(remap[k] for k in block if k != index) for block in level.blocks)
     return replace(level, latent_names=tuple(n for k, n in enumerate(level.latent_names) if k != index),
-                   blocks=tuple(b for b in blocks if b), loadings=_padded(loadings, n_columns),
+                   blocks=tuple(b for b in blocks if b), loadings=pad_loadings(loadings, n_columns),
                    paths=tuple(replace(p, lhs=remap[p.lhs], rhs=remap[p.rhs]) for p in level.paths),
                    covariate_paths=tuple(replace(p, lhs=remap[p.lhs]) for p in level.covariate_paths
                                          if p.lhs != index))

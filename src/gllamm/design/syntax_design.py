@@ -11,7 +11,7 @@ each latent variable multiplies the dummies of its indicators with loadings
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -80,8 +80,13 @@ def _check_acyclic(latent: list[str], paths: list[tuple[int, int]], statements) 
         visit(i, [])
 
 
-def _build_level(statements, indicators, level_name, factor_scale, family, data, fix, labels, between):
-    """LevelSpec and covariate bookkeeping for the statements of one level block."""
+def _build_level(statements, indicators, level_name, factor_scale, family, data, fix, labels, between,
+                 outer_latent=()):
+    """LevelSpec and covariate bookkeeping for the statements of one level block.
+
+    ``outer_latent``: latent variables of the level above; a regression on one of them is a cross-level
+    path (returned by name, resolved once that level is built).
+    """
     latent = []
     for s in statements:
         if s.op == "=~" and s.lhs not in latent:
@@ -118,12 +123,17 @@ def _build_level(statements, indicators, level_name, factor_scale, family, data,
                 labels.setdefault(term.label, []).append(name)
     # ---- regressions ------------------------------------------------------------------------------
     paths, covariate_paths, covariates, endogenous, response_effects = [], [], [], set(), []
-    products = []
+    products, cross = [], []
     for s in statements:
         if s.op != "~":
             continue
         for term in s.rhs:
             name = f"{s.lhs}~{term.name}"
+            if term.name in outer_latent and s.lhs in latent:  # a unit-level factor on a cluster-level one
+                endogenous.add(s.lhs)
+                cross.append((latent.index(s.lhs), term.name, name))
+                modifier(term, name)
+                continue
             if ":" in term.name:  # latent interaction
                 a, b = term.name.split(":")
                 for part in (a, b):
@@ -217,7 +227,15 @@ def _build_level(statements, indicators, level_name, factor_scale, family, data,
             first = next(l for l in loadings if l.latent == m).name.split("=~")[1]
             raise GllammError(f"Latent variable '{name}' is not identified: fix one loading (e.g. 1*{first}) "
                               "or its variance (factor_scale='variance').")
-    return level, covariates, response_effects
+    return level, covariates, response_effects, cross
+
+
+def pad_loadings(loadings: tuple, n_columns: int) -> tuple:
+    """Loadings that span all Z columns (a loading fixed at 0 on the last one if needed), so the loading
+    matrix has one column per indicator even when a level's latent variables measure only some of them."""
+    if max(l.column for l in loadings) < n_columns - 1:
+        loadings = loadings + (Loading(0, n_columns - 1, 0.0, ""),)
+    return loadings
 
 
 def _family_of(family, indicator: str):
@@ -277,18 +295,24 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     labels: dict[str, list[str]] = {}
     within = [s for s in syntax.statements if s.level == 1]
     between = [s for s in syntax.statements if s.level == 2]
-    level, covariates, response_effects = _build_level(within, indicators, "unit", factor_scale, family, data, fix,
-                                                      labels, between=False)
+    outer_names = [s.lhs for s in between if s.op == "=~"]
+    level, covariates, response_effects, cross = _build_level(within, indicators, "unit", factor_scale, family, data,
+                                                              fix, labels, between=False, outer_latent=outer_names)
     levels = [level]
     if between:
-        outer, _, outer_effects = _build_level(between, indicators, cluster, factor_scale, family, data, fix, labels,
-                                               between=True)
+        outer, _, outer_effects, _ = _build_level(between, indicators, cluster, factor_scale, family, data, fix,
+                                                  labels, between=True)
         if outer_effects:
             raise GllammError("Covariate effects on responses belong in the 'level: 1' block.")
         names = set(level.latent_names) & set(outer.latent_names)
         if names:
             raise GllammError(f"Latent variables {sorted(names)} are defined at both levels; use different names.")
+        if cross:
+            level = replace(level, cross_paths=tuple(Path(lhs, outer.latent_names.index(rhs), name)
+                                                     for lhs, rhs, name in cross))
+            levels[0] = level
         levels.append(outer)
+    levels = [replace(lv, loadings=pad_loadings(lv.loadings, len(indicators))) for lv in levels]
     latent = list(level.latent_names)
     # ---- stacking -------------------------------------------------------------------------------------
     person_columns = sorted(set(covariates) | {c for _, c, _ in response_effects} | ({cluster} if cluster else set()))
@@ -312,6 +336,21 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
             values[:, j] = responses[name].to_numpy(dtype=float)
     threshold_groups = tuple(groups)
     observed = np.isfinite(values) & complete_person[:, None]
+    if cluster is not None:  # cluster-level responses (measured only by level-2 factors): once per cluster
+        within_items = {t.name for s in within if s.op in ("=~", "~") for t in s.rhs} | \
+            {s.lhs for s in within if s.op == "~"}
+        between_items = {t.name for s in between if s.op == "=~" for t in s.rhs}
+        clusters_of_rows = data[cluster].to_numpy()
+        for j, name in enumerate(indicators):
+            if name in between_items and name not in within_items:
+                present = observed[:, j]
+                frame = pd.DataFrame({"c": clusters_of_rows[present], "v": values[present, j]})
+                if (frame.groupby("c")["v"].nunique() > 1).any():
+                    raise GllammError(f"'{name}' is measured only by level-2 latent variables, so it must be a "
+                                      f"cluster-level variable, constant within each '{cluster}'; it varies. Add a "
+                                      "level-1 factor for it, or use its cluster mean.")
+                first = ~pd.Series(clusters_of_rows).where(present).duplicated(keep="first").to_numpy()
+                observed[:, j] = present & first
     dropped_people = int((~complete_person).sum())
     if dropped_people:
         warnings.warn(f"Dropped {dropped_people} of {len(data)} units with missing covariates "
@@ -380,13 +419,16 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         chunks.arrays.update(Z_outer=jnp.asarray(np.stack([np.where(valid, Z[safe, j], 0.0) for j in range(n_items)])),
                              parent=jnp.asarray(parent_codes, dtype=jnp.int32),
                              cluster_weight=jnp.ones(len(top_labels)))
+    top = None
+    if cluster is not None:  # the clusters' own labels, in the order of the parent codes
+        top = np.asarray(cluster_labels)[np.asarray(top_labels)]
     model_frame = data.iloc[keep_people][sorted(set(indicators) | set(person_columns))].copy()
     design = Design(
         y=y, trials=trials, X=X, Z=Z, offset=offset, weights=weights, cluster_codes=codes,
         cluster_labels=np.asarray(data.index[keep_people]), chunks=chunks, row_index=data.index[person],
         n_dropped=dropped_people, response_name=", ".join(indicators), group_columns=(), model_frame=model_frame,
         dispersion_index=dispersion_index, cluster_covariates=w, member=member,
-        threshold_item=threshold_item,
+        threshold_item=threshold_item, top_labels=top,
         level_units={"unit": len(keep_people)} | ({cluster: int(len(np.unique(cluster_codes_all[keep_people])))}
                                                   if cluster else {}),
     )

@@ -82,8 +82,13 @@ def _nested(result, kind: str) -> dict:
     out = {}
     for index, (mean, cov, labels) in enumerate([(mean2, cov2, result.design.cluster_labels),
                                                  (mean3, cov3, result.design.top_labels)]):
-        _, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, index))
-        out[result.spec.levels[index].name] = _frame(result, mean @ ML.T, np.einsum("kr,crs,ls->ckl", ML, cov, ML),
+        _, M, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, index))
+        means = mean @ ML.T
+        if index == 0 and result.spec.levels[0].cross_paths:  # + M2 B23 E(eta3 | y) of the unit's cluster
+            _, _, ML3 = (np.asarray(x) for x in latent_structure(result.table_spec, params, 1))
+            parent = np.asarray(data["parent"])
+            means = means + (mean3 @ ML3.T @ (M @ np.asarray(params.cross_effects[0])).T)[parent]
+        out[result.spec.levels[index].name] = _frame(result, means, np.einsum("kr,crs,ls->ckl", ML, cov, ML),
                                                      index, labels)
     return out
 

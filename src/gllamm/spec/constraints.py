@@ -39,7 +39,7 @@ def _positions(table: ParameterTable) -> dict[str, tuple[int, callable]]:
     dispersions = iter(zip(table.spec.dispersions, table.spec.reported_dispersion_powers))
     cholesky_rows = iter([(level, pos) for level in table.spec.levels for pos in level.cholesky_positions])
     for row in frame.itertuples():
-        if row.block in ("fixed", "loadings", "paths", "covariate_paths", "products", "scale", "locations", "class_logits",
+        if row.block in ("fixed", "loadings", "paths", "covariate_paths", "products", "cross_paths", "scale", "locations", "class_logits",
                          "threshold_effects"):
             out[row.name] = (row.position, lambda v: v)
         elif row.block == "cholesky":

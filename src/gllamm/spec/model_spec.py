@@ -79,6 +79,7 @@ class LevelSpec:
     covariate_paths: tuple[Path, ...] = ()  # Gamma: latent on cluster-level covariates
     unit_variance: bool = False
     naming: str = "formula"  # "formula": var(x|g), cov(a,b|g); "syntax": f~~f, f1~~f2
+    cross_paths: tuple[Path, ...] = ()  # B across levels: latent ``lhs`` here on latent ``rhs`` of the next level up
     products: tuple[Product, ...] = ()  # latent interactions (eta_a eta_b of exogenous latent variables)
     classes: int = 0  # > 0: a discrete latent variable with this many classes (mass points) instead of N(0, Psi)
     centred: tuple[bool, ...] = ()  # discrete levels: per latent variable, locations centred (mean 0) or free

@@ -42,6 +42,7 @@ class Unpacked:
     threshold_effects: jnp.ndarray | None = None  # gamma (n_thresholds, n_t) of kappa_k + t' gamma_k, or None
     locations: tuple = ()  # per level: class locations (C, q) for a discrete level, None otherwise
     products: tuple = ()  # per level: coefficients of the latent interactions (n_products,)
+    cross_effects: tuple = ()  # per level: B from the next level up (q_level, q_next), or None
     class_logits: jnp.ndarray | None = None  # rho (C, n_v) of class membership, last row 0 (reference class)
 
 
@@ -65,9 +66,10 @@ class ParameterTable:
         """(kind, level index, start, count) of every block of theta after beta."""
         n_thresholds = len(self.spec.threshold_names)
         segments, position = [("thresholds", -1, self.n_fixed, n_thresholds)], self.n_fixed + n_thresholds
-        for kind in ("loadings", "paths", "covariate_paths", "products", "cholesky", "locations"):
+        for kind in ("loadings", "paths", "covariate_paths", "products", "cross_paths", "cholesky", "locations"):
             for index, level in enumerate(self.spec.levels):
                 count = {"loadings": len(self._free_loadings(level)), "paths": len(level.paths),
+                         "cross_paths": len(level.cross_paths),
                          "covariate_paths": len(level.covariate_paths), "products": len(level.products),
                          "cholesky": len(level.cholesky_positions),
                          "locations": len(level.location_positions) if level.discrete else 0}[kind]
@@ -108,7 +110,7 @@ class ParameterTable:
     def _theta_names(self, kind, level) -> list[str]:
         if kind == "loadings":
             return [l.name for l in self._free_loadings(level)]
-        if kind in ("paths", "covariate_paths", "products"):
+        if kind in ("paths", "covariate_paths", "products", "cross_paths"):
             return [p.name for p in getattr(level, kind)]
         if kind == "cholesky":
             return [f"chol[{level.latent_names[r]},{level.latent_names[c]}|{level.name}]"
@@ -138,10 +140,18 @@ class ParameterTable:
         threshold_effects = None
         raw_locations, class_logits = {}, None
         products = [jnp.zeros((0,), theta.dtype) for _ in self.spec.levels]
+        cross_effects = [None for _ in self.spec.levels]
         for kind, index, start, count in self._segments():
             values = theta[start : start + count]
             if kind == "products":
                 products[index] = values
+                continue
+            if kind == "cross_paths":
+                if count:
+                    level = self.spec.levels[index]
+                    matrix = jnp.zeros((level.dim, self.spec.levels[index + 1].dim), theta.dtype)
+                    cross_effects[index] = matrix.at[np.array([p.lhs for p in level.cross_paths]),
+                                                     np.array([p.rhs for p in level.cross_paths])].set(values)
                 continue
             if kind == "locations":
                 if self.spec.levels[index].discrete:
@@ -204,7 +214,8 @@ class ParameterTable:
                           else None for index, level in enumerate(self.spec.levels))
         return Unpacked(beta, tuple(parts["loadings"]), tuple(parts["paths"]), tuple(parts["covariate_paths"]),
                         tuple(parts["cholesky"]), log_dispersion, thresholds, scale, threshold_effects,
-                        locations=locations, class_logits=class_logits, products=tuple(products))
+                        locations=locations, class_logits=class_logits, products=tuple(products),
+                        cross_effects=tuple(cross_effects))
 
     @staticmethod
     def reference_probabilities(level: LevelSpec, class_logits):
@@ -271,7 +282,7 @@ class ParameterTable:
             elif kind in ("paths", "covariate_paths"):
                 given = paths if kind == "paths" else covariate_paths
                 values = given[index] if given is not None else np.zeros(count)
-            elif kind == "products":
+            elif kind in ("products", "cross_paths"):
                 values = np.zeros(count)
             else:
                 factor = np.asarray(cholesky[index], float)
@@ -299,7 +310,7 @@ class ParameterTable:
             names += [l.name for l in self._free_loadings(level)]
         for level in self.spec.levels:
             names += [p.name for p in level.paths] + [p.name for p in level.covariate_paths]
-            names += [p.name for p in level.products]
+            names += [p.name for p in level.products] + [p.name for p in level.cross_paths]
         for level in self.spec.levels:
             names += [level.covariance_name(r, c) for r, c in self._covariance_pairs(level)]
         names += list(self.spec.dispersions) + list(self.spec.scale_names) + list(self.spec.threshold_effect_names)
@@ -335,6 +346,9 @@ class ParameterTable:
                 parts.append(unpacked.covariate_effects[index][np.array([p.lhs for p in level.covariate_paths]),
                                                                np.array([p.rhs for p in level.covariate_paths])])
             parts.append(unpacked.products[index])
+            if level.cross_paths:
+                parts.append(unpacked.cross_effects[index][np.array([p.lhs for p in level.cross_paths]),
+                                                           np.array([p.rhs for p in level.cross_paths])])
         for index, level in enumerate(self.spec.levels):
             factor = unpacked.cholesky[index]
             psi = factor @ factor.T
