@@ -123,3 +123,32 @@ def test_post_estimation_for_nested_levels(three_level, tmp_path):
     np.testing.assert_array_equal(loaded.params.to_numpy(), result.params.to_numpy())
     with pytest.raises(gllamm.GllammError, match="nested levels|one level"):
         result.empirical_bayes("mode")
+
+
+def test_laplace_for_nested_levels_equals_lme4_and_differs_from_quadrature(three_level):
+    """method="laplace" with nested levels is lme4's nAGQ = 1 (one joint mode per community over its own
+    and its mothers' effects). Reference: tests/reference/three_level_laplace.json from
+    tests/reference/r/three_level_laplace.R on the same data (tests/reference/three_level_logit.csv):
+    glmer(y ~ x + (1 | comm) + (1 | mom), family = binomial, nAGQ = 1) -> logLik -297.7415."""
+    import json
+    from pathlib import Path
+
+    reference_dir = Path(__file__).parent / "reference"
+    reference = json.loads((reference_dir / "three_level_laplace.json").read_text())
+    frame = pd.read_csv(reference_dir / "three_level_logit.csv")
+    np.testing.assert_allclose(frame[["y", "x"]].to_numpy(), three_level[0][["y", "x"]].to_numpy())
+    laplace = gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", frame, family="binomial", method="laplace")
+    assert laplace.converged
+    assert abs(laplace.loglik - reference["loglik"]) < 1e-3
+    for name, value in reference["fixef"].items():
+        assert abs(laplace.params[name] - value) < 2e-3, name
+        assert abs(laplace.se[name] - reference["fixef_se"][name]) < 0.02 * reference["fixef_se"][name], name
+    variances = {f"var((Intercept)|{v['grp']})": v["vcov"] for v in reference["varcorr"]}
+    for name, value in variances.items():
+        assert abs(laplace.params[name] - value) < 2e-3, name
+    # with 4 binary responses per mother the integrand is far from Gaussian: Laplace is clearly off
+    adaptive = three_level[1]
+    assert adaptive.loglik - laplace.loglik > 0.5
+    assert laplace.params["var((Intercept)|mom)"] < adaptive.params["var((Intercept)|mom)"]
+    eb = laplace.empirical_bayes()  # conditional modes with conditional SDs, at both levels
+    assert set(eb) == {"mom", "comm"} and (eb["mom"]["sd((Intercept))"] > 0).all()

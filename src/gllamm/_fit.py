@@ -182,9 +182,13 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     if not spec.levels:
         integration = Integration("none", 0)
     elif len(spec.levels) > 1:
-        if method != "adaptive":
-            raise GllammError(f"method='{method}' is not available yet for models with nested levels; use 'adaptive'.")
-        integration = Integration("adaptive", int(nip))
+        if method == "ghq":
+            raise GllammError("method='ghq' is not available for models with nested levels; use 'adaptive' "
+                              "(default) or 'laplace'.")
+        if method == "laplace" and (spec.set_size > 1 or any(level.discrete for level in spec.levels)):
+            raise GllammError("method='laplace' with nested levels is available for single-row responses without "
+                              "latent classes; use method='adaptive'.")
+        integration = Integration(method, 1 if method == "laplace" else int(nip))
     elif family.exact_gaussian and method != "ghq" and not spec.levels[0].products:
         integration = Integration("exact", 1)
     elif method == "laplace":

@@ -20,6 +20,7 @@ import numpy as np
 
 from ._export_cache import CachedFunction
 from .integrate.discrete import class_log_probabilities, class_posterior, discrete_log_integrals
+from .integrate.nested_laplace import joint_modes, joint_posterior, nested_laplace
 from .integrate.nested import (inner_model, nested_adaptation, nested_class_posterior, nested_log_integrals,
                                nested_posterior, outer_log_values)
 from .integrate import (
@@ -251,6 +252,8 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         base, outer, parent, n_top = _nested_parts(table, theta, data)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
+        if integration.method == "laplace":  # one joint mode per top-level unit (lme4's nAGQ = 1)
+            return nested_laplace(base, outer, parent, n_top, modes, newton_steps) + constant
         return nested_log_integrals(base, outer, parent, n_top, integration, modes, newton_steps,
                                     _inner_classes(table, theta, data)) + constant
     model = cluster_model(table, theta, data)
@@ -279,6 +282,8 @@ def modes(table: ParameterTable, integration: Integration, theta, data, start):
         return start if integration.method == "ghq" else find_modes(inner, start)
     if len(table.spec.levels) == 2:
         base, outer, parent, n_top = _nested_parts(table, theta, data)
+        if integration.method == "laplace":
+            return joint_modes(base, outer, parent, n_top, start)
         return nested_adaptation(base, outer, parent, n_top, integration, start,
                                  discrete=_inner_classes(table, theta, data))
     model = cluster_model(table, theta, data)
@@ -311,6 +316,9 @@ class Objective:
     def mode_start(self, data):
         """Starting modes: zeros; for two nested levels the outer rule's location/scale and inner modes."""
         levels = self.table.spec.levels
+        if len(levels) == 2 and self.integration.method == "laplace":  # joint modes (u2, u3)
+            return np.zeros((data["parent"].shape[0], levels[0].dim)), np.zeros((data["cluster_weight"].shape[0],
+                                                                                  levels[1].dim))
         if self.integration.within_classes and self.table.spec.discrete_index == 1:
             return np.zeros((self.integration.classes * data["parent"].shape[0], levels[0].dim))
         if len(levels) == 2:
@@ -397,8 +405,9 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         posterior_modes=cached("posterior_modes", lambda theta, data, m: posterior_mode_curvature(
             cluster_model(table, theta, data), m)),
         conditional_ml=cached("conditional_ml", lambda theta, data, start: _conditional_ml(table, theta, data, start)),
-        nested_posterior=cached("nested_posterior", lambda theta, data, state: nested_posterior(
-            *_nested_parts(table, theta, data), integration, state)),
+        nested_posterior=cached("nested_posterior", lambda theta, data, state: (
+            joint_posterior(*_nested_parts(table, theta, data), state) if integration.method == "laplace"
+            else nested_posterior(*_nested_parts(table, theta, data), integration, state))),
         class_probabilities=cached("class_probabilities", lambda theta, data, m: class_probabilities(
             table, integration, theta, data, m)),
         within_class_posterior=cached("within_class_posterior", lambda theta, data, m: within_class_posterior(
