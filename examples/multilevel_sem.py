@@ -4,7 +4,7 @@ Students j in classes k. The student-level factor eta2 ("fw", e.g. a student's a
 three student items; the class-level factor eta3 ("fb", e.g. the teacher's style) by three class-level
 items (one value per class). The structural model relates latent variables across levels,
 
-    fw_jk = b fb_k + g w_jk + zeta_jk,          fb_k ~ N(0, phi)
+    fw_jk = b fb_k + g w_jk + zeta_jk,          fb_k = d v_k + zeta_k,  zeta_k ~ N(0, phi)
     y_ijk = nu_i + lambda_i fw_jk + e_ijk,      t_ik = tau_i + kappa_i fb_k + eps_ik
 
 so b is the effect of the class-level factor on the student-level factor. In gllamm: 'level: 1' and
@@ -19,23 +19,25 @@ import pandas as pd
 
 import gllamm
 
-TRUTH = {"fw~fb": 0.6, "fw~w": 0.4, "fw~~fw": 0.64, "fb~~fb": 1.0, "fw=~y2": 0.8, "fb=~t3": 0.7}
+TRUTH = {"fw~fb": 0.6, "fw~w": 0.4, "fb~v": 0.5, "fw~~fw": 0.64, "fb~~fb": 1.0, "fw=~y2": 0.8, "fb=~t3": 0.7}
 MODEL = """
 level: 1
 fw =~ y1 + y2 + y3
 fw ~ fb + w          # cross-level: the student factor on the class factor, and a student covariate
 level: 2
 fb =~ t1 + t2 + t3   # class-level items
+fb ~ v               # a class-level covariate of the class factor
 """
 
 
 def simulate(classes: int = 120, students: int = 8, seed: int = 11) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     cls = np.repeat(np.arange(classes), students)
-    fb = rng.normal(scale=np.sqrt(TRUTH["fb~~fb"]), size=classes)
+    v = rng.normal(size=classes)
+    fb = TRUTH["fb~v"] * v + rng.normal(scale=np.sqrt(TRUTH["fb~~fb"]), size=classes)
     w = rng.normal(size=classes * students)
     fw = TRUTH["fw~fb"] * fb[cls] + TRUTH["fw~w"] * w + rng.normal(scale=np.sqrt(TRUTH["fw~~fw"]), size=len(cls))
-    data = pd.DataFrame({"cls": cls, "w": w})
+    data = pd.DataFrame({"cls": cls, "w": w, "v": v[cls]})
     for j, lam in enumerate([1.0, TRUTH["fw=~y2"], 1.2], start=1):
         data[f"y{j}"] = 2 + lam * fw + rng.normal(scale=0.5, size=len(cls))
     for j, lam in enumerate([1.0, 0.9, TRUTH["fb=~t3"]], start=1):

@@ -51,12 +51,13 @@ def test_multilevel_sem_example_equals_the_multivariate_normal_likelihood():
     tau = np.array([p[f"t{i}~1"] for i in (1, 2, 3)])
     theta_y = np.diag([p[f"y{i}~~y{i}"] for i in (1, 2, 3)])
     theta_t = np.diag([p[f"t{i}~~t{i}"] for i in (1, 2, 3)])
-    b, g, psi, phi = p["fw~fb"], p["fw~w"], p["fw~~fw"], p["fb~~fb"]
+    b, g, psi, phi, delta = p["fw~fb"], p["fw~w"], p["fw~~fw"], p["fb~~fb"], p["fb~v"]
     data = example["simulate"]()
     total = 0.0
     for _, group in data.groupby("cls"):
         n = len(group)
-        mean = np.concatenate([nu + lam * g * w for w in group.w] + [tau])
+        v = group.v.iloc[0]
+        mean = np.concatenate([nu + lam * (g * w + b * delta * v) for w in group.w] + [tau + kap * delta * v])
         cov = np.zeros((3 * n + 3, 3 * n + 3))
         for j in range(n):
             for k in range(n):
@@ -70,6 +71,7 @@ def test_multilevel_sem_example_equals_the_multivariate_normal_likelihood():
     assert abs(result.loglik - total) < 1e-6
     eb = result.empirical_bayes()
     assert set(eb) == {"unit", "cls"} and len(eb["cls"]) == 120
+    assert abs(np.corrcoef(eb["cls"]["fb"], data.groupby("cls").v.first())[0, 1]) > 0.3  # includes Gamma3 v
 
 
 def test_class_level_items_must_be_constant_within_classes():
@@ -83,3 +85,15 @@ def test_class_level_items_must_be_constant_within_classes():
     data["t1"] = data["t1"] + np.random.default_rng(0).normal(size=len(data))
     with pytest.raises(gllamm.GllammError, match="'t1' is measured only by level-2 latent variables"):
         gllamm.fit(example["MODEL"], data, cluster="cls")
+
+
+def test_multilevel_sem_simulate_and_refit():
+    import gllamm
+
+    example = runpy.run_path(str(EXAMPLES / "multilevel_sem.py"))
+    data = example["simulate"](classes=60, students=6)
+    result = gllamm.fit(example["MODEL"], data, cluster="cls")
+    simulated = result.simulate(seed=5)
+    assert (simulated.groupby("cls")["t1"].nunique() == 1).all()  # class-level items stay class-level
+    again = result.refit(simulated)
+    assert again.converged and abs(again.params["fw~fb"] - result.params["fw~fb"]) < 4 * result.se["fw~fb"]

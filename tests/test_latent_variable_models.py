@@ -7,6 +7,7 @@ lsat7_rasch.json = independent brute-force ML (tests/reference/irt_reference.py,
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import gllamm
@@ -201,3 +202,31 @@ def test_long_format_data_with_an_item_column():
     assert from_long.loglik == pytest.approx(from_wide.loglik, abs=1e-8)
     with pytest.raises(gllamm.GllammError, match="missing"):
         gllamm.fit(syntax, long, family="binomial", long={"unit": "index"})
+
+
+def test_long_data_with_item_level_covariates_equals_the_random_intercept_glmm():
+    """In long data a covariate that varies across a unit's items explains each response through 'y1 ~ x'
+    (its value on that item's row). With all loadings 1 the model is the random-intercept logit
+    resp ~ 0 + C(item) + C(item):x + (1 | person), fitted through the formula path."""
+    rng = np.random.default_rng(12)
+    persons, items = 300, ["y1", "y2", "y3"]
+    theta = rng.normal(size=persons)
+    long = pd.DataFrame([(p, item) for p in range(persons) for item in items], columns=["person", "item"])
+    long["x"] = rng.normal(size=len(long))  # item-level: differs between a person's items
+    slope = long.item.map({"y1": 0.8, "y2": 0.3, "y3": -0.5})
+    eta = 0.2 + theta[long.person] + slope * long.x
+    long["resp"] = (rng.random(len(long)) < 1 / (1 + np.exp(-eta))).astype(float)
+    long.loc[5, "x"] = np.nan  # only that response is left out
+    syntax = "theta =~ 1*y1 + 1*y2 + 1*y3\ny1 ~ x\ny2 ~ x\ny3 ~ x"
+    with pytest.warns(gllamm.DataWarning):
+        factor = gllamm.fit(syntax, long, family="binomial", nip=12,
+                            long={"unit": "person", "item": "item", "response": "resp"})
+    glmm = gllamm.fit("resp ~ 0 + C(item) + C(item):x + (1 | person)", long, family="binomial", nip=12)
+    assert factor.nobs == glmm.nobs == 3 * persons - 1
+    assert abs(factor.loglik - glmm.loglik) < 1e-6
+    for item in items:
+        assert abs(factor.params[f"{item}~x"] - glmm.params[f"C(item)[{item}]:x"]) < 1e-4
+    assert abs(factor.params["theta~~theta"] - glmm.params["var((Intercept)|person)"]) < 1e-4
+    with pytest.raises(gllamm.GllammError, match="varies across the items"):
+        gllamm.fit("theta =~ y1 + y2 + y3\ntheta ~ x", long, family="binomial",
+                   long={"unit": "person", "item": "item", "response": "resp"})

@@ -121,8 +121,8 @@ def test_post_estimation_for_nested_levels(three_level, tmp_path):
     assert len(latent["mom"]) == 120 and len(latent["comm"]) == 30
     loaded = gllamm.load(result.save(tmp_path / "three.gllamm"))
     np.testing.assert_array_equal(loaded.params.to_numpy(), result.params.to_numpy())
-    with pytest.raises(gllamm.GllammError, match="nested levels|one level"):
-        result.empirical_bayes("mode")
+    with pytest.raises(gllamm.GllammError, match="ML estimates of nested effects"):
+        result.empirical_bayes("ml")  # (kind="mode" gives the joint modes: tested below)
 
 
 def test_laplace_for_nested_levels_equals_lme4_and_differs_from_quadrature(three_level):
@@ -152,3 +152,42 @@ def test_laplace_for_nested_levels_equals_lme4_and_differs_from_quadrature(three
     assert laplace.params["var((Intercept)|mom)"] < adaptive.params["var((Intercept)|mom)"]
     eb = laplace.empirical_bayes()  # conditional modes with conditional SDs, at both levels
     assert set(eb) == {"mom", "comm"} and (eb["mom"]["sd((Intercept))"] > 0).all()
+
+
+def test_joint_modes_of_nested_effects_maximise_the_joint_posterior(three_level):
+    """kind="mode": per community, the joint mode of (u_comm, u_mom...) maximises
+    sum log f + log phi; checked against SciPy's optimiser on one community, with SDs from the inverse
+    Hessian of that objective (finite differences of the analytic gradient, independent of gllamm)."""
+    from scipy.optimize import minimize
+
+    frame, result = three_level
+    modes = result.empirical_bayes(kind="mode")
+    beta = result.params[["(Intercept)", "x"]].to_numpy()
+    s_mom, s_comm = np.sqrt(result.params["var((Intercept)|mom)"]), np.sqrt(result.params["var((Intercept)|comm)"])
+    community = frame[frame.comm == 0]
+    moms = np.unique(community.mom)
+    index = np.searchsorted(moms, community.mom.to_numpy())
+    eta0 = beta[0] + beta[1] * community.x.to_numpy()
+    y = community.y.to_numpy()
+
+    def negative(v):  # v = (b_comm, b_mom...) on the variance scale
+        eta = eta0 + v[0] + v[1:][index]
+        return -(np.sum(y * eta - np.logaddexp(0, eta)) - 0.5 * v[0] ** 2 / s_comm**2
+                 - 0.5 * np.sum(v[1:] ** 2) / s_mom**2)
+
+    best = minimize(negative, np.zeros(1 + len(moms)), method="BFGS", options={"gtol": 1e-10})
+    np.testing.assert_allclose(modes["comm"]["(Intercept)"].iloc[0], best.x[0], atol=1e-5)
+    np.testing.assert_allclose(modes["mom"]["(Intercept)"].loc[moms].to_numpy(), best.x[1:], atol=1e-5)
+    hessian = np.zeros((len(best.x), len(best.x)))
+    h = 1e-5
+    for k in range(len(best.x)):
+        step = np.zeros(len(best.x))
+        step[k] = h
+        hessian[:, k] = (_numeric_gradient(negative, best.x + step) - _numeric_gradient(negative, best.x - step)) / (2 * h)
+    sds = np.sqrt(np.diag(np.linalg.inv(0.5 * (hessian + hessian.T))))
+    np.testing.assert_allclose(modes["comm"]["sd((Intercept))"].iloc[0], sds[0], rtol=1e-3)
+    np.testing.assert_allclose(modes["mom"]["sd((Intercept))"].loc[moms].to_numpy(), sds[1:], rtol=1e-3)
+
+
+def _numeric_gradient(function, v, h=1e-6):
+    return np.array([(function(v + h * e) - function(v - h * e)) / (2 * h) for e in np.eye(len(v))])

@@ -11,7 +11,7 @@ are the per-cluster modes of the integrand at theta, from ``Objective.modes``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import jax
@@ -155,7 +155,24 @@ def outer_loadings(table: ParameterTable, theta, data):
 
 def _nested_parts(table, theta, data):
     base = cluster_model(table, theta, data)
-    return base, outer_loadings(table, theta, data), data["parent"], data["cluster_weight"].shape[0]
+    outer = outer_loadings(table, theta, data)
+    if table.spec.levels[1].covariate_paths:  # eta3 = M3 (Gamma3 w3 + L3 u3): the rows reach M3 Gamma3 w3
+        base = replace(base, eta0=base.eta0 + outer_shift(table, theta, data))
+    return base, outer, data["parent"], data["cluster_weight"].shape[0]
+
+
+def outer_shift(table: ParameterTable, theta, data):
+    """Each row's share of the level-3 covariate effects, (z3' Lambda3' + z2' Lambda2' M2 B23) M3 Gamma3 w3."""
+    params = table.unpack(theta)
+    loadings3, M3, _ = latent_structure(table, params, 1)
+    shift = data["w_outer"] @ (M3 @ params.covariate_effects[1]).T  # (top units, q3)
+    rows = jnp.einsum("rcm,kr->kcm", data["Z_outer"], loadings3)
+    if table.spec.levels[0].cross_paths:
+        loadings2, M2, _ = latent_structure(table, params, 0)
+        rows = rows + jnp.einsum("kcm,kl->lcm", jnp.einsum("rcm,kr->kcm", data["Z"], loadings2),
+                                 M2 @ params.cross_effects[0])
+    top_of_chunk = data["parent"][data["chunk_cluster"]]
+    return jnp.einsum("kcm,ck->cm", rows, shift[top_of_chunk])
 
 
 def _inner_classes(table, theta, data):
@@ -332,8 +349,6 @@ class Objective:
 
 def _conditional_ml(table, theta, data, start):
     """Per-cluster maximisers eta_j of the conditional log-likelihood (no prior) and their inverse curvature."""
-    from dataclasses import replace
-
     model = replace(cluster_model(table, theta, data, standardized=False), prior=0.0)
     u = find_modes(model, start, max_iter=200)
     return posterior_mode_curvature(model, u)

@@ -32,8 +32,13 @@ class SyntaxConstraints:
     equal: list
 
 
+def _item_level(name: str, data: pd.DataFrame) -> bool:
+    """True for a covariate of long data that varies across items (kept as columns name@item by widen)."""
+    return name not in data.columns and any(str(c).startswith(f"{name}@") for c in data.columns)
+
+
 def _check_column(name: str, data: pd.DataFrame, statement) -> None:
-    if name not in data.columns:
+    if name not in data.columns and not _item_level(name, data):
         raise GllammError(f"'{name}' in line {statement.line} ({statement.text}) is neither a latent variable "
                           f"nor a column of the data.{closest(name, list(data.columns))}")
 
@@ -161,9 +166,9 @@ def _build_level(statements, indicators, level_name, factor_scale, family, data,
                     paths.append(Path(latent.index(s.lhs), latent.index(term.name), name))
                 else:
                     _check_column(term.name, data, s)
-                    if between:
-                        raise GllammError(f"Line {s.line} ({s.text}): covariates of between-level latent variables "
-                                          "are not available yet.")
+                    if _item_level(term.name, data):
+                        raise GllammError(f"Line {s.line} ({s.text}): '{term.name}' varies across the items of a "
+                                          "unit, so it can explain responses ('y1 ~ x') but not a latent variable.")
                     if term.name not in covariates:
                         covariates.append(term.name)
                     covariate_paths.append(Path(latent.index(s.lhs), covariates.index(term.name), name))
@@ -248,7 +253,9 @@ def _family_of(family, indicator: str):
 def widen(data: pd.DataFrame, unit: str, item: str, response: str) -> pd.DataFrame:
     """Long data (one row per unit x item) -> wide (one row per unit, one column per item).
 
-    Other columns must be constant within units (unit-level covariates, cluster ids) and are kept.
+    Columns constant within units (unit-level covariates, cluster ids) are kept as they are; columns that
+    vary across a unit's items (item-level covariates) become one column per item, ``x@y1``, ..., which
+    'y1 ~ x' in the syntax uses for the response y1.
     """
     for column in (unit, item, response):
         if column not in data.columns:
@@ -260,10 +267,12 @@ def widen(data: pd.DataFrame, unit: str, item: str, response: str) -> pd.DataFra
     others = [c for c in data.columns if c not in (unit, item, response)]
     if others:
         varying = [c for c in others if (data.groupby(unit)[c].nunique(dropna=False) > 1).any()]
-        if varying:
-            raise GllammError(f"Columns {varying} vary within '{unit}'; with long data only unit-level columns "
-                              "can be used as covariates (item-level covariates are not available yet).")
-        wide = wide.join(data.groupby(unit)[others].first())
+        for column in varying:  # item-level covariates: one column per item, 'x@y1', used by 'y1 ~ x'
+            values = data.pivot(index=unit, columns=item, values=column)
+            wide = wide.join(values.rename(columns=lambda c: f"{column}@{c}"))
+        constant = [c for c in others if c not in varying]
+        if constant:
+            wide = wide.join(data.groupby(unit)[constant].first())
     return wide
 
 
@@ -299,9 +308,15 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     level, covariates, response_effects, cross = _build_level(within, indicators, "unit", factor_scale, family, data,
                                                               fix, labels, between=False, outer_latent=outer_names)
     levels = [level]
+    outer_covariates = []
     if between:
-        outer, _, outer_effects, _ = _build_level(between, indicators, cluster, factor_scale, family, data, fix,
-                                                  labels, between=True)
+        outer, outer_covariates, outer_effects, _ = _build_level(between, indicators, cluster, factor_scale, family,
+                                                                 data, fix, labels, between=True)
+        for name in outer_covariates:  # one covariate list for both levels; between-level paths re-indexed
+            if name not in covariates:
+                covariates.append(name)
+        outer = replace(outer, covariate_paths=tuple(replace(p, rhs=covariates.index(outer_covariates[p.rhs]))
+                                                     for p in outer.covariate_paths))
         if outer_effects:
             raise GllammError("Covariate effects on responses belong in the 'level: 1' block.")
         names = set(level.latent_names) & set(outer.latent_names)
@@ -315,7 +330,9 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     levels = [replace(lv, loadings=pad_loadings(lv.loadings, len(indicators))) for lv in levels]
     latent = list(level.latent_names)
     # ---- stacking -------------------------------------------------------------------------------------
-    person_columns = sorted(set(covariates) | {c for _, c, _ in response_effects} | ({cluster} if cluster else set()))
+    item_effects = {(lhs, c) for lhs, c, _ in response_effects if _item_level(c, data)}
+    person_columns = sorted(set(covariates) | {c for lhs, c, _ in response_effects if (lhs, c) not in item_effects}
+                            | ({cluster} if cluster else set()))
     complete_person = data[person_columns].notna().all(axis=1).to_numpy() if person_columns else np.ones(len(data), bool)
     responses = data[indicators]
     threshold_groups = ()
@@ -336,6 +353,10 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
             values[:, j] = responses[name].to_numpy(dtype=float)
     threshold_groups = tuple(groups)
     observed = np.isfinite(values) & complete_person[:, None]
+    item_observed = np.ones_like(observed)
+    for lhs, covariate in item_effects:  # a response whose own item-level covariate is missing is left out
+        item_observed[:, indicators.index(lhs)] &= data[f"{covariate}@{lhs}"].notna().to_numpy()
+    observed &= item_observed
     if cluster is not None:  # cluster-level responses (measured only by level-2 factors): once per cluster
         within_items = {t.name for s in within if s.op in ("=~", "~") for t in s.rhs} | \
             {s.lhs for s in within if s.op == "~"}
@@ -359,6 +380,10 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     if missing_responses:
         warnings.warn(f"{missing_responses} missing responses are left out (each unit keeps its observed responses).",
                       DataWarning, stacklevel=3)
+    missing_item_covariates = int((np.isfinite(values) & complete_person[:, None] & ~item_observed).sum())
+    if missing_item_covariates:
+        warnings.warn(f"{missing_item_covariates} responses with a missing item-level covariate are left out.",
+                      DataWarning, stacklevel=3)
     if cluster is not None:  # order units by cluster so that chunks are sorted by the top level
         cluster_codes_all, cluster_labels = pd.factorize(data[cluster], sort=True)
         unit_order = np.argsort(cluster_codes_all, kind="stable")
@@ -375,7 +400,8 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     fixed_names = [f"{name}~1" for name in indicators if name not in ordinal_items]
     columns = [(item == j).astype(float) for j, name in enumerate(indicators) if name not in ordinal_items]
     for lhs, covariate, name in response_effects:
-        columns.append((item == indicators.index(lhs)) * data[covariate].to_numpy(dtype=float)[person])
+        column = f"{covariate}@{lhs}" if (lhs, covariate) in item_effects else covariate
+        columns.append((item == indicators.index(lhs)) * np.nan_to_num(data[column].to_numpy(dtype=float)[person]))
         fixed_names.append(name)
     X = np.stack(columns, axis=1) if columns else np.zeros((len(y), 0))
     Z = np.stack([(item == j).astype(float) for j in range(n_items)], axis=1)
@@ -419,10 +445,18 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         chunks.arrays.update(Z_outer=jnp.asarray(np.stack([np.where(valid, Z[safe, j], 0.0) for j in range(n_items)])),
                              parent=jnp.asarray(parent_codes, dtype=jnp.int32),
                              cluster_weight=jnp.ones(len(top_labels)))
+        if w is not None:  # cluster-level values of the covariates (between-level ones must be constant)
+            frame = pd.DataFrame(w, columns=covariates).assign(_cluster=parent_codes)  # rows: kept units
+            for name in outer_covariates:
+                if (frame.groupby("_cluster")[name].nunique() > 1).any():
+                    raise GllammError(f"'{name}' explains a level-2 latent variable, so it must be a cluster-level "
+                                      f"variable, constant within each '{cluster}'; it varies. Use its cluster mean.")
+            chunks.arrays["w_outer"] = jnp.asarray(frame.groupby("_cluster")[covariates].mean().to_numpy())
     top = None
     if cluster is not None:  # the clusters' own labels, in the order of the parent codes
         top = np.asarray(cluster_labels)[np.asarray(top_labels)]
-    model_frame = data.iloc[keep_people][sorted(set(indicators) | set(person_columns))].copy()
+    item_columns = {f"{c}@{lhs}" for lhs, c in item_effects}
+    model_frame = data.iloc[keep_people][sorted(set(indicators) | set(person_columns) | item_columns)].copy()
     design = Design(
         y=y, trials=trials, X=X, Z=Z, offset=offset, weights=weights, cluster_codes=codes,
         cluster_labels=np.asarray(data.index[keep_people]), chunks=chunks, row_index=data.index[person],

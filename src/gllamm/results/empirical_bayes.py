@@ -70,24 +70,41 @@ def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
 
 
 def _nested(result, kind: str) -> dict:
-    """EB means and SDs at both levels of a model with nested levels (posterior means only)."""
+    """EB means (or joint modes) and SDs at both levels of a model with nested levels.
+
+    kind="mean": posterior means and SDs by the nested adaptive quadrature; kind="mode" (and every
+    Laplace fit): the joint posterior mode of each top-level unit's effects with SDs from the inverse
+    joint curvature (lme4's conditional modes and conditional variances)."""
     from ..errors import GllammError
     from ..objective import latent_structure
 
-    if kind != "mean":
-        raise GllammError("For nested levels, empirical Bayes predictions are posterior means (kind='mean').")
+    if kind == "ml":
+        raise GllammError("For nested levels, empirical Bayes predictions are posterior means (kind='mean') or "
+                          "joint posterior modes (kind='mode'); ML estimates of nested effects are not defined here.")
     objective, data, state = result._evaluation(nested_ok=True)
+    if kind == "mode" and result.integration.method != "laplace":  # joint modes, curvature-based SDs (lme4's)
+        from ..objective import make_objective
+        from ..integrate import Integration
+
+        laplace = make_objective(result.table_spec, Integration("laplace", 1))
+        start = laplace.mode_start(data)
+        state = laplace.modes(result.theta, data, start)
+        objective = laplace
     mean3, cov3, mean2, cov2 = (np.asarray(x) for x in objective.nested_posterior(result.theta, data, state))
     params = result.table_spec.unpack(np.asarray(result.theta))
     out = {}
+    _, M3, ML3 = (np.asarray(x) for x in latent_structure(result.table_spec, params, 1))
+    eta3 = mean3 @ ML3.T  # E(eta3 | y) = M3 (Gamma3 w3 + L3 E(u3 | y))
+    if result.spec.levels[1].covariate_paths:
+        eta3 = eta3 + np.asarray(data["w_outer"]) @ (M3 @ np.asarray(params.covariate_effects[1])).T
     for index, (mean, cov, labels) in enumerate([(mean2, cov2, result.design.cluster_labels),
                                                  (mean3, cov3, result.design.top_labels)]):
         _, M, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, index))
-        means = mean @ ML.T
+        means = mean @ ML.T if index == 0 else eta3
+        if index == 0 and result.spec.levels[0].covariate_paths:
+            means = means + np.asarray(data["w"]) @ (M @ np.asarray(params.covariate_effects[0])).T
         if index == 0 and result.spec.levels[0].cross_paths:  # + M2 B23 E(eta3 | y) of the unit's cluster
-            _, _, ML3 = (np.asarray(x) for x in latent_structure(result.table_spec, params, 1))
-            parent = np.asarray(data["parent"])
-            means = means + (mean3 @ ML3.T @ (M @ np.asarray(params.cross_effects[0])).T)[parent]
+            means = means + (eta3 @ (M @ np.asarray(params.cross_effects[0])).T)[np.asarray(data["parent"])]
         out[result.spec.levels[index].name] = _frame(result, means, np.einsum("kr,crs,ls->ckl", ML, cov, ML),
                                                      index, labels)
     return out

@@ -85,7 +85,16 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         outer_loadings, _, outer_ML = (np.asarray(x) for x in latent_structure(table, params, 1))
         parent = np.asarray(design.chunks.arrays["parent"])
         top = rng.standard_normal((len(design.top_labels), outer_ML.shape[1])) @ outer_ML.T
-        eta = eta + np.einsum("nk,nk->n", design.Z_levels[1] @ outer_loadings.T, top[parent[design.cluster_codes]])
+        if spec.levels[1].covariate_paths:  # eta3 = M3 (Gamma3 w3 + L3 u3)
+            _, M3, _ = (np.asarray(x) for x in latent_structure(table, params, 1))
+            top = top + np.asarray(design.chunks.arrays["w_outer"]) @ (M3 @ np.asarray(params.covariate_effects[1])).T
+        Z_outer = design.Z_levels[1] if len(design.Z_levels) > 1 else design.Z
+        top_of_row = parent[design.cluster_codes]
+        eta = eta + np.einsum("nk,nk->n", Z_outer @ outer_loadings.T, top[top_of_row])
+        if spec.levels[0].cross_paths:  # eta2 += M2 B23 eta3: through the rows' level-2 loadings
+            inner_loadings, M2, _ = (np.asarray(x) for x in latent_structure(table, params, 0))
+            through = top @ (M2 @ np.asarray(params.cross_effects[0])).T  # (top units, q2)
+            eta = eta + np.einsum("nk,nk->n", design.Z @ inner_loadings.T, through[top_of_row])
     index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(eta), dtype=int)
     log_dispersion = np.asarray(params.log_dispersion)[index]
     if spec.scale_names:  # log s_i = v_i' alpha
@@ -139,6 +148,17 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
                     continue
                 values = labels.astype(float)
             frame.loc[design.row_index[rows], name] = values
+        cluster = result.options.get("cluster")
+        if cluster and len(spec.levels) > 1:  # cluster-level items (one row per cluster): every unit gets it
+            def measured(level):
+                return {l.column for l in level.loading_list if not (l.value == 0.0 and not l.name)}
+
+            cluster_items = measured(spec.levels[1]) - measured(spec.levels[0])
+            for j, name in enumerate(formula.indicators):
+                rows = item == j
+                if j in cluster_items and rows.any():
+                    values = pd.Series(y[rows], index=frame.loc[design.row_index[rows], cluster].to_numpy())
+                    frame[name] = frame[cluster].map(values).to_numpy()
     elif formula.cbind:
         first, second = formula.cbind
         if first not in frame:
