@@ -372,3 +372,30 @@ def test_classes_of_inner_units_inside_a_normal_top_level_equal_brute_force():
     by_hand = np.einsum("gcn,gn->gc", given, posterior_school[np.arange(S * K) // K])
     np.testing.assert_allclose(fine.class_probabilities().to_numpy(), by_hand, atol=1e-6)
     assert (by_hand.argmax(axis=1) == (mass > 0)).mean() > 0.8
+
+
+def test_latent_classes_of_clusters_in_multilevel_syntax_equal_brute_force():
+    """Model syntax with two levels: clusters belong to latent classes (class-specific item logits at level 2)
+    while units have a normal random intercept f (level 1) integrated within every class."""
+    rng = np.random.default_rng(21)
+    K, n = 80, 6
+    cl = np.repeat(np.arange(K), n)
+    first = rng.random(K) < 0.55
+    logits = np.where(first[:, None], [1.5, 1.0, 0.5, 1.2], [-1.0, -0.5, -1.5, 0.0])[cl]
+    b = rng.normal(scale=0.8, size=K * n)
+    Y = (rng.random((K * n, 4)) < expit(logits + b[:, None])).astype(float)
+    data = pd.DataFrame(Y, columns=["y1", "y2", "y3", "y4"]).assign(cl=cl)
+    model = "level: 1\nf =~ 1*y1 + 1*y2 + 1*y3 + 1*y4\nlevel: 2\nC =~ y1 + y2 + y3 + y4"
+    res = gllamm.fit(model, data, family="binomial", classes={"C": 2}, cluster="cl", starts=2, nip=12)
+    assert res.converged and res.n_groups == {"unit": K * n, "cl": K}
+    E = np.array([[res.params[f"C{c}:y{k}"] for k in range(1, 5)] for c in (1, 2)])
+    pi = res.params[["P(C1)", "P(C2)"]].to_numpy()
+    x, log_w = _gauss_hermite_normal(80)
+    eta = E[None, :, None, :] + np.sqrt(res.params["f~~f"]) * x[None, None, :, None]  # (1, class, node, item)
+    log_f = np.sum(np.where(Y[:, None, None, :] == 1, np.log(expit(eta)), np.log(expit(-eta))), axis=-1)
+    per_unit = logsumexp(log_f + log_w, axis=2)  # (units, class)
+    per_cluster = np.stack([np.bincount(cl, weights=per_unit[:, c]) for c in range(2)], axis=1)
+    loglik = logsumexp(np.log(pi) + per_cluster, axis=1).sum()
+    assert abs(res.loglik - loglik) < 1e-5
+    posterior = res.class_probabilities()
+    assert len(posterior) == K and (posterior.to_numpy().argmax(axis=1) == (~first).astype(int)).mean() > 0.85

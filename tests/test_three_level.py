@@ -191,3 +191,24 @@ def test_joint_modes_of_nested_effects_maximise_the_joint_posterior(three_level)
 
 def _numeric_gradient(function, v, h=1e-6):
     return np.array([(function(v + h * e) - function(v - h * e)) / (2 * h) for e in np.eye(len(v))])
+
+
+def test_weights_at_levels_two_and_three_equal_duplicated_units(three_level):
+    """Sampling weights at every level: a level-2 weight of 2 equals that mother entered twice in her community
+    (her integral squared), a level-3 weight of 2 equals the community entered twice; weights of 1 change nothing."""
+    frame, result = three_level
+    ones = gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", frame.assign(w2=1.0, w3=1.0), family="binomial", nip=8,
+                      cluster_weights="w2", top_weights="w3", start=result, max_iter=0)
+    assert abs(ones.loglik - result.loglik) < 1e-8
+    weighted = frame.assign(w2=np.where(frame.mom == 5, 2.0, 1.0), w3=np.where(frame.comm == 3, 2.0, 1.0))
+    fit_weighted = gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", weighted, family="binomial", nip=8,
+                              cluster_weights="w2", top_weights="w3")
+    twin_mother = frame[frame.mom == 5].assign(mom=10_000)  # a second mother with the same data, same community
+    twin_community = frame[frame.comm == 3].assign(comm=20_000, mom=lambda d: d.mom + 20_000)
+    duplicated = pd.concat([frame, twin_mother, twin_community], ignore_index=True)
+    fit_duplicated = gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", duplicated, family="binomial", nip=8)
+    assert abs(fit_weighted.loglik - fit_duplicated.loglik) < 1e-6
+    np.testing.assert_allclose(fit_weighted.params.to_numpy(), fit_duplicated.params.to_numpy(), atol=1e-5)
+    with pytest.raises(gllamm.GllammError, match="constant within each 'comm'"):
+        gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", frame.assign(w3=np.arange(len(frame), dtype=float)),
+                   family="binomial", top_weights="w3")

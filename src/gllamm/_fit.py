@@ -32,7 +32,7 @@ from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
 _OPTIONS = ("family", "link", "family_by", "base", "choice_set", "nominal", "classes", "concomitant", "known_class",
-            "starts", "seed", "nip", "method", "weights", "cluster_weights", "scale_weights", "offset", "trials", "scale", "start",
+            "starts", "seed", "nip", "method", "weights", "cluster_weights", "top_weights", "scale_weights", "offset", "trials", "scale", "start",
             "fix", "equal", "factor_scale", "cluster", "long", "information", "max_iter", "tol", "verbose")
 
 
@@ -44,7 +44,8 @@ def default_nip(dim: int) -> int:
 def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
         family_by: str | None = None, base=None, choice_set: str | None = None, nominal: str | None = None,
         classes: int | str | None = None, concomitant: str | None = None, known_class: str | None = None,
-        starts: int | None = None, seed: int | None = 0, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, scale_weights: str = "none",
+        starts: int | None = None, seed: int | None = 0, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, top_weights=None,
+        scale_weights: str = "none",
         offset=None, trials=None, scale: str | None = None,
         start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, long: dict | None = None,
         information: str | None = None,
@@ -93,6 +94,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         weights (a column constant within clusters), as gllamm's pweight: the
         log-likelihood becomes the pseudo-likelihood sum_j w_j log L_j with
         L_j = int prod_i f(y_ij | b)^{w_ij} phi(b) db (use robust SEs with sampling weights);
+    top_weights: with two nested levels, weights of the top-level units (gllamm's level-3 pweight);
+        cluster_weights= are then the weights of the level-2 units, and
+        log L = sum_k w_k log int phi(u3) prod_j (int phi(u2) prod_i f^{w_i} du2)^{w_j} du3.
     scale_weights: "none", "size" or "effective" scaling of level-1 sampling weights within clusters.
     offset: column or array added to the linear predictor; trials: binomial denominators.
     scale: one-sided formula ``"~ x"`` for the level-1 scale, log s_i = v_i' alpha: the residual
@@ -134,7 +138,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     syntax_model = looks_like_syntax(model)
     if syntax_model:
         syntax = parse_model_syntax(model)
-        for name, value in dict(weights=weights, cluster_weights=cluster_weights, offset=offset, trials=trials,
+        for name, value in dict(weights=weights, cluster_weights=cluster_weights, top_weights=top_weights,
+                                offset=offset, trials=trials,
                                 scale=scale, base=base, choice_set=choice_set, nominal=nominal).items():
             if value is not None:
                 raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
@@ -154,7 +159,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     else:
         formula = parse_formula(model)
         spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
-                                    cluster_weights=cluster_weights, scale_weights=scale_weights, scale=scale,
+                                    cluster_weights=cluster_weights, top_weights=top_weights, scale_weights=scale_weights, scale=scale,
                                     family_by=family_by, base=base, choice_set=choice_set, nominal=nominal,
                                     discrete=classes is not None)
     if classes is not None:
@@ -185,9 +190,10 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         if method == "ghq":
             raise GllammError("method='ghq' is not available for models with nested levels; use 'adaptive' "
                               "(default) or 'laplace'.")
-        if method == "laplace" and (spec.set_size > 1 or any(level.discrete for level in spec.levels)):
+        if method == "laplace" and (spec.set_size > 1 or any(level.discrete for level in spec.levels)
+                                    or "unit_weight" in design.data()):
             raise GllammError("method='laplace' with nested levels is available for single-row responses without "
-                              "latent classes; use method='adaptive'.")
+                              "latent classes or level-2 weights; use method='adaptive'.")
         integration = Integration(method, 1 if method == "laplace" else int(nip))
     elif family.exact_gaussian and method != "ghq" and not spec.levels[0].products:
         integration = Integration("exact", 1)

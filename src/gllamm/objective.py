@@ -237,7 +237,7 @@ def class_probabilities(table: ParameterTable, integration: Integration, theta, 
         return jnp.exp(terms - jax.scipy.special.logsumexp(terms, axis=-1, keepdims=True))
     if len(table.spec.levels) == 2:  # classes of level-2 units inside a normal level-3 effect
         return nested_class_posterior(*_nested_parts(table, theta, data), integration, modes,
-                                      _inner_classes(table, theta, data))
+                                      _inner_classes(table, theta, data), data.get("unit_weight"))
     model, locations, log_pi = _discrete_parts(table, theta, data)
     return class_posterior(model, locations, log_pi, data["class_allowed"])
 
@@ -268,11 +268,13 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
     if len(table.spec.levels) == 2:
         base, outer, parent, n_top = _nested_parts(table, theta, data)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
+        if "unit_weight" in data:  # level-2 sampling weights raise each unit's integral to its weight
+            constant = data["unit_weight"] * constant
         constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
         if integration.method == "laplace":  # one joint mode per top-level unit (lme4's nAGQ = 1)
             return nested_laplace(base, outer, parent, n_top, modes, newton_steps) + constant
         return nested_log_integrals(base, outer, parent, n_top, integration, modes, newton_steps,
-                                    _inner_classes(table, theta, data)) + constant
+                                    _inner_classes(table, theta, data), data.get("unit_weight")) + constant
     model = cluster_model(table, theta, data)
     constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
     if model.q == 0:
@@ -302,7 +304,7 @@ def modes(table: ParameterTable, integration: Integration, theta, data, start):
         if integration.method == "laplace":
             return joint_modes(base, outer, parent, n_top, start)
         return nested_adaptation(base, outer, parent, n_top, integration, start,
-                                 discrete=_inner_classes(table, theta, data))
+                                 discrete=_inner_classes(table, theta, data), unit_weight=data.get("unit_weight"))
     model = cluster_model(table, theta, data)
     if model.q == 0:
         return start
@@ -422,7 +424,7 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         conditional_ml=cached("conditional_ml", lambda theta, data, start: _conditional_ml(table, theta, data, start)),
         nested_posterior=cached("nested_posterior", lambda theta, data, state: (
             joint_posterior(*_nested_parts(table, theta, data), state) if integration.method == "laplace"
-            else nested_posterior(*_nested_parts(table, theta, data), integration, state))),
+            else nested_posterior(*_nested_parts(table, theta, data), integration, state, data.get("unit_weight")))),
         class_probabilities=cached("class_probabilities", lambda theta, data, m: class_probabilities(
             table, integration, theta, data, m)),
         within_class_posterior=cached("within_class_posterior", lambda theta, data, m: within_class_posterior(

@@ -64,6 +64,7 @@ class Design:
     offset_argument: np.ndarray | None = None  # the offset= values of the complete rows (formula offsets excluded)
     weights_argument: np.ndarray | None = None  # the weights= values of the complete rows, as given (before scaling)
     cluster_weights_argument: np.ndarray | None = None  # the cluster_weights= values of the complete rows
+    top_weights_argument: np.ndarray | None = None  # the top_weights= values (level 3) of the complete rows
     level_units: dict | None = None  # number of units per level, innermost first
     Z_levels: tuple = ()  # Z of every level (Z is the first)
     top_labels: np.ndarray | None = None  # labels of the top-level units when levels are nested
@@ -149,6 +150,7 @@ def build_design(
     offset=None,
     trials=None,
     cluster_weights=None,
+    top_weights=None,
     scale_weights: str = "none",
     chunk_width: int | None = None,
     scale: str | None = None,
@@ -226,6 +228,7 @@ def build_design(
     offset_values = _as_column(offset, data, "offset")
     trial_values = _as_column(trials, data, "trials")
     cluster_weight_values = _as_column(cluster_weights, data, "cluster_weights")
+    top_weight_values = _as_column(top_weights, data, "top_weights")
 
     # -- complete cases ----------------------------------------------------------
     used = sorted(response_vars | fixed_vars | offset_vars | random_vars | scale_vars | threshold_vars | set(group_vars)
@@ -237,7 +240,7 @@ def build_design(
         if pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
             complete &= np.isfinite(frame[name].to_numpy(dtype=float))
     for extra, name in ((weight_values, "weights"), (offset_values, "offset"), (trial_values, "trials"),
-                        (cluster_weight_values, "cluster_weights")):
+                        (cluster_weight_values, "cluster_weights"), (top_weight_values, "top_weights")):
         if extra is not None:
             complete &= np.isfinite(extra)
     if choice_set is not None:  # an alternative cannot be dropped from its set: drop the whole set
@@ -457,10 +460,11 @@ def build_design(
                      scale_names=scale_names, dispersion_names=dispersion_names,
                      dispersion_families=dispersion_families, set_size=set_size)
     row_weights = _scale_level1_weights(row_weights, codes, scale_weights)
-    if parent is not None and per_cluster_weights is not None:
-        raise GllammError("cluster_weights with two nested levels are not available yet.")
+    if top_weight_values is not None and parent is None:
+        raise GllammError("top_weights= is for models with two nested levels (weights of the top-level units); "
+                          "with one level use cluster_weights=.")
     chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width,
-                          per_cluster_weights, scale_matrix=V, dispersion_index=dispersion_index, member=member,
+                          per_cluster_weights if parent is None else None, scale_matrix=V, dispersion_index=dispersion_index, member=member,
                           available=available, threshold_matrix=T,
                           threshold_rows=(np.zeros(len(y), int), np.full(len(y), len(categories))) if categories else None)
     if parent is not None:
@@ -469,8 +473,17 @@ def build_design(
         valid = chunks.row_positions >= 0
         safe = np.where(valid, chunks.row_positions, 0)
         Z_outer = np.stack([np.where(valid, Z_levels[1][safe, j], 0.0) for j in range(Z_levels[1].shape[1])])
+        top_weight = np.ones(len(top_labels))
+        if top_weight_values is not None:  # level-3 weights: one per top-level unit
+            values = top_weight_values[complete]
+            top_of_row = np.asarray(parent)[codes]
+            top_weight[top_of_row] = values
+            if np.any(np.abs(values - top_weight[top_of_row]) > 1e-12 * np.abs(values).max()) or np.any(values < 0):
+                raise GllammError(f"top_weights must be non-negative and constant within each '{groups[-1]}' unit.")
         chunks.arrays.update(Z_outer=jnp.asarray(Z_outer), parent=jnp.asarray(parent, dtype=jnp.int32),
-                             cluster_weight=jnp.ones(len(top_labels)))
+                             cluster_weight=jnp.asarray(top_weight))
+        if per_cluster_weights is not None:  # level-2 weights (units of the first grouping level)
+            chunks.arrays["unit_weight"] = jnp.asarray(per_cluster_weights)
     design = Design(
         y=y, trials=n_trials, X=X, Z=Z, offset=total_offset, weights=row_weights,
         cluster_codes=codes, cluster_labels=labels, chunks=chunks, row_index=cc.index,
@@ -479,6 +492,7 @@ def build_design(
         model_frame=cc[used].copy(), offset_argument=None if offset_values is None else offset_values[complete],
         weights_argument=None if weight_values is None else weight_values[complete],
         cluster_weights_argument=None if cluster_weight_values is None else cluster_weight_values[complete],
+        top_weights_argument=None if top_weight_values is None else top_weight_values[complete],
         level_units={lv.name: int(keys[lv.name].nunique()) for lv in levels},
         top_labels=None if top_labels is None else np.asarray(top_labels),
         Z_levels=tuple(Z_levels), scale_matrix=V, scale_model_spec=scale_spec,

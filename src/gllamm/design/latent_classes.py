@@ -50,31 +50,32 @@ def discrete_model(spec: ModelSpec, design: Design, data: pd.DataFrame, classes:
     if spec.family.name == "ordinal" or spec.threshold_groups:
         raise GllammError("Latent classes with ordinal responses are not available yet; use binary items "
                           "(family='binomial') or a Gaussian/count family.")
-    if len(spec.levels) > 2 or (len(spec.levels) == 2 and syntax):
-        raise GllammError("Latent classes are available with one level of latent variables, or with two nested "
-                          "levels in a formula model (classes at the top level).")
+    if len(spec.levels) > 2:
+        raise GllammError("Latent classes are available with one level of latent variables or two nested levels.")
     X, fixed_names = design.X, list(spec.fixed_names)
     import jax.numpy as jnp
 
     arrays = dict(design.chunks.arrays)
     if syntax:
-        level = spec.levels[0]
-        names = list(level.latent_names)
+        names = [name for level in spec.levels for name in level.latent_names]
         if target is None:
-            if level.dim != 1:
-                raise GllammError(f"The syntax defines {level.dim} latent variables ({', '.join(names)}); name the "
+            if len(names) != 1:
+                raise GllammError(f"The syntax defines {len(names)} latent variables ({', '.join(names)}); name the "
                                   f"discrete one, e.g. classes={{'{names[0]}': {classes}}} (the others stay continuous "
                                   "and are integrated within each class).")
             target = names[0]
         if target not in names:
             raise GllammError(f"classes= names '{target}', which is not a latent variable of the syntax."
                               f"{closest(target, names)} Latent variables: {', '.join(names)}.")
-        index = names.index(target)
-        if any(index in (p.lhs, p.rhs) for p in level.paths):
+        position = next(i for i, level in enumerate(spec.levels) if target in level.latent_names)
+        level = spec.levels[position]
+        index = level.latent_names.index(target)
+        if any(index in (p.lhs, p.rhs) for p in level.paths) or \
+                (position == 1 and any(p.rhs == index for p in spec.levels[0].cross_paths)):
             raise GllammError(f"The discrete latent variable '{target}' cannot be in a regression on or of "
                               "another latent variable.")
         indicators = [s.strip() for s in design.response_name.split(",")]
-        columns = sorted({l.column for l in level.loading_list if l.latent == index})
+        columns = sorted({l.column for l in level.loading_list if l.latent == index and l.name})
         items = [indicators[c] for c in columns]
         n_items = len(indicators)
         discrete = LevelSpec(level.name, tuple(items), tuple((k,) for k in range(len(items))),
@@ -83,20 +84,30 @@ def discrete_model(spec: ModelSpec, design: Design, data: pd.DataFrame, classes:
         keep = [j for j, name in enumerate(fixed_names) if name not in {f"{item}~1" for item in items}]
         own = [p for p in level.covariate_paths if p.lhs == index]
         class_names = ("(Intercept)",) + tuple(spec.covariate_names[p.rhs] for p in own)
-        w = design.cluster_covariates
-        V = np.column_stack([np.ones(design.n_clusters)] + [w[:, p.rhs] for p in own])
         if concomitant is not None:
             raise GllammError(f"In model syntax write the class-membership model as '{target} ~ w1 + w2', "
                               "not concomitant=.")
-        if level.dim == 1:
-            levels = (discrete,)
-            covariate_names = ()
-        else:  # a factor mixture: the other latent variables stay continuous, within every class
-            levels = (_without(level, index, n_items), discrete)
-            covariate_names = spec.covariate_names
-            arrays.update(parent=jnp.arange(design.n_clusters, dtype=jnp.int32), Z_outer=arrays["Z"])
-        units = design.n_clusters
-        codes = design.cluster_codes
+        covariate_names = spec.covariate_names
+        if len(spec.levels) == 2:  # classes of units or of clusters, the other level's factors stay normal
+            if level.dim != 1:
+                raise GllammError(f"With two levels, the level of the discrete latent variable '{target}' can hold "
+                                  "no other latent variables.")
+            levels = tuple(discrete if i == position else lv for i, lv in enumerate(spec.levels))
+            if position == 1:
+                parent = np.asarray(arrays["parent"])
+                codes, units = parent[design.cluster_codes], int(np.asarray(arrays["cluster_weight"]).shape[0])
+                w = np.asarray(arrays["w_outer"]) if own else None
+            else:
+                codes, units, w = design.cluster_codes, design.n_clusters, design.cluster_covariates
+        else:
+            codes, units, w = design.cluster_codes, design.n_clusters, design.cluster_covariates
+            if level.dim == 1:
+                levels = (discrete,)
+                covariate_names = ()
+            else:  # a factor mixture: the other latent variables stay continuous, within every class
+                levels = (_without(level, index, n_items), discrete)
+                arrays.update(parent=jnp.arange(design.n_clusters, dtype=jnp.int32), Z_outer=arrays["Z"])
+        V = np.column_stack([np.ones(units)] + [w[:, p.rhs] for p in own])
     else:
         position = len(spec.levels) - 1
         if len(spec.levels) == 2:

@@ -87,32 +87,34 @@ def inner_class_terms(inner: ClusterModel, discrete, k3: int):
 
 
 def outer_log_values(inner: ClusterModel, integration: Integration, inner_modes, parent, n_units3: int,
-                     k3: int, newton_steps: int, discrete=None):
-    """sum_j log L_j(u3_n) per top unit and node: (U3, K3)."""
+                     k3: int, newton_steps: int, discrete=None, unit_weight=None):
+    """sum_j w_j log L_j(u3_n) per top unit and node: (U3, K3); w_j level-2 sampling weights (default 1)."""
     if discrete is None:
         values = log_cluster_integrals(inner, integration, inner_modes, newton_steps)  # (K3*U2,)
     else:
         values = logsumexp(inner_class_terms(inner, discrete, k3), axis=-1)
     n_units2 = values.shape[0] // k3
     per_unit2 = values.reshape(k3, n_units2).T  # (U2, K3)
+    if unit_weight is not None:
+        per_unit2 = unit_weight[:, None] * per_unit2
     return jax.ops.segment_sum(per_unit2, parent, num_segments=n_units3, indices_are_sorted=True)
 
 
 def nested_log_integrals(base, outer_loadings, parent, n_units3, integration, state, newton_steps: int = 1,
-                         discrete=None):
+                         discrete=None, unit_weight=None):
     """log L_k for every top-level unit (U3,), given the (stopped) adaptation state."""
     location, scale, inner_modes = (jax.lax.stop_gradient(x) for x in state)
     q3 = outer_loadings.shape[0]
     u3, log_w, log_det = outer_nodes(location, scale, integration.nip, q3)
     inner = inner_model(base, outer_loadings, parent, u3)
     values = outer_log_values(inner, integration, inner_modes, parent, n_units3, u3.shape[1], newton_steps,
-                              discrete)
+                              discrete, unit_weight)
     values = values - 0.5 * jnp.sum(u3 * u3, axis=-1)
     return 0.5 * q3 * (jnp.log(2.0) - jnp.log(2 * jnp.pi)) + log_det + logsumexp(log_w + values, axis=-1)
 
 
 def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state, iterations: int = 6,
-                      discrete=None):
+                      discrete=None, unit_weight=None):
     """Iterate the outer location/scale to the posterior mean/covariance of u3 (not differentiated)."""
     q3 = outer_loadings.shape[0]
 
@@ -122,7 +124,8 @@ def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state
         inner = inner_model(base, outer_loadings, parent, u3)
         if discrete is None:
             inner_modes = find_modes(inner, inner_modes)
-        values = outer_log_values(inner, integration, inner_modes, parent, n_units3, u3.shape[1], 0, discrete)
+        values = outer_log_values(inner, integration, inner_modes, parent, n_units3, u3.shape[1], 0, discrete,
+                                  unit_weight)
         log_p = log_w + values - 0.5 * jnp.sum(u3 * u3, axis=-1)
         weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))
         mean = jnp.einsum("un,unk->uk", weights, u3)
@@ -139,7 +142,7 @@ def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state
     return location, scale, inner_modes
 
 
-def nested_class_posterior(base, outer_loadings, parent, n_units3, integration, state, discrete):
+def nested_class_posterior(base, outer_loadings, parent, n_units3, integration, state, discrete, unit_weight=None):
     """P(c | y) of every level-2 unit whose classes sit inside a normal level-3 effect:
     sum_n p_kn P(c | y_j, u3_n), with p_kn the posterior weights of the outer nodes."""
     location, scale, inner_modes = state
@@ -148,15 +151,17 @@ def nested_class_posterior(base, outer_loadings, parent, n_units3, integration, 
     k3 = u3.shape[1]
     inner = inner_model(base, outer_loadings, parent, u3)
     terms = inner_class_terms(inner, discrete, k3)  # (K3*U2, C)
-    values = jax.ops.segment_sum(logsumexp(terms, axis=-1).reshape(k3, -1).T, parent, num_segments=n_units3,
-                                 indices_are_sorted=True)
+    per_unit = logsumexp(terms, axis=-1).reshape(k3, -1).T
+    if unit_weight is not None:
+        per_unit = unit_weight[:, None] * per_unit
+    values = jax.ops.segment_sum(per_unit, parent, num_segments=n_units3, indices_are_sorted=True)
     log_p = log_w + values - 0.5 * jnp.sum(u3 * u3, axis=-1)
     weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))  # (U3, K3)
     given_node = jnp.exp(terms - logsumexp(terms, axis=-1, keepdims=True)).reshape(k3, base.n_clusters, -1)
     return jnp.einsum("nj,njc->jc", weights[parent].T, given_node)
 
 
-def nested_posterior(base, outer_loadings, parent, n_units3, integration, state):
+def nested_posterior(base, outer_loadings, parent, n_units3, integration, state, unit_weight=None):
     """Posterior means and covariances of the standardised latent variables at both levels.
 
     Level 3: the adapted outer rule's weights p_kn give E(u3 | y_k) and Cov(u3 | y_k).
@@ -167,7 +172,7 @@ def nested_posterior(base, outer_loadings, parent, n_units3, integration, state)
     u3, log_w, _ = outer_nodes(location, scale, integration.nip, q3)
     k3 = u3.shape[1]
     inner = inner_model(base, outer_loadings, parent, u3)
-    values = outer_log_values(inner, integration, inner_modes, parent, n_units3, k3, 0)
+    values = outer_log_values(inner, integration, inner_modes, parent, n_units3, k3, 0, None, unit_weight)
     log_p = log_w + values - 0.5 * jnp.sum(u3 * u3, axis=-1)
     weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))  # (U3, K3)
     mean3 = jnp.einsum("un,unk->uk", weights, u3)

@@ -34,7 +34,7 @@ def save(result, path) -> Path:
     arrays = dict(theta=result.theta, theta_vcov=result.theta_vcov, gradient=result.gradient,
                   cluster_labels=np.asarray(design.cluster_labels),
                   trials=design.trials, row_index=np.asarray(design.row_index))
-    for name in ("offset_argument", "weights_argument", "cluster_weights_argument"):
+    for name in ("offset_argument", "weights_argument", "cluster_weights_argument", "top_weights_argument"):
         if getattr(design, name) is not None:
             arrays[name] = getattr(design, name)
     buffer = io.BytesIO()
@@ -76,7 +76,8 @@ def load(path):
     spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays.get("weights_argument"),
                                 offset=arrays.get("offset_argument"),
                                 trials=arrays["trials"] if meta["trials_given"] else None,
-                                cluster_weights=arrays.get("cluster_weights_argument"), scale=options.get("scale"),
+                                cluster_weights=arrays.get("cluster_weights_argument"),
+                                top_weights=arrays.get("top_weights_argument"), scale=options.get("scale"),
                                 scale_weights=options.get("scale_weights", "none"),
                                 family_by=options.get("family_by"), base=options.get("base"),
                                 choice_set=options.get("choice_set"), nominal=options.get("nominal"),
