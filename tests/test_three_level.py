@@ -212,3 +212,21 @@ def test_weights_at_levels_two_and_three_equal_duplicated_units(three_level):
     with pytest.raises(gllamm.GllammError, match="constant within each 'comm'"):
         gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", frame.assign(w3=np.arange(len(frame), dtype=float)),
                    family="binomial", top_weights="w3")
+
+
+def test_nested_predictions_for_new_data(three_level):
+    """New data: rows of fitted units get their EB effects at both levels, a new mother in a known community
+    gets only the community's, a new community nothing; marginal means integrate both levels as for the fit."""
+    frame, result = three_level
+    rows = frame.iloc[:12]
+    np.testing.assert_allclose(result.predict(rows, type="linear", latent="eb"),
+                               result.predict(type="linear", latent="eb")[:12], atol=1e-12)
+    np.testing.assert_allclose(result.predict(rows, latent="marginal"), result.predict(latent="marginal")[:12],
+                               atol=1e-12)
+    eb = result.empirical_bayes()
+    new_mother = rows.assign(mom=99_999)
+    expected = result.predict(rows, type="linear") + eb["comm"]["(Intercept)"].reindex(rows.comm).to_numpy()
+    np.testing.assert_allclose(result.predict(new_mother, type="linear", latent="eb"), expected, atol=1e-12)
+    new_both = rows.assign(mom=99_999, comm=99_999)
+    np.testing.assert_allclose(result.predict(new_both, type="linear", latent="eb"), result.predict(rows, type="linear"),
+                               atol=1e-12)

@@ -61,14 +61,19 @@ def with_classes(table: ParameterTable, theta, locations: np.ndarray, logits: np
     return set_segment(table, theta, "locations", values)
 
 
-def _start(spec, design, table, rng) -> np.ndarray:
-    """Starting theta: GLM fixed effects, locations spread over the classes, equal (or random) class sizes."""
+def _base_start(spec, design, table):
+    """(fixed effects and log dispersions of the GLM start, theta with the continuous model's other starts)."""
     from ._fit import _glm_start, _start_values
 
+    beta, _, log_disp = _glm_start(spec, design, False)
+    return beta, log_disp, _start_values(spec, design, table, None, False)
+
+
+def _start(spec, design, table, rng, base) -> np.ndarray:
+    """Starting theta: GLM fixed effects, locations spread over the classes, equal (or random) class sizes."""
     level = spec.discrete_level
     C, q = level.classes, level.dim
-    beta, thresholds, log_disp = _glm_start(spec, design, False)
-    base_theta = _start_values(spec, design, table, None, False)  # dispersions and scale as for a continuous model
+    beta, log_disp, base_theta = base
     spread = np.linspace(-1.5, 1.5, C) if C > 1 else np.zeros(1)
     if level.naming == "syntax":  # class-specific intercepts of every item, around the item's marginal mean
         E = np.zeros((C, q))
@@ -121,7 +126,7 @@ def _order(table: ParameterTable, theta) -> np.ndarray:
     return with_classes(table, theta, E[order], rho[order])
 
 
-def _diagnose(table, theta, design, objective_data, objective, optimum):
+def _diagnose(table, theta, objective_data, objective):
     """Messages about empty classes and boundary solutions."""
     level = table.spec.discrete_level
     E, rho = class_parameters(table, theta)
@@ -201,7 +206,9 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
 
         candidates = [_start_values(spec, design, table, start, False)]
     else:
-        candidates = [_start(spec, design, table, None)] + [_start(spec, design, table, rng) for _ in range(starts - 1)]
+        base = _base_start(spec, design, table)
+        candidates = [_start(spec, design, table, None, base)] + [_start(spec, design, table, rng, base)
+                                                                  for _ in range(starts - 1)]
     runs = []
     for theta0 in candidates:
         theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
@@ -227,7 +234,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     from .objective import make_objective
 
     objective = make_objective(table, integration)
-    notes = _diagnose(table, best.theta, design, design.data(), objective, best)
+    notes = _diagnose(table, best.theta, design.data(), objective)
     if notes:
         best = replace(best, converged=False if any("empty" in n for n in notes) else best.converged,
                        message=best.message + "; " + "; ".join(notes))
@@ -324,7 +331,7 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
             break
         optimum = _maximize(table, integration, new_design, _order(table, optimum.theta), max_iter, tol, False)
         objective = make_objective(table, integration)
-        notes = _diagnose(table, optimum.theta, new_design, new_design.data(), objective, optimum)
+        notes = _diagnose(table, optimum.theta, new_design.data(), objective)
         if notes:
             optimum = replace(optimum, message=optimum.message + "; " + "; ".join(notes))
         new_options = dict(current.options, classes=C, starts=1, start_summary=json.dumps([[optimum.loglik,

@@ -80,7 +80,9 @@ def _nested(result, kind: str) -> dict:
 
     if kind == "ml":
         raise GllammError("For nested levels, empirical Bayes predictions are posterior means (kind='mean') or "
-                          "joint posterior modes (kind='mode'); ML estimates of nested effects are not defined here.")
+                          "joint posterior modes (kind='mode'); ML estimates of nested effects are not defined here: "
+                          "without the prior a unit's effect and its cluster's effect add up in the linear "
+                          "predictor and cannot be told apart.")
     objective, data, state = result._evaluation(nested_ok=True)
     if kind == "mode" and result.integration.method != "laplace":  # joint modes, curvature-based SDs (lme4's)
         from ..objective import make_objective

@@ -150,6 +150,9 @@ def class_prediction(result, newdata, type: str, latent: str, offset):
     type = check_choice("type", type, ("linear", "mean"))
     from .predict import _design_for, _mean, _members
 
+    if len(result.spec.levels) > 1:
+        raise GllammError("Predictions for models with both latent classes and continuous latent variables are not "
+                          "available yet; use class_probabilities(), class_profiles() and empirical_bayes().")
     level = result.spec.levels[0]
     if latent == "zero" and not all(level.centred):
         raise GllammError("Latent classes have no location 0 here (class-specific intercepts); use latent='class', "

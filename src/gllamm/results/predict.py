@@ -56,13 +56,18 @@ def _design_for(result, newdata, offset, select_fixed: bool = True):
         total_offset += np.asarray(_evaluate(expression, newdata), dtype=float)
     if offset is not None:
         total_offset += np.asarray(newdata[offset] if isinstance(offset, str) else offset, dtype=float)
+    codes = _unit_codes(newdata, list(design.group_columns), design.cluster_labels)
+    return X, Z, total_offset, codes
+
+
+def _unit_codes(newdata: pd.DataFrame, columns: list[str], labels) -> np.ndarray:
+    """Position of each new row's unit among the fitted ``labels`` (-1 for units not in the fit)."""
     codes = np.full(len(newdata), -1)
-    columns = list(design.group_columns)
     if columns and all(c in newdata.columns for c in columns):
         keys = newdata[columns].astype(str).agg(":".join, axis=1) if len(columns) > 1 else newdata[columns[0]]
-        lookup = {label: i for i, label in enumerate(design.cluster_labels)}
+        lookup = {label: i for i, label in enumerate(labels)}
         codes = np.array([lookup.get(k, -1) for k in keys])
-    return X, Z, total_offset, codes
+    return codes
 
 
 def _log_scale(result, newdata) -> np.ndarray | float:
@@ -140,9 +145,7 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     if type == "linear" and latent == "marginal":
         raise GllammError("A marginal prediction is a mean: use type='mean' with latent='marginal'.")
     if len(result.spec.levels) > 1 and latent != "zero":
-        if newdata is not None:
-            raise GllammError("For nested levels, predictions for new data are available with latent='zero' only.")
-        return _nested_prediction(result, type, latent, min(nip, 20))
+        return _nested_prediction(result, type, latent, min(nip, 20), newdata, offset)
     X, Z, total_offset, codes = _design_for(result, newdata, offset)
     beta = result.fixed_effects.to_numpy()
     eta = X @ beta + total_offset
@@ -224,35 +227,52 @@ def _category_probabilities(result, eta, weights=None, log_scale=0.0, newdata=No
     return pd.DataFrame(probabilities, columns=labels)
 
 
-def _level_loadings(result):
+def _level_loadings(result, Z_levels=None):
     """Per level: the rows' loadings Zl (n, q) on the latent variables and the map ML from u to them."""
     from ..objective import latent_structure
 
     params = result.table_spec.unpack(np.asarray(result.theta))
     out = []
-    for index, Z in enumerate(result.design.Z_levels):
+    for index, Z in enumerate(result.design.Z_levels if Z_levels is None else Z_levels):
         loadings, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, index))
         out.append((Z @ loadings.T, ML))
     return out
 
 
-def _nested_prediction(result, type, latent, nip):
-    """EB or marginal predictions of the fitted data for two nested levels."""
+def _nested_rows(result, newdata, offset):
+    """eta0, Z per level and unit positions per level (-1 = not in the fit) of the fitted or new rows."""
     design = result.design
-    eta = design.X @ result.fixed_effects.to_numpy() + design.offset
-    parent = np.asarray(design.chunks.arrays["parent"])
-    codes = [design.cluster_codes, parent[design.cluster_codes]]
-    levels = _level_loadings(result)
+    if newdata is None:
+        parent = np.asarray(design.chunks.arrays["parent"])
+        eta = design.X @ result.fixed_effects.to_numpy() + design.offset
+        return eta, list(design.Z_levels), [design.cluster_codes, parent[design.cluster_codes]]
+    from ..design.design import _group_columns
+
+    X, Z, total_offset, inner = _design_for(result, newdata, offset)
+    n_inner = design.Z_levels[0].shape[1]
+    top = _unit_codes(newdata, _group_columns(result.spec.levels[1].name), design.top_labels)
+    return X @ result.fixed_effects.to_numpy() + total_offset, [Z[:, :n_inner], Z[:, n_inner:]], [inner, top]
+
+
+def _nested_prediction(result, type, latent, nip, newdata=None, offset=None):
+    """EB or marginal predictions for two nested levels, for the fitted data or new data.
+
+    With latent="eb" each level adds its EB prediction for units in the fit and 0 for new units (a new
+    mother in a known community gets the community's EB effect); latent="marginal" integrates both levels.
+    """
+    eta, Z_levels, codes = _nested_rows(result, newdata, offset)
+    levels = _level_loadings(result, Z_levels)
     if latent == "eb":
         eb = result.empirical_bayes()
         for (zl, _), level, code in zip(levels, result.spec.levels, codes):
             values = eb[level.name].iloc[:, : level.dim].to_numpy()
-            eta = eta + np.einsum("nk,nk->n", zl, values[code])
+            known = code >= 0
+            eta = eta + np.where(known, np.einsum("nk,nk->n", zl, values[np.where(known, code, 0)]), 0.0)
         if type == "linear":
             return eta
-        log_scale = _log_scale(result, None)
-        return (_category_probabilities(result, eta, log_scale=log_scale) if result.family.name == "ordinal"
-                else _mean(result, eta, log_scale, _members(result, None)))
+        log_scale = _log_scale(result, newdata)
+        return (_category_probabilities(result, eta, log_scale=log_scale, newdata=newdata)
+                if result.family.name == "ordinal" else _mean(result, eta, log_scale, _members(result, newdata)))
     dims = [ML.shape[1] for _, ML in levels]
     nodes, log_w = product_rule(nip, sum(dims))
     weights = np.exp(log_w) / np.pi ** (sum(dims) / 2)
@@ -260,10 +280,11 @@ def _nested_prediction(result, type, latent, nip):
     for (zl, ML), dim in zip(levels, dims):
         shift += zl @ (np.sqrt(2.0) * nodes[:, start : start + dim] @ ML.T).T
         start += dim
-    log_scale = _log_scale(result, None)
+    log_scale = _log_scale(result, newdata)
     if result.family.name == "ordinal":
-        return _category_probabilities(result, eta[:, None] + shift, weights, log_scale)
-    return _mean(result, eta[:, None] + shift, np.broadcast_to(log_scale, eta.shape), _members(result, None)) @ weights
+        return _category_probabilities(result, eta[:, None] + shift, weights, log_scale, newdata)
+    return _mean(result, eta[:, None] + shift, np.broadcast_to(log_scale, eta.shape),
+                 _members(result, newdata)) @ weights
 
 
 def residuals(result, type: str = "pearson") -> np.ndarray:
