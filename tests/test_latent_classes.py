@@ -300,6 +300,9 @@ def test_factor_mixture_equals_brute_force_and_recovers():
             assert abs(res.params[name] - class_truth[c][k - 1]) < 3.5 * res.se[name], name
     eb = res.empirical_bayes()
     assert list(eb.columns[:2]) == ["f", "sd(f)"] and np.corrcoef(eb["f"], b)[0, 1] > 0.4
+    # marginal probabilities of the first unit's six items: classes and f integrated out
+    direct = np.einsum("c,ckn,n->k", pi, expit(E[:, :, None] + sd * x[None, None, :]), np.exp(log_w))
+    np.testing.assert_allclose(res.predict(latent="marginal")[:6], direct, atol=1e-6)
 
 
 def test_classes_at_the_top_of_two_nested_levels_equal_brute_force():
@@ -399,3 +402,32 @@ def test_latent_classes_of_clusters_in_multilevel_syntax_equal_brute_force():
     assert abs(res.loglik - loglik) < 1e-5
     posterior = res.class_probabilities()
     assert len(posterior) == K and (posterior.to_numpy().argmax(axis=1) == (~first).astype(int)).mean() > 0.85
+
+
+def test_predictions_with_classes_over_a_normal_level():
+    """Fitted-data predictions of a model with classes of schools and normal group effects: per class (group
+    effect 0), marginal (sum over classes of a 60-node integral over the group effect) and EB."""
+    rng = np.random.default_rng(2)
+    S, K, n = 30, 4, 6
+    school = np.repeat(np.arange(S), K * n)
+    group = np.repeat(np.arange(S * K), n)
+    x = rng.normal(size=S * K * n)
+    mass = rng.choice([-1.0, 0.8], size=S)
+    y = rng.binomial(1, expit(0.2 + 0.5 * x + mass[school] + rng.normal(scale=0.7, size=S * K)[group]))
+    data = pd.DataFrame(dict(y=y, x=x, school=school, group=group))
+    res = gllamm.fit("y ~ x + (1 | school) + (1 | group)", data, family="binomial", classes={"school": 2}, starts=2)
+    beta = res.params[["(Intercept)", "x"]].to_numpy()
+    e = res.params[["class1:(Intercept)|school", "class2:(Intercept)|school"]].to_numpy()
+    pi = res.params[["P(class1)", "P(class2)"]].to_numpy()
+    eta0 = beta[0] + beta[1] * x
+    per_class = res.predict(latent="class")
+    np.testing.assert_allclose(per_class.to_numpy(), expit(eta0[:, None] + e[None, :]), atol=1e-12)
+    xs, log_w = _gauss_hermite_normal(60)
+    sd = np.sqrt(res.params["var((Intercept)|group)"])
+    direct = np.einsum("c,icn,n->i", pi, expit(eta0[:, None, None] + e[None, :, None] + sd * xs[None, None, :]),
+                       np.exp(log_w))
+    np.testing.assert_allclose(res.predict(latent="marginal"), direct, atol=1e-6)
+    posterior = res.class_probabilities().to_numpy()
+    eb_group = res.empirical_bayes()["(Intercept)"].to_numpy()
+    expected = expit(eta0 + (posterior @ e)[school] + eb_group[group])
+    np.testing.assert_allclose(res.predict(latent="eb"), expected, atol=1e-10)
