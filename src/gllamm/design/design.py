@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
 
 from ..errors import DataWarning, GllammError, closest
 from ..families import Family
@@ -26,6 +25,21 @@ from .nominal import code_nominal
 from .nominal import expand as expand_nominal
 from .ordinal_response import code_ordinal
 from ..families.mixed import make_mixed_family
+
+
+def model_matrix(*args, **kwargs):
+    """formulaic's model_matrix, imported on first use (formulaic takes a fifth of a second to import and
+    models written in lavaan-style syntax never need it)."""
+    from formulaic import model_matrix as build
+
+    return build(*args, **kwargs)
+
+
+def Formula(expression: str):
+    """formulaic's Formula, imported on first use (see model_matrix)."""
+    from formulaic import Formula as parse
+
+    return parse(expression)
 
 
 @dataclass(frozen=True)
