@@ -195,7 +195,8 @@ def _within_class_model(table: ParameterTable, theta, data):
     """Continuous latent variables (level 0) within latent classes (level 1): the level-0 integrands of
     every (unit, class) pair, with the class's locations added to the linear predictor.
 
-    Returns (inner model with virtual units c * U + u, parent, number of top units, log pi (top, C)).
+    Returns (inner model with virtual units c * U + u, parent, number of top units, log pi (top, C),
+    the level-0 model of the rows).
     """
     params = table.unpack(theta)
     base = cluster_model(table, theta, data)
@@ -207,19 +208,21 @@ def _within_class_model(table: ParameterTable, theta, data):
     return inner_model(base, outer, parent, u_classes), parent, n_top, log_pi, base
 
 
-def _within_class_terms(table, integration, theta, data, modes, newton_steps):
-    """log pi_kc + log L_k(c) per top unit and class (top, C); -inf for classes a unit cannot have."""
-    inner, parent, n_top, log_pi, base = _within_class_model(table, theta, data)
+def _within_class_terms(parts, integration, data, modes, newton_steps):
+    """log pi_kc + log L_k(c) per top unit and class (top, C) from the parts of ``_within_class_model``;
+    -inf for classes a unit cannot have."""
+    inner, parent, n_top, log_pi, _ = parts
     values = outer_log_values(inner, integration.inner, jax.lax.stop_gradient(modes), parent, n_top,
                               integration.classes, newton_steps)
-    return jnp.where(data["class_allowed"], log_pi + values, -jnp.inf), base, parent, n_top
+    return jnp.where(data["class_allowed"], log_pi + values, -jnp.inf)
 
 
 def within_class_posterior(table: ParameterTable, integration: Integration, theta, data, modes):
     """Posterior means (U, q) and covariances (U, q, q) of the standardised continuous latent variables of a
     model with classes: E(u | y) = sum_c P(c | y) E(u | y, c), and likewise for second moments."""
-    inner, parent, n_top, _, base = _within_class_model(table, theta, data)
-    terms = _within_class_terms(table, integration, theta, data, modes, 0)[0]
+    parts = _within_class_model(table, theta, data)
+    inner, parent, _, _, base = parts
+    terms = _within_class_terms(parts, integration, data, modes, 0)
     p = jnp.exp(terms - jax.scipy.special.logsumexp(terms, axis=-1, keepdims=True))  # (top, C)
     mean, cov = posterior_moments(inner, integration.inner, modes)
     C, U = integration.classes, base.n_clusters
@@ -233,7 +236,7 @@ def within_class_posterior(table: ParameterTable, integration: Integration, thet
 def class_probabilities(table: ParameterTable, integration: Integration, theta, data, modes):
     """Posterior class probabilities of every cluster (clusters, C), by Bayes' rule."""
     if integration.within_classes and table.spec.discrete_index == 1:
-        terms = _within_class_terms(table, integration, theta, data, modes, 0)[0]
+        terms = _within_class_terms(_within_class_model(table, theta, data), integration, data, modes, 0)
         return jnp.exp(terms - jax.scipy.special.logsumexp(terms, axis=-1, keepdims=True))
     if len(table.spec.levels) == 2:  # classes of level-2 units inside a normal level-3 effect
         return nested_class_posterior(*_nested_parts(table, theta, data), integration, modes,
@@ -261,7 +264,9 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         return discrete_log_integrals(model, locations, log_pi, data["class_allowed"]) + constant
     if integration.within_classes and table.spec.discrete_index == 1:
-        terms, base, parent, n_top = _within_class_terms(table, integration, theta, data, modes, newton_steps)
+        parts = _within_class_model(table, theta, data)
+        _, parent, n_top, _, base = parts
+        terms = _within_class_terms(parts, integration, data, modes, newton_steps)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
         return jax.scipy.special.logsumexp(terms, axis=-1) + constant
