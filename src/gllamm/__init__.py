@@ -15,6 +15,7 @@ from .families import Family, make_family
 from .integrate import Integration
 from .objective import make_objective
 from .optimize import maximize
+from .parallel import initialize_distributed, read_clusters
 from .results import FitResult
 from .results.inference import lr_test
 from .results.persistence import load
@@ -26,5 +27,6 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvergenceWarning", "DataWarning", "results", "Design", "Family", "FitResult", "FormulaSpec", "GllammError",
     "Integration", "LevelSpec", "ModelSpec", "ParameterTable", "build_design", "datasets", "fit",
+    "initialize_distributed", "read_clusters",
     "load", "lr_test", "make_family", "make_objective", "maximize", "parse_formula",
 ]

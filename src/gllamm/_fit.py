@@ -21,7 +21,8 @@ from .errors import ConvergenceWarning, GllammError, check_choice, closest
 from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
-from .objective import make_objective
+from .objective import make_objective, nodes_per_row
+from .parallel import PartitionedObjective, all_finite, check_same_model, make_layout, sum_over_processes
 from .optimize import OptimizationResult, assess_convergence, maximize
 from .results import FitResult
 from .spec import ModelSpec, ParameterTable
@@ -33,7 +34,8 @@ from .design.syntax_design import build_syntax_design
 METHODS = ("adaptive", "laplace", "ghq")
 _OPTIONS = ("family", "link", "family_by", "base", "choice_set", "nominal", "classes", "concomitant", "known_class",
             "starts", "seed", "nip", "method", "weights", "cluster_weights", "top_weights", "scale_weights", "offset", "trials", "scale", "start",
-            "fix", "equal", "factor_scale", "cluster", "long", "information", "max_iter", "tol", "verbose")
+            "fix", "equal", "factor_scale", "cluster", "long", "information", "devices", "chunk_size", "max_iter", "tol",
+            "verbose")
 
 
 def default_nip(dim: int) -> int:
@@ -48,7 +50,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         scale_weights: str = "none",
         offset=None, trials=None, scale: str | None = None,
         start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, long: dict | None = None,
-        information: str | None = None,
+        information: str | None = None, devices: int | None = None, chunk_size: int | None = None,
         max_iter: int = 200, tol: float = 1e-8,
         verbose: bool = False, **unknown) -> FitResult:
     """Fit a GLLAMM by maximum likelihood.
@@ -122,6 +124,12 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         Gaussian identity-link models; the default for those written in model syntax,
         as in SEM programs such as lavaan) for model-based standard errors.
 
+    devices: number of devices the top-level clusters are spread over (default: all visible; CPU
+        devices with XLA_FLAGS=--xla_force_host_platform_device_count=N); with several processes
+        (``gllamm.initialize_distributed``) each process passes its own clusters as ``data``.
+    chunk_size: rows per part of clusters worked on at once (default from the available memory):
+        the memory of a fit is bounded by one part's rows times quadrature nodes.
+
     Maximises  sum_j log int prod_i f(y_ij | x_ij'beta + z_ij'b_j) phi(b_j; 0, Psi) db_j
     by trust-region Newton with exact derivatives.
     """
@@ -165,6 +173,10 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     if classes is not None:
         from ._class_fit import fit_classes
 
+        if chunk_size is not None or (devices or 1) > 1 or jax.process_count() > 1:
+            raise GllammError("Models with latent classes are fitted on one device in one piece; leave devices= and "
+                              "chunk_size= unset (and use a single process).")
+
         options = dict(family=spec.family.name, link=spec.family.link.name, family_by=family_by, method="discrete",
                        nip=0, trials=trials, scale=scale, scale_weights=scale_weights, factor_scale=factor_scale,
                        information="observed", base=base, choice_set=choice_set, nominal=nominal,
@@ -203,28 +215,54 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         integration = Integration(method, int(nip))
     table = ParameterTable(spec)
     constraints = build_constraints(table, fix, equal)
-    theta0 = _start_values(spec, design, table, start, verbose)
+    layout = _layout(table, integration, design, devices, chunk_size)
+    theta0 = _start_values(spec, design, table, start, verbose, layout)
     theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
     if fix:
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
     linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products
     fisher_scoring = linear_gaussian
-    optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, fisher_scoring)
+    optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, fisher_scoring,
+                        layout)
     if information is None:
         information = "expected" if linear_gaussian else "observed"
     information = check_choice("information", information, ("observed", "expected"))
     theta_vcov = None
     if information == "expected":
-        from .results.information import expected_information
-
-        fisher = constraints.matrix.T @ expected_information(table, design, optimum.theta) @ constraints.matrix
+        fisher = constraints.matrix.T @ _expected_information(table, design, optimum.theta) @ constraints.matrix
         theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
     options = dict(family=family.name, link=family.link.name, family_by=family_by, base=base, choice_set=choice_set,
                    nominal=nominal,
                    families=_families_json(family), method=method, nip=int(nip), trials=trials, scale=scale,
                    fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))
+    if layout is not None:
+        options.update(devices=layout.n_devices, parts=layout.n_parts, processes=jax.process_count())
+        if layout.multi_process:  # this process holds only its own clusters: counts of all processes
+            options.update(nobs=int(sum_over_processes(design.n_obs)),
+                           groups={name: int(sum_over_processes(n)) for name, n in _groups(spec, design).items()})
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov)
+
+
+def _layout(table, integration, design, devices, chunk_size):
+    """The parts-of-clusters layout of a fit (None: all on one device in one piece)."""
+    layout = make_layout(design, nodes_per_row(table, integration), devices, chunk_size)
+    check_same_model(repr((table, integration)))
+    return layout
+
+
+def _groups(spec, design) -> dict:
+    """Units per level of this design (this process's share with several processes)."""
+    if design.level_units:
+        return dict(design.level_units)
+    return {level.name: design.n_clusters for level in spec.levels}
+
+
+def _expected_information(table, design, theta) -> np.ndarray:
+    """Fisher information of a Gaussian identity-link model, summed over the processes' clusters."""
+    from .results.information import expected_information
+
+    return sum_over_processes(expected_information(table, design, theta))
 
 
 def _families_json(family) -> str | None:
@@ -235,8 +273,11 @@ def _families_json(family) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------
+_SCORING_TOL = 1e-2  # Newton decrement at which Fisher scoring hands over to Newton
+
+
 def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints=None,
-              fisher_scoring: bool = False) -> OptimizationResult:
+              fisher_scoring: bool = False, layout=None) -> OptimizationResult:
     """Maximise over the free parameters phi (theta = offset + M phi); returns theta-scale estimates.
 
     With fisher_scoring (Gaussian identity-link models) the iterations use the expected
@@ -245,6 +286,8 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
     """
     objective = make_objective(table, integration)
     data = design.data()
+    if layout is not None:  # parts of clusters, scanned on each device, devices summed
+        objective, data = PartitionedObjective(objective, layout), layout.data(design)
     state = {"key": None, "modes": objective.mode_start(data)}
 
     def modes_at(theta):
@@ -253,7 +296,7 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
         key = theta.tobytes()
         if state["key"] != key:
             modes = objective.modes(theta, data, state["modes"])
-            if not all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree_util.tree_leaves(modes)):
+            if not all_finite(modes):
                 modes = objective.modes(theta, data, objective.mode_start(data))
             state.update(key=key, modes=modes)
         return state["modes"]
@@ -273,13 +316,13 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
         return 0.5 * (H + H.T)
 
     if fisher_scoring and max_iter > 0:
-        from .results.information import expected_information
-
         def curvature(phi):
-            return -(M.T @ expected_information(table, design, constraints.theta(phi)) @ M)
+            return -(M.T @ _expected_information(table, design, constraints.theta(phi)) @ M)
 
-        scored = maximize(value_and_grad, curvature, constraints.phi(theta0), max_iter=max_iter, tol=tol,
-                          verbose=verbose)
+        # scoring converges only linearly when the model does not fit (expected != observed information):
+        # score while the steps are large, then let Newton finish quadratically
+        scored = maximize(value_and_grad, curvature, constraints.phi(theta0), max_iter=min(max_iter, 20),
+                          tol=max(tol, _SCORING_TOL), verbose=verbose)
         exact = hessian(scored.theta)
         converged, message = assess_convergence(scored.gradient, exact, tol)
         if converged:
@@ -289,7 +332,33 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
     return replace(result, theta=constraints.theta(result.theta))
 
 
-def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _mean(values) -> float:
+    """Mean over the rows of all processes (a fit spread over processes starts from the same values)."""
+    values = np.asarray(values, dtype=float)
+    total, count = sum_over_processes(np.array([values.sum(), values.size], dtype=float))
+    return float(total / count) if count else 0.0
+
+
+def _std(values) -> float:
+    """Standard deviation (divisor n) over the rows of all processes."""
+    values = np.asarray(values, dtype=float)
+    if jax.process_count() == 1:
+        return float(np.std(values))
+    return float(np.sqrt(max(_mean(values ** 2) - _mean(values) ** 2, 0.0)))
+
+
+def _least_squares(X, target, weights) -> np.ndarray:
+    """Weighted least squares; with several processes from the summed normal equations X'WX b = X'Wt."""
+    if not X.shape[1]:
+        return np.zeros(0)
+    if jax.process_count() == 1:
+        return np.linalg.lstsq(X * np.sqrt(weights)[:, None], target * np.sqrt(weights), rcond=None)[0]
+    gram = sum_over_processes((X * weights[:, None]).T @ X)
+    moment = sum_over_processes((X * weights[:, None]).T @ target)
+    return np.linalg.lstsq(gram, moment, rcond=None)[0]
+
+
+def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fixed effects, ordinal thresholds and log dispersion of the model without latent variables (own engine)."""
     family = spec.family
     y, trials = design.y, design.trials
@@ -300,9 +369,10 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
         for g, (_, count) in enumerate(spec.threshold_layout):
             own = item == g
             link = family.members[design.member[own][0]].link.name if family.name == "mixed" else family.link.name
-            cumulative = np.cumsum(np.bincount(y[own].astype(int), weights=design.weights[own], minlength=count + 1))[:-1]
-            p = np.clip(cumulative / design.weights[own].sum(), 1e-4, 1 - 1e-4)
-            kappa = np.maximum.accumulate(link_numpy(link, p) + np.mean(design.offset[own]))
+            counts = sum_over_processes(np.bincount(y[own].astype(int), weights=design.weights[own],
+                                                    minlength=count + 1)[:count + 1])
+            p = np.clip(np.cumsum(counts)[:-1] / counts.sum(), 1e-4, 1 - 1e-4)
+            kappa = np.maximum.accumulate(link_numpy(link, p) + _mean(design.offset[own]))
             thresholds.append(kappa + 1e-3 * np.arange(count))
         thresholds = np.concatenate(thresholds)
     if family.name == "ordinal":
@@ -314,7 +384,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     elif family.name in ("poisson",):
         mu = y + 0.1
     elif family.link.name in ("log", "reciprocal"):
-        floor = max(0.1 * abs(float(np.mean(y))), 1e-8)
+        floor = max(0.1 * abs(_mean(y)), 1e-8)
         mu = np.maximum(y, floor)
     else:
         mu = y
@@ -329,7 +399,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
             elif member.name == "poisson":
                 mu[own] = y[own] + 0.1
             elif member.link.name in ("log", "reciprocal"):
-                mu[own] = np.maximum(y[own], max(0.1 * abs(float(np.mean(y[own]))), 1e-8))
+                mu[own] = np.maximum(y[own], max(0.1 * abs(_mean(y[own])), 1e-8))
             link_target[own] = link_numpy(member.link.name, mu[own])
         target = link_target - design.offset
     else:
@@ -338,7 +408,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     if family.name in ("ordinal", "multinomial"):
         beta = np.zeros(X.shape[1])
     else:
-        beta = np.linalg.lstsq(X * np.sqrt(design.weights)[:, None], target * np.sqrt(design.weights), rcond=None)[0] if X.shape[1] else np.zeros(0)
+        beta = _least_squares(X, target, design.weights)
     glm_spec = replace(spec, levels=(), covariate_names=(), class_covariates=())
     glm_table = ParameterTable(glm_spec)
     resid = target - X @ beta if X.shape[1] else target
@@ -348,14 +418,14 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
         for k, member in enumerate(family.members):
             own = design.member == k
             if member.name == "gaussian":
-                log_disp.append(np.log(max(np.std(y[own] - inverse_link_numpy(member.link.name, fitted[own])), 1e-8)))
+                log_disp.append(np.log(max(_std(y[own] - inverse_link_numpy(member.link.name, fitted[own])), 1e-8)))
             elif member.name == "gamma":
-                log_disp.append(np.log(max(np.var(resid[own]), 1e-4)))
+                log_disp.append(np.log(max(_std(resid[own]) ** 2, 1e-4)))
         log_disp = np.asarray(log_disp)
     elif family.name == "gaussian":
-        log_disp = np.log(max(np.std(y - inverse_link_numpy(family.link.name, X @ beta + design.offset)), 1e-8))
+        log_disp = np.log(max(_std(y - inverse_link_numpy(family.link.name, X @ beta + design.offset)), 1e-8))
     elif family.name == "gamma":
-        log_disp = np.log(max(np.var(resid), 1e-4))
+        log_disp = np.log(max(_std(resid) ** 2, 1e-4))
     else:
         log_disp = 0.0
     scale = None
@@ -364,9 +434,12 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
         if spec.scale_names[0] == "scale:(Intercept)":
             scale[0] = log_disp
     theta = glm_table.pack(beta, [], log_disp, thresholds=thresholds, scale=scale)
-    try:
-        result = _maximize(glm_table, Integration("none", 0), design, theta, 100, 1e-8, False)
-        if np.all(np.isfinite(result.theta)):
+    closed_form = family.name == "gaussian" and family.link.name == "identity" and not spec.scale_names and \
+        design.dispersion_index is None and np.all(design.weights == 1)
+    try:  # (least squares already is the Gaussian identity-link ML fit)
+        result = None if closed_form else _maximize(glm_table, Integration("none", 0), design, theta, 100, 1e-8,
+                                                    False, layout=layout)
+        if result is not None and np.all(np.isfinite(result.theta)):
             theta = result.theta
     except FloatingPointError:
         pass
@@ -379,13 +452,13 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool) -> tuple[np.ndarr
     return beta, thresholds, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
 
 
-def _start_values(spec, design, table, start, verbose) -> np.ndarray:
+def _start_values(spec, design, table, start, verbose, layout=None) -> np.ndarray:
     if start is not None:
         theta = np.asarray(start.theta if isinstance(start, FitResult) else start, dtype=float)
         if theta.shape != (table.size,):
             raise GllammError(f"start has {theta.size} values; this model has {table.size} parameters ({', '.join(table.frame().name)}).")
         return theta
-    beta, thresholds, log_disp = _glm_start(spec, design, verbose)
+    beta, thresholds, log_disp = _glm_start(spec, design, verbose, layout)
     scale = None
     if spec.scale_names:
         scale, log_disp = log_disp, np.zeros(0)
@@ -393,20 +466,20 @@ def _start_values(spec, design, table, start, verbose) -> np.ndarray:
             scale = scale + np.r_[np.log(0.9), np.zeros(len(scale) - 1)]
     factors = []
     if spec.scale_names and spec.family.exact_gaussian:
-        residual_scale = float(np.exp(np.mean(design.scale_matrix @ scale)))
+        residual_scale = float(np.exp(_mean(design.scale_matrix @ scale)))
     else:
         residual_scale = float(np.exp(np.mean(log_disp))) if spec.family.exact_gaussian and len(log_disp) else 1.0
     if not spec.family.exact_gaussian and spec.family.link.name in ("identity", "reciprocal"):
         # keep the linear predictor inside the link's domain at the quadrature nodes
         eta = design.X @ beta + design.offset if design.X.shape[1] else design.offset
-        residual_scale = 0.4 * float(np.mean(np.abs(eta)))
+        residual_scale = 0.4 * _mean(np.abs(eta))
     for level in spec.levels:
         scale = np.full(level.dim, 0.5 * residual_scale)
         if level.loadings is None:  # random coefficients: scale by the spread of their covariate
             for k in range(level.dim):
                 column = design.Z[:, k]
-                spread = np.std(column)
-                if spread > 1e-12 and not np.allclose(column, column[0]):
+                spread = _std(column)
+                if spread > 1e-8 + 1e-5 * _mean(np.abs(column)):  # not constant
                     scale[k] /= spread
         factors.append(np.diag(scale))
     if spec.family.exact_gaussian:

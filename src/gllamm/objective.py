@@ -364,15 +364,52 @@ def _conditional_ml(table, theta, data, start):
 _HESSIAN_BUDGET = 4_000_000  # rows x quadrature nodes x tangents evaluated together in the Hessian
 
 
+def hessian_function(table: ParameterTable, integration: Integration):
+    """(theta, data, modes, directions=None) -> Hessian H of log L, or H D for the columns of ``directions`` D.
+
+    With constraints theta = offset + D phi only the k free directions are needed
+    (D' H D is the Hessian in phi). The products (forward over reverse) run in
+    batches of tangents: all at once (as jax.hessian does) would hold k copies of
+    every (rows x nodes) intermediate; batches keep the peak memory near a budget.
+    """
+
+    def f2(theta, data, m):  # one Newton step already gives the exact mode of a quadratic integrand
+        return loglik(table, integration, theta, data, m, newton_steps=1 if integration.method == "exact" else 2)
+
+    grad = jax.grad(f2)
+    nodes = nodes_per_row(table, integration)
+
+    def hessian(theta, data, m, directions=None):
+        if directions is None:
+            directions = jnp.eye(theta.shape[0], dtype=theta.dtype)
+        k = directions.shape[1]
+        batch = int(max(1, min(k, _HESSIAN_BUDGET // max(1, data["y"].size * nodes))))
+
+        def product(v):
+            return jax.jvp(lambda t: grad(t, data, m), (theta,), (v,))[1]
+
+        return jax.lax.map(product, directions.T, batch_size=batch).T  # (n_theta, k)
+
+    return hessian
+
+
+def nodes_per_row(table: ParameterTable, integration: Integration) -> int:
+    """Quadrature nodes (integrand evaluations) per data row: the memory and work multiplier."""
+    single = integration.method in ("laplace", "exact", "none")
+    if integration.method == "discrete":
+        return integration.nip
+    if integration.within_classes:
+        continuous = next(level for level in table.spec.levels if not level.discrete)
+        return integration.classes * (1 if single else integration.nip ** continuous.dim)
+    return 1 if single else integration.nip ** table.spec.n_latent
+
+
 @lru_cache(maxsize=64)
 def make_objective(table: ParameterTable, integration: Integration) -> Objective:
     """Build (once per model structure) the jitted functions."""
 
     def f(theta, data, m):
         return loglik(table, integration, theta, data, m)
-
-    def f2(theta, data, m):  # one Newton step already gives the exact mode of a quadratic integrand
-        return loglik(table, integration, theta, data, m, newton_steps=1 if integration.method == "exact" else 2)
 
     def per_cluster(theta, data, m):
         return cluster_logliks(table, integration, theta, data, m)
@@ -381,33 +418,7 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         return modes(table, integration, theta, data, start)
 
     structure = repr((table, integration))
-
-    def hessian(theta, data, m, directions=None):
-        """Hessian H, or H D for the columns of ``directions`` D (n_theta, k), from Hessian-vector products.
-
-        With constraints theta = offset + D phi only the k free directions are needed
-        (D' H D is the Hessian in phi). The products (forward over reverse) run in
-        batches of tangents: all at once (as jax.hessian does) would hold k copies of
-        every (rows x nodes) intermediate; batches keep the peak memory near a budget.
-        """
-        grad = jax.grad(f2)
-        if directions is None:
-            directions = jnp.eye(theta.shape[0], dtype=theta.dtype)
-        k = directions.shape[1]
-        rows = data["y"].size
-        nodes = 1 if integration.method in ("laplace", "exact", "none") else integration.nip ** table.spec.n_latent
-        if integration.method == "discrete":
-            nodes = integration.nip
-        elif integration.within_classes:
-            continuous = next(level for level in table.spec.levels if not level.discrete)
-            nodes = integration.classes * (1 if integration.method in ("laplace", "exact") else
-                                           integration.nip ** continuous.dim)
-        batch = int(max(1, min(k, _HESSIAN_BUDGET // max(1, rows * nodes))))
-
-        def product(v):
-            return jax.jvp(lambda t: grad(t, data, m), (theta,), (v,))[1]
-
-        return jax.lax.map(product, directions.T, batch_size=batch).T  # (n_theta, k)
+    hessian = hessian_function(table, integration)
 
     def cached(name, function):
         return CachedFunction(name, jax.jit(function), structure)

@@ -61,11 +61,13 @@ class FitResult:
     @property
     def nobs(self) -> int:
         """Number of level-1 rows (responses) used."""
-        return self.design.n_obs
+        return int(self.options.get("nobs", self.design.n_obs))  # (all processes' rows in a distributed fit)
 
     @property
     def n_groups(self) -> dict:
         """Number of units per level, e.g. {'school': 65}."""
+        if "groups" in self.options:  # a distributed fit: units of all processes
+            return dict(self.options["groups"])
         if self.design.level_units:
             return dict(self.design.level_units)
         return {level.name: self.design.n_clusters for level in self.spec.levels}

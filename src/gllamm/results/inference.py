@@ -31,18 +31,25 @@ def robust_vcov(result, cluster=None, data: pd.DataFrame | None = None) -> pd.Da
     cluster: None (top-level clusters), or a coarser clustering: a column name of
     ``data`` (the frame that was fitted) or an array with one value per used row.
     """
-    objective, data, modes = result._evaluation(nested_ok=True)
-    scores = np.asarray(objective.cluster_scores(result.theta, data, modes))  # (top-level clusters, params)
+    from ..parallel import sum_over_processes
+
+    objective, arrays, modes = result._evaluation(nested_ok=True)
+    scores = np.asarray(objective.cluster_scores(result.theta, arrays, modes))  # (top-level clusters, params)
     weights = result.design.cluster_weights if result.design.cluster_weights is not None else np.ones(len(scores))
     scores = scores * weights[:, None]
+    distributed = result.options.get("processes", 1) > 1  # this process holds its own clusters: sum B over processes
     if cluster is not None:
+        if distributed:
+            raise GllammError("cluster-robust SEs (cluster=) are not available in a fit spread over several processes: "
+                              "the coarser clusters may span processes. Use robust SEs of the top-level clusters.")
         groups = _super_clusters(result, cluster, data)
         codes, uniques = pd.factorize(groups)
         summed = np.zeros((len(uniques), scores.shape[1]))
         np.add.at(summed, codes, scores)
         scores = summed
-    n_groups = scores.shape[0]
-    meat = n_groups / (n_groups - 1.0) * scores.T @ scores
+    n_groups = int(sum_over_processes(scores.shape[0])) if distributed else scores.shape[0]
+    products = sum_over_processes(scores.T @ scores) if distributed else scores.T @ scores
+    meat = n_groups / (n_groups - 1.0) * products
     bread = result.theta_vcov
     theta_vcov = bread @ meat @ bread
     _, jacobian = (np.asarray(x) for x in objective.reported(result.theta))
