@@ -15,6 +15,7 @@ import pytest
 
 import gllamm
 from gllamm.design.partition import partition
+from gllamm.results.partwise import PartwiseObjective
 
 WORKERS = Path(__file__).parent / "workers"
 CONTRACEPTION = "use ~ urban + age + livch1 + livch2 + livch3 + (1 + urban | district)"
@@ -72,13 +73,51 @@ def test_chunked_fit_equals_the_unchunked_fit(contraception):
     np.testing.assert_allclose(chunked.theta, plain.theta, rtol=1e-10, atol=1e-12)
     assert chunked.loglik == pytest.approx(plain.loglik, rel=1e-12)
     np.testing.assert_allclose(chunked.se, plain.se, rtol=1e-8)
+    # post-estimation part by part (the fit's chunk size) equals the one-piece computation
+    assert isinstance(chunked._evaluation()[0], PartwiseObjective)
+    for kind in ("mean", "mode"):
+        pd.testing.assert_frame_equal(chunked.empirical_bayes(kind), plain.empirical_bayes(kind), rtol=1e-7)
+    with pytest.warns(gllamm.DataWarning, match="does not exist"):  # districts with all responses equal
+        ml = chunked.empirical_bayes("ml")
+    with pytest.warns(gllamm.DataWarning, match="does not exist"):
+        pd.testing.assert_frame_equal(ml, plain.empirical_bayes("ml"), rtol=1e-7)
+    pd.testing.assert_series_equal(chunked.cluster_loglik(), plain.cluster_loglik(), rtol=1e-9)
+    pd.testing.assert_frame_equal(chunked.robust_vcov(), plain.robust_vcov(), rtol=1e-7)
+
+
+def test_latent_class_fit_in_parts_equals_one_piece(contraception):
+    data, _ = contraception
+    options = dict(family="binomial", classes=2, starts=2, seed=4)
+    plain = gllamm.fit("use ~ urban + age + (1 | district)", data, **options)
+    parts = gllamm.fit("use ~ urban + age + (1 | district)", data, chunk_size=400, **options)
+    assert parts.options["parts"] > 1
+    np.testing.assert_allclose(parts.theta, plain.theta, rtol=1e-9, atol=1e-11)
+    assert parts.loglik == pytest.approx(plain.loglik, rel=1e-12)
+    pd.testing.assert_frame_equal(parts.class_probabilities(), plain.class_probabilities(), rtol=1e-8)
+    with pytest.raises(gllamm.GllammError, match="NPML"):
+        gllamm.fit("use ~ urban + (1 | district)", data, family="binomial", classes="npml", chunk_size=400)
+
+
+def test_three_level_fit_and_its_predictions_in_parts_equal_one_piece():
+    sys.path.insert(0, str(WORKERS))
+    from devices_fit import three_level_data
+
+    frame = three_level_data()
+    plain = gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", frame, family="binomial", nip=8)
+    parts = gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", frame, family="binomial", nip=8, chunk_size=100)
+    assert parts.options["parts"] > 1
+    np.testing.assert_allclose(parts.theta, plain.theta, rtol=1e-10, atol=1e-12)
+    for level, table in plain.empirical_bayes().items():
+        pd.testing.assert_frame_equal(parts.empirical_bayes()[level], table, rtol=1e-7)
+    pd.testing.assert_series_equal(parts.cluster_loglik(), plain.cluster_loglik(), rtol=1e-9)
+    np.testing.assert_allclose(parts.predict(latent="eb"), plain.predict(latent="eb"), rtol=1e-8)
 
 
 def test_eight_cpu_devices_give_the_single_device_fit():
-    """Two-level logit (60 districts), three-level logit (30 communities) and a factor model (301 persons):
-    none divisible by 8; chunk_size=150 also puts several parts on a device for two of them."""
+    """Two-level logit (60 districts), three-level logit (30 communities), a factor model (301 persons) and a
+    latent class model (1000 persons): none divisible by 8; chunk_size=150 also puts several parts on a device."""
     completed = subprocess.run(
-        [sys.executable, str(WORKERS / "devices_fit.py"), "two_level_logit,three_level_logit,factor_model", "150"],
+        [sys.executable, str(WORKERS / "devices_fit.py"), "two_level_logit,three_level_logit,factor_model,latent_classes", "150"],
         capture_output=True, text=True, timeout=1200,
         env=_environment(XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu"))
     assert completed.returncode == 0, completed.stderr[-3000:]

@@ -24,12 +24,14 @@ import json
 import warnings
 from dataclasses import replace
 
+import jax
 import numpy as np
 
 from .design.latent_classes import check_classes, discrete_model
 from .errors import ConvergenceWarning, GllammError
 from .families.links import link_numpy
 from .integrate import Integration
+from .parallel import mean_over_processes, std_over_processes, sum_over_processes
 from .spec import ParameterTable
 from .spec.constraints import build_constraints
 
@@ -61,12 +63,12 @@ def with_classes(table: ParameterTable, theta, locations: np.ndarray, logits: np
     return set_segment(table, theta, "locations", values)
 
 
-def _base_start(spec, design, table):
+def _base_start(spec, design, table, layout=None):
     """(fixed effects and log dispersions of the GLM start, theta with the continuous model's other starts)."""
     from ._fit import _glm_start, _start_values
 
-    beta, _, log_disp = _glm_start(spec, design, False)
-    return beta, log_disp, _start_values(spec, design, table, None, False)
+    beta, _, log_disp = _glm_start(spec, design, False, layout)
+    return beta, log_disp, _start_values(spec, design, table, None, False, layout)
 
 
 def _start(spec, design, table, rng, base) -> np.ndarray:
@@ -82,21 +84,22 @@ def _start(spec, design, table, rng, base) -> np.ndarray:
             family = spec.family.members[design.member[rows][0]] if spec.family.name == "mixed" else spec.family
             y = design.y[rows] / design.trials[rows]
             if family.name in ("binomial",):
-                mean, scale = link_numpy(family.link.name, np.clip(np.mean(y), 0.02, 0.98)), 1.0
+                mean, scale = link_numpy(family.link.name, np.clip(mean_over_processes(y), 0.02, 0.98)), 1.0
             elif family.link.name == "identity":
-                mean, scale = np.mean(y), max(np.std(y), 1e-6)
+                mean, scale = mean_over_processes(y), max(std_over_processes(y), 1e-6)
             else:
-                mean, scale = link_numpy(family.link.name, max(np.mean(y), 1e-3)), 0.5
+                mean, scale = link_numpy(family.link.name, max(mean_over_processes(y), 1e-3)), 0.5
             noise = spread if rng is None else rng.normal(0.0, 1.5, C)
             E[:, k] = mean + scale * noise
         if spec.dispersions and spec.family.name != "mixed" and design.dispersion_index is not None:
-            within = [np.log(0.7 * max(np.std(design.y[design.dispersion_index == d]), 1e-6))
+            within = [np.log(0.7 * max(std_over_processes(design.y[design.dispersion_index == d]), 1e-6))
                       for d in range(len(spec.dispersions))]
             base_theta = set_segment(table, base_theta, "dispersion", within)
     else:  # mass points spread over about +-1.5 residual SDs (Gaussian) or link-scale units
         residual = float(np.exp(np.mean(log_disp))) if spec.family.exact_gaussian and len(log_disp) else 1.0
         Z = design.Z_levels[spec.discrete_index] if design.Z_levels else design.Z
-        spread_z = np.array([np.std(Z[:, k]) if np.ptp(Z[:, k]) > 0 else 1.0 for k in range(q)])
+        spread_z = np.array([std_over_processes(Z[:, k]) for k in range(q)])
+        spread_z = np.where(spread_z > 0, spread_z, 1.0)
         scale = residual / spread_z
         noise = spread[:, None] * np.ones((1, q)) if rng is None else rng.normal(0.0, 1.0, (C, q))
         E = noise * scale
@@ -132,7 +135,7 @@ def _diagnose(table, theta, objective_data, objective):
     E, rho = class_parameters(table, theta)
     modes = objective.modes(theta, objective_data, objective.mode_start(objective_data))
     posterior = np.asarray(objective.class_probabilities(theta, objective_data, modes))
-    sizes = posterior.sum(axis=0)
+    sizes = sum_over_processes(posterior.sum(axis=0))  # (all processes' clusters)
     notes = []
     empty = [c + 1 for c in range(level.classes) if sizes[c] < 0.5]
     if empty:
@@ -183,11 +186,18 @@ def class_integration(spec, method: str, nip: int | None) -> Integration:
 
 
 def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known_class, starts, seed, fix, equal,
-                start, max_iter, tol, verbose, options, method: str = "adaptive", nip: int | None = None):
-    """Fit the model with a discrete latent variable of ``classes`` classes (or by NPML)."""
-    from ._fit import _make_result, _maximize
+                start, max_iter, tol, verbose, options, method: str = "adaptive", nip: int | None = None,
+                devices: int | None = None, chunk_size: int | None = None):
+    """Fit the model with a discrete latent variable of ``classes`` classes (or by NPML).
+
+    devices / chunk_size: as in ``fit`` (clusters in parts over devices and processes; not for NPML).
+    """
+    from ._fit import _layout, _layout_options, _make_result, _maximize
 
     classes, target = class_request(classes)
+    if classes == "npml" and (chunk_size is not None or (devices or 1) > 1 or jax.process_count() > 1):
+        raise GllammError("NPML (classes='npml') runs on one device in one piece: its Gateaux derivative needs all "
+                          "clusters; leave devices= and chunk_size= unset and use one process.")
     if classes == "npml":
         return fit_npml(spec, design, data, syntax=syntax, concomitant=concomitant, known_class=known_class,
                         fix=fix, equal=equal, max_iter=max_iter, tol=tol, verbose=verbose, options=options)
@@ -200,13 +210,15 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     table = ParameterTable(spec)
     integration = class_integration(spec, method, nip)
     constraints = build_constraints(table, fix, equal)
+    top_keys = {"class_covariates", "class_allowed"} if spec.discrete_index == 1 else set()
+    layout = _layout(table, integration, design, devices, chunk_size, top_keys)
     rng = np.random.default_rng(seed)
     if start is not None:
         from ._fit import _start_values
 
         candidates = [_start_values(spec, design, table, start, False)]
     else:
-        base = _base_start(spec, design, table)
+        base = _base_start(spec, design, table, layout)
         candidates = [_start(spec, design, table, None, base)] + [_start(spec, design, table, rng, base)
                                                                   for _ in range(starts - 1)]
     runs = []
@@ -215,7 +227,8 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
         if fix:
             theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
         try:
-            runs.append(_maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints))
+            runs.append(_maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints,
+                                  layout=layout))
         except (FloatingPointError, np.linalg.LinAlgError) as error:  # a hopeless start: recorded, not fatal
             runs.append(error)
     finished = [r for r in runs if not isinstance(r, Exception) and np.isfinite(r.loglik)]
@@ -226,7 +239,8 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     if known_class is None and not fix and not equal and classes > 1:
         ordered = _order(table, best.theta)
         if not np.array_equal(ordered, best.theta):
-            relabelled = _maximize(table, integration, design, ordered, max_iter, tol, False, constraints)
+            relabelled = _maximize(table, integration, design, ordered, max_iter, tol, False, constraints,
+                                   layout=layout)
             best = replace(relabelled, iterations=best.iterations + relabelled.iterations,
                            log=best.log + relabelled.log)
     summary = [[float(r.loglik), bool(r.converged), int(r.iterations)] if not isinstance(r, Exception)
@@ -243,6 +257,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
                    nip=int(integration.nip), concomitant=concomitant, known_class=known_class, starts=int(len(runs)),
                    seed=seed, start_summary=json.dumps(summary), fix=fix, equal=equal,
                    n_free=int(constraints.matrix.shape[1]))
+    options.update(_layout_options(layout, design, spec, chunk_size))
     return _make_result(spec, table, design, integration, best, options, constraints=constraints,
                         warn=max_iter > 0 and not notes)
 

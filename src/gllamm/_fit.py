@@ -22,7 +22,8 @@ from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
 from .objective import make_objective, nodes_per_row
-from .parallel import PartitionedObjective, all_finite, check_same_model, make_layout, sum_over_processes
+from .parallel import (PartitionedObjective, all_finite, check_same_model, least_squares_over_processes, make_layout,
+                       mean_over_processes, std_over_processes, sum_over_processes)
 from .optimize import OptimizationResult, assess_convergence, maximize
 from .results import FitResult
 from .spec import ModelSpec, ParameterTable
@@ -173,9 +174,6 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     if classes is not None:
         from ._class_fit import fit_classes
 
-        if chunk_size is not None or (devices or 1) > 1 or jax.process_count() > 1:
-            raise GllammError("Models with latent classes are fitted on one device in one piece; leave devices= and "
-                              "chunk_size= unset (and use a single process).")
 
         options = dict(family=spec.family.name, link=spec.family.link.name, family_by=family_by, method="discrete",
                        nip=0, trials=trials, scale=scale, scale_weights=scale_weights, factor_scale=factor_scale,
@@ -183,7 +181,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
                        families=_families_json(spec.family))
         return fit_classes(spec, design, data, classes, syntax=syntax_model, concomitant=concomitant,
                            known_class=known_class, starts=starts, seed=seed, fix=fix, equal=equal, start=start,
-                           max_iter=max_iter, tol=tol, verbose=verbose, options=options, method=method, nip=nip)
+                           max_iter=max_iter, tol=tol, verbose=verbose, options=options, method=method, nip=nip,
+                           devices=devices, chunk_size=chunk_size)
     for name, value in dict(concomitant=concomitant, known_class=known_class, starts=starts).items():
         if value is not None:
             raise GllammError(f"{name}= is for models with latent classes; give classes= as well.")
@@ -235,20 +234,27 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
                    nominal=nominal,
                    families=_families_json(family), method=method, nip=int(nip), trials=trials, scale=scale,
                    fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))
-    if layout is not None:
-        options.update(devices=layout.n_devices, parts=layout.n_parts, processes=jax.process_count())
-        if layout.multi_process:  # this process holds only its own clusters: counts of all processes
-            options.update(nobs=int(sum_over_processes(design.n_obs)),
-                           groups={name: int(sum_over_processes(n)) for name, n in _groups(spec, design).items()})
+    options.update(_layout_options(layout, design, spec, chunk_size))
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov)
 
 
-def _layout(table, integration, design, devices, chunk_size):
+def _layout(table, integration, design, devices, chunk_size, top_keys=()):
     """The parts-of-clusters layout of a fit (None: all on one device in one piece)."""
-    layout = make_layout(design, nodes_per_row(table, integration), devices, chunk_size)
+    layout = make_layout(design, nodes_per_row(table, integration), devices, chunk_size, top_keys)
     check_same_model(repr((table, integration)))
     return layout
+
+
+def _layout_options(layout, design, spec, chunk_size) -> dict:
+    """What a result records of its layout; with several processes the counts of all processes' data."""
+    options = {} if chunk_size is None else dict(chunk_size=int(chunk_size))
+    if layout is not None:
+        options.update(devices=layout.n_devices, parts=layout.n_parts, processes=jax.process_count())
+        if layout.multi_process:  # this process holds only its own clusters
+            options.update(nobs=int(sum_over_processes(design.n_obs)),
+                           groups={name: int(sum_over_processes(n)) for name, n in _groups(spec, design).items()})
+    return options
 
 
 def _groups(spec, design) -> dict:
@@ -332,32 +338,6 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
     return replace(result, theta=constraints.theta(result.theta))
 
 
-def _mean(values) -> float:
-    """Mean over the rows of all processes (a fit spread over processes starts from the same values)."""
-    values = np.asarray(values, dtype=float)
-    total, count = sum_over_processes(np.array([values.sum(), values.size], dtype=float))
-    return float(total / count) if count else 0.0
-
-
-def _std(values) -> float:
-    """Standard deviation (divisor n) over the rows of all processes."""
-    values = np.asarray(values, dtype=float)
-    if jax.process_count() == 1:
-        return float(np.std(values))
-    return float(np.sqrt(max(_mean(values ** 2) - _mean(values) ** 2, 0.0)))
-
-
-def _least_squares(X, target, weights) -> np.ndarray:
-    """Weighted least squares; with several processes from the summed normal equations X'WX b = X'Wt."""
-    if not X.shape[1]:
-        return np.zeros(0)
-    if jax.process_count() == 1:
-        return np.linalg.lstsq(X * np.sqrt(weights)[:, None], target * np.sqrt(weights), rcond=None)[0]
-    gram = sum_over_processes((X * weights[:, None]).T @ X)
-    moment = sum_over_processes((X * weights[:, None]).T @ target)
-    return np.linalg.lstsq(gram, moment, rcond=None)[0]
-
-
 def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fixed effects, ordinal thresholds and log dispersion of the model without latent variables (own engine)."""
     family = spec.family
@@ -372,7 +352,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> t
             counts = sum_over_processes(np.bincount(y[own].astype(int), weights=design.weights[own],
                                                     minlength=count + 1)[:count + 1])
             p = np.clip(np.cumsum(counts)[:-1] / counts.sum(), 1e-4, 1 - 1e-4)
-            kappa = np.maximum.accumulate(link_numpy(link, p) + _mean(design.offset[own]))
+            kappa = np.maximum.accumulate(link_numpy(link, p) + mean_over_processes(design.offset[own]))
             thresholds.append(kappa + 1e-3 * np.arange(count))
         thresholds = np.concatenate(thresholds)
     if family.name == "ordinal":
@@ -384,7 +364,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> t
     elif family.name in ("poisson",):
         mu = y + 0.1
     elif family.link.name in ("log", "reciprocal"):
-        floor = max(0.1 * abs(_mean(y)), 1e-8)
+        floor = max(0.1 * abs(mean_over_processes(y)), 1e-8)
         mu = np.maximum(y, floor)
     else:
         mu = y
@@ -399,7 +379,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> t
             elif member.name == "poisson":
                 mu[own] = y[own] + 0.1
             elif member.link.name in ("log", "reciprocal"):
-                mu[own] = np.maximum(y[own], max(0.1 * abs(_mean(y[own])), 1e-8))
+                mu[own] = np.maximum(y[own], max(0.1 * abs(mean_over_processes(y[own])), 1e-8))
             link_target[own] = link_numpy(member.link.name, mu[own])
         target = link_target - design.offset
     else:
@@ -408,7 +388,7 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> t
     if family.name in ("ordinal", "multinomial"):
         beta = np.zeros(X.shape[1])
     else:
-        beta = _least_squares(X, target, design.weights)
+        beta = least_squares_over_processes(X, target, design.weights)
     glm_spec = replace(spec, levels=(), covariate_names=(), class_covariates=())
     glm_table = ParameterTable(glm_spec)
     resid = target - X @ beta if X.shape[1] else target
@@ -418,14 +398,14 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> t
         for k, member in enumerate(family.members):
             own = design.member == k
             if member.name == "gaussian":
-                log_disp.append(np.log(max(_std(y[own] - inverse_link_numpy(member.link.name, fitted[own])), 1e-8)))
+                log_disp.append(np.log(max(std_over_processes(y[own] - inverse_link_numpy(member.link.name, fitted[own])), 1e-8)))
             elif member.name == "gamma":
-                log_disp.append(np.log(max(_std(resid[own]) ** 2, 1e-4)))
+                log_disp.append(np.log(max(std_over_processes(resid[own]) ** 2, 1e-4)))
         log_disp = np.asarray(log_disp)
     elif family.name == "gaussian":
-        log_disp = np.log(max(_std(y - inverse_link_numpy(family.link.name, X @ beta + design.offset)), 1e-8))
+        log_disp = np.log(max(std_over_processes(y - inverse_link_numpy(family.link.name, X @ beta + design.offset)), 1e-8))
     elif family.name == "gamma":
-        log_disp = np.log(max(_std(resid) ** 2, 1e-4))
+        log_disp = np.log(max(std_over_processes(resid) ** 2, 1e-4))
     else:
         log_disp = 0.0
     scale = None
@@ -466,20 +446,20 @@ def _start_values(spec, design, table, start, verbose, layout=None) -> np.ndarra
             scale = scale + np.r_[np.log(0.9), np.zeros(len(scale) - 1)]
     factors = []
     if spec.scale_names and spec.family.exact_gaussian:
-        residual_scale = float(np.exp(_mean(design.scale_matrix @ scale)))
+        residual_scale = float(np.exp(mean_over_processes(design.scale_matrix @ scale)))
     else:
         residual_scale = float(np.exp(np.mean(log_disp))) if spec.family.exact_gaussian and len(log_disp) else 1.0
     if not spec.family.exact_gaussian and spec.family.link.name in ("identity", "reciprocal"):
         # keep the linear predictor inside the link's domain at the quadrature nodes
         eta = design.X @ beta + design.offset if design.X.shape[1] else design.offset
-        residual_scale = 0.4 * _mean(np.abs(eta))
+        residual_scale = 0.4 * mean_over_processes(np.abs(eta))
     for level in spec.levels:
         scale = np.full(level.dim, 0.5 * residual_scale)
         if level.loadings is None:  # random coefficients: scale by the spread of their covariate
             for k in range(level.dim):
                 column = design.Z[:, k]
-                spread = _std(column)
-                if spread > 1e-8 + 1e-5 * _mean(np.abs(column)):  # not constant
+                spread = std_over_processes(column)
+                if spread > 1e-8 + 1e-5 * mean_over_processes(np.abs(column)):  # not constant
                     scale[k] /= spread
         factors.append(np.diag(scale))
     if spec.family.exact_gaussian:

@@ -24,6 +24,8 @@ MODELS = {
                                 gllamm.datasets.load("contraception"), dict(family="binomial")),
     "three_level_logit": lambda: ("y ~ x + (1 | comm) + (1 | mom)", three_level_data(),
                                   dict(family="binomial", nip=8)),
+    "latent_classes": lambda: ("C =~ Q1 + Q2 + Q3 + Q4 + Q5", gllamm.datasets.load("lsat7"),
+                               dict(family="binomial", classes=2, seed=1, starts=2)),
     "factor_model": lambda: ("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9",
                              gllamm.datasets.load("holzinger"), {}),
 }

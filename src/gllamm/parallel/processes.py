@@ -50,6 +50,32 @@ def sum_over_processes(values: np.ndarray) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(values)).reshape((jax.process_count(),) + values.shape).sum(0)
 
 
+def mean_over_processes(values) -> float:
+    """Mean over the rows of all processes (a fit spread over processes starts from the same values)."""
+    values = np.asarray(values, dtype=float)
+    total, count = sum_over_processes(np.array([values.sum(), values.size], dtype=float))
+    return float(total / count) if count else 0.0
+
+
+def std_over_processes(values) -> float:
+    """Standard deviation (divisor n) over the rows of all processes."""
+    values = np.asarray(values, dtype=float)
+    if jax.process_count() == 1:
+        return float(np.std(values))
+    return float(np.sqrt(max(mean_over_processes(values ** 2) - mean_over_processes(values) ** 2, 0.0)))
+
+
+def least_squares_over_processes(X, target, weights) -> np.ndarray:
+    """Weighted least squares; with several processes from the summed normal equations X'WX b = X'Wt."""
+    if not X.shape[1]:
+        return np.zeros(0)
+    if jax.process_count() == 1:
+        return np.linalg.lstsq(X * np.sqrt(weights)[:, None], target * np.sqrt(weights), rcond=None)[0]
+    gram = sum_over_processes((X * weights[:, None]).T @ X)
+    moment = sum_over_processes((X * weights[:, None]).T @ target)
+    return np.linalg.lstsq(gram, moment, rcond=None)[0]
+
+
 def check_same_model(description: str) -> None:
     """Raise before any heavy work if the processes built different models (parameters, data layout)."""
     if jax.process_count() == 1:

@@ -192,8 +192,24 @@ class FitResult:
                               "variables; models with nested levels support summary(), table() and tests so far.")
         objective = make_objective(self.table_spec, self.integration)
         data = self.design.data()
+        n_parts = self._post_estimation_parts(data)
+        if n_parts > 1:  # too large for one piece: per-cluster functions one part of clusters at a time
+            from .partwise import PartwiseObjective
+
+            objective = PartwiseObjective(objective, data, n_parts)
+            return objective, data, objective.modes(self.theta)
         modes = objective.modes(self.theta, data, objective.mode_start(data))
         return objective, data, modes
+
+    def _post_estimation_parts(self, data) -> int:
+        """Parts of clusters for post-estimation: as many as the fit's chunk size (or the memory) needs."""
+        if self.spec.discrete_level is not None:  # latent-class models are evaluated in one piece
+            return 1
+        from ..objective import nodes_per_row
+        from ..parallel import auto_chunk_size
+
+        size = self.options.get("chunk_size") or auto_chunk_size(nodes_per_row(self.table_spec, self.integration))
+        return max(1, -(-int(np.asarray(data["weight"]).size) // int(size)))
 
     def empirical_bayes(self, kind: str = "mean"):
         """EB posterior means (kind="mean") or modes ("mode") of the latent variables with posterior SDs.
