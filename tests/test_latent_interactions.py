@@ -78,6 +78,32 @@ def test_latent_interaction_likelihood_equals_brute_force(fitted):
     ours = res.cluster_loglik().to_numpy()[:25]
     np.testing.assert_allclose(ours, brute, atol=2e-5)
 
+    # EB: posterior means of f1, f2 and f3 = m3(f1, f2) + zeta3, E(zeta3 | x7-x9, f1, f2) by normal regression
+    weights = np.exp(first + second + log_prior - brute[:, None])  # posterior over the (f1, f2) grid
+    zeta3 = p["f3~~f3"] * np.einsum("i,ij,nkj->nk", lam[6:], inverse, resid)
+    expected = np.stack([weights @ f12[:, 0], weights @ f12[:, 1],
+                         np.sum(weights * (m3[None] + zeta3), axis=1)], axis=1)
+    eb = res.empirical_bayes()
+    np.testing.assert_allclose(eb[["f1", "f2", "f3"]].to_numpy()[:25], expected, atol=2e-4)
+    # the product term moves E(f3 | y) away from the linear part (what a linear EB would report)
+    linear = 0.5 * expected[:, 0] + 0.4 * expected[:, 1]
+    assert np.max(np.abs(expected[:, 2] - linear)) > 0.05
+
+
+def test_predictions_with_latent_interactions(fitted):
+    """Marginal mean of x7 = nu7 + E(f3) = nu7 + gamma cov(f1, f2) (f3 = 0.5 f1 + 0.4 f2 + gamma f1 f2 + zeta3);
+    the EB prediction plugs in the EB values; with the disturbances at 0 the prediction is the intercept."""
+    data, res = fitted
+    p = res.params
+    marginal = res.predict(latent="marginal", nip=10)
+    rows = res.design.Z[:, 6] == 1  # the x7 rows
+    np.testing.assert_allclose(marginal[rows], p["x7~1"] + p["f3~f1:f2"] * p["f1~~f2"], rtol=1e-8)
+    eb = res.empirical_bayes()
+    conditional = res.predict(latent="eb")
+    person = res.design.cluster_codes[rows]
+    np.testing.assert_allclose(conditional[rows], p["x7~1"] + eb["f3"].to_numpy()[person], rtol=1e-10)
+    np.testing.assert_allclose(res.predict(latent="zero")[rows], p["x7~1"], rtol=1e-12)
+
 
 @pytest.mark.parametrize("syntax, message", [
     ("f1 =~ x1 + x2 + x3\nf2 =~ x4 + x5 + x6\nf2 ~ f1:x7", "'x7' in the interaction 'f1:x7' is not a latent"),

@@ -30,6 +30,7 @@ from .integrate import (
     log_cluster_integrals,
     posterior_mode_curvature,
     posterior_moments,
+    posterior_nodes,
 )
 from .spec import ParameterTable
 
@@ -233,6 +234,37 @@ def within_class_posterior(table: ParameterTable, integration: Integration, thet
     return m, second - m[:, :, None] * m[:, None, :]
 
 
+def latent_values(table: ParameterTable, params, u, w=None):
+    """The latent variables eta (..., q) at standardised values u (..., q) of the level's disturbances:
+
+        eta = M Gamma w + M L u + sum_p M[:, lhs_p] gamma_p eta_a eta_b,   eta_a = (L u)_a,
+
+    the last sum over the structural latent interactions (f3 ~ f1:f2) of exogenous latent variables.
+    """
+    level = table.spec.levels[0]
+    _, M, ML = latent_structure(table, params)
+    eta = u @ ML.T
+    L = params.cholesky[0]
+    for p, product in enumerate(level.products):
+        if not product.response:
+            pair = (u @ L[product.a]) * (u @ L[product.b])
+            eta = eta + params.products[0][p] * pair[..., None] * M[:, product.lhs]
+    if w is not None and level.covariate_paths:
+        eta = eta + w @ (M @ params.covariate_effects[0]).T
+    return eta
+
+
+def latent_posterior(table: ParameterTable, integration: Integration, theta, data, modes):
+    """Posterior means (clusters, q) and covariances (clusters, q, q) of the latent variables eta themselves,
+    by the fit's quadrature nodes: exact for latent interactions, where eta is not linear in u."""
+    model = cluster_model(table, theta, data)
+    u, weights = posterior_nodes(model, integration, modes)
+    eta = latent_values(table, table.unpack(theta), u, data["w"][:, None, :])
+    mean = jnp.einsum("cn,cnk->ck", weights, eta)
+    centred = eta - mean[:, None, :]
+    return mean, jnp.einsum("cn,cnk,cnl->ckl", weights, centred, centred)
+
+
 def class_probabilities(table: ParameterTable, integration: Integration, theta, data, modes):
     """Posterior class probabilities of every cluster (clusters, C), by Bayes' rule."""
     if integration.within_classes and table.spec.discrete_index == 1:
@@ -330,6 +362,7 @@ class Objective:
     reported: callable  # theta -> (reported parameters, d reported / d theta)
     cluster_scores: callable  # (theta, data, modes) -> d log L_c / d theta, (clusters, params)
     posterior: callable  # (theta, data, modes) -> standardised posterior means, covariances
+    latent_posterior: callable  # (theta, data, modes) -> posterior means, covariances of eta (by quadrature)
     posterior_modes: callable  # (theta, data, modes) -> modes and inverse curvature
     conditional_ml: callable  # (theta, data, start) -> ML estimates of u per cluster and inverse curvature
     nested_posterior: callable  # (theta, data, state) -> posterior means/covariances of u at both levels
@@ -435,6 +468,8 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         cluster_scores=cached("cluster_scores", jax.jacfwd(per_cluster)),
         posterior=cached("posterior", lambda theta, data, m: posterior_moments(
             cluster_model(table, theta, data), integration, m)),
+        latent_posterior=cached("latent_posterior", lambda theta, data, m: latent_posterior(
+            table, integration, theta, data, m)),
         posterior_modes=cached("posterior_modes", lambda theta, data, m: posterior_mode_curvature(
             cluster_model(table, theta, data), m)),
         conditional_ml=cached("conditional_ml", lambda theta, data, start: _conditional_ml(table, theta, data, start)),

@@ -55,9 +55,10 @@ def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
                           f"clusters, e.g. all responses equal; they are reported as NaN.", DataWarning, stacklevel=3)
             means[bad], covs[bad] = np.nan, np.nan
         return _frame(result, means, covs)
-    else:
-        function = objective.posterior if kind == "mean" else objective.posterior_modes
-        u_mean, u_cov = (np.asarray(x) for x in function(result.theta, data, modes))
+    if result.spec.levels[0].products:  # latent interactions: eta is not linear in u
+        return _frame(result, *_interaction_moments(result, objective, data, modes, kind))
+    function = objective.posterior if kind == "mean" else objective.posterior_modes
+    u_mean, u_cov = (np.asarray(x) for x in function(result.theta, data, modes))
     from ..objective import latent_structure
 
     params = result.table_spec.unpack(np.asarray(result.theta))
@@ -67,6 +68,28 @@ def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
         means = means + np.asarray(data["w"]) @ (M @ np.asarray(params.covariate_effects[0])).T
     covs = np.einsum("kr,crs,ls->ckl", ML, u_cov, ML)
     return _frame(result, means, covs)
+
+
+def _interaction_moments(result, objective, data, modes, kind: str):
+    """EB of latent variables with interactions: posterior means and covariances of eta by quadrature
+    (kind="mean"), or eta at the posterior mode of u with the delta-method covariance J (-H)^{-1} J'."""
+    import jax
+
+    from ..objective import latent_values
+
+    if kind == "mean":
+        return tuple(np.asarray(x) for x in objective.latent_posterior(result.theta, data, modes))
+    table = result.table_spec
+    params = table.unpack(np.asarray(result.theta))
+    u_mode, u_cov = objective.posterior_modes(result.theta, data, modes)
+
+    def eta(u, w):
+        return latent_values(table, params, u, w)
+
+    means = jax.vmap(eta)(u_mode, data["w"])
+    jacobian = jax.vmap(jax.jacfwd(eta))(u_mode, data["w"])
+    jacobian, u_cov = np.asarray(jacobian), np.asarray(u_cov)
+    return np.asarray(means), np.einsum("ckq,cqr,clr->ckl", jacobian, u_cov, jacobian)
 
 
 def _nested(result, kind: str) -> dict:

@@ -75,6 +75,11 @@ class PartwiseObjective:
         outputs = self._each(self.base.posterior, theta, states)
         return tuple(self._per_top([out[i] for out in outputs]) for i in range(2))
 
+    def latent_posterior(self, theta, data, states):
+        """Posterior means and covariances of the latent variables eta per cluster."""
+        outputs = self._each(self.base.latent_posterior, theta, states)
+        return tuple(self._per_top([out[i] for out in outputs]) for i in range(2))
+
     def posterior_modes(self, theta, data, states):
         """Posterior modes and inverse curvatures per cluster."""
         outputs = self._each(self.base.posterior_modes, theta, states)

@@ -126,9 +126,6 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     if family.name == "mixed" and type != "linear" and any(f.name == "ordinal" for f in family.members):
         raise GllammError("Means of mixed responses with ordinal items are not defined for the ordinal rows; use "
                           "type='linear', or fit the ordinal items alone for category probabilities.")
-    if latent != "zero" and any(level.products for level in result.spec.levels):
-        raise GllammError("Predictions with latent interactions are available with latent='zero'; EB and marginal "
-                          "predictions would need the products of the latent variables, which are not done yet.")
     if result.family.name == "multinomial":
         from .multinomial_predict import multinomial_prediction
 
@@ -149,31 +146,65 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     X, Z, total_offset, codes = _design_for(result, newdata, offset)
     beta = result.fixed_effects.to_numpy()
     eta = X @ beta + total_offset
-    link = result.family.link.name
-    if latent == "eb":
-        from ..objective import latent_structure
-
-        loadings = np.asarray(latent_structure(result.table_spec, result.table_spec.unpack(np.asarray(result.theta)))[0])
-        eb = result.empirical_bayes().iloc[:, : loadings.shape[0]].to_numpy()
-        known = codes >= 0
-        eta = eta + np.where(known, np.einsum("nk,nk->n", Z @ loadings.T, eb[np.where(known, codes, 0)]), 0.0)
+    known = codes >= 0
+    if result.spec.levels and latent != "marginal":  # latent variables at their EB values, or disturbances at 0
+        if latent == "eb":
+            values = result.empirical_bayes().iloc[:, : result.spec.levels[0].dim].to_numpy()[np.where(known, codes, 0)]
+        else:
+            values = _latent_at(result, np.zeros((1, result.spec.levels[0].dim)))[np.zeros(len(eta), int)]
+            values = values + _covariate_shift(result, codes)
+        eta = eta + np.where(known | (latent == "zero"), _row_latent(result, Z, values), 0.0)
     if type == "linear":
         return eta
     log_scale = _log_scale(result, newdata)
     if latent != "marginal":
         return (_category_probabilities(result, eta, log_scale=log_scale, newdata=newdata) if ordinal
                 else _mean(result, eta, log_scale, _members(result, newdata)))
-    from ..objective import latent_structure
-
-    params = result.table_spec.unpack(np.asarray(result.theta))
-    loadings, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params))
-    nodes, log_w = product_rule(nip, ML.shape[1])
-    weights = np.exp(log_w) / np.pi ** (ML.shape[1] / 2)
-    b = np.sqrt(2.0) * nodes @ ML.T  # (nodes, q): latent values at the nodes
-    eta_nodes = eta[:, None] + (Z @ loadings.T) @ b.T
+    if not result.spec.levels:  # nothing to integrate
+        return _mean(result, eta, log_scale, _members(result, newdata))
+    dim = result.spec.levels[0].dim
+    nodes, log_w = product_rule(nip, dim)
+    weights = np.exp(log_w) / np.pi ** (dim / 2)
+    eta_nodes = eta[:, None] + _row_latent(result, Z, _latent_at(result, np.sqrt(2.0) * nodes), shared=True)
+    eta_nodes = eta_nodes + _row_latent(result, Z, _covariate_shift(result, codes), interactions=False)[:, None]
     if ordinal:
         return _category_probabilities(result, eta_nodes, weights, log_scale, newdata)
     return _mean(result, eta_nodes, np.broadcast_to(log_scale, eta.shape), _members(result, newdata)) @ weights
+
+
+def _latent_at(result, u) -> np.ndarray:
+    """Latent variables eta (n, q) at standardised disturbances u (n, q), without covariate effects."""
+    from ..objective import latent_values
+
+    return np.asarray(latent_values(result.table_spec, result.table_spec.unpack(np.asarray(result.theta)), u))
+
+
+def _covariate_shift(result, codes) -> np.ndarray:
+    """M Gamma w of each row's cluster (rows, q): the latent variables' covariate effects (0 without)."""
+    level = result.spec.levels[0]
+    if not level.covariate_paths:
+        return np.zeros((len(codes), level.dim))
+    from ..objective import latent_structure
+
+    params = result.table_spec.unpack(np.asarray(result.theta))
+    _, M, _ = (np.asarray(x) for x in latent_structure(result.table_spec, params))
+    shift = result.design.cluster_covariates @ (M @ np.asarray(params.covariate_effects[0])).T
+    return shift[codes]
+
+
+def _row_latent(result, Z, eta, shared: bool = False, interactions: bool = True) -> np.ndarray:
+    """Each row's latent part of the linear predictor, z_i' Lambda' eta + sum_p gamma_p z_i,p eta_a eta_b
+    (the response interactions y ~ f1:f2), for eta (rows, q), or (nodes, q) shared by all rows -> (rows, nodes)."""
+    params = result.table_spec.unpack(np.asarray(result.theta))
+    zl = Z @ np.asarray(params.loadings[0]).T  # (rows, q)
+    part = zl @ eta.T if shared else np.einsum("nq,nq->n", zl, eta)
+    if interactions:
+        gamma = np.asarray(params.products[0]) if result.spec.levels[0].products else ()
+        for p, product in enumerate(result.spec.levels[0].products):
+            if product.response:
+                pair = eta[:, product.a] * eta[:, product.b]
+                part = part + gamma[p] * (np.outer(Z[:, product.lhs], pair) if shared else Z[:, product.lhs] * pair)
+    return part
 
 
 def row_thresholds(spec, design, kappa, n_rows: int, shift=None) -> tuple[np.ndarray, list[str]]:
