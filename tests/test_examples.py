@@ -69,6 +69,17 @@ def test_multilevel_sem_example_equals_the_multivariate_normal_likelihood():
         values = np.concatenate([group[["y1", "y2", "y3"]].to_numpy().ravel(), group[["t1", "t2", "t3"]].iloc[0]])
         total += stats.multivariate_normal(mean, cov).logpdf(values)
     assert abs(result.loglik - total) < 1e-6
+    # predictions: with identity links the marginal mean is the mean with both disturbances at 0,
+    # nu + lambda (g w + b delta v) for student items and tau + kappa delta v for class items
+    design = result.design
+    item = design.Z.argmax(axis=1)  # y1, y2, y3, t1, t2, t3
+    person = data.loc[design.row_index]
+    expected = np.where(item < 3, np.r_[nu, tau][item] + np.r_[lam, kap][item] * (g * person.w + b * delta * person.v),
+                        np.r_[nu, tau][item] + np.r_[lam, kap][item] * delta * person.v)
+    np.testing.assert_allclose(result.predict(latent="marginal", nip=6), expected, rtol=1e-9)
+    np.testing.assert_allclose(result.predict(latent="zero"), expected, rtol=1e-9)
+    conditional = result.predict(latent="eb")  # the EB values of both levels plugged in
+    assert np.corrcoef(conditional, design.y)[0, 1] > np.corrcoef(expected, design.y)[0, 1] + 0.2
     eb = result.empirical_bayes()
     assert set(eb) == {"unit", "cls"} and len(eb["cls"]) == 120
     assert abs(np.corrcoef(eb["cls"]["fb"], data.groupby("cls").v.first())[0, 1]) > 0.3  # includes Gamma3 v

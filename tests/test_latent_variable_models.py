@@ -99,6 +99,14 @@ def test_structural_recovery_of_b_and_gamma():
     truth = {"f1~w": 0.7, "f2~f1": 0.5, "f1~~f1": 0.64, "f2~~f2": 0.36, "f1=~a1": 0.8, "f2=~b2": 1.2}
     for name, value in truth.items():
         assert abs(result.params[name] - value) < 4 * result.se[name], name
+    # predictions include the covariate effects: E(b2 | w) = nu + lambda * (f2~f1) * (f1~w) * w (identity link),
+    # both marginally and with the disturbances at 0
+    p = result.params
+    person = result.design.cluster_codes
+    rows = result.design.Z[:, 5] == 1  # the b2 rows
+    expected = p["b2~1"] + p["f2=~b2"] * p["f2~f1"] * p["f1~w"] * w[person[rows]]
+    np.testing.assert_allclose(result.predict(latent="marginal", nip=8)[rows], expected, rtol=1e-9)
+    np.testing.assert_allclose(result.predict(latent="zero")[rows], expected, rtol=1e-9)
 
 
 @pytest.mark.parametrize("syntax,message", [

@@ -141,7 +141,7 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     latent = check_choice("latent", latent, ("zero", "eb", "marginal"))
     if type == "linear" and latent == "marginal":
         raise GllammError("A marginal prediction is a mean: use type='mean' with latent='marginal'.")
-    if len(result.spec.levels) > 1 and latent != "zero":
+    if len(result.spec.levels) > 1:
         return _nested_prediction(result, type, latent, min(nip, 20), newdata, offset)
     X, Z, total_offset, codes = _design_for(result, newdata, offset)
     beta = result.fixed_effects.to_numpy()
@@ -276,7 +276,8 @@ def _nested_rows(result, newdata, offset):
     if newdata is None:
         parent = np.asarray(design.chunks.arrays["parent"])
         eta = design.X @ result.fixed_effects.to_numpy() + design.offset
-        return eta, list(design.Z_levels), [design.cluster_codes, parent[design.cluster_codes]]
+        Z_levels = list(design.Z_levels) or [design.Z, design.Z]  # syntax: item dummies, loadings per level
+        return eta, Z_levels, [design.cluster_codes, parent[design.cluster_codes]]
     from ..design.design import _group_columns
 
     X, Z, total_offset, inner = _design_for(result, newdata, offset)
@@ -285,20 +286,47 @@ def _nested_rows(result, newdata, offset):
     return X @ result.fixed_effects.to_numpy() + total_offset, [Z[:, :n_inner], Z[:, n_inner:]], [inner, top]
 
 
-def _nested_prediction(result, type, latent, nip, newdata=None, offset=None):
-    """EB or marginal predictions for two nested levels, for the fitted data or new data.
+def _nested_latent_parts(result, levels, codes):
+    """Each row's latent part as  c_i + a2_i' u2 + a3_i' u3  in the standardised disturbances of both levels.
 
-    With latent="eb" each level adds its EB prediction for units in the fit and 0 for new units (a new
+    With eta3 = M3 (Gamma3 w3 + L3 u3) and eta2 = M2 (Gamma2 w2 + B23 eta3 + L2 u2), a row with loadings
+    zl2 on eta2 and zl3 on eta3 gets a2 = zl2 M2 L2, a3 = (zl2 M2 B23 + zl3) M3 L3 and
+    c = zl2 M2 Gamma2 w2 + (zl2 M2 B23 + zl3) M3 Gamma3 w3 (0 for units not in the fit)."""
+    from ..objective import latent_structure
+
+    table, spec = result.table_spec, result.spec
+    params = table.unpack(np.asarray(result.theta))
+    (zl2, _), (zl3, _) = levels
+    _, M2, ML2 = (np.asarray(x) for x in latent_structure(table, params, 0))
+    _, M3, ML3 = (np.asarray(x) for x in latent_structure(table, params, 1))
+    reach3 = zl3 + (zl2 @ M2 @ np.asarray(params.cross_effects[0]) if spec.levels[0].cross_paths else 0.0)
+    constant = np.zeros(zl2.shape[0])
+    data = result.design.data()
+    for index, (loading, M, code, key) in enumerate([(zl2 @ M2, M2, codes[0], "w"), (reach3 @ M3, M3, codes[1], "w_outer")]):
+        if spec.levels[index].covariate_paths:
+            effects = np.asarray(data[key]) @ np.asarray(params.covariate_effects[index]).T  # Gamma w per unit
+            constant += np.where(code >= 0, np.einsum("nk,nk->n", loading, effects[np.maximum(code, 0)]), 0.0)
+    return constant, zl2 @ ML2, reach3 @ ML3
+
+
+def _nested_prediction(result, type, latent, nip, newdata=None, offset=None):
+    """Predictions for two nested levels, for the fitted data or new data.
+
+    latent="zero" sets the disturbances of both levels to 0 (the latent variables keep their covariate
+    effects); with latent="eb" each level adds its EB prediction for units in the fit and 0 for new units (a new
     mother in a known community gets the community's EB effect); latent="marginal" integrates both levels.
     """
     eta, Z_levels, codes = _nested_rows(result, newdata, offset)
     levels = _level_loadings(result, Z_levels)
+    if latent == "zero":  # disturbances at 0 at both levels: only the covariate effects on the latent variables
+        eta = eta + _nested_latent_parts(result, levels, codes)[0]
     if latent == "eb":
         eb = result.empirical_bayes()
         for (zl, _), level, code in zip(levels, result.spec.levels, codes):
             values = eb[level.name].iloc[:, : level.dim].to_numpy()
             known = code >= 0
             eta = eta + np.where(known, np.einsum("nk,nk->n", zl, values[np.where(known, code, 0)]), 0.0)
+    if latent != "marginal":
         if type == "linear":
             return eta
         log_scale = _log_scale(result, newdata)
@@ -307,10 +335,9 @@ def _nested_prediction(result, type, latent, nip, newdata=None, offset=None):
     dims = [ML.shape[1] for _, ML in levels]
     nodes, log_w = product_rule(nip, sum(dims))
     weights = np.exp(log_w) / np.pi ** (sum(dims) / 2)
-    shift, start = np.zeros((len(eta), len(weights))), 0
-    for (zl, ML), dim in zip(levels, dims):
-        shift += zl @ (np.sqrt(2.0) * nodes[:, start : start + dim] @ ML.T).T
-        start += dim
+    constant, on_u2, on_u3 = _nested_latent_parts(result, levels, codes)
+    u = np.sqrt(2.0) * nodes
+    shift = (constant[:, None] + on_u2 @ u[:, : dims[0]].T + on_u3 @ u[:, dims[0]:].T)  # (rows, nodes)
     log_scale = _log_scale(result, newdata)
     if result.family.name == "ordinal":
         return _category_probabilities(result, eta[:, None] + shift, weights, log_scale, newdata)
