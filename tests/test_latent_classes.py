@@ -375,6 +375,23 @@ def test_classes_of_inner_units_inside_a_normal_top_level_equal_brute_force():
     by_hand = np.einsum("gcn,gn->gc", given, posterior_school[np.arange(S * K) // K])
     np.testing.assert_allclose(fine.class_probabilities().to_numpy(), by_hand, atol=1e-6)
     assert (by_hand.argmax(axis=1) == (mass > 0)).mean() > 0.8
+    # EB: class locations of the groups, and the school effects' posterior means and SDs over the 200 nodes
+    eb = fine.empirical_bayes()
+    np.testing.assert_allclose(eb["group"]["(Intercept)"], by_hand @ e, atol=1e-6)
+    school_mean = posterior_school @ (sd * xs)
+    school_sd = np.sqrt(posterior_school @ (sd * xs) ** 2 - school_mean ** 2)
+    np.testing.assert_allclose(eb["school"]["(Intercept)"], school_mean, atol=1e-5)
+    np.testing.assert_allclose(eb["school"]["sd((Intercept))"], school_sd, atol=1e-5)
+    # EB predictions plug in both; new data: a known school and group get their EB values, new ones the prior
+    eta0 = beta[0] + beta[1] * x
+    expected = expit(eta0 + (by_hand @ e)[group] + school_mean[school])
+    np.testing.assert_allclose(fine.predict(latent="eb"), expected, atol=1e-5)
+    new = data.iloc[[0, 1]].assign(group=[0, 999], school=[0, 999])
+    expected_new = expit(eta0[[0, 1]] + np.array([by_hand[0] @ e, pi @ e]) + np.array([school_mean[0], 0.0]))
+    np.testing.assert_allclose(fine.predict(new, latent="eb"), expected_new, atol=1e-5)
+    marginal = np.einsum("c,icn,n->i", pi, expit(eta0[[0, 1], None, None] + e[None, :, None] + sd * xs[None, None, :]),
+                         np.exp(log_w))
+    np.testing.assert_allclose(fine.predict(new, latent="marginal"), marginal, atol=1e-6)
 
 
 def test_latent_classes_of_clusters_in_multilevel_syntax_equal_brute_force():

@@ -272,9 +272,16 @@ def class_probabilities(table: ParameterTable, integration: Integration, theta, 
         return jnp.exp(terms - jax.scipy.special.logsumexp(terms, axis=-1, keepdims=True))
     if len(table.spec.levels) == 2:  # classes of level-2 units inside a normal level-3 effect
         return nested_class_posterior(*_nested_parts(table, theta, data), integration, modes,
-                                      _inner_classes(table, theta, data), data.get("unit_weight"))
+                                      _inner_classes(table, theta, data), data.get("unit_weight"))[0]
     model, locations, log_pi = _discrete_parts(table, theta, data)
     return class_posterior(model, locations, log_pi, data["class_allowed"])
+
+
+def outer_posterior(table: ParameterTable, integration: Integration, theta, data, modes):
+    """Posterior means (U3, q3) and covariances of the standardised normal top-level latent variables u3
+    of a model whose level-2 units have latent classes."""
+    return nested_class_posterior(*_nested_parts(table, theta, data), integration, modes,
+                                  _inner_classes(table, theta, data), data.get("unit_weight"))[1:]
 
 
 def conditional_log_densities(table: ParameterTable, theta, data, points):
@@ -367,6 +374,7 @@ class Objective:
     conditional_ml: callable  # (theta, data, start) -> ML estimates of u per cluster and inverse curvature
     nested_posterior: callable  # (theta, data, state) -> posterior means/covariances of u at both levels
     class_probabilities: callable  # (theta, data, modes) -> posterior class probabilities (clusters, C)
+    outer_posterior: callable  # (theta, data, modes) -> posterior moments of a normal level over classes
     within_class_posterior: callable  # (theta, data, modes) -> posterior moments of continuous u within classes
     conditional_log_densities: callable  # (theta, data, points) -> log f(y_j | eta = e) (clusters, n)
 
@@ -477,6 +485,8 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
             joint_posterior(*_nested_parts(table, theta, data), state) if integration.method == "laplace"
             else nested_posterior(*_nested_parts(table, theta, data), integration, state, data.get("unit_weight")))),
         class_probabilities=cached("class_probabilities", lambda theta, data, m: class_probabilities(
+            table, integration, theta, data, m)),
+        outer_posterior=cached("outer_posterior", lambda theta, data, m: outer_posterior(
             table, integration, theta, data, m)),
         within_class_posterior=cached("within_class_posterior", lambda theta, data, m: within_class_posterior(
             table, integration, theta, data, m)),

@@ -143,8 +143,9 @@ def nested_adaptation(base, outer_loadings, parent, n_units3, integration, state
 
 
 def nested_class_posterior(base, outer_loadings, parent, n_units3, integration, state, discrete, unit_weight=None):
-    """P(c | y) of every level-2 unit whose classes sit inside a normal level-3 effect:
-    sum_n p_kn P(c | y_j, u3_n), with p_kn the posterior weights of the outer nodes."""
+    """Level-2 units with latent classes inside a normal level-3 effect u3: P(c | y) of every level-2 unit,
+    sum_n p_kn P(c | y_j, u3_n) with p_kn the posterior weights of the outer nodes, and the posterior means
+    (U3, q3) and covariances (U3, q3, q3) of u3, sum_n p_kn u3_n and likewise."""
     location, scale, inner_modes = state
     q3 = outer_loadings.shape[0]
     u3, log_w, _ = outer_nodes(location, scale, integration.nip, q3)
@@ -158,7 +159,10 @@ def nested_class_posterior(base, outer_loadings, parent, n_units3, integration, 
     log_p = log_w + values - 0.5 * jnp.sum(u3 * u3, axis=-1)
     weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))  # (U3, K3)
     given_node = jnp.exp(terms - logsumexp(terms, axis=-1, keepdims=True)).reshape(k3, base.n_clusters, -1)
-    return jnp.einsum("nj,njc->jc", weights[parent].T, given_node)
+    mean3 = jnp.einsum("un,unk->uk", weights, u3)
+    centred = u3 - mean3[:, None, :]
+    cov3 = jnp.einsum("un,unk,unl->ukl", weights, centred, centred)
+    return jnp.einsum("nj,njc->jc", weights[parent].T, given_node), mean3, cov3
 
 
 def nested_posterior(base, outer_loadings, parent, n_units3, integration, state, unit_weight=None):

@@ -150,7 +150,23 @@ def _discrete(result, kind: str) -> pd.DataFrame:
     means = p @ E
     centred = E[None, :, :] - means[:, None, :]
     covs = np.einsum("jc,jck,jcl->jkl", p, centred, centred)
-    return _frame(result, means, covs)
+    if len(result.spec.levels) == 1:
+        return _frame(result, means, covs)
+    return {result.spec.levels[0].name: _frame(result, means, covs), result.spec.levels[1].name: _outer(result)}
+
+
+def _outer(result) -> pd.DataFrame:
+    """Classes of level-2 units inside a normal top level: EB means and SDs of the top-level latent variables."""
+    from ..objective import latent_structure
+
+    objective, data, modes = result._evaluation(nested_ok=True)
+    u_mean, u_cov = (np.asarray(x) for x in objective.outer_posterior(result.theta, data, modes))
+    params = result.table_spec.unpack(np.asarray(result.theta))
+    _, M, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, 1))
+    means = u_mean @ ML.T
+    if result.spec.levels[1].covariate_paths:
+        means = means + np.asarray(data["w_outer"]) @ (M @ np.asarray(params.covariate_effects[1])).T
+    return _frame(result, means, np.einsum("kr,crs,ls->ckl", ML, u_cov, ML), 1, result.design.top_labels)
 
 
 def _within_classes(result) -> pd.DataFrame:

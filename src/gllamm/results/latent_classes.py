@@ -185,20 +185,19 @@ def class_prediction(result, newdata, type: str, latent: str, offset):
 
 
 def _within_class_prediction(result, newdata, type: str, latent: str, offset, nip: int = 20):
-    """Predictions with latent classes and continuous latent variables (two levels of latent variables).
+    """Predictions with latent classes and continuous latent variables (two levels of latent variables),
+    for the fitted data or new data.
 
     Per class: eta_ic(b) = x_i'beta + a_i'e_c + z_i'b. latent="class": h(eta_ic(0)) per class; "marginal":
     sum_c pi_c int h(eta_ic(b)) phi(b) db (Gauss-Hermite over the continuous latent variables); "eb":
-    h at the EB linear predictor x'beta + a'E(e | y) + z'E(b | y); "zero": at e = 0, b = 0 (centred classes).
+    h at the EB linear predictor x'beta + a'E(e | y) + z'E(b | y) (units not in the fit: the prior mean of
+    e, and b = 0); "zero": at e = 0, b = 0 (centred classes).
     """
     from ..integrate import product_rule
     from ..objective import latent_structure
-    from .predict import _design_for, _mean, _members
+    from .predict import _mean, _members, _nested_rows
 
-    if newdata is not None:
-        raise GllammError("Predictions for new data with latent classes and continuous latent variables are not "
-                          "available; predict the fitted data.")
-    spec, design = result.spec, result.design
+    spec = result.spec
     d = spec.discrete_index
     c = 1 - d
     level = spec.levels[d]
@@ -206,42 +205,40 @@ def _within_class_prediction(result, newdata, type: str, latent: str, offset, ni
         raise GllammError("Latent classes have no location 0 here (class-specific intercepts); use latent='class', "
                           "'eb' or 'marginal'.")
     params = result.table_spec.unpack(np.asarray(result.theta))
-    Z_levels = list(design.Z_levels) if len(design.Z_levels) == 2 else [design.Z, design.Z]
+    eta0, Z_levels, codes = _nested_rows(result, newdata, offset)
     A_d = Z_levels[d] @ np.asarray(params.loadings[d]).T
     loadings_c, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, c))
     A_c = Z_levels[c] @ loadings_c.T
-    X, _, total_offset, _ = _design_for(result, None, offset)
-    eta0 = (X @ np.asarray(params.beta) if X.shape[1] else 0.0) + total_offset
     E = np.asarray(params.locations[d])
-    parent = np.asarray(design.chunks.arrays["parent"])
-    unit_d = parent[design.cluster_codes] if d == 1 else design.cluster_codes
-    unit_c = design.cluster_codes if c == 0 else parent[design.cluster_codes]
-    member = _members(result, None)
+    unit_d, unit_c = codes[d], codes[c]
+    member = _members(result, newdata)
+    index = result.design.row_index if newdata is None else newdata.index
+    if newdata is None:
+        prior = prior_class_probabilities(result).to_numpy()[unit_d]  # (rows, C)
+    else:  # the membership model at the new rows' covariates
+        prior = prior_class_probabilities(result, newdata).to_numpy()
 
     def mean(eta):
         return eta if type == "linear" else _mean(result, eta, 0.0, member)
 
     if latent == "zero":
-        return mean(np.asarray(eta0, float) * np.ones(len(design.y)))
+        return mean(np.asarray(eta0, float) * np.ones(len(eta0)))
     if latent == "class":
         return pd.DataFrame(np.column_stack([mean(eta0 + A_d @ E[k]) for k in range(len(E))]),
-                            index=design.row_index, columns=class_names(result))
+                            index=index, columns=class_names(result))
     if latent == "eb":
-        if d == 0:
-            raise GllammError("EB predictions for classes inside a normal top level are not available; use "
-                              "latent='class' or 'marginal'.")
-        location = posterior_class_probabilities(result).to_numpy() @ E  # E(e | y) per unit of the classes
+        posterior = posterior_class_probabilities(result).to_numpy()
+        weights = np.where((unit_d >= 0)[:, None], posterior[np.maximum(unit_d, 0)], prior)
         eb = result.empirical_bayes()
-        continuous = (eb[spec.levels[c].name] if isinstance(eb, dict) else eb).iloc[:, : spec.levels[c].dim]
-        return mean(eta0 + np.einsum("nk,nk->n", A_d, location[unit_d])
-                    + np.einsum("nk,nk->n", A_c, continuous.to_numpy()[unit_c]))
+        continuous = (eb[spec.levels[c].name] if isinstance(eb, dict) else eb).iloc[:, : spec.levels[c].dim].to_numpy()
+        part_c = np.where(unit_c >= 0, np.einsum("nk,nk->n", A_c, continuous[np.maximum(unit_c, 0)]), 0.0)
+        return mean(eta0 + np.einsum("nk,nk->n", A_d, weights @ E) + part_c)
     if type == "linear":
         raise GllammError("A marginal prediction is a mean: use type='mean' with latent='marginal'.")
     nodes, log_w = product_rule(nip, ML.shape[1])
     weights = np.exp(log_w) / np.pi ** (ML.shape[1] / 2)
     shift = A_c @ (np.sqrt(2.0) * nodes @ ML.T).T  # (rows, nodes)
-    prior = prior_class_probabilities(result).to_numpy()[unit_d]  # (rows, C)
-    out = np.zeros(len(design.y))
+    out = np.zeros(len(eta0))
     for k in range(len(E)):
         eta = (eta0 + A_d @ E[k])[:, None] + shift
         out += prior[:, k] * (_mean(result, eta, np.zeros(eta.shape[0]), member) @ weights)
