@@ -148,8 +148,35 @@ def test_factor_model_with_continuous_and_ordinal_items_equals_brute_force():
         assert abs(p[name] - value) < 3 * res.se[name], name
     simulated = res.simulate(seed=2)
     assert set(np.unique(simulated.o1)) <= {1, 2, 3, 4} and simulated.y1.dtype == float
-    with pytest.raises(gllamm.GllammError, match="type='linear'"):
-        res.predict(latent="eb")
+    # predicted means: Gaussian rows nu + lambda f, ordinal rows the expected category sum_k k P(y = k | f);
+    # marginally integrated over f (120 nodes), or at the EB value of f
+    design = res.design
+    item = np.asarray(["y1", "y2", "o1", "o2", "o3"])[design.Z.argmax(axis=1)]
+    person = design.cluster_codes
+    eb = res.empirical_bayes()["f"].to_numpy()
+    marginal, conditional = np.zeros(len(item)), np.zeros(len(item))
+    for name in ("y1", "y2", "o1", "o2", "o3"):
+        own = item == name
+        loading = 1.0 if name == "y1" else p[f"f=~{name}"]
+        if name.startswith("y"):
+            marginal[own] = p[f"{name}~1"]
+            conditional[own] = p[f"{name}~1"] + loading * eb[person[own]]
+            continue
+        kappa = np.array([p[f"{name}|t{k}"] for k in (1, 2, 3)])
+
+        def expected(eta):
+            cumulative = np.concatenate([expit(kappa - eta[..., None]), np.ones(eta.shape + (1,))], axis=-1)
+            probabilities = np.diff(np.concatenate([np.zeros(eta.shape + (1,)), cumulative], axis=-1), axis=-1)
+            return probabilities @ np.arange(1, 5)
+
+        marginal[own] = expected(loading * f) @ (w / np.sqrt(2 * np.pi))
+        conditional[own] = expected(loading * eb[person[own]])
+    np.testing.assert_allclose(res.predict(latent="marginal"), marginal, atol=1e-6)
+    np.testing.assert_allclose(res.predict(latent="eb"), conditional, atol=1e-10)
+    letters = data.assign(o1=pd.Categorical(data.o1.map(dict(zip(range(1, 5), "abcd"))), ordered=True))
+    named = gllamm.fit("f =~ y1 + y2 + o1 + o2 + o3", letters, family=family, nip=6, max_iter=0)
+    with pytest.raises(gllamm.GllammError, match="'o1' are not numbers"):
+        named.predict()
 
 
 def test_formula_mixed_responses_with_an_ordinal_member_are_explained():

@@ -99,15 +99,39 @@ def _members(result, newdata) -> np.ndarray | None:
     return types.map({label: k for k, label in enumerate(family.labels)}).to_numpy()
 
 
+def _expected_score(result, eta, rows, link: str) -> np.ndarray:
+    """E(y) = sum_k k P(y = k | eta) for ordinal rows of mixed responses, with the categories' own (numeric)
+    values k and the row's item's thresholds; eta (n,) or (n, nodes)."""
+    spec = result.spec
+    kappa, _ = row_thresholds(spec, result.design, result.params[list(spec.threshold_names)], len(rows))
+    kappa = kappa[rows]
+    width = kappa.shape[1] + 1
+    scores = np.zeros((len(spec.threshold_groups), width))
+    for g, (item, categories) in enumerate(spec.threshold_groups):
+        try:
+            scores[g, : len(categories)] = np.asarray(categories, dtype=float)
+        except (TypeError, ValueError):
+            raise GllammError(f"The categories of the ordinal item '{item}' are not numbers, so its mean is not "
+                              "defined; use type='linear', or fit the ordinal items alone for category "
+                              "probabilities.") from None
+    score = scores[result.design.threshold_item[rows]]  # (n, K)
+    expand = (slice(None),) + (None,) * (eta.ndim - 1)
+    cumulative = cumulative_probabilities(link, kappa[expand], eta[..., None], 1.0)  # (n, [nodes,] K - 1)
+    ones = np.ones(cumulative.shape[:-1] + (1,))
+    probabilities = np.diff(np.concatenate([0 * ones, cumulative, ones], axis=-1), axis=-1)
+    return np.sum(probabilities * score[expand], axis=-1)
+
+
 def _mean(result, eta, log_scale, member=None):
     """h(eta), with P(y = 1) = F(eta / s) for binary responses with a modelled scale; per row's own link
-    for mixed responses (``member``)."""
+    for mixed responses (``member``), and the expected category value for their ordinal rows."""
     family = result.family
     if family.name == "mixed":
         out = np.empty_like(eta, dtype=float)
         for k, f in enumerate(family.members):
             own = member == k
-            out[own] = inverse_link_numpy(f.link.name, eta[own])
+            out[own] = (_expected_score(result, eta[own], own, f.link.name) if f.name == "ordinal"
+                        else inverse_link_numpy(f.link.name, eta[own]))
         return out
     if family.name == "binomial":
         eta = eta * np.exp(-np.reshape(log_scale, np.shape(log_scale) + (1,) * (np.ndim(eta) - np.ndim(log_scale))))
@@ -123,9 +147,6 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
         return class_prediction(result, newdata, type, latent, offset)
     type = check_choice("type", type, ("linear", "mean", "probability"))
     family = result.family
-    if family.name == "mixed" and type != "linear" and any(f.name == "ordinal" for f in family.members):
-        raise GllammError("Means of mixed responses with ordinal items are not defined for the ordinal rows; use "
-                          "type='linear', or fit the ordinal items alone for category probabilities.")
     if result.family.name == "multinomial":
         from .multinomial_predict import multinomial_prediction
 
