@@ -107,6 +107,13 @@ def test_structural_recovery_of_b_and_gamma():
     expected = p["b2~1"] + p["f2=~b2"] * p["f2~f1"] * p["f1~w"] * w[person[rows]]
     np.testing.assert_allclose(result.predict(latent="marginal", nip=8)[rows], expected, rtol=1e-9)
     np.testing.assert_allclose(result.predict(latent="zero")[rows], expected, rtol=1e-9)
+    # new units: EB from their own responses (= their fitted-data values), marginal means from covariates alone
+    first = result.predict(latent="eb")[:30]  # persons 0-4, six items each
+    np.testing.assert_allclose(result.predict(frame.iloc[:5], latent="eb"), first, rtol=1e-8)
+    np.testing.assert_allclose(result.predict(frame[["w"]].iloc[:5], latent="marginal", nip=8),
+                               result.predict(latent="marginal", nip=8)[:30], rtol=1e-9)
+    with pytest.raises(gllamm.GllammError, match="lacks the column"):
+        result.predict(frame[["w"]].iloc[:5], latent="eb")
 
 
 @pytest.mark.parametrize("syntax,message", [

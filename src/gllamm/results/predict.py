@@ -60,6 +60,23 @@ def _design_for(result, newdata, offset, select_fixed: bool = True):
     return X, Z, total_offset, codes
 
 
+def _syntax_newdata(result, newdata: pd.DataFrame, latent: str):
+    """The fit at its estimates on new (wide) data of a model written in syntax: predictions and EB values
+    for the new units. EB needs their responses; for latent="zero"/"marginal" absent indicator columns are
+    filled with a valid value (the predictions do not depend on them)."""
+    if not isinstance(newdata, pd.DataFrame):
+        raise GllammError("newdata must be a pandas DataFrame.")
+    frame = result.design.model_frame
+    missing = [c for c in frame.columns if c not in newdata.columns]
+    indicators = set(result.design.response_name.split(", "))
+    if missing and (latent == "eb" or not set(missing) <= indicators):
+        need = "every indicator and covariate (EB values come from the new units' responses)" if latent == "eb" \
+            else "every covariate"
+        raise GllammError(f"newdata lacks the column(s) {missing}; give {need}.")
+    newdata = newdata.assign(**{c: frame[c].dropna().iloc[0] for c in missing})
+    return result.refit(newdata, start=result, max_iter=0)
+
+
 def _unit_codes(newdata: pd.DataFrame, columns: list[str], labels) -> np.ndarray:
     """Position of each new row's unit among the fitted ``labels`` (-1 for units not in the fit)."""
     codes = np.full(len(newdata), -1)
@@ -141,6 +158,9 @@ def _mean(result, eta, log_scale, member=None):
 def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
             offset=None, nip: int = 40) -> np.ndarray:
     """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
+    if newdata is not None and result.design.fixed_model_spec is None:  # model syntax: score the new units
+        return predict(_syntax_newdata(result, newdata, latent), None, type=type, latent=latent, offset=offset,
+                       nip=nip)
     if result.spec.discrete_level is not None:
         from .latent_classes import class_prediction
 
