@@ -245,3 +245,46 @@ def test_long_data_with_item_level_covariates_equals_the_random_intercept_glmm()
     with pytest.raises(gllamm.GllammError, match="varies across the items"):
         gllamm.fit("theta =~ y1 + y2 + y3\ntheta ~ x", long, family="binomial",
                    long={"unit": "person", "item": "item", "response": "resp"})
+
+
+def test_sampling_weights_in_model_syntax_equal_duplicated_units():
+    """weights= (units, the rows of wide data) and cluster_weights= (clusters of multilevel syntax) act as
+    gllamm's pweights: integer weights give the fit of the data with units (clusters) repeated."""
+    import runpy
+    from pathlib import Path
+
+    import pandas as pd
+
+    syntax = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+    data = gllamm.datasets.load("holzinger")
+    plain = gllamm.fit(syntax, data)
+    ones = gllamm.fit(syntax, data.assign(w=1.0), weights="w")
+    assert ones.loglik == pytest.approx(plain.loglik, abs=1e-8) and ones.converged
+    assert ones.options["information"] == "observed"  # the expected information assumes unit weights
+    twice = (np.arange(len(data)) % 3 == 0).astype(float) + 1.0
+    weighted = gllamm.fit(syntax, data.assign(w=twice), weights="w")
+    # the duplicated data's log-likelihood at the weighted estimates: the same value, and its maximum
+    # (converged: gradient ~ 0 and Hessian negative definite there)
+    duplicated = gllamm.fit(syntax, pd.concat([data, data[twice == 2]], ignore_index=True), start=weighted,
+                            max_iter=0)
+    assert weighted.loglik == pytest.approx(duplicated.loglik, abs=1e-6) and duplicated.converged
+    robust = np.sqrt(np.diag(weighted.robust_vcov()))
+    assert np.all(np.isfinite(robust)) and np.all(robust > 0)
+    with pytest.raises(gllamm.GllammError, match="non-negative"):
+        gllamm.fit(syntax, data.assign(w=-1.0), weights="w")
+
+    example = runpy.run_path(str(Path(__file__).parents[1] / "examples" / "multilevel_sem.py"))
+    frame = example["simulate"](classes=30, students=4)
+    model = example["MODEL"]
+    heavy_unit = frame.index.to_numpy() % 4 == 0  # the first student of every class counts twice
+    heavy_class = frame.cls.to_numpy() % 5 == 0  # every fifth class counts twice
+    weighted = gllamm.fit(model, frame.assign(sw=1.0 + heavy_unit, wc=1.0 + heavy_class), cluster="cls",
+                          weights="sw", cluster_weights="wc", nip=5)
+    extra_units = frame[heavy_unit]
+    extra_classes = frame[heavy_class].assign(cls=lambda d: d.cls + 1000)
+    repeated = pd.concat([frame, extra_units, extra_classes, extra_units[extra_units.cls % 5 == 0].assign(
+        cls=lambda d: d.cls + 1000)], ignore_index=True)
+    duplicated = gllamm.fit(model, repeated, cluster="cls", nip=5, start=weighted, max_iter=0)
+    assert weighted.loglik == pytest.approx(duplicated.loglik, abs=1e-6) and duplicated.converged
+    with pytest.raises(gllamm.GllammError, match="constant within each 'cls'"):
+        gllamm.fit(model, frame.assign(wc=np.arange(len(frame), dtype=float)), cluster="cls", cluster_weights="wc")

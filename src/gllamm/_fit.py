@@ -12,6 +12,7 @@ import warnings
 from dataclasses import replace
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -147,8 +148,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     syntax_model = looks_like_syntax(model)
     if syntax_model:
         syntax = parse_model_syntax(model)
-        for name, value in dict(weights=weights, cluster_weights=cluster_weights, top_weights=top_weights,
-                                offset=offset, trials=trials,
+        for name, value in dict(top_weights=top_weights, offset=offset, trials=trials,
                                 scale=scale, base=base, choice_set=choice_set, nominal=nominal).items():
             if value is not None:
                 raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
@@ -162,7 +162,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         if family_by is not None:
             raise GllammError("family_by= is for formula models on long data; in model syntax key the family "
                               "mapping by indicator names.")
-        spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=factor_scale, cluster=cluster)
+        spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=factor_scale, cluster=cluster,
+                                                    weights=weights, cluster_weights=cluster_weights)
         fix = {**implied.fix, **(fix or {})} or None
         equal = (implied.equal + list(equal or [])) or None
     else:
@@ -219,7 +220,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
     if fix:
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
-    linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products
+    linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products \
+        and weights is None  # (the expected information assumes unit weights)
     fisher_scoring = linear_gaussian
     optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, fisher_scoring,
                         layout)
@@ -304,6 +306,8 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
             modes = objective.modes(theta, data, state["modes"])
             if not all_finite(modes):
                 modes = objective.modes(theta, data, objective.mode_start(data))
+            if max_iter == 0:  # evaluation at given parameters: adapt until the rule settles (the iterations
+                modes = _settled_modes(objective, theta, data, modes)  # of a fit otherwise carry it on)
             state.update(key=key, modes=modes)
         return state["modes"]
 
@@ -336,6 +340,19 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
         theta0 = constraints.theta(scored.theta)
     result = maximize(value_and_grad, hessian, constraints.phi(theta0), max_iter=max_iter, tol=tol, verbose=verbose)
     return replace(result, theta=constraints.theta(result.theta))
+
+
+def _settled_modes(objective, theta, data, modes, rounds: int = 20):
+    """Repeat the (warm-started) adaptation while its state still moves: a first evaluation far from the
+    start values (e.g. start= with max_iter=0) must not use a half-adapted quadrature rule."""
+    for _ in range(rounds):
+        again = objective.modes(theta, data, modes)
+        change = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree_util.tree_leaves(again),
+                                                                    jax.tree_util.tree_leaves(modes)))
+        modes = again
+        if not change > 1e-8:
+            break
+    return modes
 
 
 def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

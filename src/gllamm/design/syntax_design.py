@@ -276,13 +276,26 @@ def widen(data: pd.DataFrame, unit: str, item: str, response: str) -> pd.DataFra
     return wide
 
 
+def _weight_column(value, data: pd.DataFrame, option: str) -> np.ndarray | None:
+    """Sampling weights per data row (a column name or array): finite and non-negative."""
+    from .design import _as_column
+
+    values = _as_column(value, data, option)
+    if values is not None and (not np.all(np.isfinite(values)) or np.any(values < 0)):
+        name = value if isinstance(value, str) else option
+        raise GllammError(f"{option}= ('{name}') must be finite and non-negative for every row.")
+    return values
+
+
 def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family, *,
-                        factor_scale: str = "loading", cluster: str | None = None
-                        ) -> tuple[ModelSpec, Design, SyntaxConstraints]:
+                        factor_scale: str = "loading", cluster: str | None = None, weights=None,
+                        cluster_weights=None) -> tuple[ModelSpec, Design, SyntaxConstraints]:
     """Stack wide data and build the latent variable model the syntax describes.
 
     With ``level: 1`` / ``level: 2`` blocks and ``cluster=`` the units (rows of the data) are
     nested in clusters: level-1 latent variables vary over units, level-2 ones over clusters.
+    weights: sampling weights of the units (rows of the data); cluster_weights: of the clusters
+    (constant within each), as gllamm's pweight at those levels.
     """
     if not isinstance(data, pd.DataFrame):
         raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
@@ -295,6 +308,11 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
                           "variables vary within and between clusters.")
     if cluster is not None and cluster not in data.columns:
         raise GllammError(f"Cluster column '{cluster}' is not in the data.{closest(cluster, list(data.columns))}")
+    if cluster_weights is not None and cluster is None:
+        raise GllammError("cluster_weights= are the weights of the clusters of multilevel syntax (with cluster=); "
+                          "the units' (rows') weights are weights=.")
+    unit_weights = _weight_column(weights, data, "weights")
+    top_weights = _weight_column(cluster_weights, data, "cluster_weights")
     indicators = list(syntax.indicators)
     if isinstance(family, dict):  # mixed responses: a family per indicator
         from ..families.mixed import make_mixed_family
@@ -357,6 +375,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     for lhs, covariate in item_effects:  # a response whose own item-level covariate is missing is left out
         item_observed[:, indicators.index(lhs)] &= data[f"{covariate}@{lhs}"].notna().to_numpy()
     observed &= item_observed
+    cluster_items = set()
     if cluster is not None:  # cluster-level responses (measured only by level-2 factors): once per cluster
         within_items = {t.name for s in within if s.op in ("=~", "~") for t in s.rhs} | \
             {s.lhs for s in within if s.op == "~"}
@@ -364,6 +383,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         clusters_of_rows = data[cluster].to_numpy()
         for j, name in enumerate(indicators):
             if name in between_items and name not in within_items:
+                cluster_items.add(name)
                 present = observed[:, j]
                 frame = pd.DataFrame({"c": clusters_of_rows[present], "v": values[present, j]})
                 if (frame.groupby("c")["v"].nunique() > 1).any():
@@ -433,18 +453,36 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         threshold_rows = (starts, counts)
     weights = np.ones_like(y)
     offset = np.zeros_like(y)
+    kept_weights = None if unit_weights is None else unit_weights[keep_people]
+    if cluster is not None and kept_weights is not None and cluster_items:
+        # a cluster-level item rides on one unit of its cluster, whose integral is raised to the unit's weight
+        # w: weight 1/w on its rows keeps it counted once (it does not depend on the unit's own latent variables)
+        host = kept_weights[codes]
+        rows = np.isin(item, [indicators.index(name) for name in cluster_items])
+        if np.any(host[rows] <= 0):
+            raise GllammError("weights= must be positive for the first unit of each cluster, which carries the "
+                              f"cluster-level items ({', '.join(sorted(cluster_items))}).")
+        weights = np.where(rows, 1.0 / np.where(rows, host, 1.0), 1.0)
     chunks = _make_chunks(y, trials, X, Z, offset, weights, codes, len(keep_people), family, None,
-                          dispersion_index=dispersion_index, cluster_covariates=w, member=member,
-                          threshold_rows=threshold_rows)
+                          kept_weights if cluster is None else None, dispersion_index=dispersion_index,
+                          cluster_covariates=w, member=member, threshold_rows=threshold_rows)
     if cluster is not None:
         import jax.numpy as jnp
 
         parent_codes, top_labels = pd.factorize(cluster_codes_all[keep_people], sort=True)
         valid = chunks.row_positions >= 0
         safe = np.where(valid, chunks.row_positions, 0)
+        top_weight = np.ones(len(top_labels))
+        if top_weights is not None:  # one weight per cluster
+            values = top_weights[keep_people]
+            top_weight[parent_codes] = values
+            if np.any(np.abs(values - top_weight[parent_codes]) > 1e-12 * np.abs(values).max()):
+                raise GllammError(f"cluster_weights must be constant within each '{cluster}' cluster.")
         chunks.arrays.update(Z_outer=jnp.asarray(np.stack([np.where(valid, Z[safe, j], 0.0) for j in range(n_items)])),
                              parent=jnp.asarray(parent_codes, dtype=jnp.int32),
-                             cluster_weight=jnp.ones(len(top_labels)))
+                             cluster_weight=jnp.asarray(top_weight))
+        if kept_weights is not None:  # unit weights raise each unit's integral to its weight
+            chunks.arrays["unit_weight"] = jnp.asarray(kept_weights)
         if w is not None:  # cluster-level values of the covariates (between-level ones must be constant)
             frame = pd.DataFrame(w, columns=covariates).assign(_cluster=parent_codes)  # rows: kept units
             for name in outer_covariates:
@@ -462,7 +500,8 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         cluster_labels=np.asarray(data.index[keep_people]), chunks=chunks, row_index=data.index[person],
         n_dropped=dropped_people, response_name=", ".join(indicators), group_columns=(), model_frame=model_frame,
         dispersion_index=dispersion_index, cluster_covariates=w, member=member,
-        threshold_item=threshold_item, top_labels=top,
+        threshold_item=threshold_item, top_labels=top, cluster_weights=kept_weights,
+        weights_argument=kept_weights, cluster_weights_argument=None if top_weights is None else top_weights[keep_people],
         level_units={"unit": len(keep_people)} | ({cluster: int(len(np.unique(cluster_codes_all[keep_people])))}
                                                   if cluster else {}),
     )

@@ -35,8 +35,7 @@ def robust_vcov(result, cluster=None, data: pd.DataFrame | None = None) -> pd.Da
 
     objective, arrays, modes = result._evaluation(nested_ok=True)
     scores = np.asarray(objective.cluster_scores(result.theta, arrays, modes))  # (top-level clusters, params)
-    weights = result.design.cluster_weights if result.design.cluster_weights is not None else np.ones(len(scores))
-    scores = scores * weights[:, None]
+    scores = scores * np.asarray(arrays["cluster_weight"])[:, None]  # the top-level units' weights
     distributed = result.options.get("processes", 1) > 1  # this process holds its own clusters: sum B over processes
     if cluster is not None:
         if distributed:

@@ -70,7 +70,9 @@ def load(path):
 
         frame.index = pd.Index(arrays["cluster_labels"])
         spec, design, _ = build_syntax_design(parse_model_syntax(meta["syntax"]), frame, family,
-                                              factor_scale=options.get("factor_scale", "loading"))
+                                              factor_scale=options.get("factor_scale", "loading"),
+                                              cluster=options.get("cluster"), weights=arrays.get("weights_argument"),
+                                              cluster_weights=arrays.get("cluster_weights_argument"))
         spec, design = _with_classes(spec, design, frame, options, syntax=True)
         return _restore(spec, design, meta, arrays, options)
     spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays.get("weights_argument"),
