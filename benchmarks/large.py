@@ -41,6 +41,10 @@ def main() -> None:
     print(f"rows {rows:,}, clusters {clusters:,}, parts {result.options.get('parts', 1)}")
     print(f"simulate {simulated - start:.1f} s, fit (design + optimisation) {fitted - simulated:.1f} s, "
           f"optimisation {result.seconds:.1f} s, {result.iterations} iterations")
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # KiB -> GiB (Linux)
+    print(f"peak memory {peak:.2f} GiB (goal < 6 GB), total {fitted - start:.0f} s (goal < 600 s)")
     truth = {"(Intercept)": -0.5, "x": 0.8, "w": 0.3, "var((Intercept)|cluster)": 1.0}
     for name, value in truth.items():
         print(f"{name:28s} estimate {result.params[name]: .4f}  truth {value: .4f}  se {result.se[name]:.4f}")

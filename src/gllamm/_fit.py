@@ -98,6 +98,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         weights (a column constant within clusters), as gllamm's pweight: the
         log-likelihood becomes the pseudo-likelihood sum_j w_j log L_j with
         L_j = int prod_i f(y_ij | b)^{w_ij} phi(b) db (use robust SEs with sampling weights);
+        In model syntax weights= are the units' (rows of the wide data) and cluster_weights= the clusters'
+        (multilevel syntax with cluster=; constant within clusters).
     top_weights: with two nested levels, weights of the top-level units (gllamm's level-3 pweight);
         cluster_weights= are then the weights of the level-2 units, and
         log L = sum_k w_k log int phi(u3) prod_j (int phi(u2) prod_i f^{w_i} du2)^{w_j} du3.

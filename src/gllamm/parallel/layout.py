@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import jax
 import numpy as np
@@ -98,7 +98,9 @@ class Layout:
             if self.multi_process:
                 shapes = agree_on_shapes(shapes)
             parts = partition(data, self.local_parts, shapes, self.top_keys)
-            self._placed[key] = (design, parts, {k: self.put(v) for k, v in parts.arrays.items()})
+            placed = {k: self.put(v) for k, v in parts.arrays.items()}
+            # the host copies are not needed once the arrays are on the devices (10^7 rows: ~1 GB)
+            self._placed[key] = (design, replace(parts, arrays={}), placed)
         return self._placed[key][1]
 
     def data(self, design) -> dict:

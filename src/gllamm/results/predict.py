@@ -2,7 +2,9 @@
 
 For row i of cluster j with fixed part eta0_i = x_i'beta + offset_i:
 
-* ``type="linear"``: eta0_i (latent="zero") or eta0_i + z_i' E(b_j | y_j) (latent="eb");
+* ``type="linear"``: eta0_i (latent="zero": the disturbances of the latent variables at 0, so latent
+  variables regressed on covariates keep their covariate effects M Gamma w) or eta0_i + z_i' E(b_j | y_j)
+  (latent="eb", the EB values of the latent variables; products of them for latent interactions);
 * ``type="mean"`` with latent="zero" or "eb": h(linear predictor), the conditional mean;
 * ``type="mean"`` with latent="marginal": the population-averaged mean
   int h(eta0_i + z_i' b) phi(b; 0, Psi) db, by Gauss-Hermite quadrature
