@@ -70,26 +70,27 @@ class PartwiseObjective:
         """d log L_c / d theta of every top-level cluster (clusters, parameters)."""
         return self._per_top(self._each(self.base.cluster_scores, theta, states))
 
+    def _pair_per_top(self, outputs: list) -> tuple:
+        """Per-part (means, covariances) into the design's cluster order."""
+        return tuple(self._per_top([out[i] for out in outputs]) for i in range(2))
+
     def posterior(self, theta, data, states):
         """Posterior means and covariances of the standardised latent variables per cluster."""
-        outputs = self._each(self.base.posterior, theta, states)
-        return tuple(self._per_top([out[i] for out in outputs]) for i in range(2))
+        return self._pair_per_top(self._each(self.base.posterior, theta, states))
 
     def latent_posterior(self, theta, data, states):
         """Posterior means and covariances of the latent variables eta per cluster."""
-        outputs = self._each(self.base.latent_posterior, theta, states)
-        return tuple(self._per_top([out[i] for out in outputs]) for i in range(2))
+        return self._pair_per_top(self._each(self.base.latent_posterior, theta, states))
 
     def posterior_modes(self, theta, data, states):
         """Posterior modes and inverse curvatures per cluster."""
-        outputs = self._each(self.base.posterior_modes, theta, states)
-        return tuple(self._per_top([out[i] for out in outputs]) for i in range(2))
+        return self._pair_per_top(self._each(self.base.posterior_modes, theta, states))
 
     def conditional_ml(self, theta, data, start=None):
         """ML estimates of each cluster's latent variables and their inverse curvature (from 0)."""
         outputs = [self.base.conditional_ml(theta, self._part(k), np.zeros_like(self.base.mode_start(self._part(k))))
                    for k in range(self.n_parts)]
-        return tuple(self._per_top([out[i] for out in outputs]) for i in range(2))
+        return self._pair_per_top(outputs)
 
     def nested_posterior(self, theta, data, states):
         """(means, covariances) of the top-level latent variables, then of the level-2 ones."""

@@ -76,7 +76,7 @@ def _syntax_newdata(result, newdata: pd.DataFrame, latent: str):
             else "every covariate"
         raise GllammError(f"newdata lacks the column(s) {missing}; give {need}.")
     newdata = newdata.assign(**{c: frame[c].dropna().iloc[0] for c in missing})
-    return result.refit(newdata, start=result, max_iter=0)
+    return result.refit(newdata, start=result, max_iter=0, weights=None, cluster_weights=None)
 
 
 def _unit_codes(newdata: pd.DataFrame, columns: list[str], labels) -> np.ndarray:
