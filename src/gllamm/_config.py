@@ -4,7 +4,9 @@
 * JAX's persistent compilation cache, on by default, in the user's cache
   directory (``$GLLAMM_CACHE_DIR`` or ``~/.cache/gllamm/jax``), so a second
   Python process fitting a model of the same shape does not compile again.
-  Set ``GLLAMM_CACHE_DIR=off`` to leave JAX's cache settings untouched.
+  Set ``GLLAMM_CACHE_DIR=off`` to leave JAX's cache settings untouched;
+  ``GLLAMM_XLA_CACHE=off`` keeps gllamm's traced functions (``_export_cache``) but not
+  XLA's compiled executables (whose (de)serialisation once crashed a long test process here).
 """
 
 from __future__ import annotations
@@ -32,5 +34,7 @@ def configure_jax() -> None:
     except OSError:
         return
     jax.config.update("jax_compilation_cache_dir", str(cache_dir))
+    if os.environ.get("GLLAMM_XLA_CACHE", "").lower() == "off":
+        jax.config.update("jax_enable_compilation_cache", False)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -38,6 +38,10 @@ def initialize_distributed(coordinator_address: str | None = None, num_processes
         process_id = int(os.environ["JAX_PROCESS_ID"])
     jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
                                process_id=process_id, **options)
+    cache = jax.config.jax_compilation_cache_dir
+    if cache and jax.process_count() > 1:  # JAX writes cache entries non-atomically: processes sharing a disk
+        # must not read each other's half-written entries, so each keeps its own directory
+        jax.config.update("jax_compilation_cache_dir", str(Path(cache) / f"process-{jax.process_index()}"))
 
 
 def sum_over_processes(values: np.ndarray) -> np.ndarray:
