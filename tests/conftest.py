@@ -1,16 +1,18 @@
-import os
 import warnings
 
+import jax
 import pytest
 
-# The test process compiles hundreds of programs; in it (twice, from a cold cache) XLA aborted while
-# serialising one executable for the persistent cache (jaxlib 0.10.2). The tests' own process therefore
-# skips XLA's executable cache (gllamm's traced-function cache stays on); subprocesses keep both.
-os.environ.setdefault("GLLAMM_XLA_CACHE", "off")
+import gllamm  # noqa: F401  (float64 on)
 
-import gllamm  # noqa: E402,F401  (float64 on)
 
-os.environ.pop("GLLAMM_XLA_CACHE")  # not inherited by the subprocesses the tests start
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Free every module's compiled programs after it: the test process compiles hundreds of them, and
+    (jaxlib 0.10.2) XLA crashed compiling one more after ~130 tests had kept theirs alive."""
+    yield
+    gllamm.make_objective.cache_clear()
+    jax.clear_caches()
 
 
 @pytest.fixture(scope="session")

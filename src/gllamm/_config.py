@@ -6,7 +6,7 @@
   Python process fitting a model of the same shape does not compile again.
   Set ``GLLAMM_CACHE_DIR=off`` to leave JAX's cache settings untouched;
   ``GLLAMM_XLA_CACHE=off`` keeps gllamm's traced functions (``_export_cache``) but not
-  XLA's compiled executables (whose (de)serialisation once crashed a long test process here).
+  XLA's compiled executables.
 """
 
 from __future__ import annotations
