@@ -99,10 +99,9 @@ def test_latent_class_fit_in_parts_equals_one_piece(contraception):
 
 
 def test_three_level_fit_and_its_predictions_in_parts_equal_one_piece():
-    sys.path.insert(0, str(WORKERS))
-    from devices_fit import three_level_data
+    from test_three_level import _simulate
 
-    frame = three_level_data()
+    frame = _simulate()
     plain = gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", frame, family="binomial", nip=8)
     parts = gllamm.fit("y ~ x + (1 | comm) + (1 | mom)", frame, family="binomial", nip=8, chunk_size=100)
     assert parts.options["parts"] > 1

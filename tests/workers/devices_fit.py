@@ -1,22 +1,16 @@
-"""Fit three models on 1 device and on every visible device (run with
+"""Fit the models named on the command line on 1 device and on every visible device (run with
 XLA_FLAGS=--xla_force_host_platform_device_count=8); print the largest differences as JSON."""
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 import gllamm
 
-
-def three_level_data(seed=3, n3=30, n2=4, n1=4):
-    rng = np.random.default_rng(seed)
-    comm = np.repeat(np.arange(n3), n2 * n1)
-    mom = np.repeat(np.arange(n3 * n2), n1)
-    x = rng.normal(size=comm.size)
-    eta = -0.3 + 0.7 * x + rng.normal(scale=0.8, size=n3)[comm] + rng.normal(scale=1.0, size=n3 * n2)[mom]
-    return pd.DataFrame(dict(y=rng.binomial(1, 1 / (1 + np.exp(-eta))), x=x, comm=comm, mom=mom))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # the tests directory
+from test_three_level import _simulate as three_level_data  # noqa: E402  (the three-level test's data)
 
 
 MODELS = {
