@@ -123,7 +123,8 @@ def test_structural_recovery_of_b_and_gamma():
     ("f =~ x1 + nope", "'nope'.*neither a latent variable nor a column"),
     ("f =~ x1 + x2\n g =~ x3 + x4\n f ~ g\n g ~ f", "loop"),
     ("f =~ NA*x1 + x2 + x3", "not identified"),
-    ("level: 3\n f =~ x1 + x2", "level: 1.*or .level: 2"),
+    ("level: top\n f =~ x1 + x2", "level: 1.*level: 2.*level: 3"),
+    ("level: 1\n f =~ x1 + x2\n level: 3\n g =~ x1 + x2", "no latent variables at level 2"),
 ])
 def test_syntax_errors_name_the_problem(syntax, message):
     with pytest.raises(gllamm.GllammError, match=message):

@@ -61,7 +61,7 @@ def test_parts_hold_every_cluster_once_and_padding_weighs_nothing():
         assert np.all(np.diff(arrays["chunk_cluster"][k]) >= 0) and np.all(np.diff(arrays["parent"][k]) >= 0)
         assert arrays["parent"][k].max() < arrays["cluster_weight"].shape[1]
     with pytest.raises(gllamm.GllammError, match="larger than the agreed"):
-        partition(data, 3, parts.shapes.__class__(*(s - 1 if i == 1 else s for i, s in
+        partition(data, 3, parts.shapes.from_tuple(tuple(s - 1 if i == 1 else s for i, s in
                                                       enumerate(parts.shapes.as_tuple()))))
 
 

@@ -22,7 +22,7 @@ from .errors import ConvergenceWarning, GllammError, check_choice, closest
 from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
-from .objective import make_objective, nodes_per_row
+from .objective import make_objective, nodes_per_row, settled_modes
 from .parallel import (PartitionedObjective, all_finite, check_same_model, least_squares_over_processes, make_layout,
                        mean_over_processes, std_over_processes, sum_over_processes)
 from .optimize import OptimizationResult, assess_convergence, maximize
@@ -51,7 +51,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         starts: int | None = None, seed: int | None = 0, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, top_weights=None,
         scale_weights: str = "none",
         offset=None, trials=None, scale: str | None = None,
-        start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | None = None, long: dict | None = None,
+        start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | list | None = None, long: dict | None = None,
         information: str | None = None, devices: int | None = None, chunk_size: int | None = None,
         max_iter: int = 200, tol: float = 1e-8,
         verbose: bool = False, **unknown) -> FitResult:
@@ -99,8 +99,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         log-likelihood becomes the pseudo-likelihood sum_j w_j log L_j with
         L_j = int prod_i f(y_ij | b)^{w_ij} phi(b) db (use robust SEs with sampling weights);
         In model syntax weights= are the units' (rows of the wide data) and cluster_weights= the clusters'
-        (multilevel syntax with cluster=; constant within clusters).
-    top_weights: with two nested levels, weights of the top-level units (gllamm's level-3 pweight);
+        (multilevel syntax with cluster=; constant within clusters; the top-level clusters' with several
+        cluster columns).
+    top_weights: with nested levels, weights of the top-level units (gllamm's pweight at the top level);
         cluster_weights= are then the weights of the level-2 units, and
         log L = sum_k w_k log int phi(u3) prod_j (int phi(u2) prod_i f^{w_i} du2)^{w_j} du3.
     scale_weights: "none", "size" or "effective" scaling of level-1 sampling weights within clusters.
@@ -121,7 +122,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     factor_scale: for syntax models, "loading" (first loading of each factor 1) or
         "variance" (factor variances 1, all loadings free).
     cluster: for syntax with 'level: 1' / 'level: 2' blocks, the column of the clusters
-        the units (rows) are nested in (multilevel SEM).
+        the units (rows) are nested in (multilevel SEM); with 'level: 3' blocks and above, a list of
+        nested cluster columns, lowest first (cluster=["class", "school"]).
     long: for syntax models on long data (one row per unit and item),
         {"unit": column, "item": column, "response": column}; the item values name the indicators.
     information: "observed" (gllamm's default) or "expected" (Fisher information, for
@@ -309,7 +311,7 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
             if not all_finite(modes):
                 modes = objective.modes(theta, data, objective.mode_start(data))
             if max_iter == 0:  # evaluation at given parameters: adapt until the rule settles (the iterations
-                modes = _settled_modes(objective, theta, data, modes)  # of a fit otherwise carry it on)
+                modes = settled_modes(objective, theta, data, modes)  # of a fit otherwise carry it on)
             state.update(key=key, modes=modes)
         return state["modes"]
 
@@ -342,19 +344,6 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
         theta0 = constraints.theta(scored.theta)
     result = maximize(value_and_grad, hessian, constraints.phi(theta0), max_iter=max_iter, tol=tol, verbose=verbose)
     return replace(result, theta=constraints.theta(result.theta))
-
-
-def _settled_modes(objective, theta, data, modes, rounds: int = 20):
-    """Repeat the (warm-started) adaptation while its state still moves: a first evaluation far from the
-    start values (e.g. start= with max_iter=0) must not use a half-adapted quadrature rule."""
-    for _ in range(rounds):
-        again = objective.modes(theta, data, modes)
-        change = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree_util.tree_leaves(again),
-                                                                    jax.tree_util.tree_leaves(modes)))
-        modes = again
-        if not change > 1e-8:
-            break
-    return modes
 
 
 def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -472,15 +461,16 @@ def _start_values(spec, design, table, start, verbose, layout=None) -> np.ndarra
         # keep the linear predictor inside the link's domain at the quadrature nodes
         eta = design.X @ beta + design.offset if design.X.shape[1] else design.offset
         residual_scale = 0.4 * mean_over_processes(np.abs(eta))
-    for level in spec.levels:
-        scale = np.full(level.dim, 0.5 * residual_scale)
+    for index, level in enumerate(spec.levels):
+        level_scale = np.full(level.dim, 0.5 * residual_scale)
         if level.loadings is None:  # random coefficients: scale by the spread of their covariate
+            Z = design.Z_levels[index] if len(design.Z_levels) > index else design.Z
             for k in range(level.dim):
-                column = design.Z[:, k]
+                column = Z[:, k]
                 spread = std_over_processes(column)
                 if spread > 1e-8 + 1e-5 * mean_over_processes(np.abs(column)):  # not constant
-                    scale[k] /= spread
-        factors.append(np.diag(scale))
+                    level_scale[k] /= spread
+        factors.append(np.diag(level_scale))
     if spec.family.exact_gaussian:
         log_disp = log_disp + np.log(0.9)
     return table.pack(beta, factors, log_disp, thresholds=thresholds, scale=scale)

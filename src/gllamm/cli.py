@@ -38,7 +38,8 @@ def _fit_command(args) -> int:
     options = dict(family=args.family, link=args.link, method=args.method, nip=args.nip,
                    weights=args.weights, offset=args.offset, trials=args.trials, verbose=args.verbose and not args.json)
     if args.cluster is not None:
-        options["cluster"] = args.cluster
+        clusters = [c.strip() for c in args.cluster.split(",")]  # nested cluster columns, lowest first
+        options["cluster"] = clusters[0] if len(clusters) == 1 else clusters
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = fit(args.model, data, **options)
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default=None, help="column of level-1 weights")
     p.add_argument("--offset", default=None, help="offset column")
     p.add_argument("--trials", default=None, help="column of binomial denominators")
-    p.add_argument("--cluster", default=None, help="cluster column for multilevel model syntax (level: 1 / level: 2)")
+    p.add_argument("--cluster", default=None, help="cluster column for multilevel model syntax (level: 1 / level: 2); "
+                   "with level: 3 blocks nested columns lowest first, comma-separated: class,school")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--verbose", action="store_true", help="print the iteration log")
     p.set_defaults(handler=_fit_command)

@@ -21,8 +21,8 @@ import numpy as np
 from ._export_cache import CachedFunction
 from .integrate.discrete import class_log_probabilities, class_posterior, discrete_log_integrals
 from .integrate.nested_laplace import joint_modes, joint_posterior, nested_laplace
-from .integrate.nested import (inner_model, nested_adaptation, nested_class_posterior, nested_log_integrals,
-                               nested_posterior, outer_log_values)
+from .integrate.nested import (UpperLevel, inner_model, nested_adaptation, nested_class_posterior,
+                               nested_log_integrals, nested_posterior, outer_log_values)
 from .integrate import (
     ClusterModel,
     Integration,
@@ -137,43 +137,59 @@ def _interaction_coefficients(level, params, data, weighted_z, M):
     return jnp.einsum("pcm,pkl->klcm", jnp.stack(coefficients), S.reshape(len(level.products), q, q))
 
 
-def outer_loadings(table: ParameterTable, theta, data):
-    """Loadings (q3, chunks, W) of the standardised level-3 latent variables on each row.
+def level_key(name: str, index: int) -> str:
+    """Design array of latent level ``index`` >= 1: ``Z_outer``/``parent`` for the first level above level 2,
+    ``Z_outer2``/``parent2`` for the next, and so on."""
+    return name if index == 1 else f"{name}{index}"
 
-    With level-2 latent variables regressed on level-3 ones (eta2 = M2 (B23 eta3 + ...)), a row also
-    reaches eta3 through its level-2 loadings: z2' Lambda2' M2 B23 M3 L3 u3.
+
+def level_reaches(table: ParameterTable, params, data):
+    """Each row's loadings on the latent variables eta_l of every level (q_l, chunks, W), level 2 first.
+
+    With eta_l = M_l (Gamma_l w_l + B_l,l+1 eta_l+1 + L_l u_l), a row loading zl_l = Lambda_l' z_l on eta_l
+    directly also reaches eta_l+1 through the levels below: r_0 = zl_0, r_l = zl_l + r_l-1 M_l-1 B_l-1,l.
     """
-    params = table.unpack(theta)
-    loadings_matrix, _, ML = latent_structure(table, params, 1)
-    weighted_z = jnp.einsum("rcm,kr->kcm", data["Z_outer"], loadings_matrix)
-    outer = jnp.einsum("kcm,kl->lcm", weighted_z, ML)
-    if table.spec.levels[0].cross_paths:
-        inner_matrix, M2, _ = latent_structure(table, params, 0)
-        weighted_z2 = jnp.einsum("rcm,kr->kcm", data["Z"], inner_matrix)
-        outer = outer + jnp.einsum("kcm,kl->lcm", weighted_z2, M2 @ params.cross_effects[0] @ ML)
-    return outer
+    levels = table.spec.levels
+    reaches = [jnp.einsum("rcm,kr->kcm", data["Z"], params.loadings[0])]
+    for index in range(1, len(levels)):
+        reach = jnp.einsum("rcm,kr->kcm", data[level_key("Z_outer", index)], params.loadings[index])
+        if levels[index - 1].cross_paths:
+            _, M_below, _ = latent_structure(table, params, index - 1)
+            reach = reach + jnp.einsum("kcm,kl->lcm", reaches[-1], M_below @ params.cross_effects[index - 1])
+        reaches.append(reach)
+    return reaches
+
+
+def chunk_units(data, index: int):
+    """The unit of latent level ``index`` of every row chunk, through the parent pointers."""
+    unit = data["chunk_cluster"]
+    for level in range(1, index + 1):
+        unit = data[level_key("parent", level)][unit]
+    return unit
 
 
 def _nested_parts(table, theta, data):
-    base = cluster_model(table, theta, data)
-    outer = outer_loadings(table, theta, data)
-    if table.spec.levels[1].covariate_paths:  # eta3 = M3 (Gamma3 w3 + L3 u3): the rows reach M3 Gamma3 w3
-        base = replace(base, eta0=base.eta0 + outer_shift(table, theta, data))
-    return base, outer, data["parent"], data["cluster_weight"].shape[0]
+    """(level-2 integrands, the levels above as ``UpperLevel``s, innermost first).
 
-
-def outer_shift(table: ParameterTable, theta, data):
-    """Each row's share of the level-3 covariate effects, (z3' Lambda3' + z2' Lambda2' M2 B23) M3 Gamma3 w3."""
+    A row's loadings on the standardised u_l of level l >= 1 are r_l M_l L_l (``level_reaches``: a unit-level
+    factor regressed on a cluster-level one carries the cluster-level disturbance to the unit's rows), and
+    the covariate effects of those levels shift its linear predictor by sum_l r_l M_l Gamma_l w_l (w_l:
+    ``w_outer`` for the third level, ``w_outer2``... above it, one row per unit of the level).
+    """
     params = table.unpack(theta)
-    loadings3, M3, _ = latent_structure(table, params, 1)
-    shift = data["w_outer"] @ (M3 @ params.covariate_effects[1]).T  # (top units, q3)
-    rows = jnp.einsum("rcm,kr->kcm", data["Z_outer"], loadings3)
-    if table.spec.levels[0].cross_paths:
-        loadings2, M2, _ = latent_structure(table, params, 0)
-        rows = rows + jnp.einsum("kcm,kl->lcm", jnp.einsum("rcm,kr->kcm", data["Z"], loadings2),
-                                 M2 @ params.cross_effects[0])
-    top_of_chunk = data["parent"][data["chunk_cluster"]]
-    return jnp.einsum("kcm,ck->cm", rows, shift[top_of_chunk])
+    base = cluster_model(table, theta, data)
+    reaches = level_reaches(table, params, data)
+    uppers, shift = [], 0.0
+    for index in range(1, len(table.spec.levels)):
+        _, M, ML = latent_structure(table, params, index)
+        if table.spec.levels[index].covariate_paths:
+            effects = data[level_key("w_outer", index)] @ (M @ params.covariate_effects[index]).T  # (units, q)
+            shift = shift + jnp.einsum("kcm,ck->cm", reaches[index], effects[chunk_units(data, index)])
+        above = level_key("parent", index + 1)
+        n_units = data[above].shape[0] if above in data else data["cluster_weight"].shape[0]
+        uppers.append(UpperLevel(jnp.einsum("kcm,kl->lcm", reaches[index], ML), data[level_key("parent", index)],
+                                 n_units))
+    return replace(base, eta0=base.eta0 + shift), tuple(uppers)
 
 
 def _inner_classes(table, theta, data):
@@ -309,15 +325,17 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
         return jax.scipy.special.logsumexp(terms, axis=-1) + constant
-    if len(table.spec.levels) == 2:
-        base, outer, parent, n_top = _nested_parts(table, theta, data)
+    if len(table.spec.levels) >= 2:
+        base, uppers = _nested_parts(table, theta, data)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         if "unit_weight" in data:  # level-2 sampling weights raise each unit's integral to its weight
             constant = data["unit_weight"] * constant
-        constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
+        for level in uppers:
+            constant = jax.ops.segment_sum(constant, level.parent, num_segments=level.n_units,
+                                           indices_are_sorted=True)
         if integration.method == "laplace":  # one joint mode per top-level unit (lme4's nAGQ = 1)
-            return nested_laplace(base, outer, parent, n_top, modes, newton_steps) + constant
-        return nested_log_integrals(base, outer, parent, n_top, integration, modes, newton_steps,
+            return nested_laplace(base, uppers, modes, newton_steps) + constant
+        return nested_log_integrals(base, uppers, integration, modes, newton_steps,
                                     _inner_classes(table, theta, data), data.get("unit_weight")) + constant
     model = cluster_model(table, theta, data)
     constant = model.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
@@ -343,11 +361,11 @@ def modes(table: ParameterTable, integration: Integration, theta, data, start):
     if integration.within_classes and table.spec.discrete_index == 1:  # modes of the continuous latent variables of every (unit, class)
         inner = _within_class_model(table, theta, data)[0]
         return start if integration.method == "ghq" else find_modes(inner, start)
-    if len(table.spec.levels) == 2:
-        base, outer, parent, n_top = _nested_parts(table, theta, data)
+    if len(table.spec.levels) >= 2:
+        base, uppers = _nested_parts(table, theta, data)
         if integration.method == "laplace":
-            return joint_modes(base, outer, parent, n_top, start)
-        return nested_adaptation(base, outer, parent, n_top, integration, start,
+            return joint_modes(base, uppers, start)
+        return nested_adaptation(base, uppers, integration, start,
                                  discrete=_inner_classes(table, theta, data), unit_weight=data.get("unit_weight"))
     model = cluster_model(table, theta, data)
     if model.q == 0:
@@ -381,18 +399,26 @@ class Objective:
     def mode_start(self, data):
         """Starting modes: zeros; for two nested levels the outer rule's location/scale and inner modes."""
         levels = self.table.spec.levels
-        if len(levels) == 2 and self.integration.method == "laplace":  # joint modes (u2, u3)
-            return np.zeros((data["parent"].shape[0], levels[0].dim)), np.zeros((data["cluster_weight"].shape[0],
-                                                                                  levels[1].dim))
         if self.integration.within_classes and self.table.spec.discrete_index == 1:
             return np.zeros((self.integration.classes * data["parent"].shape[0], levels[0].dim))
-        if len(levels) == 2:
-            n_top, q2, q3 = data["cluster_weight"].shape[0], levels[0].dim, levels[1].dim
-            k3 = self.integration.nip ** q3
-            return (np.zeros((n_top, q3)), np.broadcast_to(np.eye(q3), (n_top, q3, q3)).copy(),
-                    np.zeros((k3 * data["parent"].shape[0], q2)))
+        if len(levels) >= 2:
+            units = [data[level_key("parent", index)].shape[0] for index in range(1, len(levels))]
+            units.append(data["cluster_weight"].shape[0])
+            if self.integration.method == "laplace":  # joint modes (u2, u3, ...)
+                return tuple(np.zeros((n, level.dim)) for n, level in zip(units, levels))
+            return _nested_start(units, [level.dim for level in levels], self.integration.nip)
         q = sum(level.dim for level in levels)
         return np.zeros((data["cluster_weight"].shape[0], q))
+
+
+def _nested_start(units, dims, nip: int, copies: int = 1):
+    """Zero adaptation state of nested quadrature: (location 0, scale I, state below) from the top level down,
+    the units of every lower level copied once per node of the levels above; level-2 modes at the bottom."""
+    if len(units) == 1:
+        return np.zeros((copies * units[0], dims[0]))
+    n, q = copies * units[-1], dims[-1]
+    below = _nested_start(units[:-1], dims[:-1], nip, copies * nip ** q)
+    return np.zeros((n, q)), np.broadcast_to(np.eye(q), (n, q, q)).copy(), below
 
 
 def _conditional_ml(table, theta, data, start):
@@ -400,6 +426,20 @@ def _conditional_ml(table, theta, data, start):
     model = replace(cluster_model(table, theta, data, standardized=False), prior=0.0)
     u = find_modes(model, start, max_iter=200)
     return posterior_mode_curvature(model, u)
+
+
+def settled_modes(objective, theta, data, modes, rounds: int = 20):
+    """Repeat the (warm-started) adaptation while its state still moves: a first evaluation far from the
+    start values (e.g. start= with max_iter=0, or post-estimation from zero modes) must not use a
+    half-adapted quadrature rule."""
+    for _ in range(rounds):
+        again = objective.modes(theta, data, modes)
+        change = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree_util.tree_leaves(again),
+                                                                    jax.tree_util.tree_leaves(modes)))
+        modes = again
+        if not change > 1e-8:
+            break
+    return modes
 
 
 _HESSIAN_BUDGET = 4_000_000  # rows x quadrature nodes x tangents evaluated together in the Hessian

@@ -82,6 +82,7 @@ class Design:
     level_units: dict | None = None  # number of units per level, innermost first
     Z_levels: tuple = ()  # Z of every level (Z is the first)
     top_labels: np.ndarray | None = None  # labels of the top-level units when levels are nested
+    middle_labels: tuple = ()  # labels of the units of the levels between the first and the top (4+ levels)
     dispersion_index: np.ndarray | None = None  # which residual variance/dispersion applies to each row
     cluster_covariates: np.ndarray | None = None  # w (clusters, n_w) for the structural model
     scale_matrix: np.ndarray | None = None  # V (rows, n_scale) of the level-1 log-scale model
@@ -104,6 +105,21 @@ class Design:
     def n_clusters(self) -> int:
         """Number of units at the first grouping level."""
         return int(len(self.cluster_labels))
+
+    def unit_labels(self, index: int) -> np.ndarray:
+        """Labels of the units of latent level ``index`` (0: the first grouping level; the last: the top)."""
+        if index == 0:
+            return self.cluster_labels
+        if index <= len(self.middle_labels):
+            return self.middle_labels[index - 1]
+        return self.top_labels
+
+    def level_codes(self, index: int) -> np.ndarray:
+        """Each row's unit at latent level ``index`` (0: the first grouping level), through the parent pointers."""
+        codes = self.cluster_codes
+        for level in range(1, index + 1):
+            codes = np.asarray(self.chunks.arrays["parent" if level == 1 else f"parent{level}"])[codes]
+        return codes
 
     def data(self) -> dict:
         """The pytree passed to jitted likelihood functions."""
@@ -233,11 +249,6 @@ def build_design(
         scale = _one_sided(scale, "scale")
         scale_vars = _variables(scale)
         _check_columns(scale_vars, data, "scale=")
-    if len(formula.groups) > 2:
-        raise GllammError(
-            f"The formula has {len(formula.groups)} grouping factors ({', '.join(formula.groups)}); "
-            "this version fits up to two nested levels of latent variables (three-level models)."
-        )
     weight_values = _as_column(weights, data, "weights")
     offset_values = _as_column(offset, data, "offset")
     trial_values = _as_column(trials, data, "trials")
@@ -366,10 +377,8 @@ def build_design(
         if keys[group].nunique() < 2:
             raise GllammError(f"Grouping factor '{group}' has {keys[group].nunique()} level; a random effect needs at least 2 groups.")
     groups = sorted(formula.groups, key=lambda g: -keys[g].nunique())  # more units = lower level
-    if len(groups) == 2:
-        lower, higher = groups
-        per_unit = pd.Series(keys[higher].to_numpy()).groupby(keys[lower].to_numpy()).nunique()
-        if per_unit.max() > 1:
+    for lower, higher in zip(groups, groups[1:]):
+        if not_nested(keys[lower].to_numpy(), keys[higher].to_numpy()):
             raise GllammError(
                 f"'{lower}' is not nested in '{higher}': some '{lower}' units occur in several '{higher}' units. "
                 f"If '{lower}' ids restart within each '{higher}', write (1 | {higher}/{lower}); crossed random "
@@ -412,13 +421,10 @@ def build_design(
     columns = _group_columns(group) if groups else []
     if not groups:  # no latent variables: every row is its own independent unit
         codes, labels, parent, top_labels = np.arange(len(cc)), np.asarray(cc.index), None, None
-    elif len(groups) == 2:  # order lower units by their higher unit, so chunks are sorted by the top level
-        top_codes, top_labels = pd.factorize(keys[groups[1]], sort=True)
-        pairs = pd.DataFrame({"top": top_codes, "unit": keys[group].to_numpy()})
-        unit_order = pairs.drop_duplicates("unit").sort_values(["top", "unit"])
-        labels = unit_order.unit.to_numpy()
-        codes = pd.Index(labels).get_indexer(keys[group].to_numpy())
-        parent = unit_order.top.to_numpy()
+    elif len(groups) >= 2:  # units ordered by their higher units, so chunks are sorted by every level above
+        hierarchy = _nested_order([keys[g].to_numpy() for g in groups])
+        (codes, labels, parent), middle = hierarchy[0], hierarchy[1:-1]
+        top_labels, top_of_row = hierarchy[-1][1], hierarchy[-1][0]
     else:
         codes, labels = pd.factorize(keys[group], sort=True)
         labels, parent, top_labels = np.asarray(labels), None, None
@@ -475,7 +481,7 @@ def build_design(
                      dispersion_families=dispersion_families, set_size=set_size)
     row_weights = _scale_level1_weights(row_weights, codes, scale_weights)
     if top_weight_values is not None and parent is None:
-        raise GllammError("top_weights= is for models with two nested levels (weights of the top-level units); "
+        raise GllammError("top_weights= is for models with nested levels (weights of the top-level units); "
                           "with one level use cluster_weights=.")
     chunks = _make_chunks(y, n_trials, X, Z, total_offset, row_weights, codes, len(labels), family, chunk_width,
                           per_cluster_weights if parent is None else None, scale_matrix=V, dispersion_index=dispersion_index, member=member,
@@ -490,12 +496,16 @@ def build_design(
         top_weight = np.ones(len(top_labels))
         if top_weight_values is not None:  # level-3 weights: one per top-level unit
             values = top_weight_values[complete]
-            top_of_row = np.asarray(parent)[codes]
             top_weight[top_of_row] = values
             if np.any(np.abs(values - top_weight[top_of_row]) > 1e-12 * np.abs(values).max()) or np.any(values < 0):
                 raise GllammError(f"top_weights must be non-negative and constant within each '{groups[-1]}' unit.")
         chunks.arrays.update(Z_outer=jnp.asarray(Z_outer), parent=jnp.asarray(parent, dtype=jnp.int32),
                              cluster_weight=jnp.asarray(top_weight))
+        for index, (_, _, above) in enumerate(middle, start=2):  # levels above the third: their own pointers
+            Z_level = Z_levels[index]
+            chunks.arrays[f"Z_outer{index}"] = jnp.asarray(
+                np.stack([np.where(valid, Z_level[safe, j], 0.0) for j in range(Z_level.shape[1])]))
+            chunks.arrays[f"parent{index}"] = jnp.asarray(above, dtype=jnp.int32)
         if per_cluster_weights is not None:  # level-2 weights (units of the first grouping level)
             chunks.arrays["unit_weight"] = jnp.asarray(per_cluster_weights)
     design = Design(
@@ -509,6 +519,7 @@ def build_design(
         top_weights_argument=None if top_weight_values is None else top_weight_values[complete],
         level_units={lv.name: int(keys[lv.name].nunique()) for lv in levels},
         top_labels=None if top_labels is None else np.asarray(top_labels),
+        middle_labels=tuple(np.asarray(m[1]) for m in middle) if len(groups) > 2 else (),
         Z_levels=tuple(Z_levels), scale_matrix=V, scale_model_spec=scale_spec,
         threshold_matrix=T, threshold_model_spec=threshold_spec,
         dispersion_index=dispersion_index, member=member, set_size=set_size,
@@ -516,6 +527,28 @@ def build_design(
         nominal_categories=tuple(nominal[1]) if nominal is not None else (), nominal_base=nominal[2] if nominal is not None else 0,
     )
     return spec, design
+
+
+def not_nested(lower, higher) -> bool:
+    """True when some unit of ``lower`` (row keys) occurs in several units of ``higher``."""
+    return bool(pd.Series(higher).groupby(lower).nunique().max() > 1)
+
+
+def _nested_order(keys: list) -> list:
+    """Units of nested grouping levels (row keys per level, innermost first) ordered by their higher units.
+
+    Returns per level (row codes, unit labels, parent of each unit at the level above; None at the top):
+    the top units sorted by label, every lower level's units sorted by (parent code, label), so each parent
+    pointer is sorted and row chunks sorted by first-level unit are sorted by every level above.
+    """
+    codes, labels = pd.factorize(keys[-1], sort=True)
+    out = [(codes, np.asarray(labels), None)]
+    for key in reversed(keys[:-1]):
+        pairs = pd.DataFrame({"parent": out[0][0], "unit": key})
+        order = pairs.drop_duplicates("unit").sort_values(["parent", "unit"])
+        labels = order.unit.to_numpy()
+        out.insert(0, (pd.Index(labels).get_indexer(key), labels, order.parent.to_numpy()))
+    return out
 
 
 def _choice_layout(column, set_codes, set_labels, ranks, X, fixed_names, Z_levels, levels, weights, codes, labels):

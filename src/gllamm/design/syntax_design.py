@@ -21,7 +21,7 @@ from ..families import Family
 from ..spec import LevelSpec, ModelSpec
 from ..spec.model_spec import Loading, Path, Product
 from ..syntax.model_syntax import ModelSyntax
-from .design import Design, _make_chunks
+from .design import Design, _make_chunks, _nested_order, not_nested
 
 
 @dataclass(frozen=True)
@@ -287,28 +287,53 @@ def _weight_column(value, data: pd.DataFrame, option: str) -> np.ndarray | None:
     return values
 
 
+def _measured(block, within: bool) -> set:
+    """Names the statements of a level block use as responses: indicators of its factors and, at the unit
+    level, also the responses and covariates of its regressions."""
+    names = {t.name for s in block if s.op == "=~" for t in s.rhs}
+    if within:
+        names |= {t.name for s in block if s.op == "~" for t in s.rhs} | {s.lhs for s in block if s.op == "~"}
+    return names
+
+
 def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family, *,
-                        factor_scale: str = "loading", cluster: str | None = None, weights=None,
+                        factor_scale: str = "loading", cluster: str | list | None = None, weights=None,
                         cluster_weights=None) -> tuple[ModelSpec, Design, SyntaxConstraints]:
     """Stack wide data and build the latent variable model the syntax describes.
 
     With ``level: 1`` / ``level: 2`` blocks and ``cluster=`` the units (rows of the data) are
-    nested in clusters: level-1 latent variables vary over units, level-2 ones over clusters.
-    weights: sampling weights of the units (rows of the data); cluster_weights: of the clusters
+    nested in clusters: level-1 latent variables vary over units, level-2 ones over clusters; with
+    ``level: 3`` blocks (and so on) ``cluster=`` lists the nested cluster columns, lowest first.
+    weights: sampling weights of the units (rows of the data); cluster_weights: of the top-level clusters
     (constant within each), as gllamm's pweight at those levels.
     """
     if not isinstance(data, pd.DataFrame):
         raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
     if factor_scale not in ("loading", "variance"):
         raise GllammError(f"factor_scale must be 'loading' (first loading 1) or 'variance' (factor variance 1); got {factor_scale!r}.")
-    if syntax.multilevel and cluster is None:
-        raise GllammError("The syntax has a 'level: 2' block: give the cluster column, e.g. cluster='school'.")
-    if cluster is not None and not syntax.multilevel:
+    for k in range(1, syntax.n_levels + 1):
+        if not any(s.level == k and s.op == "=~" for s in syntax.statements):
+            raise GllammError(f"The syntax has a 'level: {syntax.n_levels}' block but no latent variables at level "
+                              f"{k}: every level up to the highest needs a 'level: {k}' block with a '=~' statement.")
+    clusters = [] if cluster is None else ([cluster] if isinstance(cluster, str) else list(cluster))
+    if syntax.multilevel and not clusters:
+        raise GllammError("The syntax has a 'level: 2' block: give the cluster column, e.g. cluster='school' "
+                          "(with 'level: 3' blocks a list, lowest first: cluster=['class', 'school']).")
+    if clusters and not syntax.multilevel:
         raise GllammError("cluster= needs 'level: 1' and 'level: 2' blocks in the syntax saying which latent "
                           "variables vary within and between clusters.")
-    if cluster is not None and cluster not in data.columns:
-        raise GllammError(f"Cluster column '{cluster}' is not in the data.{closest(cluster, list(data.columns))}")
-    if cluster_weights is not None and cluster is None:
+    if clusters and len(clusters) != syntax.n_levels - 1:
+        raise GllammError(f"The syntax has level blocks up to 'level: {syntax.n_levels}', so cluster= needs "
+                          f"{syntax.n_levels - 1} nested cluster columns, lowest first; got {clusters}.")
+    for name in clusters:
+        if name not in data.columns:
+            raise GllammError(f"Cluster column '{name}' is not in the data.{closest(name, list(data.columns))}")
+    for lower, higher in zip(clusters, clusters[1:]):
+        if not_nested(data[lower].to_numpy(), data[higher].to_numpy()):
+            raise GllammError(f"Cluster column '{lower}' is not nested in '{higher}': some '{lower}' clusters occur "
+                              f"in several '{higher}' clusters. Give cluster ids that are unique across '{higher}' "
+                              f"(e.g. combine both columns) and list the columns lowest first.")
+    if cluster_weights is not None and not clusters:
         raise GllammError("cluster_weights= are the weights of the clusters of multilevel syntax (with cluster=); "
                           "the units' (rows') weights are weights=.")
     unit_weights = _weight_column(weights, data, "weights")
@@ -320,37 +345,41 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         family, _ = make_mixed_family(family, indicators)
     fix: dict = {}
     labels: dict[str, list[str]] = {}
-    within = [s for s in syntax.statements if s.level == 1]
-    between = [s for s in syntax.statements if s.level == 2]
-    outer_names = [s.lhs for s in between if s.op == "=~"]
+    blocks = [[s for s in syntax.statements if s.level == k] for k in range(1, len(clusters) + 2)]
+    names_at = [[s.lhs for s in block if s.op == "=~"] for block in blocks] + [[]]
+    within = blocks[0]
     level, covariates, response_effects, cross = _build_level(within, indicators, "unit", factor_scale, family, data,
-                                                              fix, labels, between=False, outer_latent=outer_names)
-    levels = [level]
-    outer_covariates = []
-    if between:
-        outer, outer_covariates, outer_effects, _ = _build_level(between, indicators, cluster, factor_scale, family,
-                                                                 data, fix, labels, between=True)
-        for name in outer_covariates:  # one covariate list for both levels; between-level paths re-indexed
+                                                              fix, labels, between=False, outer_latent=names_at[1])
+    levels, crosses, level_covariates = [level], [cross], [None]
+    for k, block in enumerate(blocks[1:], start=1):
+        outer, outer_covariates, outer_effects, cross = _build_level(
+            block, indicators, clusters[k - 1], factor_scale, family, data, fix, labels, between=True,
+            outer_latent=names_at[k + 1])
+        for name in outer_covariates:  # one covariate list for every level; between-level paths re-indexed
             if name not in covariates:
                 covariates.append(name)
         outer = replace(outer, covariate_paths=tuple(replace(p, rhs=covariates.index(outer_covariates[p.rhs]))
                                                      for p in outer.covariate_paths))
         if outer_effects:
             raise GllammError("Covariate effects on responses belong in the 'level: 1' block.")
-        names = set(level.latent_names) & set(outer.latent_names)
-        if names:
-            raise GllammError(f"Latent variables {sorted(names)} are defined at both levels; use different names.")
-        if cross:
-            level = replace(level, cross_paths=tuple(Path(lhs, outer.latent_names.index(rhs), name)
-                                                     for lhs, rhs, name in cross))
-            levels[0] = level
+        for below in levels:
+            names = set(below.latent_names) & set(outer.latent_names)
+            if names:
+                raise GllammError(f"Latent variables {sorted(names)} are defined at two levels; use different names.")
         levels.append(outer)
+        crosses.append(cross)
+        level_covariates.append(outer_covariates)
+    for k, cross in enumerate(crosses[:-1]):  # regressions on a latent variable of the next level up
+        if cross:
+            levels[k] = replace(levels[k], cross_paths=tuple(Path(lhs, levels[k + 1].latent_names.index(rhs), name)
+                                                             for lhs, rhs, name in cross))
+    level = levels[0]
     levels = [replace(lv, loadings=pad_loadings(lv.loadings, len(indicators))) for lv in levels]
     latent = list(level.latent_names)
     # ---- stacking -------------------------------------------------------------------------------------
     item_effects = {(lhs, c) for lhs, c, _ in response_effects if _item_level(c, data)}
     person_columns = sorted(set(covariates) | {c for lhs, c, _ in response_effects if (lhs, c) not in item_effects}
-                            | ({cluster} if cluster else set()))
+                            | set(clusters))
     complete_person = data[person_columns].notna().all(axis=1).to_numpy() if person_columns else np.ones(len(data), bool)
     responses = data[indicators]
     threshold_groups = ()
@@ -376,22 +405,21 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         item_observed[:, indicators.index(lhs)] &= data[f"{covariate}@{lhs}"].notna().to_numpy()
     observed &= item_observed
     cluster_items = set()
-    if cluster is not None:  # cluster-level responses (measured only by level-2 factors): once per cluster
-        within_items = {t.name for s in within if s.op in ("=~", "~") for t in s.rhs} | \
-            {s.lhs for s in within if s.op == "~"}
-        between_items = {t.name for s in between if s.op == "=~" for t in s.rhs}
-        clusters_of_rows = data[cluster].to_numpy()
-        for j, name in enumerate(indicators):
-            if name in between_items and name not in within_items:
-                cluster_items.add(name)
-                present = observed[:, j]
-                frame = pd.DataFrame({"c": clusters_of_rows[present], "v": values[present, j]})
-                if (frame.groupby("c")["v"].nunique() > 1).any():
-                    raise GllammError(f"'{name}' is measured only by level-2 latent variables, so it must be a "
-                                      f"cluster-level variable, constant within each '{cluster}'; it varies. Add a "
-                                      "level-1 factor for it, or use its cluster mean.")
-                first = ~pd.Series(clusters_of_rows).where(present).duplicated(keep="first").to_numpy()
-                observed[:, j] = present & first
+    for j, name in enumerate(indicators):  # items measured only at a level of clusters: once per cluster
+        measured_at = [k for k, block in enumerate(blocks) if name in _measured(block, k == 0)]
+        if not clusters or not measured_at or min(measured_at) == 0:
+            continue
+        column = clusters[min(measured_at) - 1]
+        cluster_items.add(name)
+        clusters_of_rows = data[column].to_numpy()
+        present = observed[:, j]
+        frame = pd.DataFrame({"c": clusters_of_rows[present], "v": values[present, j]})
+        if (frame.groupby("c")["v"].nunique() > 1).any():
+            raise GllammError(f"'{name}' is measured only by level-{min(measured_at) + 1} latent variables, so it "
+                              f"must be a cluster-level variable, constant within each '{column}'; it varies. Add a "
+                              "level-1 factor for it, or use its cluster mean.")
+        first = ~pd.Series(clusters_of_rows).where(present).duplicated(keep="first").to_numpy()
+        observed[:, j] = present & first
     dropped_people = int((~complete_person).sum())
     if dropped_people:
         warnings.warn(f"Dropped {dropped_people} of {len(data)} units with missing covariates "
@@ -404,8 +432,8 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     if missing_item_covariates:
         warnings.warn(f"{missing_item_covariates} responses with a missing item-level covariate are left out.",
                       DataWarning, stacklevel=3)
-    if cluster is not None:  # order units by cluster so that chunks are sorted by the top level
-        cluster_codes_all, cluster_labels = pd.factorize(data[cluster], sort=True)
+    if clusters:  # order units by their clusters at every level so that chunks are sorted by each level
+        cluster_codes_all = _nested_order([data[c].to_numpy() for c in clusters])[0][0]
         unit_order = np.argsort(cluster_codes_all, kind="stable")
     else:
         unit_order = np.arange(len(data))
@@ -454,7 +482,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     weights = np.ones_like(y)
     offset = np.zeros_like(y)
     kept_weights = None if unit_weights is None else unit_weights[keep_people]
-    if cluster is not None and kept_weights is not None and cluster_items:
+    if clusters and kept_weights is not None and cluster_items:
         # a cluster-level item rides on one unit of its cluster, whose integral is raised to the unit's weight
         # w: weight 1/w on its rows keeps it counted once (it does not depend on the unit's own latent variables)
         host = kept_weights[codes]
@@ -464,35 +492,40 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
                               f"cluster-level items ({', '.join(sorted(cluster_items))}).")
         weights = np.where(rows, 1.0 / np.where(rows, host, 1.0), 1.0)
     chunks = _make_chunks(y, trials, X, Z, offset, weights, codes, len(keep_people), family, None,
-                          kept_weights if cluster is None else None, dispersion_index=dispersion_index,
+                          kept_weights if not clusters else None, dispersion_index=dispersion_index,
                           cluster_covariates=w, member=member, threshold_rows=threshold_rows)
-    if cluster is not None:
+    hierarchy = _nested_order([data[c].to_numpy()[keep_people] for c in clusters]) if clusters else []
+    if clusters:
         import jax.numpy as jnp
 
-        parent_codes, top_labels = pd.factorize(cluster_codes_all[keep_people], sort=True)
         valid = chunks.row_positions >= 0
         safe = np.where(valid, chunks.row_positions, 0)
+        Z_chunks = jnp.asarray(np.stack([np.where(valid, Z[safe, j], 0.0) for j in range(n_items)]))
+        top_codes, top_labels = hierarchy[-1][0], hierarchy[-1][1]
         top_weight = np.ones(len(top_labels))
-        if top_weights is not None:  # one weight per cluster
+        if top_weights is not None:  # one weight per top-level cluster
             values = top_weights[keep_people]
-            top_weight[parent_codes] = values
-            if np.any(np.abs(values - top_weight[parent_codes]) > 1e-12 * np.abs(values).max()):
-                raise GllammError(f"cluster_weights must be constant within each '{cluster}' cluster.")
-        chunks.arrays.update(Z_outer=jnp.asarray(np.stack([np.where(valid, Z[safe, j], 0.0) for j in range(n_items)])),
-                             parent=jnp.asarray(parent_codes, dtype=jnp.int32),
-                             cluster_weight=jnp.asarray(top_weight))
+            top_weight[top_codes] = values
+            if np.any(np.abs(values - top_weight[top_codes]) > 1e-12 * np.abs(values).max()):
+                raise GllammError(f"cluster_weights must be constant within each '{clusters[-1]}' cluster.")
+        chunks.arrays.update(cluster_weight=jnp.asarray(top_weight))
+        for index in range(1, len(clusters) + 1):  # level index's loadings and the pointer from the level below
+            pointer = hierarchy[0][0] if index == 1 else hierarchy[index - 2][2]
+            suffix = "" if index == 1 else str(index)
+            chunks.arrays[f"Z_outer{suffix}"] = Z_chunks
+            chunks.arrays[f"parent{suffix}"] = jnp.asarray(pointer, dtype=jnp.int32)
         if kept_weights is not None:  # unit weights raise each unit's integral to its weight
             chunks.arrays["unit_weight"] = jnp.asarray(kept_weights)
         if w is not None:  # cluster-level values of the covariates (between-level ones must be constant)
-            frame = pd.DataFrame(w, columns=covariates).assign(_cluster=parent_codes)  # rows: kept units
-            for name in outer_covariates:
-                if (frame.groupby("_cluster")[name].nunique() > 1).any():
-                    raise GllammError(f"'{name}' explains a level-2 latent variable, so it must be a cluster-level "
-                                      f"variable, constant within each '{cluster}'; it varies. Use its cluster mean.")
-            chunks.arrays["w_outer"] = jnp.asarray(frame.groupby("_cluster")[covariates].mean().to_numpy())
-    top = None
-    if cluster is not None:  # the clusters' own labels, in the order of the parent codes
-        top = np.asarray(cluster_labels)[np.asarray(top_labels)]
+            for index in range(1, len(clusters) + 1):
+                frame = pd.DataFrame(w, columns=covariates).assign(_cluster=hierarchy[index - 1][0])
+                for name in level_covariates[index]:
+                    if (frame.groupby("_cluster")[name].nunique() > 1).any():
+                        raise GllammError(f"'{name}' explains a latent variable of the '{clusters[index - 1]}' level, "
+                                          f"so it must be constant within each '{clusters[index - 1]}'; it varies. "
+                                          "Use its cluster mean.")
+                chunks.arrays["w_outer" + ("" if index == 1 else str(index))] = jnp.asarray(
+                    frame.groupby("_cluster")[covariates].mean().to_numpy())
     item_columns = {f"{c}@{lhs}" for lhs, c in item_effects}
     model_frame = data.iloc[keep_people][sorted(set(indicators) | set(person_columns) | item_columns)].copy()
     design = Design(
@@ -500,10 +533,10 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         cluster_labels=np.asarray(data.index[keep_people]), chunks=chunks, row_index=data.index[person],
         n_dropped=dropped_people, response_name=", ".join(indicators), group_columns=(), model_frame=model_frame,
         dispersion_index=dispersion_index, cluster_covariates=w, member=member,
-        threshold_item=threshold_item, top_labels=top, cluster_weights=kept_weights,
+        threshold_item=threshold_item, top_labels=hierarchy[-1][1] if clusters else None,
+        middle_labels=tuple(h[1] for h in hierarchy[:-1]), cluster_weights=kept_weights,
         weights_argument=kept_weights, cluster_weights_argument=None if top_weights is None else top_weights[keep_people],
-        level_units={"unit": len(keep_people)} | ({cluster: int(len(np.unique(cluster_codes_all[keep_people])))}
-                                                  if cluster else {}),
+        level_units={"unit": len(keep_people)} | {c: len(h[1]) for c, h in zip(clusters, hierarchy)},
     )
     equal = [tuple(names) for names in labels.values() if len(names) > 1]
     return spec, design, SyntaxConstraints(fix, equal)

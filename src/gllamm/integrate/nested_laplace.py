@@ -1,15 +1,20 @@
-"""Laplace approximation for two nested levels: one joint mode per top-level unit (as lme4's nAGQ = 1).
+"""Laplace approximation for nested levels: one joint mode per top-level unit (as lme4's nAGQ = 1).
 
-For top-level unit k with level-2 units j, the integrand over u = (u3_k, u2_j for j in k) is
+For a top-level unit k the integrand over all its latent variables u (its own u_top and those of every
+unit below it, at every level) is
 
-    g_k(u) = sum_j [ sum_i w_i log f(y_i | eta0_i + a2_i'u2_j + a3_i'u3_k) - |u2_j|^2 / 2 ] - |u3_k|^2 / 2,
+    g_k(u) = sum_i w_i log f(y_i | eta0_i + sum_l a_li' u_l[unit of row i at level l]) - sum |u|^2 / 2,
 
-and log L_k ~ g_k(u*) - (1/2) log det(-H_k) at the joint mode u*. The negative Hessian -H_k has an arrow
-structure: blocks A_jj (q2 x q2) per level-2 unit, A_j3 (q2 x q3) coupling each to u3, and A_33. So
+and log L_k ~ g_k(u*) - (1/2) log det(-H_k) at the joint mode u*. Given its ancestors, the latent
+variables of different units of one level are independent, so -H_k is nested block-arrow shaped and is
+reduced level by level, innermost first: every level-2 unit j holds the negative Hessian of its rows over
+(u2_j, and all its ancestors' u) = [[P, C], [C', R]]; eliminating u2_j leaves R - C' P^{-1} C on the
+ancestors, which is summed into the level-3 unit (plus that unit's prior identity), and so on up to the
+top. Then
 
-    log det(-H_k) = sum_j log det A_jj + log det S_k,     S_k = A_33 - sum_j A_3j A_jj^{-1} A_j3,
+    log det(-H_k) = sum over every unit below and at k of log det P_unit (the reduced pivot blocks),
 
-and a Newton step solves S_k d3 = g3 - sum_j A_3j A_jj^{-1} g_j, then d_j = A_jj^{-1} (g_j - A_j3 d3).
+and a Newton step solves the top block and substitutes back down: d_l = P^{-1} (g_l - C d_ancestors).
 Modes are found without differentiation (damped Newton per top unit); the likelihood applies
 differentiated Newton steps from them, which gives exact derivatives of the approximation (as in
 cluster_integral.py). Unlike adaptive quadrature this is not exact as the number of nodes grows: for
@@ -25,97 +30,132 @@ import jax.numpy as jnp
 from .cluster_integral import _STEP_SIZES, ClusterModel
 
 
-def _to_top(x, parent, n_units3: int):
-    """Sum level-2 values (U2, ...) into their top-level units (U3, ...)."""
-    return jax.ops.segment_sum(x, parent, num_segments=n_units3, indices_are_sorted=True)
+def _up(x, level):
+    """Sum values of the units below ``level`` (U_below, ...) into its units (U, ...)."""
+    return jax.ops.segment_sum(x, level.parent, num_segments=level.n_units, indices_are_sorted=True)
 
 
-def joint_value(base: ClusterModel, outer, parent, n_units3: int, u2, u3):
-    """g_k(u) per top-level unit (U3,)."""
-    unit3 = parent[base.chunk_cluster]
-    eta = base.eta(u2) + jnp.einsum("kcm,ck->cm", outer, u3[unit3])
-    rows = base.per_cluster(jnp.sum(base.weight * base.row_kernel(eta), axis=-1)) - 0.5 * jnp.sum(u2 * u2, axis=-1)
-    return _to_top(rows, parent, n_units3) - 0.5 * jnp.sum(u3 * u3, axis=-1)
+def _chunk_units(base: ClusterModel, uppers):
+    """The unit of every row chunk at each level (level 2 first)."""
+    units = [base.chunk_cluster]
+    for level in uppers:
+        units.append(level.parent[units[-1]])
+    return units
 
 
-def _blocks(base: ClusterModel, outer, parent, n_units3: int, u2, u3, clamp: bool):
-    """Gradients (g2, g3) and negative-Hessian blocks (A22, A23, A33) at (u2, u3)."""
-    unit3 = parent[base.chunk_cluster]
-    a2, a3 = base.loadings, outer
-    eta = base.eta(u2) + jnp.einsum("kcm,ck->cm", a3, u3[unit3])
-    d1, d2 = base.row_derivatives(eta)
+def _eta(base: ClusterModel, uppers, u):
+    """Linear predictors of the rows at the latent values u (one array per level, level 2 first)."""
+    eta = base.eta(u[0])
+    for level, unit, values in zip(uppers, _chunk_units(base, uppers)[1:], u[1:]):
+        eta = eta + jnp.einsum("kcm,ck->cm", level.loadings, values[unit])
+    return eta
+
+
+def joint_value(base: ClusterModel, uppers, u):
+    """g_k(u) per top-level unit (U_top,)."""
+    eta = _eta(base, uppers, u)
+    value = base.per_cluster(jnp.sum(base.weight * base.row_kernel(eta), axis=-1)) - 0.5 * jnp.sum(u[0] ** 2, -1)
+    for level, values in zip(uppers, u[1:]):
+        value = _up(value, level) - 0.5 * jnp.sum(values * values, axis=-1)
+    return value
+
+
+def _eliminate(base: ClusterModel, uppers, u, clamp: bool):
+    """Reduce -H and the gradient level by level.
+
+    Returns the pivots of every level below the top as (P^{-1} C, P^{-1} g_own, P), the top block
+    and gradient (H_top, g_top), and sum log det P of the eliminated pivots per top unit.
+    """
+    loadings = jnp.concatenate([base.loadings] + [level.loadings for level in uppers], axis=0)  # (Q, chunks, W)
+    d1, d2 = base.row_derivatives(_eta(base, uppers, u))
     d1, d2 = base.weight * d1, base.weight * d2
     if clamp:
         d2 = jnp.minimum(d2, 0.0)
-    g2 = base.per_cluster(jnp.einsum("kcm,cm->ck", a2, d1)) - u2
-    g3 = _to_top(base.per_cluster(jnp.einsum("kcm,cm->ck", a3, d1)), parent, n_units3) - u3
-    A22 = -base.per_cluster(jnp.einsum("kcm,lcm,cm->ckl", a2, a2, d2)) + jnp.eye(a2.shape[0])
-    A23 = -base.per_cluster(jnp.einsum("kcm,lcm,cm->ckl", a2, a3, d2))
-    A33 = -_to_top(base.per_cluster(jnp.einsum("kcm,lcm,cm->ckl", a3, a3, d2)), parent, n_units3) \
-        + jnp.eye(a3.shape[0])
-    return g2, g3, A22, A23, A33
+    g = base.per_cluster(jnp.einsum("kcm,cm->ck", loadings, d1))
+    H = -base.per_cluster(jnp.einsum("kcm,lcm,cm->ckl", loadings, loadings, d2))
+    pivots, log_det = [], jnp.zeros(g.shape[0])
+    for index, level in enumerate(uppers):
+        q = u[index].shape[-1]
+        g = g.at[:, :q].add(-u[index])
+        H = H.at[:, :q, :q].add(jnp.eye(q))
+        P, C = H[:, :q, :q], H[:, :q, q:]
+        solved_C = jnp.linalg.solve(P, C)
+        solved_g = jnp.linalg.solve(P, g[:, :q, None])[..., 0]
+        pivots.append((solved_C, solved_g, P))
+        log_det = _up(log_det + jnp.linalg.slogdet(P)[1], level)
+        H = _up(H[:, q:, q:] - jnp.einsum("jkl,jkm->jlm", C, solved_C), level)
+        g = _up(g[:, q:] - jnp.einsum("jkl,jk->jl", C, solved_g), level)
+    g = g - u[-1]
+    H = H + jnp.eye(u[-1].shape[-1])
+    return pivots, (H, g), log_det + jnp.linalg.slogdet(H)[1]
 
 
-def _schur(A22, A23, A33, parent, n_units3):
-    """A22^{-1} A23 per level-2 unit and S = A33 - sum_j A32 A22^{-1} A23 per top unit."""
-    solved = jnp.linalg.solve(A22, A23)  # (U2, q2, q3)
-    reduction = _to_top(jnp.einsum("jkl,jkm->jlm", A23, solved), parent, n_units3)
-    return solved, A33 - reduction
+def joint_newton_step(base, uppers, u, clamp: bool):
+    """The Newton step for the joint modes (one array per level), by block elimination and substitution."""
+    pivots, (H, g), _ = _eliminate(base, uppers, u, clamp)
+    steps = [jnp.linalg.solve(H, g[..., None])[..., 0]]
+    chain = steps[0]  # per unit of the current level: its own step, then its ancestors'
+    for level, (solved_C, solved_g, _) in zip(reversed(uppers), reversed(pivots)):
+        rest = chain[level.parent]
+        own = solved_g - jnp.einsum("jkl,jl->jk", solved_C, rest)
+        steps.insert(0, own)
+        chain = jnp.concatenate([own, rest], axis=-1)
+    return steps
 
 
-def joint_newton_step(base, outer, parent, n_units3, u2, u3, clamp: bool):
-    """The Newton step (d2, d3) for the joint mode, by block elimination."""
-    g2, g3, A22, A23, A33 = _blocks(base, outer, parent, n_units3, u2, u3, clamp)
-    solved, S = _schur(A22, A23, A33, parent, n_units3)
-    g2_solved = jnp.linalg.solve(A22, g2[..., None])[..., 0]  # A22^{-1} g2
-    rhs3 = g3 - _to_top(jnp.einsum("jkl,jk->jl", A23, g2_solved), parent, n_units3)
-    d3 = jnp.linalg.solve(S, rhs3[..., None])[..., 0]
-    d2 = g2_solved - jnp.einsum("jkl,jl->jk", solved, d3[parent])
-    return d2, d3
+def _to_levels(values, uppers):
+    """Per-top-unit values (U_top, ...) spread to the units of every level, level 2 first."""
+    out = [values]
+    for level in reversed(uppers):
+        out.insert(0, out[0][level.parent])
+    return out
 
 
-def joint_modes(base, outer, parent, n_units3, start, max_iter: int = 100, tol: float = 1e-10):
-    """Damped Newton for the joint modes (u2, u3) from ``start``; step sizes chosen per top-level unit."""
-    steps = jnp.asarray(_STEP_SIZES)
+def joint_modes(base, uppers, start, max_iter: int = 100, tol: float = 1e-10):
+    """Damped Newton for the joint modes (one array per level) from ``start``; step sizes per top unit."""
+    step_sizes = jnp.asarray(_STEP_SIZES)
 
     def body(state):
-        u2, u3, it, _ = state
-        d2, d3 = joint_newton_step(base, outer, parent, n_units3, u2, u3, clamp=True)
-        values = jax.vmap(lambda s: joint_value(base, outer, parent, n_units3, u2 + s * d2, u3 + s * d3))(steps)
-        current = joint_value(base, outer, parent, n_units3, u2, u3)
+        u, it, _ = state
+        d = joint_newton_step(base, uppers, u, clamp=True)
+        values = jax.vmap(lambda s: joint_value(base, uppers, [a + s * b for a, b in zip(u, d)]))(step_sizes)
+        current = joint_value(base, uppers, u)
         best = jnp.argmax(values, axis=0)
-        chosen = jnp.where(jnp.max(values, axis=0) > current, steps[best], 0.0)  # (U3,)
-        new2, new3 = u2 + chosen[parent][:, None] * d2, u3 + chosen[:, None] * d3
-        change = jnp.maximum(jnp.max(jnp.abs(new2 - u2)), jnp.max(jnp.abs(new3 - u3)))
-        return new2, new3, it + 1, change
+        chosen = jnp.where(jnp.max(values, axis=0) > current, step_sizes[best], 0.0)  # (U_top,)
+        new = [a + s[:, None] * b for a, s, b in zip(u, _to_levels(chosen, uppers), d)]
+        change = jnp.max(jnp.stack([jnp.max(jnp.abs(a - b)) for a, b in zip(new, u)]))
+        return tuple(new), it + 1, change
 
     def cond(state):
-        return (state[2] < max_iter) & (state[3] > tol)
+        return (state[1] < max_iter) & (state[2] > tol)
 
-    u2, u3 = start
-    u2, u3, _, _ = jax.lax.while_loop(cond, body, (u2, u3, 0, jnp.asarray(jnp.inf)))
-    return u2, u3
+    u, _, _ = jax.lax.while_loop(cond, body, (tuple(start), 0, jnp.asarray(jnp.inf)))
+    return u
 
 
-def nested_laplace(base, outer, parent, n_units3, modes, newton_steps: int = 1):
-    """log L_k ~ g_k(u*) - (1/2) log det(-H_k) per top-level unit (U3,)."""
-    u2, u3 = (jax.lax.stop_gradient(x) for x in modes)
+def nested_laplace(base, uppers, modes, newton_steps: int = 1):
+    """log L_k ~ g_k(u*) - (1/2) log det(-H_k) per top-level unit (U_top,)."""
+    u = [jax.lax.stop_gradient(x) for x in modes]
     for _ in range(newton_steps):  # differentiated steps: exact implicit derivatives of the joint mode
-        d2, d3 = joint_newton_step(base, outer, parent, n_units3, u2, u3, clamp=False)
-        u2, u3 = u2 + d2, u3 + d3
-    _, _, A22, A23, A33 = _blocks(base, outer, parent, n_units3, u2, u3, clamp=False)
-    _, S = _schur(A22, A23, A33, parent, n_units3)
-    log_det = _to_top(jnp.linalg.slogdet(A22)[1], parent, n_units3) + jnp.linalg.slogdet(S)[1]
-    return joint_value(base, outer, parent, n_units3, u2, u3) - 0.5 * log_det
+        u = [a + b for a, b in zip(u, joint_newton_step(base, uppers, u, clamp=False))]
+    log_det = _eliminate(base, uppers, u, clamp=False)[2]
+    return joint_value(base, uppers, u) - 0.5 * log_det
 
 
-def joint_posterior(base, outer, parent, n_units3, modes):
-    """Conditional modes and the covariances from the inverse joint negative Hessian: Cov(u3) = S^{-1},
-    Cov(u2_j) = A_jj^{-1} + A_jj^{-1} A_j3 S^{-1} A_3j A_jj^{-1} (lme4's conditional variances)."""
-    u2, u3 = modes
-    _, _, A22, A23, A33 = _blocks(base, outer, parent, n_units3, u2, u3, clamp=False)
-    solved, S = _schur(A22, A23, A33, parent, n_units3)
-    cov3 = jnp.linalg.inv(S)
-    cov2 = jnp.linalg.inv(A22) + jnp.einsum("jkl,jlm,jnm->jkn", solved, cov3[parent], solved)
-    return u3, cov3, u2, cov2
-
+def joint_posterior(base, uppers, modes):
+    """Conditional modes and covariances from the inverse joint negative Hessian, per level (level 2 first):
+    Cov(u_top) = H_top^{-1}; below, Cov(u_l) = P^{-1} + P^{-1} C Sigma_anc C' P^{-1} with Sigma_anc the joint
+    covariance of the unit's ancestors (lme4's conditional variances)."""
+    u = list(modes)
+    pivots, (H, _), _ = _eliminate(base, uppers, u, clamp=False)
+    chain = jnp.linalg.inv(H)  # joint covariance of a unit's own u and its ancestors'
+    levels = [(u[-1], chain)]
+    for index in reversed(range(len(uppers))):
+        level, (solved_C, _, P) = uppers[index], pivots[index]
+        rest = chain[level.parent]
+        cross = -jnp.einsum("jkl,jlm->jkm", solved_C, rest)
+        own = jnp.linalg.inv(P) - jnp.einsum("jkm,jlm->jkl", cross, solved_C)
+        levels.insert(0, (u[index], own))
+        chain = jnp.concatenate([jnp.concatenate([own, cross], axis=-1),
+                                 jnp.concatenate([jnp.swapaxes(cross, -1, -2), rest], axis=-1)], axis=-2)
+    return levels

@@ -114,7 +114,7 @@ def agree_on_shapes(shapes: PartShapes) -> PartShapes:
     from jax.experimental import multihost_utils
 
     everyone = np.asarray(multihost_utils.process_allgather(np.asarray(shapes.as_tuple(), dtype=np.int64)))
-    return PartShapes(*(int(v) for v in everyone.reshape(-1, 4).max(axis=0)))
+    return PartShapes.from_tuple(everyone.reshape(-1, len(shapes.as_tuple())).max(axis=0))
 
 
 def make_layout(design, nodes_per_row: int, devices: int | None = None, chunk_size: int | None = None,

@@ -42,7 +42,7 @@ def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
     kind = check_choice("kind", kind, ("mean", "mode", "ml"))
     if result.spec.discrete_level is not None:
         return _discrete(result, kind)
-    if len(result.spec.levels) == 2:
+    if len(result.spec.levels) >= 2:
         return _nested(result, kind)
     objective, data, modes = result._evaluation()
     if kind == "ml":
@@ -93,13 +93,13 @@ def _interaction_moments(result, objective, data, modes, kind: str):
 
 
 def _nested(result, kind: str) -> dict:
-    """EB means (or joint modes) and SDs at both levels of a model with nested levels.
+    """EB means (or joint modes) and SDs at every level of a model with nested levels.
 
     kind="mean": posterior means and SDs by the nested adaptive quadrature; kind="mode" (and every
     Laplace fit): the joint posterior mode of each top-level unit's effects with SDs from the inverse
     joint curvature (lme4's conditional modes and conditional variances)."""
     from ..errors import GllammError
-    from ..objective import latent_structure
+    from ..objective import latent_structure, level_key
 
     if kind == "ml":
         raise GllammError("For nested levels, empirical Bayes predictions are posterior means (kind='mean') or "
@@ -115,24 +115,25 @@ def _nested(result, kind: str) -> dict:
         start = laplace.mode_start(data)
         state = laplace.modes(result.theta, data, start)
         objective = laplace
-    mean3, cov3, mean2, cov2 = (np.asarray(x) for x in objective.nested_posterior(result.theta, data, state))
+    moments = [tuple(np.asarray(x) for x in level)
+               for level in objective.nested_posterior(result.theta, data, state)]  # level 2 first
     params = result.table_spec.unpack(np.asarray(result.theta))
-    out = {}
-    _, M3, ML3 = (np.asarray(x) for x in latent_structure(result.table_spec, params, 1))
-    eta3 = mean3 @ ML3.T  # E(eta3 | y) = M3 (Gamma3 w3 + L3 E(u3 | y))
-    if result.spec.levels[1].covariate_paths:
-        eta3 = eta3 + np.asarray(data["w_outer"]) @ (M3 @ np.asarray(params.covariate_effects[1])).T
-    for index, (mean, cov, labels) in enumerate([(mean2, cov2, result.design.cluster_labels),
-                                                 (mean3, cov3, result.design.top_labels)]):
+    spec, out, above = result.spec, {}, None
+    for index in reversed(range(len(moments))):  # top level first: E(eta_l | y) needs E(eta_l+1 | y)
+        mean, cov = moments[index]
         _, M, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, index))
-        means = mean @ ML.T if index == 0 else eta3
-        if index == 0 and result.spec.levels[0].covariate_paths:
-            means = means + np.asarray(data["w"]) @ (M @ np.asarray(params.covariate_effects[0])).T
-        if index == 0 and result.spec.levels[0].cross_paths:  # + M2 B23 E(eta3 | y) of the unit's cluster
-            means = means + (eta3 @ (M @ np.asarray(params.cross_effects[0])).T)[np.asarray(data["parent"])]
-        out[result.spec.levels[index].name] = _frame(result, means, np.einsum("kr,crs,ls->ckl", ML, cov, ML),
-                                                     index, labels)
-    return out
+        level = spec.levels[index]
+        means = mean @ ML.T  # E(eta_l | y) = M_l (Gamma_l w_l + B_l,l+1 E(eta_l+1 | y) + L_l E(u_l | y))
+        if level.covariate_paths:
+            w = data["w"] if index == 0 else data[level_key("w_outer", index)]
+            means = means + np.asarray(w) @ (M @ np.asarray(params.covariate_effects[index])).T
+        if level.cross_paths:  # + M_l B_l,l+1 E(eta_l+1 | y) of the unit's cluster
+            parent = np.asarray(data[level_key("parent", index + 1)])
+            means = means + (above @ (M @ np.asarray(params.cross_effects[index])).T)[parent]
+        out[level.name] = _frame(result, means, np.einsum("kr,crs,ls->ckl", ML, cov, ML), index,
+                                 result.design.unit_labels(index))
+        above = means
+    return dict(reversed(out.items()))
 
 
 def _discrete(result, kind: str) -> pd.DataFrame:

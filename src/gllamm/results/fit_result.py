@@ -185,7 +185,7 @@ class FitResult:
     def _evaluation(self, nested_ok: bool = False):
         """(objective, data, modes) at the estimates, for post-estimation computations."""
         from ..errors import GllammError
-        from ..objective import make_objective
+        from ..objective import make_objective, settled_modes
 
         if len(self.spec.levels) > 1 and not nested_ok:
             raise GllammError("This post-estimation step is available for models with one level of latent "
@@ -198,7 +198,7 @@ class FitResult:
 
             objective = PartwiseObjective(objective, data, n_parts)
             return objective, data, objective.modes(self.theta)
-        modes = objective.modes(self.theta, data, objective.mode_start(data))
+        modes = settled_modes(objective, self.theta, data, objective.modes(self.theta, data, objective.mode_start(data)))
         return objective, data, modes
 
     def _post_estimation_parts(self, data) -> int:

@@ -67,9 +67,7 @@ def _super_clusters(result, cluster, data) -> np.ndarray:
         values = np.asarray(cluster)
     if values.shape[0] != result.nobs:
         raise GllammError("cluster= must be a column of the data or one value per used row.")
-    top_codes = result.design.cluster_codes
-    if len(result.spec.levels) > 1:
-        top_codes = np.asarray(result.design.chunks.arrays["parent"])[top_codes]
+    top_codes = result.design.level_codes(max(len(result.spec.levels) - 1, 0))
     per_cluster = pd.Series(values).groupby(top_codes).nunique()
     if per_cluster.max() > 1:
         raise GllammError(f"cluster= must be constant within each '{result.spec.levels[-1].name}' cluster "

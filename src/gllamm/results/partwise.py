@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..design.partition import partition
+from ..design.partition import partition, unit_hierarchy
+from ..objective import settled_modes
 
 
 class PartwiseObjective:
     """The per-cluster functions of an ``Objective`` used after the fit, evaluated part by part.
 
-    Outputs are in the design's order: top-level clusters (and, for ``nested_posterior``, level-2 units).
+    Outputs are in the design's order: top-level clusters (and, for ``nested_posterior``, the units of every level).
     ``modes`` returns one state per part; pass it back to the other functions as it is.
     """
 
@@ -26,8 +27,8 @@ class PartwiseObjective:
         self.reported = objective.reported
         host = {key: np.asarray(value) for key, value in data.items()}
         self.n_top = host["cluster_weight"].shape[0]
-        self.n_units = host["parent"].shape[0] if "parent" in host else self.n_top
         self._parts = partition(host, n_parts, top_keys=top_keys)
+        self._counts = unit_hierarchy(host)[2]  # units per level, first to top
 
     @property
     def n_parts(self) -> int:
@@ -56,7 +57,7 @@ class PartwiseObjective:
         states = []
         for k in range(self.n_parts):
             part = self._part(k)
-            states.append(self.base.modes(theta, part, self.base.mode_start(part)))
+            states.append(settled_modes(self.base, theta, part, self.base.modes(theta, part, self.base.mode_start(part))))
         return states
 
     def _each(self, function, theta, states) -> list:
@@ -93,8 +94,10 @@ class PartwiseObjective:
         return self._pair_per_top(outputs)
 
     def nested_posterior(self, theta, data, states):
-        """(means, covariances) of the top-level latent variables, then of the level-2 ones."""
+        """(means, covariances) of the latent variables of every level, level 2 first."""
         outputs = self._each(self.base.nested_posterior, theta, states)
-        top = [self._per_top([out[i] for out in outputs]) for i in (0, 1)]
-        units = [self._stitch([out[i] for out in outputs], self._parts.unit_index, self.n_units) for i in (2, 3)]
-        return top[0], top[1], units[0], units[1]
+        out = []
+        for index in range(len(outputs[0])):
+            position, count = self._parts.level_index[index], self._counts[index]
+            out.append(tuple(self._stitch([part[index][i] for part in outputs], position, count) for i in (0, 1)))
+        return out

@@ -316,52 +316,56 @@ def _level_loadings(result, Z_levels=None):
 def _nested_rows(result, newdata, offset):
     """eta0, Z per level and unit positions per level (-1 = not in the fit) of the fitted or new rows."""
     design = result.design
+    n_levels = len(result.spec.levels)
     if newdata is None:
-        parent = np.asarray(design.chunks.arrays["parent"])
         eta = design.X @ result.fixed_effects.to_numpy() + design.offset
         Z_levels = list(design.Z_levels) or [design.Z, design.Z]  # syntax: item dummies, loadings per level
-        return eta, Z_levels, [design.cluster_codes, parent[design.cluster_codes]]
+        return eta, Z_levels, [design.level_codes(index) for index in range(n_levels)]
     from ..design.design import _group_columns
 
     X, Z, total_offset, inner = _design_for(result, newdata, offset)
-    n_inner = design.Z_levels[0].shape[1]
-    top = _unit_codes(newdata, _group_columns(result.spec.levels[1].name), design.top_labels)
-    return X @ result.fixed_effects.to_numpy() + total_offset, [Z[:, :n_inner], Z[:, n_inner:]], [inner, top]
+    widths = np.cumsum([0] + [Z_level.shape[1] for Z_level in design.Z_levels])
+    codes = [inner] + [_unit_codes(newdata, _group_columns(result.spec.levels[index].name), design.unit_labels(index))
+                       for index in range(1, n_levels)]
+    return (X @ result.fixed_effects.to_numpy() + total_offset,
+            [Z[:, widths[k]:widths[k + 1]] for k in range(n_levels)], codes)
 
 
 def _nested_latent_parts(result, levels, codes):
-    """Each row's latent part as  c_i + a2_i' u2 + a3_i' u3  in the standardised disturbances of both levels.
+    """Each row's latent part as  c_i + sum_l a_li' u_l  in the standardised disturbances of every level.
 
-    With eta3 = M3 (Gamma3 w3 + L3 u3) and eta2 = M2 (Gamma2 w2 + B23 eta3 + L2 u2), a row with loadings
-    zl2 on eta2 and zl3 on eta3 gets a2 = zl2 M2 L2, a3 = (zl2 M2 B23 + zl3) M3 L3 and
-    c = zl2 M2 Gamma2 w2 + (zl2 M2 B23 + zl3) M3 Gamma3 w3 (0 for units not in the fit)."""
-    from ..objective import latent_structure
+    With eta_l = M_l (Gamma_l w_l + B_l,l+1 eta_l+1 + L_l u_l), a row with loadings zl_l on eta_l reaches
+    eta_l through r_0 = zl_0, r_l = zl_l + r_l-1 M_l-1 B_l-1,l; then a_l = r_l M_l L_l and
+    c = sum_l r_l M_l Gamma_l w_l (0 for units not in the fit). Returns (c, [a_l per level])."""
+    from ..objective import latent_structure, level_key
 
     table, spec = result.table_spec, result.spec
     params = table.unpack(np.asarray(result.theta))
-    (zl2, _), (zl3, _) = levels
-    _, M2, ML2 = (np.asarray(x) for x in latent_structure(table, params, 0))
-    _, M3, ML3 = (np.asarray(x) for x in latent_structure(table, params, 1))
-    reach3 = zl3 + (zl2 @ M2 @ np.asarray(params.cross_effects[0]) if spec.levels[0].cross_paths else 0.0)
-    constant = np.zeros(zl2.shape[0])
     data = result.design.data()
-    for index, (loading, M, code, key) in enumerate([(zl2 @ M2, M2, codes[0], "w"), (reach3 @ M3, M3, codes[1], "w_outer")]):
+    constant, on_u, reach = np.zeros(levels[0][0].shape[0]), [], None
+    for index, ((zl, _), code) in enumerate(zip(levels, codes)):
+        _, M, ML = (np.asarray(x) for x in latent_structure(table, params, index))
+        reach = zl if index == 0 or not spec.levels[index - 1].cross_paths else \
+            zl + reach @ M_below @ np.asarray(params.cross_effects[index - 1])
+        on_u.append(reach @ ML)
         if spec.levels[index].covariate_paths:
-            effects = np.asarray(data[key]) @ np.asarray(params.covariate_effects[index]).T  # Gamma w per unit
-            constant += np.where(code >= 0, np.einsum("nk,nk->n", loading, effects[np.maximum(code, 0)]), 0.0)
-    return constant, zl2 @ ML2, reach3 @ ML3
+            w = data["w"] if index == 0 else data[level_key("w_outer", index)]
+            effects = np.asarray(w) @ np.asarray(params.covariate_effects[index]).T  # Gamma w per unit
+            constant += np.where(code >= 0, np.einsum("nk,nk->n", reach @ M, effects[np.maximum(code, 0)]), 0.0)
+        M_below = M
+    return constant, on_u
 
 
 def _nested_prediction(result, type, latent, nip, newdata=None, offset=None):
-    """Predictions for two nested levels, for the fitted data or new data.
+    """Predictions for nested levels, for the fitted data or new data.
 
-    latent="zero" sets the disturbances of both levels to 0 (the latent variables keep their covariate
+    latent="zero" sets the disturbances of every level to 0 (the latent variables keep their covariate
     effects); with latent="eb" each level adds its EB prediction for units in the fit and 0 for new units (a new
-    mother in a known community gets the community's EB effect); latent="marginal" integrates both levels.
+    mother in a known community gets the community's EB effect); latent="marginal" integrates all levels.
     """
     eta, Z_levels, codes = _nested_rows(result, newdata, offset)
     levels = _level_loadings(result, Z_levels)
-    if latent == "zero":  # disturbances at 0 at both levels: only the covariate effects on the latent variables
+    if latent == "zero":  # disturbances at 0 at every level: only the covariate effects on the latent variables
         eta = eta + _nested_latent_parts(result, levels, codes)[0]
     if latent == "eb":
         eb = result.empirical_bayes()
@@ -375,12 +379,12 @@ def _nested_prediction(result, type, latent, nip, newdata=None, offset=None):
         log_scale = _log_scale(result, newdata)
         return (_category_probabilities(result, eta, log_scale=log_scale, newdata=newdata)
                 if result.family.name == "ordinal" else _mean(result, eta, log_scale, _members(result, newdata)))
-    dims = [ML.shape[1] for _, ML in levels]
-    nodes, log_w = product_rule(nip, sum(dims))
-    weights = np.exp(log_w) / np.pi ** (sum(dims) / 2)
-    constant, on_u2, on_u3 = _nested_latent_parts(result, levels, codes)
-    u = np.sqrt(2.0) * nodes
-    shift = (constant[:, None] + on_u2 @ u[:, : dims[0]].T + on_u3 @ u[:, dims[0]:].T)  # (rows, nodes)
+    constant, on_u = _nested_latent_parts(result, levels, codes)
+    # a_i'u with u ~ N(0, I) is N(0, |a_i|^2): one Gauss-Hermite rule in the row's own direction is exact
+    nodes, log_w = product_rule(nip, 1)
+    spread = np.sqrt(np.sum(np.concatenate(on_u, axis=1) ** 2, axis=1))
+    shift = constant[:, None] + spread[:, None] * np.sqrt(2.0) * nodes[:, 0][None, :]  # (rows, nodes)
+    weights = np.exp(log_w) / np.sqrt(np.pi)
     log_scale = _log_scale(result, newdata)
     if result.family.name == "ordinal":
         return _category_probabilities(result, eta[:, None] + shift, weights, log_scale, newdata)

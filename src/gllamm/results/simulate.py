@@ -36,7 +36,7 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     rng = np.random.default_rng(seed)
     design, spec, table = result.design, result.spec, result.table_spec
     theta = np.asarray(result.theta if theta is None else theta, dtype=float)
-    from ..objective import latent_structure
+    from ..objective import latent_structure, level_key
 
     params = table.unpack(theta)
     eta = design.X @ np.asarray(params.beta) + design.offset
@@ -80,21 +80,28 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
             return value + np.einsum("nk,nk->n", Z @ loadings.T, b[codes]) if spec.levels else value
 
         frame = simulate_multinomial(result, eta_of, rng)
-        return _with_latent(frame, b, None, design, spec) if return_latent else frame
-    if len(spec.levels) > 1:  # the top level: one draw per top-level unit
-        outer_loadings, _, outer_ML = (np.asarray(x) for x in latent_structure(table, params, 1))
-        parent = np.asarray(design.chunks.arrays["parent"])
-        top = rng.standard_normal((len(design.top_labels), outer_ML.shape[1])) @ outer_ML.T
-        if spec.levels[1].covariate_paths:  # eta3 = M3 (Gamma3 w3 + L3 u3)
-            _, M3, _ = (np.asarray(x) for x in latent_structure(table, params, 1))
-            top = top + np.asarray(design.chunks.arrays["w_outer"]) @ (M3 @ np.asarray(params.covariate_effects[1])).T
-        Z_outer = design.Z_levels[1] if len(design.Z_levels) > 1 else design.Z
-        top_of_row = parent[design.cluster_codes]
-        eta = eta + np.einsum("nk,nk->n", Z_outer @ outer_loadings.T, top[top_of_row])
-        if spec.levels[0].cross_paths:  # eta2 += M2 B23 eta3: through the rows' level-2 loadings
-            inner_loadings, M2, _ = (np.asarray(x) for x in latent_structure(table, params, 0))
-            through = top @ (M2 @ np.asarray(params.cross_effects[0])).T  # (top units, q2)
-            eta = eta + np.einsum("nk,nk->n", design.Z @ inner_loadings.T, through[top_of_row])
+        return _with_latent(frame, b, [], design, spec) if return_latent else frame
+    # levels above the first: disturbances drawn level by level, then eta_l = M_l (Gamma_l w_l +
+    # B_l,l+1 eta_l+1 + L_l u_l) composed from the top down
+    draws = [rng.standard_normal((len(design.unit_labels(k)), spec.levels[k].dim)) for k in range(1, len(spec.levels))]
+    higher, above = [], None
+    for level_index in reversed(range(1, len(spec.levels))):
+        outer_loadings, M3, outer_ML = (np.asarray(x) for x in latent_structure(table, params, level_index))
+        top = draws[level_index - 1] @ outer_ML.T
+        if spec.levels[level_index].covariate_paths:
+            w = np.asarray(design.chunks.arrays[level_key("w_outer", level_index)])
+            top = top + w @ (M3 @ np.asarray(params.covariate_effects[level_index])).T
+        if spec.levels[level_index].cross_paths:
+            parent = np.asarray(design.chunks.arrays[level_key("parent", level_index + 1)])
+            top = top + (above @ (M3 @ np.asarray(params.cross_effects[level_index])).T)[parent]
+        Z_outer = design.Z_levels[level_index] if len(design.Z_levels) > 1 else design.Z
+        eta = eta + np.einsum("nk,nk->n", Z_outer @ outer_loadings.T, top[design.level_codes(level_index)])
+        higher.insert(0, top)
+        above = top
+    if len(spec.levels) > 1 and spec.levels[0].cross_paths:  # eta2 += M2 B23 eta3: through the level-2 loadings
+        inner_loadings, M2, _ = (np.asarray(x) for x in latent_structure(table, params, 0))
+        through = higher[0] @ (M2 @ np.asarray(params.cross_effects[0])).T  # (level-3 units, q2)
+        eta = eta + np.einsum("nk,nk->n", design.Z @ inner_loadings.T, through[design.level_codes(1)])
     index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(eta), dtype=int)
     log_dispersion = np.asarray(params.log_dispersion)[index]
     if spec.scale_names:  # log s_i = v_i' alpha
@@ -149,16 +156,20 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
                 values = labels.astype(float)
             frame.loc[design.row_index[rows], name] = values
         cluster = result.options.get("cluster")
-        if cluster and len(spec.levels) > 1:  # cluster-level items (one row per cluster): every unit gets it
+        clusters = [cluster] if isinstance(cluster, str) else list(cluster or [])
+        if clusters and len(spec.levels) > 1:  # cluster-level items (one row per cluster): every unit gets it
             def measured(level):
                 return {l.column for l in level.loading_list if not (l.value == 0.0 and not l.name)}
 
-            cluster_items = measured(spec.levels[1]) - measured(spec.levels[0])
-            for j, name in enumerate(formula.indicators):
-                rows = item == j
-                if j in cluster_items and rows.any():
-                    values = pd.Series(y[rows], index=frame.loc[design.row_index[rows], cluster].to_numpy())
-                    frame[name] = frame[cluster].map(values).to_numpy()
+            below = measured(spec.levels[0])
+            for level, column in zip(spec.levels[1:], clusters):
+                own = measured(level) - below
+                below |= measured(level)
+                for j, name in enumerate(formula.indicators):
+                    rows = item == j
+                    if j in own and rows.any():
+                        values = pd.Series(y[rows], index=frame.loc[design.row_index[rows], column].to_numpy())
+                        frame[name] = frame[column].map(values).to_numpy()
     elif formula.cbind:
         first, second = formula.cbind
         if first not in frame:
@@ -171,23 +182,27 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     else:
         raise GllammError(f"Cannot simulate the response expression '{formula.response}'; use a plain column.")
     if return_latent:
-        frame, latent = _with_latent(frame, b, top if len(spec.levels) > 1 else None, design, spec)
+        frame, latent = _with_latent(frame, b, higher, design, spec)
         if drawn_class is not None:
             latent.insert(0, "class", drawn_class + 1)
         return frame, latent
     return frame
 
 
-def _with_latent(frame, b, top, design, spec):
-    """(frame, drawn latent variables): a DataFrame per cluster, or {level: DataFrame} for nested levels."""
+def _with_latent(frame, b, higher, design, spec):
+    """(frame, drawn latent variables): a DataFrame per cluster, or {level: DataFrame} for nested levels
+    (``higher``: the draws of the levels above the first)."""
     if not spec.levels:
         return frame
     latent = pd.DataFrame(b, index=pd.Index(design.cluster_labels, name=spec.levels[0].name),
                           columns=list(spec.levels[0].latent_names))
-    if top is not None:
-        top_frame = pd.DataFrame(top, index=pd.Index(design.top_labels, name=spec.levels[1].name),
-                                 columns=list(spec.levels[1].latent_names))
-        return frame, {spec.levels[0].name: latent, spec.levels[1].name: top_frame}
+    if higher:
+        out = {spec.levels[0].name: latent}
+        for index, draws in enumerate(higher, start=1):
+            level = spec.levels[index]
+            out[level.name] = pd.DataFrame(draws, index=pd.Index(design.unit_labels(index), name=level.name),
+                                           columns=list(level.latent_names))
+        return frame, out
     return frame, latent
 
 

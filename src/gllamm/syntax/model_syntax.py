@@ -41,7 +41,7 @@ class Statement:
     rhs: tuple[Term, ...]
     line: int
     text: str
-    level: int = 1  # lavaan's level block: 1 = within (units), 2 = between (clusters)
+    level: int = 1  # lavaan's level block: 1 = within (units), 2 = between (clusters), 3 = clusters of clusters...
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,13 @@ class ModelSyntax:
 
     @property
     def multilevel(self) -> bool:
-        """True when the syntax has a 'level: 2' block."""
-        return any(s.level == 2 for s in self.statements)
+        """True when the syntax has a 'level: 2' (or higher) block."""
+        return any(s.level >= 2 for s in self.statements)
+
+    @property
+    def n_levels(self) -> int:
+        """Number of level blocks (1 without them): the units and every level of clusters above them."""
+        return max(s.level for s in self.statements)
 
     @property
     def latent_names(self) -> tuple[str, ...]:
@@ -121,10 +126,12 @@ def parse_model_syntax(text: str) -> ModelSyntax:
             stripped = piece.strip()
             match = re.match(r"^level\s*:\s*(\S*)$", stripped)
             if match:
-                if match.group(1) not in ("1", "2", "within", "between"):
+                name = match.group(1)
+                if name not in ("within", "between") and not (name.isdigit() and int(name) >= 1):
                     raise _error(stripped, line_number, stripped.index(":") + 1,
-                                 "A level block is 'level: 1' (within units) or 'level: 2' (between clusters)")
-                level = 1 if match.group(1) in ("1", "within") else 2
+                                 "A level block is 'level: 1' (within units), 'level: 2' (between clusters), "
+                                 "'level: 3' (clusters of clusters) and so on")
+                level = {"within": 1, "between": 2}.get(name) or int(name)
                 continue
             op = next((o for o in OPERATORS if o in stripped), None)
             if op is None:
