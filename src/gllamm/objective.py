@@ -390,14 +390,14 @@ class Objective:
     latent_posterior: callable  # (theta, data, modes) -> posterior means, covariances of eta (by quadrature)
     posterior_modes: callable  # (theta, data, modes) -> modes and inverse curvature
     conditional_ml: callable  # (theta, data, start) -> ML estimates of u per cluster and inverse curvature
-    nested_posterior: callable  # (theta, data, state) -> posterior means/covariances of u at both levels
+    nested_posterior: callable  # (theta, data, state) -> [(means, covariances) of u per level], level 2 first
     class_probabilities: callable  # (theta, data, modes) -> posterior class probabilities (clusters, C)
     outer_posterior: callable  # (theta, data, modes) -> posterior moments of a normal level over classes
     within_class_posterior: callable  # (theta, data, modes) -> posterior moments of continuous u within classes
     conditional_log_densities: callable  # (theta, data, points) -> log f(y_j | eta = e) (clusters, n)
 
     def mode_start(self, data):
-        """Starting modes: zeros; for two nested levels the outer rule's location/scale and inner modes."""
+        """Starting modes: zeros; for nested levels every higher level's location/scale and the level-2 modes."""
         levels = self.table.spec.levels
         if self.integration.within_classes and self.table.spec.discrete_index == 1:
             return np.zeros((self.integration.classes * data["parent"].shape[0], levels[0].dim))
