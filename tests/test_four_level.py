@@ -311,3 +311,30 @@ def test_random_slope_at_a_middle_level_equals_lmer():
     reference = json.loads((REFERENCE / "four_level_lmer_slope.json").read_text())
     result = gllamm.fit("g2 ~ x + (1 | cls) + (1 + x | school) + (1 | district)", frame, nip=3)
     _assert_equals_lme4(result, reference)
+
+
+def test_weights_at_a_middle_level_equal_duplicated_units(four_level, tmp_path):
+    """level_weights={"school": w} with integer w: the pseudo-likelihood equals the likelihood of the data in
+    which every school appears w times (copies with their own school and class ids), and the duplicated
+    data's fit is converged at the weighted estimates."""
+    frame = four_level[0]
+    frame = frame[frame.district.isin([f"d{k}" for k in range(8)])]
+    weight = (frame.school.str[1:].astype(int) % 3 == 0) + 1.0  # every third school counts twice
+    weighted = gllamm.fit(FORMULA, frame.assign(w=weight), family="binomial", nip=6, level_weights={"school": "w"})
+    assert weighted.converged
+    copies = frame[weight.to_numpy() == 2].assign(school=lambda d: d.school + "copy", cls=lambda d: d.cls + "copy")
+    duplicated = pd.concat([frame, copies])
+    again = gllamm.fit(FORMULA, duplicated, family="binomial", nip=6, start=weighted, max_iter=0)
+    assert again.loglik == pytest.approx(weighted.loglik, abs=1e-6)
+    assert np.max(np.abs(again.gradient)) < 1e-3
+    unweighted = gllamm.fit(FORMULA, frame, family="binomial", nip=6, start=weighted, max_iter=0)
+    assert abs(unweighted.loglik - weighted.loglik) > 1.0  # the weights matter
+    loaded = gllamm.load(weighted.save(tmp_path / "weighted.gllamm"))  # (text unit ids, level weights kept)
+    assert loaded.loglik == weighted.loglik
+    np.testing.assert_allclose(loaded.empirical_bayes()["school"].to_numpy(),
+                               weighted.empirical_bayes()["school"].to_numpy(), atol=1e-8)
+    with pytest.raises(gllamm.GllammError, match="not a middle grouping level"):
+        gllamm.fit(FORMULA, frame.assign(w=weight), family="binomial", level_weights={"cls": "w"})
+    with pytest.raises(gllamm.GllammError, match="constant within each 'school'"):
+        gllamm.fit(FORMULA, frame.assign(w=np.arange(len(frame)) % 2 + 1.0), family="binomial",
+                   level_weights={"school": "w"})

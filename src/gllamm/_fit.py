@@ -35,7 +35,7 @@ from .design.syntax_design import build_syntax_design
 
 METHODS = ("adaptive", "laplace", "ghq")
 _OPTIONS = ("family", "link", "family_by", "base", "choice_set", "nominal", "classes", "concomitant", "known_class",
-            "starts", "seed", "nip", "method", "weights", "cluster_weights", "top_weights", "scale_weights", "offset", "trials", "scale", "start",
+            "starts", "seed", "nip", "method", "weights", "cluster_weights", "top_weights", "level_weights", "scale_weights", "offset", "trials", "scale", "start",
             "fix", "equal", "factor_scale", "cluster", "long", "information", "devices", "chunk_size", "max_iter", "tol",
             "verbose")
 
@@ -48,7 +48,7 @@ def default_nip(dim: int) -> int:
 def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
         family_by: str | None = None, base=None, choice_set: str | None = None, nominal: str | None = None,
         classes: int | str | None = None, concomitant: str | None = None, known_class: str | None = None,
-        starts: int | None = None, seed: int | None = 0, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, top_weights=None,
+        starts: int | None = None, seed: int | None = 0, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, top_weights=None, level_weights=None,
         scale_weights: str = "none",
         offset=None, trials=None, scale: str | None = None,
         start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | list | None = None, long: dict | None = None,
@@ -102,6 +102,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         (multilevel syntax with cluster=; constant within clusters; the top-level clusters' with several
         cluster columns).
     top_weights: with nested levels, weights of the top-level units (gllamm's pweight at the top level);
+    level_weights: with three or more nested grouping factors, {grouping factor: weights} for the levels
+        between the first and the top (constant within each unit), e.g. {"school": "w_school"};
         cluster_weights= are then the weights of the level-2 units, and
         log L = sum_k w_k log int phi(u3) prod_j (int phi(u2) prod_i f^{w_i} du2)^{w_j} du3.
     scale_weights: "none", "size" or "effective" scaling of level-1 sampling weights within clusters.
@@ -152,7 +154,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     syntax_model = looks_like_syntax(model)
     if syntax_model:
         syntax = parse_model_syntax(model)
-        for name, value in dict(top_weights=top_weights, offset=offset, trials=trials,
+        for name, value in dict(top_weights=top_weights, level_weights=level_weights, offset=offset, trials=trials,
                                 scale=scale, base=base, choice_set=choice_set, nominal=nominal).items():
             if value is not None:
                 raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
@@ -173,7 +175,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     else:
         formula = parse_formula(model)
         spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
-                                    cluster_weights=cluster_weights, top_weights=top_weights, scale_weights=scale_weights, scale=scale,
+                                    cluster_weights=cluster_weights, top_weights=top_weights, level_weights=level_weights,
+                                    scale_weights=scale_weights, scale=scale,
                                     family_by=family_by, base=base, choice_set=choice_set, nominal=nominal,
                                     discrete=classes is not None)
     if classes is not None:
@@ -206,9 +209,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
             raise GllammError("method='ghq' is not available for models with nested levels; use 'adaptive' "
                               "(default) or 'laplace'.")
         if method == "laplace" and (spec.set_size > 1 or any(level.discrete for level in spec.levels)
-                                    or "unit_weight" in design.data()):
+                                    or any(key.startswith("unit_weight") for key in design.data())):
             raise GllammError("method='laplace' with nested levels is available for single-row responses without "
-                              "latent classes or level-2 weights; use method='adaptive'.")
+                              "latent classes or weights of levels below the top; use method='adaptive'.")
         integration = Integration(method, 1 if method == "laplace" else int(nip))
     elif family.exact_gaussian and method != "ghq" and not spec.levels[0].products:
         integration = Integration("exact", 1)
@@ -411,7 +414,12 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> t
                 log_disp.append(np.log(max(std_over_processes(resid[own]) ** 2, 1e-4)))
         log_disp = np.asarray(log_disp)
     elif family.name == "gaussian":
-        log_disp = np.log(max(std_over_processes(y - inverse_link_numpy(family.link.name, X @ beta + design.offset)), 1e-8))
+        residual = y - inverse_link_numpy(family.link.name, X @ beta + design.offset)
+        if design.dispersion_index is not None and len(spec.dispersions) > 1:  # one residual SD per group
+            log_disp = np.log([max(std_over_processes(residual[design.dispersion_index == k]), 1e-8)
+                               for k in range(len(spec.dispersions))])
+        else:
+            log_disp = np.log(max(std_over_processes(residual), 1e-8))
     elif family.name == "gamma":
         log_disp = np.log(max(std_over_processes(resid) ** 2, 1e-4))
     else:
@@ -423,8 +431,8 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> t
             scale[0] = log_disp
     theta = glm_table.pack(beta, [], log_disp, thresholds=thresholds, scale=scale)
     closed_form = family.name == "gaussian" and family.link.name == "identity" and not spec.scale_names and \
-        design.dispersion_index is None and np.all(design.weights == 1)
-    try:  # (least squares already is the Gaussian identity-link ML fit)
+        np.all(design.weights == 1)
+    try:  # (least squares and the groups' residual SDs are the Gaussian identity-link fit, or close to it)
         result = None if closed_form else _maximize(glm_table, Integration("none", 0), design, theta, 100, 1e-8,
                                                     False, layout=layout)
         if result is not None and np.all(np.isfinite(result.theta)):
@@ -432,8 +440,9 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> t
     except FloatingPointError:
         pass
     beta = theta[: len(spec.fixed_names)]
-    unpacked = glm_table.unpack(theta)
-    thresholds, scale = np.asarray(unpacked.thresholds), np.asarray(unpacked.scale)
+    if spec.threshold_names or spec.scale_names:
+        unpacked = glm_table.unpack(theta)
+        thresholds, scale = np.asarray(unpacked.thresholds), np.asarray(unpacked.scale)
     if spec.scale_names:
         return beta, thresholds, scale
     n_dispersions = len(spec.dispersions)

@@ -188,7 +188,7 @@ def _nested_parts(table, theta, data):
         above = level_key("parent", index + 1)
         n_units = data[above].shape[0] if above in data else data["cluster_weight"].shape[0]
         uppers.append(UpperLevel(jnp.einsum("kcm,kl->lcm", reaches[index], ML), data[level_key("parent", index)],
-                                 n_units))
+                                 n_units, data.get(f"unit_weight{index}")))
     return replace(base, eta0=base.eta0 + shift), tuple(uppers)
 
 
@@ -333,6 +333,8 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         for level in uppers:
             constant = jax.ops.segment_sum(constant, level.parent, num_segments=level.n_units,
                                            indices_are_sorted=True)
+            if level.weight is not None:
+                constant = level.weight * constant
         if integration.method == "laplace":  # one joint mode per top-level unit (lme4's nAGQ = 1)
             return nested_laplace(base, uppers, modes, newton_steps) + constant
         return nested_log_integrals(base, uppers, integration, modes, newton_steps,

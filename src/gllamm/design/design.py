@@ -79,6 +79,7 @@ class Design:
     weights_argument: np.ndarray | None = None  # the weights= values of the complete rows, as given (before scaling)
     cluster_weights_argument: np.ndarray | None = None  # the cluster_weights= values of the complete rows
     top_weights_argument: np.ndarray | None = None  # the top_weights= values (level 3) of the complete rows
+    level_weights_argument: dict | None = None  # the level_weights= values {grouping factor: complete rows' values}
     level_units: dict | None = None  # number of units per level, innermost first
     Z_levels: tuple = ()  # Z of every level (Z is the first)
     top_labels: np.ndarray | None = None  # labels of the top-level units when levels are nested
@@ -181,6 +182,7 @@ def build_design(
     trials=None,
     cluster_weights=None,
     top_weights=None,
+    level_weights: dict | None = None,
     scale_weights: str = "none",
     chunk_width: int | None = None,
     scale: str | None = None,
@@ -254,6 +256,10 @@ def build_design(
     trial_values = _as_column(trials, data, "trials")
     cluster_weight_values = _as_column(cluster_weights, data, "cluster_weights")
     top_weight_values = _as_column(top_weights, data, "top_weights")
+    if level_weights is not None and not isinstance(level_weights, dict):
+        raise GllammError("level_weights= maps grouping factors to weight columns, e.g. {'school': 'w_school'}.")
+    level_weight_values = {name: _as_column(value, data, f"level_weights['{name}']")
+                           for name, value in (level_weights or {}).items()}
 
     # -- complete cases ----------------------------------------------------------
     used = sorted(response_vars | fixed_vars | offset_vars | random_vars | scale_vars | threshold_vars | set(group_vars)
@@ -265,7 +271,8 @@ def build_design(
         if pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
             complete &= np.isfinite(frame[name].to_numpy(dtype=float))
     for extra, name in ((weight_values, "weights"), (offset_values, "offset"), (trial_values, "trials"),
-                        (cluster_weight_values, "cluster_weights"), (top_weight_values, "top_weights")):
+                        (cluster_weight_values, "cluster_weights"), (top_weight_values, "top_weights"),
+                        *((v, n) for n, v in level_weight_values.items())):
         if extra is not None:
             complete &= np.isfinite(extra)
     if choice_set is not None:  # an alternative cannot be dropped from its set: drop the whole set
@@ -480,6 +487,10 @@ def build_design(
                      scale_names=scale_names, dispersion_names=dispersion_names,
                      dispersion_families=dispersion_families, set_size=set_size)
     row_weights = _scale_level1_weights(row_weights, codes, scale_weights)
+    if level_weight_values and len(groups) < 3:
+        raise GllammError("level_weights= gives the weights of the levels between the first grouping level and the "
+                          "top (models with three or more nested grouping factors); use cluster_weights= for the "
+                          "first level and top_weights= for the top.")
     if top_weight_values is not None and parent is None:
         raise GllammError("top_weights= is for models with nested levels (weights of the top-level units); "
                           "with one level use cluster_weights=.")
@@ -488,6 +499,7 @@ def build_design(
                           available=available, threshold_matrix=T,
                           threshold_rows=(np.zeros(len(y), int), np.full(len(y), len(categories))) if categories else None)
     if parent is not None:
+        import jax
         import jax.numpy as jnp
 
         valid = chunks.row_positions >= 0
@@ -499,15 +511,23 @@ def build_design(
             top_weight[top_of_row] = values
             if np.any(np.abs(values - top_weight[top_of_row]) > 1e-12 * np.abs(values).max()) or np.any(values < 0):
                 raise GllammError(f"top_weights must be non-negative and constant within each '{groups[-1]}' unit.")
-        chunks.arrays.update(Z_outer=jnp.asarray(Z_outer), parent=jnp.asarray(parent, dtype=jnp.int32),
+        chunks.arrays.update(Z_outer=jnp.asarray(Z_outer), parent=jax.device_put(np.asarray(parent, dtype=np.int32)),
                              cluster_weight=jnp.asarray(top_weight))
         for index, (_, _, above) in enumerate(middle, start=2):  # levels above the third: their own pointers
             Z_level = Z_levels[index]
             chunks.arrays[f"Z_outer{index}"] = jnp.asarray(
                 np.stack([np.where(valid, Z_level[safe, j], 0.0) for j in range(Z_level.shape[1])]))
-            chunks.arrays[f"parent{index}"] = jnp.asarray(above, dtype=jnp.int32)
+            chunks.arrays[f"parent{index}"] = jax.device_put(np.asarray(above, dtype=np.int32))
         if per_cluster_weights is not None:  # level-2 weights (units of the first grouping level)
             chunks.arrays["unit_weight"] = jnp.asarray(per_cluster_weights)
+        for name, values in level_weight_values.items():  # weights of the levels between the first and the top
+            if name not in groups[1:-1]:
+                raise GllammError(f"level_weights= names '{name}', which is not a middle grouping level of this "
+                                  f"model ({', '.join(groups[1:-1]) or 'none'}); the first level's weights are "
+                                  f"cluster_weights= and the top level's top_weights=.")
+            index = groups.index(name)
+            per_unit = _per_unit_weights(values[complete], middle[index - 1][0], len(middle[index - 1][1]), name)
+            chunks.arrays[f"unit_weight{index}"] = jnp.asarray(per_unit)
     design = Design(
         y=y, trials=n_trials, X=X, Z=Z, offset=total_offset, weights=row_weights,
         cluster_codes=codes, cluster_labels=labels, chunks=chunks, row_index=cc.index,
@@ -517,6 +537,7 @@ def build_design(
         weights_argument=None if weight_values is None else weight_values[complete],
         cluster_weights_argument=None if cluster_weight_values is None else cluster_weight_values[complete],
         top_weights_argument=None if top_weight_values is None else top_weight_values[complete],
+        level_weights_argument={name: values[complete] for name, values in level_weight_values.items()} or None,
         level_units={lv.name: int(keys[lv.name].nunique()) for lv in levels},
         top_labels=None if top_labels is None else np.asarray(top_labels),
         middle_labels=tuple(np.asarray(m[1]) for m in middle) if len(groups) > 2 else (),
@@ -527,6 +548,15 @@ def build_design(
         nominal_categories=tuple(nominal[1]) if nominal is not None else (), nominal_base=nominal[2] if nominal is not None else 0,
     )
     return spec, design
+
+
+def _per_unit_weights(values, codes, n_units: int, level: str) -> np.ndarray:
+    """One weight per unit from the rows' values (which must be constant within units and non-negative)."""
+    per_unit = np.ones(n_units)
+    per_unit[codes] = values
+    if np.any(np.abs(values - per_unit[codes]) > 1e-12 * np.abs(values).max()) or np.any(values < 0):
+        raise GllammError(f"level_weights['{level}'] must be non-negative and constant within each '{level}' unit.")
+    return per_unit
 
 
 def not_nested(lower, higher) -> bool:
@@ -702,6 +732,7 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
                  available=None, threshold_rows=None, threshold_matrix=None) -> Chunks:
     """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
     from .. import _jax  # noqa: F401  (float64 on before arrays are made)
+    import jax
     import jax.numpy as jnp
 
     rows, chunk_cluster = chunk_rows(codes, width)
@@ -730,13 +761,13 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
     if scale_matrix is not None:
         arrays["V"] = np.stack([take(scale_matrix[:, j], 0.0) for j in range(scale_matrix.shape[1])])
     arrays = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in arrays.items()}
-    arrays["chunk_cluster"] = jnp.asarray(chunk_cluster, dtype=jnp.int32)
+    arrays["chunk_cluster"] = jax.device_put(np.asarray(chunk_cluster, dtype=np.int32))
     if member is not None:
-        arrays["member"] = jnp.asarray(np.where(valid, member[safe], 0), dtype=jnp.int32)
+        arrays["member"] = jax.device_put(np.asarray(np.where(valid, member[safe], 0), dtype=np.int32))
     if threshold_rows is not None:  # ordinal: where the row's item's thresholds start, and its number of categories
         start, n_categories = threshold_rows
-        arrays["threshold_start"] = jnp.asarray(np.where(valid, start[safe], 0), dtype=jnp.int32)
-        arrays["n_categories"] = jnp.asarray(np.where(valid, n_categories[safe], 2), dtype=jnp.int32)
+        arrays["threshold_start"] = jax.device_put(np.asarray(np.where(valid, start[safe], 0), dtype=np.int32))
+        arrays["n_categories"] = jax.device_put(np.asarray(np.where(valid, n_categories[safe], 2), dtype=np.int32))
     index = np.zeros(len(y), dtype=np.int32) if dispersion_index is None else dispersion_index
-    arrays["dispersion_index"] = jnp.asarray(np.where(valid, index[safe], 0), dtype=jnp.int32)
+    arrays["dispersion_index"] = jax.device_put(np.asarray(np.where(valid, index[safe], 0), dtype=np.int32))
     return Chunks(arrays, rows)

@@ -146,7 +146,7 @@ def partition(data: dict, n_parts: int, shapes: PartShapes | None = None, top_ke
     """
     data = {key: np.asarray(value) for key, value in data.items()}
     unknown = {key for key in data if key not in ROW_KEYS and not _row_key_axis1(key) and not _pointer(key)}
-    unknown = {key for key in unknown if not key.startswith("w_outer")}
+    unknown = {key for key in unknown if not key.startswith(("w_outer", "unit_weight"))}
     unknown -= {"cluster_weight", "w", "unit_weight", "class_covariates", "class_allowed"}
     if unknown:  # a new array kind must be placed here before it can be partitioned
         raise GllammError(f"Cannot split the design arrays {sorted(unknown)} into parts of clusters.")
@@ -188,13 +188,15 @@ def partition(data: dict, n_parts: int, shapes: PartShapes | None = None, top_ke
 
 
 def _level_of(key: str, nested: bool, top_keys, n_levels: int) -> int:
-    """The level whose units a per-unit array belongs to: covariates of a level above the second
-    (``w_outer``, ``w_outer2``...) to that level, cluster weights and ``top_keys`` to the top, the rest
-    to the first grouping level."""
+    """The level whose units a per-unit array belongs to: covariates and sampling weights of a level above
+    the second (``w_outer``, ``w_outer2``..., ``unit_weight2``...) to that level, cluster weights and
+    ``top_keys`` to the top, the rest to the first grouping level."""
     if not nested or key == "cluster_weight" or key in top_keys:
         return n_levels - 1
     if key.startswith("w_outer"):
         return int(key[7:] or 1)
+    if key.startswith("unit_weight") and key[11:]:
+        return int(key[11:])
     return 0
 
 

@@ -496,6 +496,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
                           cluster_covariates=w, member=member, threshold_rows=threshold_rows)
     hierarchy = _nested_order([data[c].to_numpy()[keep_people] for c in clusters]) if clusters else []
     if clusters:
+        import jax
         import jax.numpy as jnp
 
         valid = chunks.row_positions >= 0
@@ -513,7 +514,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
             pointer = hierarchy[0][0] if index == 1 else hierarchy[index - 2][2]
             suffix = "" if index == 1 else str(index)
             chunks.arrays[f"Z_outer{suffix}"] = Z_chunks
-            chunks.arrays[f"parent{suffix}"] = jnp.asarray(pointer, dtype=jnp.int32)
+            chunks.arrays[f"parent{suffix}"] = jax.device_put(np.asarray(pointer, dtype=np.int32))
         if kept_weights is not None:  # unit weights raise each unit's integral to its weight
             chunks.arrays["unit_weight"] = jnp.asarray(kept_weights)
         if w is not None:  # cluster-level values of the covariates (between-level ones must be constant)

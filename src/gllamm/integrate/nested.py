@@ -44,11 +44,13 @@ from .gauss_hermite import product_rule
 
 class UpperLevel(NamedTuple):
     """A level above level 2: rows' loadings (q, chunks, W) on its standardised latent variables, the pointer
-    (units below,) from the units of the level below to its units, and its number of units."""
+    (units below,) from the units of the level below to its units, its number of units, and the sampling
+    weights of its units (None: 1), which raise each unit's integral to its weight within the level above."""
 
     loadings: jax.Array
     parent: jax.Array
     n_units: int
+    weight: jax.Array | None = None
 
 
 def outer_nodes(location, scale, nip: int, q3: int):
@@ -110,7 +112,8 @@ def _below_top(base: ClusterModel, uppers, u, discrete, unit_weight):
     inner = inner_model(base, top.loadings, None, u, top_of_chunks(base, uppers))
     lower = tuple(UpperLevel(_tiled(level.loadings.swapaxes(0, 1), k).swapaxes(0, 1),
                              (jnp.arange(k)[:, None] * level.n_units + level.parent[None, :]).reshape(-1),
-                             k * level.n_units) for level in uppers[:-1])
+                             k * level.n_units, None if level.weight is None else _tiled(level.weight, k))
+                  for level in uppers[:-1])
     if discrete is not None:
         locations, log_pi, allowed = discrete
         discrete = (locations, _tiled(log_pi, k), _tiled(allowed, k))
@@ -137,6 +140,8 @@ def _node_values(base, uppers, u, integration, inner_state, newton_steps, discre
     """sum over each top unit's children of their log L at every top node: (U_top, K)."""
     below = _below_top(base, uppers, u, discrete, unit_weight)
     values = _unit_log_values(below[0], below[1], integration, inner_state, newton_steps, below[2], below[3])
+    if below[1] and below[1][-1].weight is not None:  # the children's own sampling weights
+        values = below[1][-1].weight * values
     k = u.shape[1]
     per_child = values.reshape(k, -1).T  # (children, K)
     return jax.ops.segment_sum(per_child, uppers[-1].parent, num_segments=uppers[-1].n_units,

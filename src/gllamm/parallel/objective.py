@@ -145,5 +145,7 @@ class PartitionedObjective:
 
 
 def all_finite(tree) -> bool:
-    """Whether every leaf is finite (works on sharded arrays of several processes)."""
-    return all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(tree))
+    """Whether every leaf is finite: on the host when this process holds the whole array (no compiled
+    program to load), on the devices for arrays sharded over several processes."""
+    return all(bool(np.isfinite(np.asarray(x)).all()) if getattr(x, "is_fully_addressable", True)
+               else bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(tree))

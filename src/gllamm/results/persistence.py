@@ -32,11 +32,13 @@ def save(result, path) -> Path:
                 converged=result.converged, iterations=result.iterations, message=result.message,
                 seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None)
     arrays = dict(theta=result.theta, theta_vcov=result.theta_vcov, gradient=result.gradient,
-                  cluster_labels=np.asarray(design.cluster_labels),
+                  cluster_labels=_storable(np.asarray(design.cluster_labels)),
                   trials=design.trials, row_index=np.asarray(design.row_index))
     for name in ("offset_argument", "weights_argument", "cluster_weights_argument", "top_weights_argument"):
         if getattr(design, name) is not None:
             arrays[name] = getattr(design, name)
+    for level, values in (design.level_weights_argument or {}).items():
+        arrays[f"level_weights:{level}"] = values
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -79,7 +81,10 @@ def load(path):
                                 offset=arrays.get("offset_argument"),
                                 trials=arrays["trials"] if meta["trials_given"] else None,
                                 cluster_weights=arrays.get("cluster_weights_argument"),
-                                top_weights=arrays.get("top_weights_argument"), scale=options.get("scale"),
+                                top_weights=arrays.get("top_weights_argument"),
+                                level_weights={k.split(":", 1)[1]: v for k, v in arrays.items()
+                                               if k.startswith("level_weights:")} or None,
+                                scale=options.get("scale"),
                                 scale_weights=options.get("scale_weights", "none"),
                                 family_by=options.get("family_by"), base=options.get("base"),
                                 choice_set=options.get("choice_set"), nominal=options.get("nominal"),
@@ -120,3 +125,8 @@ def _with_row_index(design, row_index):
     from dataclasses import replace
 
     return replace(design, row_index=pd.Index(row_index))
+
+
+def _storable(labels: np.ndarray) -> np.ndarray:
+    """Labels NumPy can read back without pickle: text labels (object arrays) as a string array."""
+    return labels.astype(str) if labels.dtype == object else labels

@@ -231,7 +231,8 @@ def refit(result, frame: pd.DataFrame, **changes):
     options.pop("factor_scale", None)
     options.update(weights=design.weights_argument, offset=design.offset_argument,
                    trials=design.trials if options.get("trials") is not None else None,
-                   cluster_weights=design.cluster_weights_argument, top_weights=design.top_weights_argument)
+                   cluster_weights=design.cluster_weights_argument, top_weights=design.top_weights_argument,
+                   level_weights=design.level_weights_argument)
     options.update(changes)
     return fit(result.spec.formula.formula, frame, **options)
 
