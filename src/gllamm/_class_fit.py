@@ -234,8 +234,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     finished = [r for r in runs if not isinstance(r, Exception) and np.isfinite(r.loglik)]
     if not finished:
         raise GllammError(f"No starting value gave a finite log-likelihood ({runs[0]}).")
-    best = max(finished, key=lambda r: (r.converged, r.loglik))
-    best = max(finished, key=lambda r: r.loglik) if max(r.loglik for r in finished) > best.loglik + 1e-6 else best
+    best = _best_run(finished)
     if known_class is None and not fix and not equal and classes > 1:
         ordered = _order(table, best.theta)
         if not np.array_equal(ordered, best.theta):
@@ -355,3 +354,14 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
         current = _make_result(new_spec, table, new_design, integration, optimum, new_options)
     options = dict(current.options, npml=True, npml_path=json.dumps(path))
     return replace(current, options=options)
+
+
+def _best_run(finished: list):
+    """The run kept among several starts: the highest log-likelihood, converged runs first unless an
+    unconverged one is higher by more than 1e-6; runs within 1e-6 of each other (starts that reached the
+    same maximum) go to the earliest start, so rounding differences (e.g. sums over devices) never decide."""
+    converged = [r for r in finished if r.converged]
+    top = max(r.loglik for r in finished)
+    pool = converged if converged and max(r.loglik for r in converged) >= top - 1e-6 else finished
+    best = max(r.loglik for r in pool)
+    return next(r for r in pool if r.loglik >= best - 1e-6)

@@ -39,6 +39,9 @@ def save(result, path) -> Path:
             arrays[name] = getattr(design, name)
     for level, values in (design.level_weights_argument or {}).items():
         arrays[f"level_weights:{level}"] = values
+    for column in design.model_frame.columns:  # JSON text is not exact for every double: keep their bits
+        if pd.api.types.is_float_dtype(design.model_frame[column]):
+            arrays[f"frame:{column}"] = design.model_frame[column].to_numpy()
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -59,6 +62,8 @@ def load(path):
         meta = json.loads(archive.read("meta.json"))
         frame = pd.read_json(io.StringIO(archive.read("model_frame.json").decode()), orient="table")
         arrays = dict(np.load(io.BytesIO(archive.read("arrays.npz"))))
+    for key in [k for k in arrays if k.startswith("frame:")]:
+        frame[key[6:]] = arrays.pop(key)
     if meta.get("format") != FORMAT:
         raise GllammError(f"{path} was written in format {meta.get('format')}; this gllamm ({__version__}) reads format {FORMAT}.")
     options = meta["options"]
