@@ -130,6 +130,38 @@ def bench_three_level(use_r: bool) -> None:
         print(f"  lme4::glmer Laplace: {timing[0]:.2f} s (loglik {timing[1]:.3f})")
 
 
+def simulate_four_level(seed: int = 7, districts: int = 40, schools: int = 5, classes: int = 4,
+                        pupils: int = 10) -> pd.DataFrame:
+    """Four-level logit: pupils in classes in schools in districts (8,000 rows by default)."""
+    rng = np.random.default_rng(seed)
+    n_schools, n_classes = districts * schools, districts * schools * classes
+    cls = np.repeat(np.arange(n_classes), pupils)
+    school, district = cls // classes, cls // (classes * schools)
+    x = rng.normal(size=cls.size)
+    eta = (-0.3 + 0.8 * x + rng.normal(scale=0.7, size=districts)[district]
+           + rng.normal(scale=0.5, size=n_schools)[school] + rng.normal(scale=0.8, size=n_classes)[cls])
+    return pd.DataFrame(dict(y=rng.binomial(1, 1 / (1 + np.exp(-eta))), x=x, district=district, school=school,
+                             cls=cls))
+
+
+def bench_four_level(use_r: bool) -> None:
+    import gllamm
+
+    data = simulate_four_level()
+    formula = "y ~ x + (1 | cls) + (1 | school) + (1 | district)"
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        result = gllamm.fit(formula, data, family="binomial", nip=8)
+        times.append(time.perf_counter() - start)
+    print(f"four-level logit (8,000 / 800 / 200 / 40), AGQ 8 x 8 x 8: first fit {times[0]:.2f} s, repeat "
+          f"{times[1]:.2f} s (loglik {result.loglik:.3f}, converged {result.converged})")
+    timing = _r_fit_seconds(data, "glmer(y ~ x + (1 | cls) + (1 | school) + (1 | district), d, binomial)") \
+        if use_r else None
+    if timing:
+        print(f"  lme4::glmer Laplace: {timing[0]:.2f} s (loglik {timing[1]:.3f})")
+
+
 def bench_holzinger(use_r: bool) -> None:
     syntax = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
     code = f"import gllamm; r = gllamm.fit({syntax!r}, gllamm.datasets.load('holzinger')); print(r.loglik)"
@@ -154,6 +186,7 @@ def main() -> None:
     bench_contraception(use_r)
     bench_holzinger(use_r)
     bench_three_level(use_r and args.r_large)
+    bench_four_level(use_r and args.r_large)
     bench_simulated(5_000, 20, use_r and args.r_large)
     if args.million:
         bench_simulated(50_000, 20, False)

@@ -186,7 +186,8 @@ def _posterior_weights(log_w, values, u):
 
 def _adapt(base, uppers, integration, state, iterations, discrete, unit_weight):
     """The adaptation state of a (sub)problem: level-2 modes at the bottom, above them each level's location
-    and scale iterated to the posterior mean and covariance of its u."""
+    and scale iterated to the posterior mean and covariance of its u. Levels between the top and level 2 take
+    one step per step of the level above (their state is carried over, so they converge along with it)."""
     if not uppers:
         return state if discrete is not None else find_modes(base, state)
     q = uppers[-1].loadings.shape[0]
@@ -194,7 +195,7 @@ def _adapt(base, uppers, integration, state, iterations, discrete, unit_weight):
     def inner_adapted(location, scale, inner_state):
         u, log_w, _ = outer_nodes(location, scale, integration.nip, q)
         below = _below_top(base, uppers, u, discrete, unit_weight)
-        return u, log_w, _adapt(*below[:2], integration, inner_state, max(2, iterations - 2), *below[2:])
+        return u, log_w, _adapt(*below[:2], integration, inner_state, 1, *below[2:])
 
     def step(state, _):
         location, scale, inner_state = state
