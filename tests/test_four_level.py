@@ -338,3 +338,22 @@ def test_weights_at_a_middle_level_equal_duplicated_units(four_level, tmp_path):
     with pytest.raises(gllamm.GllammError, match="constant within each 'school'"):
         gllamm.fit(FORMULA, frame.assign(w=np.arange(len(frame)) % 2 + 1.0), family="binomial",
                    level_weights={"school": "w"})
+
+
+def test_weights_of_a_middle_cluster_level_in_syntax_equal_duplicated_clusters(tmp_path):
+    """Multilevel syntax with level_weights={"cls": w} (integer w): the pseudo-likelihood equals the likelihood
+    of the data with every class (and its pupils) repeated w times, and that fit is converged at the weighted
+    estimates; the weights survive save/load."""
+    frame = _simulate_factors(schools=12)
+    weight = (frame.cls.str[1:].astype(int) % 3 == 0) + 1.0
+    weighted = gllamm.fit(SYNTAX, frame.assign(w=weight), cluster=["cls", "school"], nip=3, level_weights={"cls": "w"})
+    assert weighted.converged
+    copies = frame[weight.to_numpy() == 2].assign(cls=lambda d: d.cls + "copy")
+    duplicated = pd.concat([frame, copies], ignore_index=True)
+    again = gllamm.fit(SYNTAX, duplicated, cluster=["cls", "school"], nip=3, start=weighted, max_iter=0)
+    assert again.loglik == pytest.approx(weighted.loglik, abs=1e-6)
+    assert np.max(np.abs(again.gradient)) < 1e-3
+    loaded = gllamm.load(weighted.save(tmp_path / "weighted.gllamm"))
+    assert loaded.loglik == pytest.approx(weighted.loglik, abs=1e-9)
+    with pytest.raises(gllamm.GllammError, match="not a cluster level below the top"):
+        gllamm.fit(SYNTAX, frame.assign(w=weight), cluster=["cls", "school"], level_weights={"school": "w"})

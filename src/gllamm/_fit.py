@@ -103,7 +103,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         cluster columns).
     top_weights: with nested levels, weights of the top-level units (gllamm's pweight at the top level);
     level_weights: with three or more nested grouping factors, {grouping factor: weights} for the levels
-        between the first and the top (constant within each unit), e.g. {"school": "w_school"};
+        between the first and the top (constant within each unit), e.g. {"school": "w_school"}; in
+        multilevel syntax {cluster column: weights} for the cluster levels below the top;
         cluster_weights= are then the weights of the level-2 units, and
         log L = sum_k w_k log int phi(u3) prod_j (int phi(u2) prod_i f^{w_i} du2)^{w_j} du3.
     scale_weights: "none", "size" or "effective" scaling of level-1 sampling weights within clusters.
@@ -154,7 +155,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     syntax_model = looks_like_syntax(model)
     if syntax_model:
         syntax = parse_model_syntax(model)
-        for name, value in dict(top_weights=top_weights, level_weights=level_weights, offset=offset, trials=trials,
+        for name, value in dict(top_weights=top_weights, offset=offset, trials=trials,
                                 scale=scale, base=base, choice_set=choice_set, nominal=nominal).items():
             if value is not None:
                 raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
@@ -169,7 +170,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
             raise GllammError("family_by= is for formula models on long data; in model syntax key the family "
                               "mapping by indicator names.")
         spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=factor_scale, cluster=cluster,
-                                                    weights=weights, cluster_weights=cluster_weights)
+                                                    weights=weights, cluster_weights=cluster_weights,
+                                                    level_weights=level_weights)
         fix = {**implied.fix, **(fix or {})} or None
         equal = (implied.equal + list(equal or [])) or None
     else:

@@ -21,7 +21,7 @@ from ..families import Family
 from ..spec import LevelSpec, ModelSpec
 from ..spec.model_spec import Loading, Path, Product
 from ..syntax.model_syntax import ModelSyntax
-from .design import Design, _make_chunks, _nested_order, not_nested
+from .design import Design, _make_chunks, _nested_order, _per_unit_weights, not_nested
 
 
 @dataclass(frozen=True)
@@ -298,14 +298,16 @@ def _measured(block, within: bool) -> set:
 
 def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family, *,
                         factor_scale: str = "loading", cluster: str | list | None = None, weights=None,
-                        cluster_weights=None) -> tuple[ModelSpec, Design, SyntaxConstraints]:
+                        cluster_weights=None, level_weights: dict | None = None
+                        ) -> tuple[ModelSpec, Design, SyntaxConstraints]:
     """Stack wide data and build the latent variable model the syntax describes.
 
     With ``level: 1`` / ``level: 2`` blocks and ``cluster=`` the units (rows of the data) are
     nested in clusters: level-1 latent variables vary over units, level-2 ones over clusters; with
     ``level: 3`` blocks (and so on) ``cluster=`` lists the nested cluster columns, lowest first.
-    weights: sampling weights of the units (rows of the data); cluster_weights: of the top-level clusters
-    (constant within each), as gllamm's pweight at those levels.
+    weights: sampling weights of the units (rows of the data); cluster_weights: of the top-level clusters;
+    level_weights: {cluster column: weights} of the clusters in between (constant within each), as
+    gllamm's pweight at those levels.
     """
     if not isinstance(data, pd.DataFrame):
         raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
@@ -338,6 +340,14 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
                           "the units' (rows') weights are weights=.")
     unit_weights = _weight_column(weights, data, "weights")
     top_weights = _weight_column(cluster_weights, data, "cluster_weights")
+    level_weights = dict(level_weights or {})
+    for name in level_weights:
+        if name not in clusters[:-1]:
+            raise GllammError(f"level_weights= names '{name}', which is not a cluster level below the top of this "
+                              f"model ({', '.join(clusters[:-1]) or 'none'}); the top clusters' weights are "
+                              "cluster_weights= and the units' weights=.")
+    middle_weights = {name: _weight_column(value, data, f"level_weights['{name}']")
+                      for name, value in level_weights.items()}
     indicators = list(syntax.indicators)
     if isinstance(family, dict):  # mixed responses: a family per indicator
         from ..families.mixed import make_mixed_family
@@ -517,6 +527,10 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
             chunks.arrays[f"parent{suffix}"] = jax.device_put(np.asarray(pointer, dtype=np.int32))
         if kept_weights is not None:  # unit weights raise each unit's integral to its weight
             chunks.arrays["unit_weight"] = jnp.asarray(kept_weights)
+        for name, values in middle_weights.items():  # and cluster weights each cluster's within the level above
+            index = clusters.index(name) + 1
+            chunks.arrays[f"unit_weight{index}"] = jnp.asarray(
+                _per_unit_weights(values[keep_people], hierarchy[index - 1][0], len(hierarchy[index - 1][1]), name))
         if w is not None:  # cluster-level values of the covariates (between-level ones must be constant)
             for index in range(1, len(clusters) + 1):
                 frame = pd.DataFrame(w, columns=covariates).assign(_cluster=hierarchy[index - 1][0])
@@ -537,6 +551,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         threshold_item=threshold_item, top_labels=hierarchy[-1][1] if clusters else None,
         middle_labels=tuple(h[1] for h in hierarchy[:-1]), cluster_weights=kept_weights,
         weights_argument=kept_weights, cluster_weights_argument=None if top_weights is None else top_weights[keep_people],
+        level_weights_argument={name: values[keep_people] for name, values in middle_weights.items()} or None,
         level_units={"unit": len(keep_people)} | {c: len(h[1]) for c, h in zip(clusters, hierarchy)},
     )
     equal = [tuple(names) for names in labels.values() if len(names) > 1]

@@ -27,7 +27,9 @@ def save(result, path) -> Path:
     design = result.design
     syntax = getattr(result.spec.formula, "text", None)
     meta = dict(format=FORMAT, gllamm_version=__version__, formula=result.spec.formula.formula, syntax=syntax,
-                options={k: v for k, v in result.options.items() if isinstance(v, (str, int, float, type(None)))},
+                options={k: list(v) if isinstance(v, tuple) else v for k, v in result.options.items()
+                         if isinstance(v, (str, int, float, type(None)))
+                         or (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))},
                 integration=[result.integration.method, result.integration.nip, result.integration.classes], loglik=result.loglik,
                 converged=result.converged, iterations=result.iterations, message=result.message,
                 seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None)
@@ -79,7 +81,8 @@ def load(path):
         spec, design, _ = build_syntax_design(parse_model_syntax(meta["syntax"]), frame, family,
                                               factor_scale=options.get("factor_scale", "loading"),
                                               cluster=options.get("cluster"), weights=arrays.get("weights_argument"),
-                                              cluster_weights=arrays.get("cluster_weights_argument"))
+                                              cluster_weights=arrays.get("cluster_weights_argument"),
+                                              level_weights=_level_weights(arrays))
         spec, design = _with_classes(spec, design, frame, options, syntax=True)
         return _restore(spec, design, meta, arrays, options)
     spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays.get("weights_argument"),
@@ -87,8 +90,7 @@ def load(path):
                                 trials=arrays["trials"] if meta["trials_given"] else None,
                                 cluster_weights=arrays.get("cluster_weights_argument"),
                                 top_weights=arrays.get("top_weights_argument"),
-                                level_weights={k.split(":", 1)[1]: v for k, v in arrays.items()
-                                               if k.startswith("level_weights:")} or None,
+                                level_weights=_level_weights(arrays),
                                 scale=options.get("scale"),
                                 scale_weights=options.get("scale_weights", "none"),
                                 family_by=options.get("family_by"), base=options.get("base"),
@@ -135,3 +137,8 @@ def _with_row_index(design, row_index):
 def _storable(labels: np.ndarray) -> np.ndarray:
     """Labels NumPy can read back without pickle: text labels (object arrays) as a string array."""
     return labels.astype(str) if labels.dtype == object else labels
+
+
+def _level_weights(arrays: dict) -> dict | None:
+    """The saved level_weights= values, {level: values}."""
+    return {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("level_weights:")} or None

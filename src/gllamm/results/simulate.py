@@ -225,7 +225,8 @@ def refit(result, frame: pd.DataFrame, **changes):
     design = result.design
     if isinstance(result.spec.formula, ModelSyntax):
         options.pop("scale_weights", None)
-        options.update(weights=result.design.weights_argument, cluster_weights=result.design.cluster_weights_argument)
+        options.update(weights=result.design.weights_argument, cluster_weights=result.design.cluster_weights_argument,
+                       level_weights=result.design.level_weights_argument)
         options.update(changes)
         return fit(result.spec.formula.text, frame, **options)
     options.pop("factor_scale", None)
