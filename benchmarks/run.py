@@ -113,16 +113,21 @@ def simulate_three_level(seed: int = 5) -> pd.DataFrame:
     return pd.DataFrame(dict(y=rng.binomial(1, 1 / (1 + np.exp(-eta))), x=x, comm=comm, mom=mom))
 
 
+def _first_and_repeat(gllamm, formula: str, data: pd.DataFrame, nip: int):
+    """Wall times of a first and a repeated binomial fit in this process, and the fit."""
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        result = gllamm.fit(formula, data, family="binomial", nip=nip)
+        times.append(time.perf_counter() - start)
+    return times, result
+
+
 def bench_three_level(use_r: bool) -> None:
     import gllamm
 
     data = simulate_three_level()
-    formula = "y ~ x + (1 | comm) + (1 | mom)"
-    times = []
-    for _ in range(2):
-        start = time.perf_counter()
-        result = gllamm.fit(formula, data, family="binomial", nip=12)
-        times.append(time.perf_counter() - start)
+    times, result = _first_and_repeat(gllamm, "y ~ x + (1 | comm) + (1 | mom)", data, nip=12)
     print(f"three-level logit (2,159 / 1,595 / 161), AGQ 12 x 12: first fit {times[0]:.2f} s, repeat {times[1]:.2f} s "
           f"(goal < 10 s; loglik {result.loglik:.3f}, converged {result.converged})")
     timing = _r_fit_seconds(data, "glmer(y ~ x + (1 | comm) + (1 | mom), d, binomial)") if use_r else None
@@ -148,12 +153,7 @@ def bench_four_level(use_r: bool) -> None:
     import gllamm
 
     data = simulate_four_level()
-    formula = "y ~ x + (1 | cls) + (1 | school) + (1 | district)"
-    times = []
-    for _ in range(2):
-        start = time.perf_counter()
-        result = gllamm.fit(formula, data, family="binomial", nip=8)
-        times.append(time.perf_counter() - start)
+    times, result = _first_and_repeat(gllamm, "y ~ x + (1 | cls) + (1 | school) + (1 | district)", data, nip=8)
     print(f"four-level logit (8,000 / 800 / 200 / 40), AGQ 8 x 8 x 8: first fit {times[0]:.2f} s, repeat "
           f"{times[1]:.2f} s (loglik {result.loglik:.3f}, converged {result.converged})")
     timing = _r_fit_seconds(data, "glmer(y ~ x + (1 | cls) + (1 | school) + (1 | district), d, binomial)") \
