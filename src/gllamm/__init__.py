@@ -6,21 +6,26 @@
     print(res.summary())
 """
 
-from . import _jax  # noqa: F401  (float64 and the persistent compilation cache)
-from . import datasets, results
-from ._fit import fit
-from .design import Design, build_design
-from .errors import ConvergenceWarning, DataWarning, GllammError
-from .families import Family, make_family
-from .integrate import Integration
-from .objective import make_objective
-from .optimize import maximize
-from .parallel import initialize_distributed, read_clusters
-from .results import FitResult
-from .results.inference import lr_test
-from .results.persistence import load
-from .spec import LevelSpec, ModelSpec, ParameterTable
-from .syntax import FormulaSpec, parse_formula
+from ._startup import freeze_at_exit, quiet_imports
+
+with quiet_imports():  # (the collector would rescan the imported stack; see _startup)
+    from . import _jax  # noqa: F401  (float64 and the persistent compilation cache)
+    from . import datasets, results
+    from ._fit import fit
+    from .design import Design, build_design
+    from .errors import ConvergenceWarning, DataWarning, GllammError
+    from .families import Family, make_family
+    from .integrate import Integration
+    from .objective import make_objective
+    from .optimize import maximize
+    from .parallel import initialize_distributed, read_clusters
+    from .results import FitResult
+    from .results.inference import lr_test
+    from .results.persistence import load
+    from .spec import LevelSpec, ModelSpec, ParameterTable
+    from .syntax import FormulaSpec, parse_formula
+
+freeze_at_exit()
 
 __version__ = "0.1.0"
 

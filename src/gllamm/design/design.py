@@ -9,12 +9,14 @@ Padded rows have weight 0; padded values are chosen so every log density is fini
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .._startup import quiet_imports
 from ..errors import DataWarning, GllammError, closest
 from ..families import Family
 from ..spec import LevelSpec, ModelSpec
@@ -27,19 +29,23 @@ from .ordinal_response import code_ordinal
 from ..families.mixed import make_mixed_family
 
 
-def model_matrix(*args, **kwargs):
-    """formulaic's model_matrix, imported on first use (formulaic takes a fifth of a second to import and
-    models written in lavaan-style syntax never need it)."""
-    from formulaic import model_matrix as build
+def _formulaic():
+    """formulaic, imported on first use (it takes a fifth of a second to import and models written in
+    lavaan-style syntax never need it); the first import runs with the collector paused (see _startup)."""
+    if "formulaic" not in sys.modules:
+        with quiet_imports():
+            import formulaic  # noqa: F401
+    return sys.modules["formulaic"]
 
-    return build(*args, **kwargs)
+
+def model_matrix(*args, **kwargs):
+    """formulaic's model_matrix (imported on first use)."""
+    return _formulaic().model_matrix(*args, **kwargs)
 
 
 def Formula(expression: str):
-    """formulaic's Formula, imported on first use (see model_matrix)."""
-    from formulaic import Formula as parse
-
-    return parse(expression)
+    """formulaic's Formula (imported on first use)."""
+    return _formulaic().Formula(expression)
 
 
 @dataclass(frozen=True)

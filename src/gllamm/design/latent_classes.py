@@ -172,7 +172,7 @@ def _without(level: LevelSpec, index: int, n_columns: int) -> LevelSpec:
 def _columns(expression: str | None) -> list[str]:
     if not expression:
         return []
-    from formulaic import Formula
+    from .design import Formula
 
     return sorted(str(v) for v in Formula(expression.strip()).required_variables)
 
@@ -194,7 +194,7 @@ def _concomitant_matrix(concomitant: str | None, data: pd.DataFrame, design: Des
     """(names, V (units, n_v)) of the class-membership model, intercept first."""
     if concomitant is None:
         return ("(Intercept)",), np.ones((units, 1))
-    from formulaic import model_matrix
+    from .design import model_matrix
 
     text = concomitant.strip()
     if not text.startswith("~"):

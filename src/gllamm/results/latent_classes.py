@@ -69,7 +69,7 @@ def prior_class_probabilities(result, newdata: pd.DataFrame | None = None) -> pd
                               "available for formula models with concomitant=.")
         V = np.ones((len(newdata), 1))
         if concomitant:
-            from formulaic import model_matrix
+            from ..design.design import model_matrix
 
             matrix = model_matrix(concomitant.strip(), newdata)
             names = ["(Intercept)" if n == "Intercept" else str(n) for n in matrix.columns]
