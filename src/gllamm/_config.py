@@ -5,8 +5,8 @@
   directory (``$GLLAMM_CACHE_DIR`` or ``~/.cache/gllamm/jax``), so a second
   Python process fitting a model of the same shape does not compile again.
   Set ``GLLAMM_CACHE_DIR=off`` to leave JAX's cache settings untouched;
-  ``GLLAMM_XLA_CACHE=off`` keeps gllamm's traced functions (``_export_cache``) but not
-  XLA's compiled executables.
+  ``GLLAMM_XLA_CACHE=off`` stores no compiled programs at all (neither XLA's nor
+  gllamm's executables of its likelihood functions, ``_compiled_cache``).
 """
 
 from __future__ import annotations

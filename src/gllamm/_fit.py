@@ -224,6 +224,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     table = ParameterTable(spec)
     constraints = build_constraints(table, fix, equal)
     layout = _layout(table, integration, design, devices, chunk_size)
+    if layout is None:  # (parts of clusters run other programs)
+        _prefetch_programs(table, integration, design, constraints)
     theta0 = _start_values(spec, design, table, start, verbose, layout)
     theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
     if fix:
@@ -247,6 +249,14 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     options.update(_layout_options(layout, design, spec, chunk_size))
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov)
+
+
+def _prefetch_programs(table, integration, design, constraints) -> None:
+    """Load the stored programs of the Newton iterations in the background while start values are found."""
+    objective = make_objective(table, integration)
+    data = design.data()
+    theta = np.zeros(constraints.matrix.shape[0])
+    objective.prefetch(theta, data, objective.mode_start(data), constraints.matrix)
 
 
 def _layout(table, integration, design, devices, chunk_size, top_keys=()):

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._export_cache import CachedFunction
+from ._compiled_cache import CachedFunction
 from .integrate.discrete import class_log_probabilities, class_posterior, discrete_log_integrals
 from .integrate.nested_laplace import joint_modes, joint_posterior, nested_laplace
 from .integrate.nested import (UpperLevel, inner_model, nested_adaptation, nested_class_posterior,
@@ -398,8 +398,21 @@ class Objective:
     within_class_posterior: callable  # (theta, data, modes) -> posterior moments of continuous u within classes
     conditional_log_densities: callable  # (theta, data, points) -> log f(y_j | eta = e) (clusters, n)
 
+    def prefetch(self, theta, data, modes, directions) -> None:
+        """Start loading, in the background, the stored programs of the Newton iterations (modes, value and
+        gradient, Hessian), so that loading overlaps the work before their first call."""
+        self.hessian.prefetch(theta, data, modes, directions)  # the largest first
+        self.modes.prefetch(theta, data, modes)
+        self.value_and_grad.prefetch(theta, data, modes)
+
     def mode_start(self, data):
-        """Starting modes: zeros; for nested levels every higher level's location/scale and the level-2 modes."""
+        """Starting modes: zeros; for nested levels every higher level's location/scale and the level-2 modes.
+
+        Placed on the device like the modes the jitted functions return: a host array would be an
+        uncommitted argument, and the first call would compile a second program for the later calls."""
+        return jax.device_put(self._zero_modes(data), jax.local_devices()[0])
+
+    def _zero_modes(self, data):
         levels = self.table.spec.levels
         if self.integration.within_classes and self.table.spec.discrete_index == 1:
             return np.zeros((self.integration.classes * data["parent"].shape[0], levels[0].dim))

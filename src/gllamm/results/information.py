@@ -60,8 +60,8 @@ def expected_information(table, design, theta) -> np.ndarray:
 
 @lru_cache(maxsize=32)
 def _information_function(table):
-    """Jitted (and export-cached) Fisher information as a function of (theta, cluster-padded arrays)."""
-    from .._export_cache import CachedFunction
+    """Jitted (and stored compiled, see _compiled_cache) Fisher information as a function of (theta, cluster-padded arrays)."""
+    from .._compiled_cache import CachedFunction
     from ..objective import latent_structure
 
     spec = table.spec

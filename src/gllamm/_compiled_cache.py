@@ -1,0 +1,240 @@
+"""Compiled likelihood programs kept on disk between processes.
+
+JAX's persistent compilation cache saves XLA's compilation, but every new process
+still traces the Python likelihood, lowers it, hashes the lowered program for the
+cache key and only then loads the executable: tens of milliseconds per program,
+more than the whole fit of a small model. Here each jitted function is compiled
+once per model structure and argument signature, and its executable is serialised
+(``jax.experimental.serialize_executable``) into the folder ``gllamm-programs`` of JAX's
+compilation cache directory (``~/.cache/gllamm/jax`` unless ``GLLAMM_CACHE_DIR`` moves it):
+
+* an index entry maps (gllamm's source, the function's name, the model structure, the
+  argument signature, the platform) to a content key: a hash of the lowered program's
+  text without source locations, and of the platform;
+* a program entry holds the executable of each content key.
+
+A later process finds the index entry and loads the executable without tracing.
+Edited gllamm source gives new index entries (the function is traced once more) but
+reuses the executables of programs whose lowered text did not change. Executables are
+compiled with JAX's persistent cache off: one loaded from that cache cannot be
+serialised again. The platform part of the keys covers the JAX and jaxlib versions,
+the backend and its version, the device kinds, ``XLA_FLAGS`` and, on CPUs, the
+instruction-set features the code was generated for. Any failure falls back to the
+plain jitted function (traced and compiled as usual).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import zlib
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import jax
+
+
+def _source_digest() -> str:
+    """Hash of gllamm's own source files, so edited code is traced again."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_SOURCE = _source_digest()
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+@lru_cache(maxsize=1)
+def _platform() -> str:
+    """What an executable depends on besides its program: versions, backend, devices, flags, CPU features."""
+    import jaxlib
+
+    backend = jax.local_devices()[0].client
+    parts = [jax.__version__, getattr(jaxlib, "__version__", ""), backend.platform, backend.platform_version,
+             ",".join(sorted({device.device_kind for device in jax.local_devices()})),
+             os.environ.get("XLA_FLAGS", "")]
+    if backend.platform == "cpu":
+        parts.append(_cpu_features())
+    return _hash(*parts)
+
+
+def _cpu_features() -> str:
+    """The host CPU's feature flags (XLA generates code for them); the machine name where unavailable."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    return line
+    except OSError:
+        pass
+    return platform.machine() + platform.processor()
+
+
+def _cache_dir() -> Path | None:
+    if os.environ.get("GLLAMM_CACHE_DIR", "").lower() == "off" or \
+            os.environ.get("GLLAMM_XLA_CACHE", "").lower() == "off":
+        return None
+    base = jax.config.jax_compilation_cache_dir
+    return Path(base) / "gllamm-programs" if base else None
+
+
+def _write(path: Path, payload: bytes) -> None:
+    """Write atomically (a concurrent reader sees the whole file or none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(payload)
+    tmp.replace(path)
+
+
+@contextmanager
+def _persistent_cache_off():
+    """Compile without JAX's persistent cache (its executables cannot be serialised again)."""
+    from jax.experimental.compilation_cache import compilation_cache
+
+    enabled = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    compilation_cache.reset_cache()
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_compilation_cache", enabled)
+        compilation_cache.reset_cache()
+
+
+_FORMAT = "zlib(pickle(serialize_executable)) 1"  # part of every content key
+
+
+def _load(path: Path, needs_lapack: bool):
+    from jax.experimental import serialize_executable
+
+    if needs_lapack:  # the LAPACK kernels the executable calls are registered when first lowered
+        from jax._src.lax.linalg import initialize_lapack
+
+        initialize_lapack()
+    payload, in_tree, out_tree = pickle.loads(zlib.decompress(path.read_bytes()))
+    return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
+
+
+_UNSTORABLE = "jit"  # index entry of a program that cannot be serialised: trace and compile it as usual
+
+
+def _compile(jitted, args, directory: Path) -> tuple[object, str]:
+    """Lower and compile ``jitted`` for ``args``; (compiled, index entry text). Stores the executable."""
+    from jax.experimental import serialize_executable
+
+    lowered = jitted.lower(*args)
+    text = lowered.as_text()  # without source locations: unchanged by edits elsewhere in the source
+    needs_lapack = "lapack" in text
+    content = _hash(text, _platform(), _FORMAT)
+    path = directory / f"{content}.bin"
+    entry = f"{content} {int(needs_lapack)}"
+    try:
+        return _load(path, needs_lapack), entry
+    except Exception:  # not stored yet (or unreadable): compile
+        pass
+    with _persistent_cache_off():
+        compiled = lowered.compile()
+    try:
+        payload = serialize_executable.serialize(compiled)
+    except Exception:  # e.g. constants the serialised form cannot hold
+        return compiled, _UNSTORABLE
+    _write(path, zlib.compress(pickle.dumps(payload), 1))
+    return compiled, entry
+
+
+_loader = None
+
+
+def _background():
+    """Two threads that load stored executables while the caller does other work (loading releases the GIL)."""
+    global _loader
+    if _loader is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _loader = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gllamm-load")
+    return _loader
+
+
+class CachedFunction:
+    """A jitted function whose compiled executables are kept on disk between processes."""
+
+    def __init__(self, name: str, jitted, structure: str):
+        self.name = name
+        self.jitted = jitted
+        self.structure = structure
+        self._callables: dict = {}
+        self._pending: dict = {}  # signature -> Future of a stored executable being loaded
+
+    def _index(self, directory: Path, signature: str) -> Path:
+        return directory / "index" / f"{self.name}-{_hash(_SOURCE, _platform(), self.name, self.structure, signature)}"
+
+    def prefetch(self, *args) -> None:
+        """Start loading the stored executable for these arguments (shapes) in the background, if there is
+        one; the first call then waits for it instead of loading it. Never compiles."""
+        signature = self._signature(args)
+        directory = _cache_dir()
+        if directory is None or signature in self._callables or signature in self._pending:
+            return
+        try:
+            content, needs_lapack = self._index(directory, signature).read_text().split()
+        except (OSError, ValueError):  # nothing stored (or not storable)
+            return
+        path = directory / f"{content}.bin"
+        if path.exists():
+            self._pending[signature] = _background().submit(_load, path, needs_lapack == "1")
+
+    @staticmethod
+    def _signature(args) -> str:
+        leaves, treedef = jax.tree_util.tree_flatten(args)
+        shapes = ",".join(f"{getattr(x, 'dtype', type(x).__name__)}{tuple(getattr(x, 'shape', ()))}"
+                          f"{'w' if getattr(x, 'weak_type', False) else ''}" for x in leaves)
+        return f"{treedef}|{shapes}"
+
+    def _make(self, args, signature: str):
+        directory = _cache_dir()
+        if directory is None:
+            return self.jitted
+        index = self._index(directory, signature)
+        try:
+            try:
+                text = index.read_text()
+                if text == _UNSTORABLE:
+                    return self.jitted
+                content, needs_lapack = text.split()
+                return _load(directory / f"{content}.bin", needs_lapack == "1")
+            except Exception:  # no index entry, or its program is gone or unreadable: trace (and compile)
+                pass
+            compiled, entry = _compile(self.jitted, args, directory)
+            _write(index, entry.encode())
+            return compiled
+        except Exception:  # serialisation unavailable or incompatible: trace and compile as usual
+            return self.jitted
+
+    def __call__(self, *args):
+        signature = self._signature(args)
+        function = self._callables.get(signature)
+        if function is None:
+            pending = self._pending.pop(signature, None)
+            try:
+                function = pending.result() if pending is not None else None
+            except Exception:  # the stored executable did not load: compile
+                function = None
+            if function is None:
+                function = self._make(args, signature)
+            self._callables[signature] = function
+        if function is self.jitted:
+            return function(*args)
+        try:
+            return function(*args)
+        except (TypeError, ValueError):  # arguments the executable does not accept (e.g. placed elsewhere)
+            self._callables[signature] = self.jitted
+            return self.jitted(*args)
