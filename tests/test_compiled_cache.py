@@ -1,6 +1,7 @@
 """Compiled programs stored between processes (gllamm._compiled_cache): loaded instead of traced, reused
 after source edits when the program is unchanged, and never wrong when an entry is missing or damaged."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -102,9 +103,11 @@ def test_unserialisable_programs_fall_back_to_jit(store, monkeypatch):
     assert float(value2) == float(value) == pytest.approx(_expected()[0], rel=1e-15)
 
 
-def test_a_new_process_loads_a_program_that_calls_lapack(tmp_path):
+@pytest.mark.parametrize("devices", [1, 4])
+def test_a_new_process_loads_a_program_that_calls_lapack(tmp_path, devices):
     """The LAPACK kernels must be registered before such a program runs in a process that never lowered one
-    (otherwise the process crashes); run twice in fresh interpreters: compile and store, then load."""
+    (otherwise the process crashes), and a process that sees several devices runs it on its default device;
+    run twice in fresh interpreters: compile and store, then load."""
     script = textwrap.dedent(f"""
         import numpy as np, jax, jax.numpy as jnp
         from gllamm import _compiled_cache as cache
@@ -120,8 +123,9 @@ def test_a_new_process_loads_a_program_that_calls_lapack(tmp_path):
         value, matrix = f(np.arange(3.0), {{"a": np.array([1.0, 2.0, 3.0]), "m": np.array([[4.0, 2.0], [2.0, 3.0]])}})
         print(repr(float(value)), float(matrix[1, 1]), len(list(Path({str(tmp_path)!r}).glob("*.bin"))), len(traced))
     """)
-    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    environment = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
+    first, second = (subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                                    env=environment) for _ in range(2))
     assert first.returncode == 0, first.stderr[-2000:]
     assert second.returncode == 0, second.stderr[-2000:]
     assert first.stdout.split()[:3] == second.stdout.split()[:3]

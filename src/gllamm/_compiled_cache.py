@@ -121,7 +121,9 @@ def _load(path: Path, needs_lapack: bool):
 
         initialize_lapack()
     payload, in_tree, out_tree = pickle.loads(zlib.decompress(path.read_bytes()))
-    return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
+    # compiled for one device, the default one (a process may see several, or other processes' devices)
+    return serialize_executable.deserialize_and_load(payload, in_tree, out_tree,
+                                                     execution_devices=jax.local_devices()[:1])
 
 
 _UNSTORABLE = "jit"  # index entry of a program that cannot be serialised: trace and compile it as usual
