@@ -224,15 +224,15 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     table = ParameterTable(spec)
     constraints = build_constraints(table, fix, equal)
     layout = _layout(table, integration, design, devices, chunk_size)
+    linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products \
+        and weights is None  # (the expected information assumes unit weights)
+    fisher_scoring = linear_gaussian
     if layout is None:  # (parts of clusters run other programs)
-        _prefetch_programs(table, integration, design, constraints)
+        _prefetch_programs(table, integration, design, constraints, fisher_scoring)
     theta0 = _start_values(spec, design, table, start, verbose, layout)
     theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
     if fix:
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
-    linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products \
-        and weights is None  # (the expected information assumes unit weights)
-    fisher_scoring = linear_gaussian
     optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, fisher_scoring,
                         layout)
     if information is None:
@@ -251,12 +251,17 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
                         warn=max_iter > 0, theta_vcov=theta_vcov)
 
 
-def _prefetch_programs(table, integration, design, constraints) -> None:
-    """Load the stored programs of the Newton iterations in the background while start values are found."""
+def _prefetch_programs(table, integration, design, constraints, fisher_scoring: bool) -> None:
+    """Load the stored programs of the iterations in the background while start values are found."""
     objective = make_objective(table, integration)
     data = design.data()
     theta = np.zeros(constraints.matrix.shape[0])
-    objective.prefetch(theta, data, objective.mode_start(data), constraints.matrix)
+    scoring = ()
+    if fisher_scoring:
+        from .results.information import information_call
+
+        scoring = (information_call(table, design, theta),)
+    objective.prefetch(theta, data, objective.mode_start(data), constraints.matrix, before_hessian=scoring)
 
 
 def _layout(table, integration, design, devices, chunk_size, top_keys=()):
@@ -339,25 +344,32 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
         value, grad = objective.value_and_grad(theta, data, modes_at(theta))
         return value, M.T @ np.asarray(grad)
 
-    def hessian(phi):
-        theta = constraints.theta(phi)
-        H = M.T @ np.asarray(objective.hessian(theta, data, modes_at(theta), M))  # M' H M from k products
-        return 0.5 * (H + H.T)
+    last_hessian = {}  # the scoring phase's final Hessian is Newton's first
 
+    def hessian(phi):
+        key = phi.tobytes()
+        if key not in last_hessian:
+            theta = constraints.theta(phi)
+            H = M.T @ np.asarray(objective.hessian(theta, data, modes_at(theta), M))  # M' H M from k products
+            last_hessian.clear()
+            last_hessian[key] = 0.5 * (H + H.T)
+        return last_hessian[key]
+
+    phi0 = constraints.phi(theta0)
     if fisher_scoring and max_iter > 0:
         def curvature(phi):
             return -(M.T @ _expected_information(table, design, constraints.theta(phi)) @ M)
 
         # scoring converges only linearly when the model does not fit (expected != observed information):
         # score while the steps are large, then let Newton finish quadratically
-        scored = maximize(value_and_grad, curvature, constraints.phi(theta0), max_iter=min(max_iter, 20),
+        scored = maximize(value_and_grad, curvature, phi0, max_iter=min(max_iter, 20),
                           tol=max(tol, _SCORING_TOL), verbose=verbose)
         exact = hessian(scored.theta)
         converged, message = assess_convergence(scored.gradient, exact, tol)
         if converged:
             return replace(scored, theta=constraints.theta(scored.theta), hessian=exact, message=message)
-        theta0 = constraints.theta(scored.theta)
-    result = maximize(value_and_grad, hessian, constraints.phi(theta0), max_iter=max_iter, tol=tol, verbose=verbose)
+        phi0 = scored.theta
+    result = maximize(value_and_grad, hessian, phi0, max_iter=max_iter, tol=tol, verbose=verbose)
     return replace(result, theta=constraints.theta(result.theta))
 
 

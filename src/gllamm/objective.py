@@ -398,12 +398,15 @@ class Objective:
     within_class_posterior: callable  # (theta, data, modes) -> posterior moments of continuous u within classes
     conditional_log_densities: callable  # (theta, data, points) -> log f(y_j | eta = e) (clusters, n)
 
-    def prefetch(self, theta, data, modes, directions) -> None:
-        """Start loading, in the background, the stored programs of the Newton iterations (modes, value and
-        gradient, Hessian), so that loading overlaps the work before their first call."""
-        self.hessian.prefetch(theta, data, modes, directions)  # the largest first
+    def prefetch(self, theta, data, modes, directions, before_hessian=()) -> None:
+        """Start loading, in the background and in the order of first use, the stored programs of the Newton
+        iterations (modes, value and gradient, the CachedFunction calls ``before_hessian`` (function, args),
+        Hessian), so that loading overlaps the work before their first call."""
         self.modes.prefetch(theta, data, modes)
         self.value_and_grad.prefetch(theta, data, modes)
+        for function, args in before_hessian:
+            function.prefetch(*args)
+        self.hessian.prefetch(theta, data, modes, directions)
 
     def mode_start(self, data):
         """Starting modes: zeros; for nested levels every higher level's location/scale and the level-2 modes.

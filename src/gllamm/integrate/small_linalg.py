@@ -49,3 +49,18 @@ def solve_spd(a, b):
     """x with a x = b for symmetric positive definite a (..., q, q)."""
     r = cholesky(a)
     return solve_upper_transposed(r, solve_lower(r, b))
+
+
+UNROLLED_MAX = 12  # larger matrices go to LAPACK (the unrolled code grows with q^3)
+
+
+def inverse_spd(a):
+    """a^{-1} for symmetric positive definite a (..., q, q): R R' = a, then R' X = R^{-1} I column by column.
+
+    Up to ``UNROLLED_MAX`` unrolled (no LAPACK call, so no SciPy LAPACK to load in a new process);
+    larger matrices by ``jnp.linalg.inv``."""
+    q = a.shape[-1]
+    if q > UNROLLED_MAX:
+        return jnp.linalg.inv(a)
+    columns = solve_spd(a[..., None, :, :], jnp.eye(q, dtype=a.dtype))  # (..., q, q): row k = a^{-1} e_k
+    return jnp.swapaxes(columns, -1, -2)

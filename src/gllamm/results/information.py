@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import GllammError
+from ..integrate import small_linalg
 
 
 def _cluster_layout(design):
@@ -43,11 +44,21 @@ def expected_information(table, design, theta) -> np.ndarray:
                           "use information='observed'.")
     if not (np.all(design.weights == 1) and (design.cluster_weights is None or np.all(design.cluster_weights == 1))):
         raise GllammError("The expected information assumes unit weights; use information='observed' with weights.")
+    return np.asarray(_information_function(table)(np.asarray(theta, dtype=float), _information_arrays(design)))
+
+
+def information_call(table, design, theta) -> tuple:
+    """(the stored-program function of ``expected_information``, its arguments at theta), for prefetching."""
+    return _information_function(table), (np.asarray(theta, dtype=float), _information_arrays(design))
+
+
+def _information_arrays(design) -> dict:
+    """The design's rows padded to one row of width max-cluster-size per cluster (mask marks real rows)."""
     rows = _cluster_layout(design)
     valid = rows >= 0
     safe = np.where(valid, rows, 0)
     index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(design.y), dtype=int)
-    arrays = dict(
+    return dict(
         X=np.where(valid[..., None], design.X[safe], 0.0),
         Z=np.where(valid[..., None], design.Z[safe], 0.0),
         offset=np.where(valid, design.offset[safe], 0.0),
@@ -55,7 +66,6 @@ def expected_information(table, design, theta) -> np.ndarray:
         mask=valid.astype(float),
         w=design.cluster_covariates if design.cluster_covariates is not None else np.zeros((rows.shape[0], 1)),
     )
-    return np.asarray(_information_function(table)(np.asarray(theta, dtype=float), arrays))
 
 
 @lru_cache(maxsize=32)
@@ -83,7 +93,7 @@ def _information_function(table):
     def information(t, data):
         mu, sigma = moments(t, data)
         j_mu, j_sigma = jax.jacfwd(moments)(t, data)
-        inverse = jnp.linalg.inv(sigma)
+        inverse = small_linalg.inverse_spd(sigma)
         mean_part = jnp.einsum("cmp,cmn,cnq->pq", j_mu, inverse, j_mu)
         product = jnp.einsum("cmn,cnkp->cmkp", inverse, j_sigma)
         return mean_part + 0.5 * jnp.einsum("cmkp,ckmq->pq", product, product)
