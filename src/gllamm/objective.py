@@ -399,14 +399,15 @@ class Objective:
     conditional_log_densities: callable  # (theta, data, points) -> log f(y_j | eta = e) (clusters, n)
 
     def prefetch(self, theta, data, modes, directions, before_hessian=()) -> None:
-        """Start loading, in the background and in the order of first use, the stored programs of the Newton
-        iterations (modes, value and gradient, the CachedFunction calls ``before_hessian`` (function, args),
-        Hessian), so that loading overlaps the work before their first call."""
-        self.modes.prefetch(theta, data, modes)
-        self.value_and_grad.prefetch(theta, data, modes)
-        for function, args in before_hessian:
+        """Start loading, in the background, the stored programs of the iterations, so that loading overlaps
+        the work before their first call: modes, value and gradient, the CachedFunction calls
+        ``before_hessian`` ((function, args), e.g. Fisher scoring's expected information), in the order of first
+        use; the Hessian, the largest, starts first when Newton needs it from the first iteration (none of
+        ``before_hessian``) and last otherwise; the reported parameters' at the end."""
+        hessian = (self.hessian, (theta, data, modes, directions))
+        calls = [(self.modes, (theta, data, modes)), (self.value_and_grad, (theta, data, modes)), *before_hessian]
+        for function, args in (calls + [hessian] if before_hessian else [hessian] + calls) + [(self.reported, (theta,))]:
             function.prefetch(*args)
-        self.hessian.prefetch(theta, data, modes, directions)
 
     def mode_start(self, data):
         """Starting modes: zeros; for nested levels every higher level's location/scale and the level-2 modes.
