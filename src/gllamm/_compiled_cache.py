@@ -179,6 +179,20 @@ class CachedFunction:
     def _index(self, directory: Path, signature: str) -> Path:
         return directory / "index" / f"{self.name}-{_hash(_SOURCE, _platform(), self.name, self.structure, signature)}"
 
+    def _stored(self, directory: Path, signature: str):
+        """What the index holds for this signature: (program path, needs LAPACK), ``_UNSTORABLE``, or None."""
+        try:
+            text = self._index(directory, signature).read_text()
+        except OSError:
+            return None
+        if text == _UNSTORABLE:
+            return _UNSTORABLE
+        try:
+            content, needs_lapack = text.split()
+        except ValueError:  # a damaged entry: as if none
+            return None
+        return directory / f"{content}.bin", needs_lapack == "1"
+
     def prefetch(self, *args) -> None:
         """Start loading the stored executable for these arguments (shapes) in the background, if there is
         one; the first call then waits for it instead of loading it. Never compiles."""
@@ -186,13 +200,9 @@ class CachedFunction:
         directory = _cache_dir()
         if directory is None or signature in self._callables or signature in self._pending:
             return
-        try:
-            content, needs_lapack = self._index(directory, signature).read_text().split()
-        except (OSError, ValueError):  # nothing stored (or not storable)
-            return
-        path = directory / f"{content}.bin"
-        if path.exists():
-            self._pending[signature] = _background().submit(_load, path, needs_lapack == "1")
+        stored = self._stored(directory, signature)
+        if isinstance(stored, tuple) and stored[0].exists():
+            self._pending[signature] = _background().submit(_load, *stored)
 
     @staticmethod
     def _signature(args) -> str:
@@ -205,18 +215,17 @@ class CachedFunction:
         directory = _cache_dir()
         if directory is None:
             return self.jitted
-        index = self._index(directory, signature)
         try:
-            try:
-                text = index.read_text()
-                if text == _UNSTORABLE:
-                    return self.jitted
-                content, needs_lapack = text.split()
-                return _load(directory / f"{content}.bin", needs_lapack == "1")
-            except Exception:  # no index entry, or its program is gone or unreadable: trace (and compile)
-                pass
+            stored = self._stored(directory, signature)
+            if stored == _UNSTORABLE:
+                return self.jitted
+            if stored is not None:
+                try:
+                    return _load(*stored)
+                except Exception:  # the program is gone or unreadable: trace (and compile) again
+                    pass
             compiled, entry = _compile(self.jitted, args, directory)
-            _write(index, entry.encode())
+            _write(self._index(directory, signature), entry.encode())
             return compiled
         except Exception:  # serialisation unavailable or incompatible: trace and compile as usual
             return self.jitted

@@ -225,15 +225,14 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     constraints = build_constraints(table, fix, equal)
     layout = _layout(table, integration, design, devices, chunk_size)
     linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products \
-        and weights is None  # (the expected information assumes unit weights)
-    fisher_scoring = linear_gaussian
+        and weights is None  # (the expected information assumes unit weights); fitted by Fisher scoring
     if layout is None:  # (parts of clusters run other programs)
-        _prefetch_programs(table, integration, design, constraints, fisher_scoring)
+        _prefetch_programs(table, integration, design, constraints, linear_gaussian)
     theta0 = _start_values(spec, design, table, start, verbose, layout)
     theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
     if fix:
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
-    optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, fisher_scoring,
+    optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, linear_gaussian,
                         layout)
     if information is None:
         information = "expected" if linear_gaussian else "observed"
