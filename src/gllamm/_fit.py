@@ -322,7 +322,7 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
     state = {"key": None, "modes": objective.mode_start(data)}
 
     def modes_at(theta):
-        if not table.spec.levels:
+        if not table.spec.levels or not integration.needs_modes:
             return state["modes"]
         key = theta.tobytes()
         if state["key"] != key:

@@ -32,6 +32,7 @@ from .integrate import (
     posterior_moments,
     posterior_nodes,
 )
+from .integrate.shared_gaussian import SHARED_ROWS, shared_log_integrals
 from .spec import ParameterTable
 
 
@@ -347,6 +348,8 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
             values = jax.ops.segment_sum(values, data["parent"], num_segments=data["cluster_weight"].shape[0],
                                          indices_are_sorted=True)
         return values
+    if integration.method == "exact" and SHARED_ROWS in data and model.quadratic is None and model.set_size == 1:
+        return shared_log_integrals(model) + constant  # one covariance for all clusters (no modes needed)
     return log_cluster_integrals(model, integration, modes, newton_steps) + constant
 
 
@@ -405,7 +408,8 @@ class Objective:
         use; the Hessian, the largest, starts first when Newton needs it from the first iteration (none of
         ``before_hessian``) and last otherwise; the reported parameters' at the end."""
         hessian = (self.hessian, (theta, data, modes, directions))
-        calls = [(self.modes, (theta, data, modes)), (self.value_and_grad, (theta, data, modes)), *before_hessian]
+        calls = [(self.modes, (theta, data, modes))] if self.integration.needs_modes else []
+        calls += [(self.value_and_grad, (theta, data, modes)), *before_hessian]
         for function, args in (calls + [hessian] if before_hessian else [hessian] + calls) + [(self.reported, (theta,))]:
             function.prefetch(*args)
 

@@ -741,6 +741,8 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
     import jax
     import jax.numpy as jnp
 
+    from ..integrate.shared_gaussian import mark_shared_rows
+
     rows, chunk_cluster = chunk_rows(codes, width)
     valid = rows >= 0
     safe = np.where(valid, rows, 0)
@@ -776,4 +778,6 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         arrays["n_categories"] = jax.device_put(np.asarray(np.where(valid, n_categories[safe], 2), dtype=np.int32))
     index = np.zeros(len(y), dtype=np.int32) if dispersion_index is None else dispersion_index
     arrays["dispersion_index"] = jax.device_put(np.asarray(np.where(valid, index[safe], 0), dtype=np.int32))
+    if family.exact_gaussian:  # clusters with the same rows share one marginal covariance
+        mark_shared_rows(arrays)
     return Chunks(arrays, rows)

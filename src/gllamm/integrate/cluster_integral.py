@@ -59,8 +59,9 @@ class Integration:
 
     @property
     def needs_modes(self) -> bool:
-        """True for strategies centred at the modes (all but plain Gauss-Hermite)."""
-        return self.method != "ghq"
+        """True when the likelihood needs the modes found beforehand (adaptive quadrature and Laplace): plain
+        Gauss-Hermite does not use them, and for "exact" one Newton step from anywhere reaches the mode."""
+        return self.method in ("adaptive", "laplace")
 
     @property
     def label(self) -> str:

@@ -44,12 +44,20 @@ def expected_information(table, design, theta) -> np.ndarray:
                           "use information='observed'.")
     if not (np.all(design.weights == 1) and (design.cluster_weights is None or np.all(design.cluster_weights == 1))):
         raise GllammError("The expected information assumes unit weights; use information='observed' with weights.")
-    return np.asarray(_information_function(table)(np.asarray(theta, dtype=float), _information_arrays(design)))
+    function, arguments = information_call(table, design, theta)
+    return np.asarray(function(*arguments))
 
 
 def information_call(table, design, theta) -> tuple:
     """(the stored-program function of ``expected_information``, its arguments at theta), for prefetching."""
-    return _information_function(table), (np.asarray(theta, dtype=float), _information_arrays(design))
+    arrays = _information_arrays(design)
+    return _information_function(table, _same_covariance(arrays)), (np.asarray(theta, dtype=float), arrays)
+
+
+def _same_covariance(arrays: dict) -> bool:
+    """True when every cluster has the same rows (mask, Z, residual variance indexes), hence one Sigma."""
+    return all(np.array_equal(arrays[key], np.broadcast_to(arrays[key][:1], arrays[key].shape))
+               for key in ("mask", "Z", "dispersion_index"))
 
 
 def _information_arrays(design) -> dict:
@@ -69,8 +77,10 @@ def _information_arrays(design) -> dict:
 
 
 @lru_cache(maxsize=32)
-def _information_function(table):
-    """Jitted (and stored compiled, see _compiled_cache) Fisher information as a function of (theta, cluster-padded arrays)."""
+def _information_function(table, same_covariance: bool = False):
+    """Jitted (and stored compiled, see _compiled_cache) Fisher information as a function of (theta, cluster-padded
+    arrays). With ``same_covariance`` (every cluster has the same rows) Sigma and its derivatives are computed once:
+    the covariance part is n/2 tr(Sigma^{-1} dSigma_i Sigma^{-1} dSigma_j)."""
     from .._compiled_cache import CachedFunction
     from ..objective import latent_structure
 
@@ -98,4 +108,16 @@ def _information_function(table):
         product = jnp.einsum("cmn,cnkp->cmkp", inverse, j_sigma)
         return mean_part + 0.5 * jnp.einsum("cmkp,ckmq->pq", product, product)
 
+    def shared_information(t, data):
+        first = {key: value[:1] for key, value in data.items()}  # (every array's first axis is the cluster)
+        sigma = moments(t, first)[1][0]
+        j_sigma = jax.jacfwd(lambda s: moments(s, first)[1][0])(t)
+        j_mu = jax.jacfwd(lambda s: moments(s, data)[0])(t)
+        inverse = small_linalg.inverse_spd(sigma)
+        mean_part = jnp.einsum("cmp,mn,cnq->pq", j_mu, inverse, j_mu)
+        product = jnp.einsum("mn,nkp->mkp", inverse, j_sigma)
+        return mean_part + 0.5 * data["mask"].shape[0] * jnp.einsum("mkp,kmq->pq", product, product)
+
+    if same_covariance:
+        return CachedFunction("expected_information_shared", jax.jit(shared_information), repr(table))
     return CachedFunction("expected_information", jax.jit(information), repr(table))

@@ -1,0 +1,48 @@
+"""The trust-region Newton maximiser (optimize/newton.py): the optimum of a smooth concave function, and the
+returned Hessian (which decides convergence and gives the standard errors) is the one at the returned estimates."""
+
+import numpy as np
+
+from gllamm.optimize import maximize
+
+A = np.array([0.5, 2.0, 7.0])  # f(x) = sum(a_i x_i - exp(x_i)) - (x_1 - x_2)^2 / 2: smooth, concave
+
+
+def _problem():
+    points = []
+
+    def value_and_grad(x):
+        d = x[0] - x[1]
+        return float(np.sum(A * x - np.exp(x)) - 0.5 * d * d), A - np.exp(x) - np.array([d, -d, 0.0])
+
+    def hessian(x):
+        points.append(x.copy())
+        return -np.diag(np.exp(x)) - np.array([[1.0, -1.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+
+    return value_and_grad, hessian, points
+
+
+def _optimum():
+    """Newton's method on the same function to machine precision (independent of maximize)."""
+    value_and_grad, hessian, _ = _problem()
+    x = np.zeros(3)
+    for _ in range(100):
+        x = x - np.linalg.solve(hessian(x), value_and_grad(x)[1])
+    return x
+
+
+def test_the_optimum_and_the_hessian_at_it():
+    value_and_grad, hessian, points = _problem()
+    result = maximize(value_and_grad, hessian, np.zeros(3), tol=1e-12)
+    assert result.converged
+    # decrement g'(-H)^{-1}g < 1e-12 puts x within about sqrt(1e-12) of the optimum
+    np.testing.assert_allclose(result.theta, _optimum(), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(points[-1], result.theta)  # the last Hessian is at the estimates
+    np.testing.assert_array_equal(result.hessian, hessian(result.theta))
+
+
+def test_an_unfinished_maximisation_returns_the_hessian_at_its_last_point():
+    value_and_grad, hessian, points = _problem()
+    result = maximize(value_and_grad, hessian, np.zeros(3), max_iter=4, tol=1e-30)
+    assert not result.converged and "iteration limit" in result.message
+    np.testing.assert_array_equal(result.hessian, hessian(result.theta))
