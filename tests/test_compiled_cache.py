@@ -133,3 +133,32 @@ def test_a_new_process_loads_a_program_that_calls_lapack(tmp_path, devices):
     value, m11, programs, _ = second.stdout.split()
     assert float(value) == pytest.approx(_expected()[0], rel=1e-15) and float(m11) == pytest.approx(3.0)
     assert programs == "1"
+
+
+def test_a_command_line_preloads_the_programs_of_its_last_run(tmp_path):
+    """The second run of the same command line finds its programs loading (or loaded) since gllamm's import, in
+    the preload thread; the main thread loads nothing itself. Run in fresh interpreters with their own cache."""
+    script = textwrap.dedent("""
+        import threading
+        import numpy as np, jax, jax.numpy as jnp
+        import gllamm
+        from gllamm import _compiled_cache as cache
+        preloaded = dict(cache._preloaded)
+        loads = []
+        load = cache._load
+        cache._load = lambda *a: (loads.append(threading.current_thread().name), load(*a))[1]
+        f = cache.CachedFunction("probe", jax.jit(lambda x: jnp.sum(jnp.sin(x))), "s")
+        value = f(np.arange(3.0))
+        (content, _), = cache._used
+        print(repr(float(value)), len(preloaded), content in preloaded, "MainThread" in loads)
+    """)
+    environment = dict(os.environ, GLLAMM_CACHE_DIR=str(tmp_path), JAX_PLATFORMS="cpu")
+    first, second = (subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                                    env=environment, cwd=tmp_path) for _ in range(2))
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert first.stdout.split()[1:3] == ["0", "False"]  # nothing to preload: compiled
+    value, n_preloaded, found, main_loaded = second.stdout.split()
+    assert (n_preloaded, found, main_loaded) == ("1", "True", "False")
+    assert float(value) == pytest.approx(float(np.sum(np.sin(np.arange(3.0)))), rel=1e-15)
+    assert len(list((tmp_path / "gllamm-programs" / "profiles").iterdir())) == 1

@@ -10,6 +10,9 @@ from ._startup import freeze_at_exit, quiet_imports
 
 with quiet_imports():  # (the collector would rescan the imported stack; see _startup)
     from . import _jax  # noqa: F401  (float64 and the persistent compilation cache)
+    from ._compiled_cache import preload_profile
+
+    preload_profile()  # this command line's programs load while the rest is imported
     from . import datasets, results
     from ._fit import fit
     from .design import Design, build_design

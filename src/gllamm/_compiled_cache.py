@@ -13,7 +13,12 @@ compilation cache directory (``~/.cache/gllamm/jax`` unless ``GLLAMM_CACHE_DIR``
   text without source locations, and of the platform;
 * a program entry holds the executable of each content key.
 
-A later process finds the index entry and loads the executable without tracing.
+A later process finds the index entry and loads the executable without tracing. It
+need not even wait for that: each command line (``sys.orig_argv`` and working directory)
+has a profile, ``gllamm-programs/profiles/<key>``, listing the executables its last run
+used in order of first use, and ``preload_profile`` (called when gllamm is imported)
+starts loading them in a background thread while the rest of gllamm, pandas and
+formulaic are imported. The profile is rewritten at exit when the programs changed.
 Edited gllamm source gives new index entries (the function is traced once more) but
 reuses the executables of programs whose lowered text did not change. Executables are
 compiled with JAX's persistent cache off: one loaded from that cache cannot be
@@ -28,6 +33,8 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import sys
+import threading
 import zlib
 from contextlib import contextmanager
 from functools import lru_cache
@@ -126,6 +133,83 @@ def _load(path: Path, needs_lapack: bool):
                                                      execution_devices=jax.local_devices()[:1])
 
 
+_PROFILE_MAX = 12  # executables preloaded for a command line (a script's first fits)
+_preloaded: dict = {}  # content key -> Future of an executable loaded from the command line's profile
+_used: list = []  # (content key, needs LAPACK) of the executables this process used, in order of first use
+
+
+def _record(path: Path, needs_lapack: bool) -> None:
+    entry = (path.stem, needs_lapack)
+    if entry not in _used:
+        _used.append(entry)
+
+
+def _profile_path(directory: Path) -> Path:
+    return directory / "profiles" / _hash(*getattr(sys, "orig_argv", sys.argv), os.getcwd())
+
+
+def preload_profile() -> None:
+    """Start loading, in a background thread, the executables this command line used the last time it ran
+    (see the module docstring), and save this run's list at exit. Stops when the main thread ends."""
+    from concurrent.futures import Future
+
+    directory = _cache_dir()
+    if directory is None or _preloaded:
+        return
+    path = _profile_path(directory)
+    try:
+        entries = [line.split() for line in path.read_text().splitlines()]
+        entries = [(content, flag == "1") for content, flag in entries]
+    except (OSError, ValueError):
+        entries = []
+    import atexit
+
+    atexit.register(_save_profile, path, entries)
+    for content, _ in entries:
+        _preloaded[content] = Future()
+
+    def load_all():
+        for content, needs_lapack in entries:
+            future = _preloaded[content]
+            if not threading.main_thread().is_alive():  # the interpreter is exiting: leave the rest
+                future.cancel()
+                continue
+            try:
+                future.set_result(_load(directory / f"{content}.bin", needs_lapack))
+            except Exception as error:  # gone or unreadable: the caller loads or compiles it itself
+                future.set_exception(error)
+
+    if entries:
+        threading.Thread(target=load_all, name="gllamm-preload").start()
+
+
+def _save_profile(path: Path, previous: list) -> None:
+    used = _used[:_PROFILE_MAX]
+    if used and used != previous:
+        try:
+            _write(path, "".join(f"{content} {int(flag)}\n" for content, flag in used).encode())
+        except OSError:
+            pass
+
+
+def _preloaded_future(path: Path, needs_lapack: bool):
+    """The Future of the executable at ``path`` if the profile preloads it (else None); records its use."""
+    _record(path, needs_lapack)
+    future = _preloaded.get(path.stem)
+    return None if future is None or future.cancelled() else future
+
+
+def _load_stored(path: Path, needs_lapack: bool):
+    """The executable at ``path``: the preloaded one, or (not preloaded, or its preload failed) loaded now."""
+    future = _preloaded_future(path, needs_lapack)
+    if future is not None:
+        try:
+            return future.result()
+        except Exception:
+            pass
+    return _load(path, needs_lapack)
+
+
 _UNSTORABLE = "jit"  # index entry of a program that cannot be serialised: trace and compile it as usual
 
 
@@ -140,7 +224,9 @@ def _compile(jitted, args, directory: Path) -> tuple[object, str]:
     path = directory / f"{content}.bin"
     entry = f"{content} {int(needs_lapack)}"
     try:
-        return _load(path, needs_lapack), entry
+        loaded = _load(path, needs_lapack)
+        _record(path, needs_lapack)
+        return loaded, entry
     except Exception:  # not stored yet (or unreadable): compile
         pass
     with _persistent_cache_off():
@@ -150,6 +236,7 @@ def _compile(jitted, args, directory: Path) -> tuple[object, str]:
     except Exception:  # e.g. constants the serialised form cannot hold
         return compiled, _UNSTORABLE
     _write(path, zlib.compress(pickle.dumps(payload), 1))
+    _record(path, needs_lapack)
     return compiled, entry
 
 
@@ -202,7 +289,7 @@ class CachedFunction:
             return
         stored = self._stored(directory, signature)
         if isinstance(stored, tuple) and stored[0].exists():
-            self._pending[signature] = _background().submit(_load, *stored)
+            self._pending[signature] = _preloaded_future(*stored) or _background().submit(_load, *stored)
 
     @staticmethod
     def _signature(args) -> str:
@@ -221,7 +308,7 @@ class CachedFunction:
                 return self.jitted
             if stored is not None:
                 try:
-                    return _load(*stored)
+                    return _load_stored(*stored)
                 except Exception:  # the program is gone or unreadable: trace (and compile) again
                     pass
             compiled, entry = _compile(self.jitted, args, directory)
