@@ -3,6 +3,8 @@
     python benchmarks/run.py              # contraception (whole process) + 100,000-row logit
     python benchmarks/run.py --million    # also the 1,000,000-row logit
     python benchmarks/run.py --no-r       # skip R even if installed
+    python benchmarks/run.py --python /path/to/venv/bin/python   # whole-process runs with that interpreter
+                                          # (e.g. a virtual environment holding only gllamm and its dependencies)
 
 Whole-process times run a fresh interpreter (python start to printed result) with a
 warm compilation cache (one untimed run first) and gllamm's bytecode compiled (as an
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+PYTHON = [sys.executable]  # the interpreter of the whole-process runs (--python)
 DATA = ROOT / "src" / "gllamm" / "datasets" / "data"
 CONTRACEPTION = "use ~ age + age2 + urban + livch1 + livch2 + livch3 + (1 | district)"
 
@@ -75,7 +78,7 @@ def bench_contraception(use_r: bool) -> None:
     r_code = (f"library(lme4); d <- read.csv('{DATA / 'contraception.csv'}'); "
               "f <- glmer(use ~ age + age2 + urban + livch1 + livch2 + livch3 + (1 | district), d, binomial, nAGQ = 25); "
               "print(logLik(f))")
-    commands = [[sys.executable, "-c", code]] + ([_rscript(r_code)] if use_r else [])
+    commands = [[*PYTHON, "-c", code]] + ([_rscript(r_code)] if use_r else [])
     times = _walls(*commands)
     print(f"contraception, AGQ 25, whole process: gllamm {times[0]:.2f} s")
     import gllamm
@@ -175,7 +178,7 @@ def bench_holzinger(use_r: bool) -> None:
     r_code = (f"library(lavaan); d <- read.csv('{DATA / 'holzinger.csv'}'); "
               f"f <- cfa('{syntax}', d, meanstructure = TRUE); print(logLik(f))")
     use_r = use_r and subprocess.run(_rscript("library(lavaan)"), capture_output=True).returncode == 0
-    times = _walls([sys.executable, "-c", code], *([_rscript(r_code)] if use_r else []))
+    times = _walls([*PYTHON, "-c", code], *([_rscript(r_code)] if use_r else []))
     print(f"holzinger CFA, whole process: gllamm {times[0]:.2f} s")
     if use_r:
         print(f"  Rscript lavaan::cfa: {times[1]:.2f} s   ratio gllamm/lavaan = {times[0] / times[1]:.2f} (goal <= 2)")
@@ -186,7 +189,9 @@ def main() -> None:
     parser.add_argument("--million", action="store_true", help="also fit 1,000,000 rows")
     parser.add_argument("--no-r", action="store_true")
     parser.add_argument("--r-large", action="store_true", help="also time lme4 on the simulated data (about a minute)")
+    parser.add_argument("--python", default=sys.executable, help="interpreter for the whole-process runs")
     args = parser.parse_args()
+    PYTHON[:] = [args.python]
     use_r = shutil.which("Rscript") is not None and not args.no_r
     if not use_r:
         print("(R not found or disabled: gllamm times only)")
