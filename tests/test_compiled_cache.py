@@ -163,19 +163,3 @@ def test_a_command_line_preloads_the_programs_of_its_last_run(tmp_path):
     assert float(value) == pytest.approx(float(np.sum(np.sin(np.arange(3.0)))), rel=1e-15)
     assert len(list((tmp_path / "gllamm-programs" / "profiles").iterdir())) == 1
 
-
-def test_warm_up_runs_a_loaded_program_on_zeros_of_its_argument_shapes(store, monkeypatch):
-    """The preload thread runs each loaded executable once (its first run is the slow one), on zeros of the
-    right shapes and dtypes, unless its arguments are large."""
-    cache.CachedFunction("probe", jax.jit(_probe), "s")(*ARGS)
-    (program,) = store.glob("*.bin")
-    executable = cache._load(program, True)
-    made = []
-    zeros = np.zeros
-    monkeypatch.setattr(np, "zeros", lambda shape, dtype: (made.append((tuple(shape), np.dtype(dtype))), zeros(shape, dtype))[1])
-    cache._warm_up(executable)
-    assert sorted(made) == sorted([((3,), np.dtype(float)), ((3,), np.dtype(float)), ((2, 2), np.dtype(float))])
-    made.clear()
-    monkeypatch.setattr(cache, "_WARM_UP_BYTES", 64)  # the arguments are 3 + 3 + 4 doubles, 80 bytes
-    cache._warm_up(executable)
-    assert not made

@@ -175,34 +175,12 @@ def preload_profile() -> None:
                 future.cancel()
                 continue
             try:
-                executable = _load(directory / f"{content}.bin", needs_lapack)
+                future.set_result(_load(directory / f"{content}.bin", needs_lapack))
             except Exception as error:  # gone or unreadable: the caller loads or compiles it itself
                 future.set_exception(error)
-                continue
-            future.set_result(executable)
-            _warm_up(executable)
 
     if entries:
         threading.Thread(target=load_all, name="gllamm-preload").start()
-
-
-_WARM_UP_BYTES = 4 * 2 ** 20  # executables with larger arguments are not run on zeros (it would cost real work)
-
-
-def _warm_up(executable) -> None:
-    """Run a loaded executable once on zeros of its arguments' shapes, if they are small: the first run of a
-    loaded executable takes several times as long as later ones (a CFA Hessian: 45 ms, then 6 ms), and this
-    way that happens in the preload thread. (Every loop in gllamm's programs has an iteration limit.)"""
-    import numpy as np
-
-    try:
-        leaves, tree = jax.tree_util.tree_flatten(executable.args_info)
-        if sum(np.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize for leaf in leaves) > _WARM_UP_BYTES:
-            return
-        args, kwargs = jax.tree_util.tree_unflatten(tree, [np.zeros(leaf.shape, leaf.dtype) for leaf in leaves])
-        jax.block_until_ready(executable(*args, **kwargs))
-    except Exception:  # (only a missed head start)
-        pass
 
 
 def _save_profile(path: Path, previous: list) -> None:
