@@ -12,6 +12,7 @@ with the Jacobians J_mu, dSigma in theta from JAX. This is what SEM programs
 
 from __future__ import annotations
 
+import weakref
 from functools import lru_cache
 
 import jax
@@ -50,8 +51,20 @@ def expected_information(table, design, theta) -> np.ndarray:
 
 def information_call(table, design, theta) -> tuple:
     """(the stored-program function of ``expected_information``, its arguments at theta), for prefetching."""
-    arrays = _information_arrays(design)
-    return _information_function(table, _same_covariance(arrays)), (np.asarray(theta, dtype=float), arrays)
+    arrays, same_covariance = _arrays_of(design)
+    return _information_function(table, same_covariance), (np.asarray(theta, dtype=float), arrays)
+
+
+_last_design: list = [lambda: None, None]  # (weak reference to the last design, its arrays): one per fit, asked
+# for at every Fisher scoring step
+
+
+def _arrays_of(design) -> tuple[dict, bool]:
+    """The cluster-padded arrays of ``design`` and whether all clusters share them (made once per design)."""
+    if _last_design[0]() is not design:
+        arrays = _information_arrays(design)
+        _last_design[:] = [weakref.ref(design), (arrays, _same_covariance(arrays))]
+    return _last_design[1]
 
 
 def _same_covariance(arrays: dict) -> bool:
