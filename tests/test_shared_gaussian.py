@@ -1,4 +1,4 @@
-"""Exact Gaussian integration with one covariance for all clusters (integrate/shared_gaussian.py) against the
+"""Exact Gaussian integration with one covariance per pattern of rows (integrate/shared_gaussian.py) against the
 per-cluster computation (a Newton step and a Cholesky factor per cluster), and the expected information with one
 Sigma against the per-cluster one: same log-likelihood, gradient, Hessian and information at parameters away from
 the estimates."""
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gllamm
-from gllamm.integrate.shared_gaussian import SHARED_ROWS
+from gllamm.integrate.shared_gaussian import PATTERN_KEYS, ROW_PATTERN
 from gllamm.objective import loglik
 from gllamm.results.information import _information_arrays, _information_function, _same_covariance
 
@@ -29,11 +29,11 @@ def sem_fit():
 
 
 def _without_marker(data):
-    return {key: value for key, value in data.items() if key != SHARED_ROWS}
+    return {key: value for key, value in data.items() if key not in PATTERN_KEYS}
 
 
 def test_complete_wide_data_share_their_rows(sem_fit):
-    assert SHARED_ROWS in sem_fit.design.data()
+    assert np.all(np.asarray(sem_fit.design.data()[ROW_PATTERN]) == 0)  # one pattern
 
 
 def test_shared_covariance_gives_the_per_cluster_likelihood_and_derivatives(sem_fit):
@@ -64,7 +64,7 @@ def test_a_repeated_measures_design_shares_its_rows_and_likelihood():
     """sleepstudy: every subject measured on days 0-9, so Z = (1, day) is the same for all (random slopes)."""
     fit = gllamm.fit("reaction ~ days + (1 + days | subject)", gllamm.datasets.load("sleepstudy"), max_iter=0)
     data = fit.design.data()
-    assert SHARED_ROWS in data
+    assert np.all(np.asarray(data[ROW_PATTERN]) == 0)
     modes = np.zeros((data["cluster_weight"].shape[0], 2))
     theta = fit.theta + 0.1
 
@@ -75,12 +75,29 @@ def test_a_repeated_measures_design_shares_its_rows_and_likelihood():
     np.testing.assert_allclose(jax.hessian(f)(theta, data), jax.hessian(f)(theta, _without_marker(data)), rtol=1e-9)
 
 
-def test_clusters_with_other_rows_keep_the_per_cluster_path():
-    """A unit with a missing response has fewer rows, so its covariance differs: no common covariance."""
+def test_units_with_missing_responses_form_their_own_patterns():
+    """Units with a missing response have other rows (another covariance): a pattern of their own, and the same
+    likelihood and derivatives as the per-cluster computation."""
     data = gllamm.datasets.load("holzinger")
-    data.loc[5, "x4"] = np.nan
+    data.loc[[5, 40], "x4"] = np.nan
+    data.loc[7, "x2"] = np.nan
     fit = gllamm.fit("visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6", data, max_iter=0)
-    assert SHARED_ROWS not in fit.design.data()
-    assert not _same_covariance(_information_arrays(fit.design))
+    arrays = fit.design.data()
+    pattern = np.asarray(arrays[ROW_PATTERN])
+    assert len(set(pattern)) == 3 and pattern[5] == pattern[40] != pattern[7] and np.sum(pattern == pattern[0]) == 298
+    assert not _same_covariance(_information_arrays(fit.design))  # (the expected information: per cluster)
+    modes = np.zeros((301, 2))
+    theta = fit.theta + np.random.default_rng(5).normal(scale=0.05, size=fit.theta.size)
+
+    def f(t, d):
+        return loglik(fit.table_spec, fit.integration, t, d, modes, newton_steps=1)
+
+    assert float(f(theta, arrays)) == pytest.approx(float(f(theta, _without_marker(arrays))), rel=1e-13)
+    np.testing.assert_allclose(jax.hessian(f)(theta, arrays), jax.hessian(f)(theta, _without_marker(arrays)),
+                               rtol=1e-9, atol=1e-8)
+
+
+def test_clusters_of_many_patterns_keep_the_per_cluster_path():
+    """exam: schools of different sizes, nearly every one its own pattern (and several chunks for large ones)."""
     unequal = gllamm.fit("normexam ~ standlrt + (1 | school)", gllamm.datasets.load("exam"), max_iter=0)
-    assert SHARED_ROWS not in unequal.design.data()
+    assert ROW_PATTERN not in unequal.design.data()

@@ -32,7 +32,7 @@ from .integrate import (
     posterior_moments,
     posterior_nodes,
 )
-from .integrate.shared_gaussian import SHARED_ROWS, shared_log_integrals
+from .integrate.shared_gaussian import PATTERN_CHUNK, ROW_PATTERN, shared_log_integrals
 from .spec import ParameterTable
 
 
@@ -348,8 +348,9 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
             values = jax.ops.segment_sum(values, data["parent"], num_segments=data["cluster_weight"].shape[0],
                                          indices_are_sorted=True)
         return values
-    if integration.method == "exact" and SHARED_ROWS in data and model.quadratic is None and model.set_size == 1:
-        return shared_log_integrals(model) + constant  # one covariance for all clusters (no modes needed)
+    if integration.method == "exact" and ROW_PATTERN in data and model.quadratic is None and model.set_size == 1:
+        # one covariance per pattern of rows (no modes needed)
+        return shared_log_integrals(model, data[ROW_PATTERN], data[PATTERN_CHUNK]) + constant
     return log_cluster_integrals(model, integration, modes, newton_steps) + constant
 
 

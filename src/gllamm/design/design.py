@@ -741,7 +741,7 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
     import jax
     import jax.numpy as jnp
 
-    from ..integrate.shared_gaussian import mark_shared_rows
+    from ..integrate.shared_gaussian import mark_row_patterns
 
     rows, chunk_cluster = chunk_rows(codes, width)
     valid = rows >= 0
@@ -779,5 +779,5 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
     index = np.zeros(len(y), dtype=np.int32) if dispersion_index is None else dispersion_index
     arrays["dispersion_index"] = jax.device_put(np.asarray(np.where(valid, index[safe], 0), dtype=np.int32))
     if family.exact_gaussian:  # clusters with the same rows share one marginal covariance
-        mark_shared_rows(arrays)
+        mark_row_patterns(arrays)
     return Chunks(arrays, rows)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import GllammError
-from ..integrate.shared_gaussian import SHARED_ROWS
+from ..integrate.shared_gaussian import PATTERN_KEYS
 
 ROW_KEYS = frozenset({"y", "trials", "constant", "offset", "weight", "dispersion_index", "member",
                       "threshold_start", "n_categories", "available"})
@@ -145,8 +145,8 @@ def partition(data: dict, n_parts: int, shapes: PartShapes | None = None, top_ke
     level, the other per-unit arrays per first-level unit unless named in ``top_keys`` (the class arrays
     when the classes are top units).
     """
-    # (parts are padded with empty chunks, so their clusters no longer share their rows)
-    data = {key: np.asarray(value) for key, value in data.items() if key != SHARED_ROWS}
+    # (the row patterns point to chunks, which parts renumber: parts take the per-cluster path)
+    data = {key: np.asarray(value) for key, value in data.items() if key not in PATTERN_KEYS}
     unknown = {key for key in data if key not in ROW_KEYS and not _row_key_axis1(key) and not _pointer(key)}
     unknown = {key for key in unknown if not key.startswith(("w_outer", "unit_weight"))}
     unknown -= {"cluster_weight", "w", "unit_weight", "class_covariates", "class_allowed"}
