@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-PYTHON = [sys.executable]  # the interpreter of the whole-process runs (--python)
 DATA = ROOT / "src" / "gllamm" / "datasets" / "data"
 CONTRACEPTION = "use ~ age + age2 + urban + livch1 + livch2 + livch3 + (1 | district)"
 
@@ -72,13 +71,13 @@ def simulate_logit(n_clusters: int, per_cluster: int, seed: int = 1) -> pd.DataF
     return pd.DataFrame(dict(y=rng.binomial(1, 1 / (1 + np.exp(-eta))), x1=x1, x2=x2, cluster=cluster))
 
 
-def bench_contraception(use_r: bool) -> None:
+def bench_contraception(use_r: bool, python: str = sys.executable) -> None:
     code = ("import gllamm; d = gllamm.datasets.load('contraception'); "
             f"r = gllamm.fit({CONTRACEPTION!r}, d, family='binomial', nip=25); print(r.loglik)")
     r_code = (f"library(lme4); d <- read.csv('{DATA / 'contraception.csv'}'); "
               "f <- glmer(use ~ age + age2 + urban + livch1 + livch2 + livch3 + (1 | district), d, binomial, nAGQ = 25); "
               "print(logLik(f))")
-    commands = [[*PYTHON, "-c", code]] + ([_rscript(r_code)] if use_r else [])
+    commands = [[python, "-c", code]] + ([_rscript(r_code)] if use_r else [])
     times = _walls(*commands)
     print(f"contraception, AGQ 25, whole process: gllamm {times[0]:.2f} s")
     import gllamm
@@ -172,13 +171,13 @@ def bench_four_level(use_r: bool) -> None:
         print(f"  lme4::glmer Laplace: {timing[0]:.2f} s (loglik {timing[1]:.3f})")
 
 
-def bench_holzinger(use_r: bool) -> None:
+def bench_holzinger(use_r: bool, python: str = sys.executable) -> None:
     syntax = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
     code = f"import gllamm; r = gllamm.fit({syntax!r}, gllamm.datasets.load('holzinger')); print(r.loglik)"
     r_code = (f"library(lavaan); d <- read.csv('{DATA / 'holzinger.csv'}'); "
               f"f <- cfa('{syntax}', d, meanstructure = TRUE); print(logLik(f))")
     use_r = use_r and subprocess.run(_rscript("library(lavaan)"), capture_output=True).returncode == 0
-    times = _walls([*PYTHON, "-c", code], *([_rscript(r_code)] if use_r else []))
+    times = _walls([python, "-c", code], *([_rscript(r_code)] if use_r else []))
     print(f"holzinger CFA, whole process: gllamm {times[0]:.2f} s")
     if use_r:
         print(f"  Rscript lavaan::cfa: {times[1]:.2f} s   ratio gllamm/lavaan = {times[0] / times[1]:.2f} (goal <= 2)")
@@ -191,12 +190,11 @@ def main() -> None:
     parser.add_argument("--r-large", action="store_true", help="also time lme4 on the simulated data (about a minute)")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the whole-process runs")
     args = parser.parse_args()
-    PYTHON[:] = [args.python]
     use_r = shutil.which("Rscript") is not None and not args.no_r
     if not use_r:
         print("(R not found or disabled: gllamm times only)")
-    bench_contraception(use_r)
-    bench_holzinger(use_r)
+    bench_contraception(use_r, args.python)
+    bench_holzinger(use_r, args.python)
     bench_three_level(use_r and args.r_large)
     bench_four_level(use_r and args.r_large)
     bench_simulated(5_000, 20, use_r and args.r_large)

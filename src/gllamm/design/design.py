@@ -778,6 +778,6 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         arrays["n_categories"] = jax.device_put(np.asarray(np.where(valid, n_categories[safe], 2), dtype=np.int32))
     index = np.zeros(len(y), dtype=np.int32) if dispersion_index is None else dispersion_index
     arrays["dispersion_index"] = jax.device_put(np.asarray(np.where(valid, index[safe], 0), dtype=np.int32))
-    if family.exact_gaussian:  # clusters with the same rows share one marginal covariance
+    if family.exact_gaussian:  # clusters with the same pattern of rows share one marginal covariance
         mark_row_patterns(arrays)
     return Chunks(arrays, rows)
