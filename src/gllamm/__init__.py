@@ -6,10 +6,11 @@
     print(res.summary())
 """
 
-from ._startup import freeze_at_exit, quiet_imports
+from ._startup import freeze_at_exit, narrow_rocm_plugin_scan, quiet_imports
 
 with quiet_imports():  # (the collector would rescan the imported stack; see _startup)
-    from . import _jax  # noqa: F401  (float64 and the persistent compilation cache)
+    with narrow_rocm_plugin_scan():
+        from . import _jax  # noqa: F401  (float64 and the persistent compilation cache)
     from ._compiled_cache import preload_profile
 
     preload_profile()  # this command line's programs load while the rest is imported

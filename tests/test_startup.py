@@ -1,0 +1,29 @@
+"""Start-up workarounds (gllamm._startup): JAX's import-time ROCm plugin scan is narrowed, nothing else is."""
+
+import importlib.metadata
+from pathlib import Path
+
+from gllamm._startup import _ROCM_SCANNER, narrow_rocm_plugin_scan
+
+
+def _fake_distribution(folder: Path, name: str) -> importlib.metadata.PathDistribution:
+    info = folder / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 1.0\n")
+    return importlib.metadata.PathDistribution(info)
+
+
+def _names_seen_from(module_name: str) -> list[str]:
+    """The distribution names a caller in module ``module_name`` iterates over (as JAX's scan does)."""
+    scope = {"__name__": module_name}
+    exec("from importlib.metadata import distributions\nnames = [d.metadata['Name'] for d in distributions()]", scope)
+    return scope["names"]
+
+
+def test_only_jax_scan_is_narrowed_to_rocm_plugin_candidates(tmp_path, monkeypatch):
+    fakes = [_fake_distribution(tmp_path, name) for name in ("jax_rocm7_plugin", "numpy_like", "jax_cuda12_plugin")]
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda **kwargs: iter(fakes))
+    with narrow_rocm_plugin_scan():
+        assert _names_seen_from(_ROCM_SCANNER) == ["jax-rocm7-plugin"]  # what JAX looks for still found
+        assert _names_seen_from("someone_else") == ["jax-rocm7-plugin", "numpy-like", "jax-cuda12-plugin"]
+    assert _names_seen_from(_ROCM_SCANNER) == ["jax-rocm7-plugin", "numpy-like", "jax-cuda12-plugin"]  # restored
