@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gllamm
-from gllamm.integrate.shared_gaussian import PATTERN_KEYS, ROW_PATTERN
+from gllamm.integrate.shared_gaussian import PATTERN_KEYS, ROW_PATTERN, collapse_identical_clusters
 from gllamm.objective import loglik
 from gllamm.results.information import _information_arrays, _information_function, _same_covariance
 
@@ -101,3 +101,61 @@ def test_clusters_of_many_patterns_keep_the_per_cluster_path():
     """exam: schools of different sizes, nearly every one its own pattern (and several chunks for large ones)."""
     unequal = gllamm.fit("normexam ~ standlrt + (1 | school)", gllamm.datasets.load("exam"), max_iter=0)
     assert ROW_PATTERN not in unequal.design.data()
+
+
+def _same_likelihood_collapsed(fit, arrays, theta):
+    """log L, gradient and Hessian from the design's arrays and from its collapsed groups agree."""
+    collapsed = collapse_identical_clusters(arrays)
+    q = fit.table_spec.spec.levels[0].dim
+
+    def f(t, d):
+        return loglik(fit.table_spec, fit.integration, t, d, np.zeros((d["cluster_weight"].shape[0], q)))
+
+    assert float(f(theta, collapsed)) == pytest.approx(float(f(theta, arrays)), rel=1e-12)
+    np.testing.assert_allclose(jax.grad(f)(theta, collapsed), jax.grad(f)(theta, arrays), rtol=1e-9, atol=1e-8)
+    np.testing.assert_allclose(jax.hessian(f)(theta, collapsed), jax.hessian(f)(theta, arrays), rtol=1e-9, atol=1e-7)
+    return collapsed
+
+
+def test_identical_units_collapse_into_their_weighted_moments():
+    """A CFA's units with unequal sampling weights, and two patterns of missing responses: three groups (the
+    weighted mean response and scatter of each), the same likelihood and derivatives as unit by unit."""
+    data = gllamm.datasets.load("holzinger")
+    data.loc[[5, 40], "x4"] = np.nan
+    data.loc[7, "x2"] = np.nan
+    data["w"] = np.random.default_rng(6).uniform(0.5, 2.0, len(data))
+    fit = gllamm.fit("visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6", data, weights="w", max_iter=0)
+    arrays = fit.design.data()
+    assert np.unique(np.asarray(arrays["cluster_weight"])).size > 100  # (the weights are the units')
+    theta = fit.theta + np.random.default_rng(7).normal(scale=0.05, size=fit.theta.size)
+    collapsed = _same_likelihood_collapsed(fit, arrays, theta)
+    assert collapsed["cluster_weight"].shape == (3,)
+    np.testing.assert_allclose(np.sort(np.asarray(collapsed["cluster_weight"])),
+                               np.sort([data.w[[5, 40]].sum(), data.w[7], data.w.sum() - data.w[[5, 7, 40]].sum()]))
+
+
+def test_a_balanced_repeated_measures_design_collapses_into_one_group():
+    """sleepstudy: the same days (X and Z rows) for every subject, so the 18 subjects are one group."""
+    fit = gllamm.fit("reaction ~ days + (1 + days | subject)", gllamm.datasets.load("sleepstudy"), max_iter=0)
+    collapsed = _same_likelihood_collapsed(fit, fit.design.data(), fit.theta + 0.1)
+    assert collapsed["cluster_weight"].shape == (1,) and float(collapsed["cluster_weight"][0]) == 18
+
+
+def test_units_with_few_covariate_values_collapse_by_them(sem_fit):
+    """The SEM's covariates (age in whole years, sex) take 11 combinations: 11 groups, the same likelihood."""
+    theta = sem_fit.theta + np.random.default_rng(8).normal(scale=0.05, size=sem_fit.theta.size)
+    collapsed = _same_likelihood_collapsed(sem_fit, sem_fit.design.data(), theta)
+    assert collapsed["cluster_weight"].shape == (11,)
+
+
+def test_a_fit_on_collapsed_groups_reaches_the_unit_by_unit_estimates():
+    data = gllamm.datasets.load("holzinger")
+    model = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
+    fit = gllamm.fit(model, data)
+    data["noise"] = np.random.default_rng(9).normal(size=len(data))
+    unit_by_unit = gllamm.fit(model + "; x1 ~ 0*noise", data)  # (a covariate of its own on every unit: no groups)
+    assert collapse_identical_clusters(unit_by_unit.design.data()) is None
+    assert fit.converged and unit_by_unit.converged
+    assert fit.loglik == pytest.approx(unit_by_unit.loglik, abs=1e-9)
+    np.testing.assert_allclose(fit.params, unit_by_unit.params[fit.params.index], atol=1e-6)
+    np.testing.assert_allclose(fit.se, unit_by_unit.se[fit.se.index], rtol=1e-6)

@@ -22,6 +22,7 @@ from .errors import ConvergenceWarning, GllammError, check_choice, closest
 from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
+from .integrate.shared_gaussian import collapse_identical_clusters
 from .objective import make_objective, nodes_per_row, settled_modes
 from .parallel import (PartitionedObjective, all_finite, check_same_model, least_squares_over_processes, make_layout,
                        mean_over_processes, std_over_processes, sum_over_processes)
@@ -226,14 +227,16 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     layout = _layout(table, integration, design, devices, chunk_size)
     linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products \
         and weights is None  # (the expected information assumes unit weights); fitted by Fisher scoring
+    fit_data = None
     if layout is None:  # (parts of clusters run other programs)
-        _prefetch_programs(table, integration, design, constraints, linear_gaussian)
+        fit_data = _fitting_arrays(design, integration)
+        _prefetch_programs(table, integration, design, constraints, linear_gaussian, fit_data)
     theta0 = _start_values(spec, design, table, start, verbose, layout)
     theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
     if fix:
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
     optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, linear_gaussian,
-                        layout)
+                        layout, fit_data)
     if information is None:
         information = "expected" if linear_gaussian else "observed"
     information = check_choice("information", information, ("observed", "expected"))
@@ -250,10 +253,17 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
                         warn=max_iter > 0, theta_vcov=theta_vcov)
 
 
-def _prefetch_programs(table, integration, design, constraints, fisher_scoring: bool) -> None:
+def _fitting_arrays(design, integration) -> dict:
+    """The arrays the iterations run on: with exact integration, groups of clusters identical but for their
+    responses collapsed into one each (``collapse_identical_clusters``: same likelihood, less work)."""
+    data = design.data()
+    collapsed = collapse_identical_clusters(data) if integration.method == "exact" else None
+    return data if collapsed is None else collapsed
+
+
+def _prefetch_programs(table, integration, design, constraints, fisher_scoring: bool, data: dict) -> None:
     """Load the stored programs of the iterations in the background while start values are found."""
     objective = make_objective(table, integration)
-    data = design.data()
     theta = np.zeros(constraints.matrix.shape[0])
     scoring = ()
     if fisher_scoring:
@@ -308,15 +318,16 @@ _SCORING_TOL = 1e-2  # Newton decrement at which Fisher scoring hands over to Ne
 
 
 def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints=None,
-              fisher_scoring: bool = False, layout=None) -> OptimizationResult:
+              fisher_scoring: bool = False, layout=None, data: dict | None = None) -> OptimizationResult:
     """Maximise over the free parameters phi (theta = offset + M phi); returns theta-scale estimates.
 
     With fisher_scoring (Gaussian identity-link models) the iterations use the expected
     information, which is cheaper than the Hessian; convergence is then confirmed with the
-    exact Hessian (and Newton takes over if it is not).
+    exact Hessian (and Newton takes over if it is not). ``data``: the arrays the likelihood is
+    computed from (default the design's; see ``_fitting_arrays``).
     """
     objective = make_objective(table, integration)
-    data = design.data()
+    data = design.data() if data is None else data
     if layout is not None:  # parts of clusters, scanned on each device, devices summed
         objective, data = PartitionedObjective(objective, layout), layout.data(design)
     state = {"key": None, "modes": objective.mode_start(data)}

@@ -32,15 +32,20 @@ from .integrate import (
     posterior_moments,
     posterior_nodes,
 )
-from .integrate.shared_gaussian import PATTERN_CHUNK, ROW_PATTERN, shared_log_integrals
+from .integrate.shared_gaussian import PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN, shared_log_integrals
 from .spec import ParameterTable
 
 
 def latent_structure(table: ParameterTable, params, index: int = 0):
-    """(Lambda, M, M L) at one level: loadings, M = (I - B)^{-1}, and the map from u to eta = M (Gamma w + L u)."""
+    """(Lambda, M, M L) at one level: loadings, M = (I - B)^{-1}, and the map from u to eta = M (Gamma w + L u).
+
+    The paths B among latent variables have no loop (the model syntax refuses one), so B is nilpotent
+    (B^q = 0) and M = I + B + ... + B^(q-1) exactly: q - 1 small products, no LAPACK call, a small program."""
     level = table.spec.levels[index]
     q = level.dim
-    M = jnp.linalg.inv(jnp.eye(q) - params.structural[index]) if level.paths else jnp.eye(q)
+    M = jnp.eye(q)
+    for _ in range(q - 1 if level.paths else 0):  # Horner: M <- I + B M
+        M = jnp.eye(q) + params.structural[index] @ M
     return params.loadings[index], M, M @ params.cholesky[index]
 
 
@@ -350,7 +355,7 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         return values
     if integration.method == "exact" and ROW_PATTERN in data and model.quadratic is None and model.set_size == 1:
         # one covariance per pattern of rows (no modes needed)
-        return shared_log_integrals(model, data[ROW_PATTERN], data[PATTERN_CHUNK]) + constant
+        return shared_log_integrals(model, data[ROW_PATTERN], data[PATTERN_CHUNK], data.get(PATTERN_SCATTER)) + constant
     return log_cluster_integrals(model, integration, modes, newton_steps) + constant
 
 

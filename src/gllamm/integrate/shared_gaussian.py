@@ -17,6 +17,18 @@ cluster, which for a 9-item, 3-factor model costs 7 times more in the Hessian.
 (at most a quarter of the clusters), and records them as the data keys ``ROW_PATTERN`` (each cluster's
 pattern) and ``PATTERN_CHUNK`` (a cluster of each pattern); their presence is a static part of the
 programs' argument structure.
+
+Clusters identical in everything but their responses (the same rows of covariates too: a CFA's units with
+the same items observed, a balanced repeated-measures design's subjects) go further: with r_c = rbar + e_c
+about their weighted mean response and sum_c w_c e_c = 0, the sum of their log L_c is
+
+    n [log L(rbar) - tr(D S) / 2 + tr(K^{-1} A D S D A') / 2],   n = sum_c w_c,  S = sum_c w_c e_c e_c' / n,
+
+the terms of a covariance-structure program (lavaan's sample moments). ``collapse_identical_clusters`` makes
+the arrays of such a design's groups (one cluster each: the mean response, weight n, and a root F of S,
+F F' = S, as ``PATTERN_SCATTER``), on which every fitting program (value, gradient, Hessian) runs at a cost
+that no longer grows with the number of clusters; per-cluster results (predictions, robust standard errors)
+use the design's own arrays.
 """
 
 from __future__ import annotations
@@ -29,9 +41,12 @@ from . import small_linalg
 
 ROW_PATTERN = "row_pattern"  # (clusters,) the pattern of each cluster's rows
 PATTERN_CHUNK = "pattern_chunk"  # (patterns,) the chunk (= cluster) that represents each pattern
-PATTERN_KEYS = (ROW_PATTERN, PATTERN_CHUNK)
+PATTERN_SCATTER = "pattern_scatter"  # (clusters, width, width) root F of the responses' mean scatter, F F' = S
+PATTERN_KEYS = (ROW_PATTERN, PATTERN_CHUNK, PATTERN_SCATTER)
 _ROW_STRUCTURE = ("Z", "weight", "dispersion_index", "V")  # what A and D are made of besides parameters
 _MAX_PATTERN_SHARE = 0.25  # more patterns than this share of the clusters: the per-cluster path
+_CHUNK_AXIS1 = frozenset({"X", "Z", "T", "V"})  # row arrays with the chunk (= cluster) axis second
+_OWN_PER_CLUSTER = frozenset({"y", "cluster_weight", "chunk_cluster", ROW_PATTERN, PATTERN_CHUNK})
 
 
 def mark_row_patterns(arrays: dict) -> None:
@@ -54,9 +69,55 @@ def mark_row_patterns(arrays: dict) -> None:
         arrays[PATTERN_CHUNK] = jax.device_put(np.asarray(first, dtype=np.int32))
 
 
-def shared_log_integrals(model, pattern, pattern_chunk) -> jnp.ndarray:
+def collapse_identical_clusters(arrays: dict) -> dict | None:
+    """The arrays of the groups of clusters identical in everything but their responses (see the module
+    docstring), or None when the design has no row patterns or more than a quarter as many groups as clusters.
+
+    Each group is one cluster: its first cluster's arrays, the weighted mean response ybar, the cluster weight
+    n = sum_c w_c, and ``PATTERN_SCATTER`` F (width x width) with F F' = sum_c w_c (y_c - ybar)(y_c - ybar)' / n.
+    """
+    if ROW_PATTERN not in arrays or PATTERN_SCATTER in arrays:
+        return None
+    n_clusters = np.shape(arrays["cluster_weight"])[0]
+    columns = []
+    for key, value in arrays.items():
+        if key in _OWN_PER_CLUSTER:
+            continue
+        values = np.asarray(value, dtype=float)
+        values = np.moveaxis(values, 1, 0) if key in _CHUNK_AXIS1 else values
+        if values.shape[:1] != (n_clusters,):  # (an array that is not per cluster: keep the design as it is)
+            return None
+        values = values.reshape(n_clusters, -1)
+        columns.append(values[:, np.any(values != values[:1], axis=0)])  # (columns the same for all tell nothing)
+    key = np.concatenate([np.asarray(arrays[ROW_PATTERN], dtype=float)[:, None]] + columns, axis=1)
+    _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    group, n_groups = group.reshape(-1), len(first)
+    if n_groups > _MAX_PATTERN_SHARE * n_clusters:
+        return None
+    weight = np.asarray(arrays["cluster_weight"], dtype=float)
+    y = np.asarray(arrays["y"], dtype=float)
+    total = np.bincount(group, weight, minlength=n_groups)
+    share = weight / np.where(total > 0, total, 1.0)[group]  # w_c / n of its group
+    mean = np.zeros((n_groups, y.shape[1]))
+    np.add.at(mean, group, share[:, None] * y)
+    deviation = y - mean[group]
+    scatter = np.zeros((n_groups, y.shape[1], y.shape[1]))
+    np.add.at(scatter, group, share[:, None, None] * deviation[:, :, None] * deviation[:, None, :])
+    values, vectors = np.linalg.eigh(scatter)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))[:, None, :]  # F F' = S (S is positive semidefinite)
+    collapsed = {key: np.asarray(value)[:, first] if key in _CHUNK_AXIS1 else np.asarray(value)[first]
+                 for key, value in arrays.items() if key not in _OWN_PER_CLUSTER}  # (on the host: nothing compiled)
+    index = np.arange(n_groups, dtype=np.int32)
+    collapsed.update({"y": mean, "cluster_weight": total, "chunk_cluster": index, ROW_PATTERN: index,
+                      PATTERN_CHUNK: index, PATTERN_SCATTER: root})
+    return jax.device_put(collapsed)
+
+
+def shared_log_integrals(model, pattern, pattern_chunk, scatter_root=None) -> jnp.ndarray:
     """log L_c without the response constants (clusters,) for Gaussian identity-link clusters with few row
-    patterns (``mark_row_patterns``): one chunk per cluster, so rows of chunk c are cluster c's."""
+    patterns (``mark_row_patterns``): one chunk per cluster, so rows of chunk c are cluster c's.
+    With ``scatter_root`` (``collapse_identical_clusters``) each cluster stands for a group of identical ones:
+    log L(ybar) - tr(D S)/2 + tr(K^{-1} A D S D A')/2, which times the group's weight n is the group's sum."""
     base = jnp.sum(model.weight * model.row_kernel(model.eta0), axis=-1)  # sum_i w_i log f(y_i | eta0_i)
     d1, d2 = model.row_derivatives(model.eta0)  # (y - eta0) / sigma^2, -1 / sigma^2
     a = model.loadings[:, pattern_chunk, :]  # (q, patterns, width)
@@ -66,4 +127,10 @@ def shared_log_integrals(model, pattern, pattern_chunk) -> jnp.ndarray:
     G = jnp.einsum("cw,kcw->ck", model.weight * d1, model.loadings)  # (clusters, q)
     z = small_linalg.solve_lower(root[pattern], G)  # R^{-1} G_c
     log_det = jnp.sum(jnp.log(jnp.diagonal(root, axis1=-2, axis2=-1)), axis=-1)  # (patterns,)
-    return base + 0.5 * jnp.sum(z * z, axis=-1) - log_det[pattern]
+    values = base + 0.5 * jnp.sum(z * z, axis=-1) - log_det[pattern]
+    if scatter_root is not None:  # each cluster is its group's mean (pattern = chunk = cluster)
+        D = -(model.weight * d2)
+        spread = jnp.einsum("kcw,cw,cwj->cjk", model.loadings, D, scatter_root)  # columns of A D F
+        z = small_linalg.solve_lower(root[pattern][:, None], spread)  # R^{-1} A D F, column by column
+        values = values - 0.5 * jnp.einsum("cw,cwj->c", D, scatter_root ** 2) + 0.5 * jnp.sum(z * z, axis=(-2, -1))
+    return values
