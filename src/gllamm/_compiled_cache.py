@@ -120,6 +120,13 @@ def _persistent_cache_off():
 _FORMAT = "zlib(pickle(serialize_executable)) 1"  # part of every content key
 
 
+def _compiler_options() -> dict:
+    """XLA options of the stored executables. On CPUs, matrix products are not handed to YNNPACK: each of its
+    fused products is set up at an executable's first run (about 0.5 ms apiece, 15 ms for a CFA's Hessian with
+    43 of them) and gllamm's products are small, so XLA's own kernels serve better."""
+    return {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.default_backend() == "cpu" else {}
+
+
 def _load(path: Path, needs_lapack: bool):
     from jax.experimental import serialize_executable
 
@@ -220,7 +227,8 @@ def _compile(jitted, args, directory: Path) -> tuple[object, str]:
     lowered = jitted.lower(*args)
     text = lowered.as_text()  # without source locations: unchanged by edits elsewhere in the source
     needs_lapack = "lapack" in text
-    content = _hash(text, _platform(), _FORMAT)
+    options = _compiler_options()
+    content = _hash(text, _platform(), _FORMAT, repr(sorted(options.items())))
     path = directory / f"{content}.bin"
     entry = f"{content} {int(needs_lapack)}"
     try:
@@ -230,7 +238,7 @@ def _compile(jitted, args, directory: Path) -> tuple[object, str]:
     except Exception:  # not stored yet (or unreadable): compile
         pass
     with _persistent_cache_off():
-        compiled = lowered.compile()
+        compiled = lowered.compile(compiler_options=options or None)
     try:
         payload = serialize_executable.serialize(compiled)
     except Exception:  # e.g. constants the serialised form cannot hold
