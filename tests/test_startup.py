@@ -1,4 +1,5 @@
-"""Start-up workarounds (gllamm._startup): JAX's import-time ROCm plugin scan is narrowed, nothing else is."""
+"""Process-level workarounds: JAX's import-time ROCm plugin scan is narrowed (nothing else is), and BLAS runs on one
+thread during fits (gllamm._startup, gllamm._blas)."""
 
 import importlib.metadata
 from pathlib import Path
@@ -27,3 +28,17 @@ def test_only_jax_scan_is_narrowed_to_rocm_plugin_candidates(tmp_path, monkeypat
         assert _names_seen_from(_ROCM_SCANNER) == ["jax-rocm7-plugin"]  # what JAX looks for still found
         assert _names_seen_from("someone_else") == ["jax-rocm7-plugin", "numpy-like", "jax-cuda12-plugin"]
     assert _names_seen_from(_ROCM_SCANNER) == ["jax-rocm7-plugin", "numpy-like", "jax-cuda12-plugin"]  # restored
+
+
+def test_blas_runs_on_one_thread_during_a_fit_and_as_before_after_it():
+    from threadpoolctl import threadpool_info
+
+    from gllamm._blas import one_blas_thread
+
+    def blas_threads():
+        return [library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas"]
+
+    before = blas_threads()
+    inside = one_blas_thread(blas_threads)()
+    assert before and inside == [1] * len(before)
+    assert blas_threads() == before

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import _jax  # noqa: F401
+from ._blas import one_blas_thread
 from .design import Design, build_design
 from .errors import ConvergenceWarning, GllammError, check_choice, closest
 from .families import Family, make_family
@@ -46,6 +47,7 @@ def default_nip(dim: int) -> int:
     return 8 if dim <= 2 else (5 if dim == 3 else 3)
 
 
+@one_blas_thread
 def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
         family_by: str | None = None, base=None, choice_set: str | None = None, nominal: str | None = None,
         classes: int | str | None = None, concomitant: str | None = None, known_class: str | None = None,
