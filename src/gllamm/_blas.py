@@ -13,20 +13,16 @@ from __future__ import annotations
 
 from functools import wraps
 
-_controller = None  # threadpoolctl's view of the loaded BLAS libraries, made at the first fit
-
 
 def one_blas_thread(function):
-    """``function`` with every BLAS library loaded in the process limited to one thread while it runs."""
+    """``function`` with every BLAS library loaded in the process limited to one thread while it runs (the
+    libraries are looked up at each call, about 2 ms: SciPy or another package may have loaded one since)."""
 
     @wraps(function)
     def limited(*args, **kwargs):
-        global _controller
-        from threadpoolctl import ThreadpoolController
+        from threadpoolctl import threadpool_limits
 
-        if _controller is None:
-            _controller = ThreadpoolController()
-        with _controller.limit(limits=1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"):
             return function(*args, **kwargs)
 
     return limited

@@ -45,8 +45,15 @@ PATTERN_SCATTER = "pattern_scatter"  # (clusters, width, width) root F of the re
 PATTERN_KEYS = (ROW_PATTERN, PATTERN_CHUNK, PATTERN_SCATTER)
 _ROW_STRUCTURE = ("Z", "weight", "dispersion_index", "V")  # what A and D are made of besides parameters
 _MAX_PATTERN_SHARE = 0.25  # more patterns than this share of the clusters: the per-cluster path
-_CHUNK_AXIS1 = frozenset({"X", "Z", "T", "V"})  # row arrays with the chunk (= cluster) axis second
 _OWN_PER_CLUSTER = frozenset({"y", "cluster_weight", "chunk_cluster", ROW_PATTERN, PATTERN_CHUNK})
+
+
+def _chunk_axis_first(key: str, value) -> np.ndarray:
+    """A design array with its chunk (here = cluster) axis first (row arrays X, Z, T, V have it second)."""
+    from ..design.partition import ROW_KEYS_AXIS1
+
+    values = np.asarray(value, dtype=float)
+    return np.moveaxis(values, 1, 0) if key in ROW_KEYS_AXIS1 else values
 
 
 def mark_row_patterns(arrays: dict) -> None:
@@ -60,9 +67,7 @@ def mark_row_patterns(arrays: dict) -> None:
     columns = []
     for key in _ROW_STRUCTURE:
         if key in arrays:
-            values = np.asarray(arrays[key], dtype=float)
-            rows = values if key in ("weight", "dispersion_index") else np.moveaxis(values, 1, 0)  # (chunks, ...)
-            columns.append(rows.reshape(n_clusters, -1))
+            columns.append(_chunk_axis_first(key, arrays[key]).reshape(n_clusters, -1))
     _, first, pattern = np.unique(np.concatenate(columns, axis=1), axis=0, return_index=True, return_inverse=True)
     if len(first) <= _MAX_PATTERN_SHARE * n_clusters:
         arrays[ROW_PATTERN] = jax.device_put(np.asarray(pattern, dtype=np.int32).reshape(-1))
@@ -76,6 +81,8 @@ def collapse_identical_clusters(arrays: dict) -> dict | None:
     Each group is one cluster: its first cluster's arrays, the weighted mean response ybar, the cluster weight
     n = sum_c w_c, and ``PATTERN_SCATTER`` F (width x width) with F F' = sum_c w_c (y_c - ybar)(y_c - ybar)' / n.
     """
+    from ..design.partition import ROW_KEYS_AXIS1
+
     if ROW_PATTERN not in arrays or PATTERN_SCATTER in arrays:
         return None
     n_clusters = np.shape(arrays["cluster_weight"])[0]
@@ -83,8 +90,7 @@ def collapse_identical_clusters(arrays: dict) -> dict | None:
     for key, value in arrays.items():
         if key in _OWN_PER_CLUSTER:
             continue
-        values = np.asarray(value, dtype=float)
-        values = np.moveaxis(values, 1, 0) if key in _CHUNK_AXIS1 else values
+        values = _chunk_axis_first(key, value)
         if values.shape[:1] != (n_clusters,):  # (an array that is not per cluster: keep the design as it is)
             return None
         values = values.reshape(n_clusters, -1)
@@ -105,7 +111,7 @@ def collapse_identical_clusters(arrays: dict) -> dict | None:
     np.add.at(scatter, group, share[:, None, None] * deviation[:, :, None] * deviation[:, None, :])
     values, vectors = np.linalg.eigh(scatter)
     root = vectors * np.sqrt(np.clip(values, 0.0, None))[:, None, :]  # F F' = S (S is positive semidefinite)
-    collapsed = {key: np.asarray(value)[:, first] if key in _CHUNK_AXIS1 else np.asarray(value)[first]
+    collapsed = {key: np.asarray(value)[:, first] if key in ROW_KEYS_AXIS1 else np.asarray(value)[first]
                  for key, value in arrays.items() if key not in _OWN_PER_CLUSTER}  # (on the host: nothing compiled)
     index = np.arange(n_groups, dtype=np.int32)
     collapsed.update({"y": mean, "cluster_weight": total, "chunk_cluster": index, ROW_PATTERN: index,
