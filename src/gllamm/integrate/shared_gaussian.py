@@ -56,6 +56,13 @@ def _chunk_axis_first(key: str, value) -> np.ndarray:
     return np.moveaxis(values, 1, 0) if key in ROW_KEYS_AXIS1 else values
 
 
+def _few_groups(columns: list, n_clusters: int):
+    """(first cluster of each group, each cluster's group) of the clusters with equal rows in ``columns``
+    (arrays (clusters, ...)), or None when there are more than ``_MAX_PATTERN_SHARE`` as many groups as clusters."""
+    _, first, group = np.unique(np.concatenate(columns, axis=1), axis=0, return_index=True, return_inverse=True)
+    return (first, group.reshape(-1)) if len(first) <= _MAX_PATTERN_SHARE * n_clusters else None
+
+
 def mark_row_patterns(arrays: dict) -> None:
     """Add ``ROW_PATTERN`` and ``PATTERN_CHUNK`` to a single-level design's arrays when every cluster is one
     chunk and the chunks fall into few patterns of the arrays that make A and D (Z, weights, residual variance
@@ -68,9 +75,10 @@ def mark_row_patterns(arrays: dict) -> None:
     for key in _ROW_STRUCTURE:
         if key in arrays:
             columns.append(_chunk_axis_first(key, arrays[key]).reshape(n_clusters, -1))
-    _, first, pattern = np.unique(np.concatenate(columns, axis=1), axis=0, return_index=True, return_inverse=True)
-    if len(first) <= _MAX_PATTERN_SHARE * n_clusters:
-        arrays[ROW_PATTERN] = jax.device_put(np.asarray(pattern, dtype=np.int32).reshape(-1))
+    groups = _few_groups(columns, n_clusters)
+    if groups is not None:
+        first, pattern = groups
+        arrays[ROW_PATTERN] = jax.device_put(np.asarray(pattern, dtype=np.int32))
         arrays[PATTERN_CHUNK] = jax.device_put(np.asarray(first, dtype=np.int32))
 
 
@@ -95,11 +103,11 @@ def collapse_identical_clusters(arrays: dict) -> dict | None:
             return None
         values = values.reshape(n_clusters, -1)
         columns.append(values[:, np.any(values != values[:1], axis=0)])  # (columns the same for all tell nothing)
-    key = np.concatenate([np.asarray(arrays[ROW_PATTERN], dtype=float)[:, None]] + columns, axis=1)
-    _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    group, n_groups = group.reshape(-1), len(first)
-    if n_groups > _MAX_PATTERN_SHARE * n_clusters:
+    groups = _few_groups([np.asarray(arrays[ROW_PATTERN], dtype=float)[:, None]] + columns, n_clusters)
+    if groups is None:
         return None
+    first, group = groups
+    n_groups = len(first)
     weight = np.asarray(arrays["cluster_weight"], dtype=float)
     y = np.asarray(arrays["y"], dtype=float)
     total = np.bincount(group, weight, minlength=n_groups)
@@ -126,8 +134,9 @@ def shared_log_integrals(model, pattern, pattern_chunk, scatter_root=None) -> jn
     log L(ybar) - tr(D S)/2 + tr(K^{-1} A D S D A')/2, which times the group's weight n is the group's sum."""
     base = jnp.sum(model.weight * model.row_kernel(model.eta0), axis=-1)  # sum_i w_i log f(y_i | eta0_i)
     d1, d2 = model.row_derivatives(model.eta0)  # (y - eta0) / sigma^2, -1 / sigma^2
+    D = -(model.weight * d2)  # w_i / sigma_i^2
     a = model.loadings[:, pattern_chunk, :]  # (q, patterns, width)
-    precision = -(model.weight * d2)[pattern_chunk]  # D of each pattern
+    precision = D[pattern_chunk]  # D of each pattern
     K = jnp.eye(a.shape[0], dtype=a.dtype) + jnp.einsum("kpw,pw,lpw->pkl", a, precision, a)
     root = small_linalg.cholesky(K)  # (patterns, q, q)
     G = jnp.einsum("cw,kcw->ck", model.weight * d1, model.loadings)  # (clusters, q)
@@ -135,7 +144,6 @@ def shared_log_integrals(model, pattern, pattern_chunk, scatter_root=None) -> jn
     log_det = jnp.sum(jnp.log(jnp.diagonal(root, axis1=-2, axis2=-1)), axis=-1)  # (patterns,)
     values = base + 0.5 * jnp.sum(z * z, axis=-1) - log_det[pattern]
     if scatter_root is not None:  # each cluster is its group's mean (pattern = chunk = cluster)
-        D = -(model.weight * d2)
         spread = jnp.einsum("kcw,cw,cwj->cjk", model.loadings, D, scatter_root)  # columns of A D F
         z = small_linalg.solve_lower(root[pattern][:, None], spread)  # R^{-1} A D F, column by column
         values = values - 0.5 * jnp.einsum("cw,cwj->c", D, scatter_root ** 2) + 0.5 * jnp.sum(z * z, axis=(-2, -1))
