@@ -62,7 +62,7 @@ def test_edited_source_reuses_an_unchanged_program(store, monkeypatch):
     written = []
     write = cache._write
     monkeypatch.setattr(cache, "_write", lambda path, payload: (written.append(path.parent.name), write(path, payload)))
-    monkeypatch.setattr(cache, "_SOURCE", "edited")
+    monkeypatch.setattr(cache, "_source", lambda: "edited")
     value, _ = cache.CachedFunction("probe", jax.jit(_probe), "s")(*ARGS)
     assert written == ["index"]  # traced again (new index entry), not compiled (no new program)
     assert float(value) == pytest.approx(_expected()[0], rel=1e-15)

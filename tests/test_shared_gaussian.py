@@ -9,8 +9,8 @@ import pytest
 
 import gllamm
 from gllamm.integrate.shared_gaussian import PATTERN_KEYS, ROW_PATTERN, collapse_identical_clusters
-from gllamm.objective import loglik
-from gllamm.results.information import _information_arrays, _information_function, _same_covariance
+from gllamm.objective import loglik, make_objective
+from gllamm.results.information import _grouped, _information_arrays, _information_function, _same_covariance
 
 # a MIMIC-type structural model: factor on factors (B), factor on a covariate (Gamma), response on a covariate
 SEM = """visual =~ x1 + x2 + x3
@@ -159,3 +159,39 @@ def test_a_fit_on_collapsed_groups_reaches_the_unit_by_unit_estimates():
     assert fit.loglik == pytest.approx(unit_by_unit.loglik, abs=1e-9)
     np.testing.assert_allclose(fit.params, unit_by_unit.params[fit.params.index], atol=1e-6)
     np.testing.assert_allclose(fit.se, unit_by_unit.se[fit.se.index], rtol=1e-6)
+
+
+def test_one_program_gives_value_gradient_and_hessian_of_the_collapsed_groups():
+    """The iterations on collapsed groups take log L, gradient and Hessian from one program
+    (Objective.value_grad_hessian); they equal JAX's derivatives of the unit-by-unit log-likelihood."""
+    data = gllamm.datasets.load("holzinger")
+    data.loc[[5, 40], "x4"] = np.nan
+    fit = gllamm.fit("visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6", data, max_iter=0)
+    arrays = fit.design.data()
+    collapsed = collapse_identical_clusters(arrays)
+    theta = fit.theta + np.random.default_rng(10).normal(scale=0.05, size=fit.theta.size)
+    objective = make_objective(fit.table_spec, fit.integration)
+    value, gradient, hessian = objective.value_grad_hessian(theta, collapsed, np.zeros((2, 2)))
+
+    def f(t):
+        return loglik(fit.table_spec, fit.integration, t, _without_marker(arrays), np.zeros((301, 2)), newton_steps=1)
+
+    assert float(value) == pytest.approx(float(f(theta)), rel=1e-12)
+    np.testing.assert_allclose(gradient, jax.grad(f)(theta), rtol=1e-9, atol=1e-8)
+    np.testing.assert_allclose(hessian, jax.hessian(f)(theta), rtol=1e-9, atol=1e-7)
+
+
+def test_expected_information_of_equal_units_counts_each_group_once():
+    """Units with the same rows (three patterns of missing responses) are evaluated once per group, weighted by
+    its size: the same Fisher information as unit by unit."""
+    data = gllamm.datasets.load("holzinger")
+    data.loc[[5, 40], "x4"] = np.nan
+    data.loc[7, "x2"] = np.nan
+    fit = gllamm.fit("visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6", data, max_iter=0)
+    units = _information_arrays(fit.design)
+    groups = _grouped(units)
+    assert groups["count"].shape == (3,) and sorted(groups["count"]) == [1, 2, 298]
+    theta = fit.theta + np.random.default_rng(11).normal(scale=0.05, size=fit.theta.size)
+    information = _information_function(fit.table_spec, False)
+    np.testing.assert_allclose(np.asarray(information(theta, groups)), np.asarray(information(theta, units)),
+                               rtol=1e-11, atol=1e-10)

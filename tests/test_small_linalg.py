@@ -21,6 +21,18 @@ def test_inverse_of_symmetric_positive_definite_matrices(q):
                                rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("q", [1, 3, 9])
+def test_inverse_and_log_determinant_with_their_derivatives(q):
+    a = _spd(q, seed=q)
+    inverse, log_det = small_linalg.inverse_and_log_det_spd(jnp.asarray(a))
+    np.testing.assert_allclose(np.asarray(inverse), np.linalg.inv(a), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(log_det), np.linalg.slogdet(a)[1], rtol=1e-13)
+    # d log|a| / da = a^{-1} (symmetric a), through the loop's derivative
+    gradient = jax.grad(lambda m: jnp.sum(small_linalg.inverse_and_log_det_spd(m)[1]))(jnp.asarray(a))
+    np.testing.assert_allclose(np.asarray(gradient), np.swapaxes(np.linalg.inv(a), -1, -2), rtol=1e-11, atol=1e-13)
+    assert np.isnan(float(small_linalg.inverse_and_log_det_spd(-jnp.eye(q))[1]))  # not positive definite
+
+
 def test_inverses_need_no_lapack_call_and_stay_small():
     """Programs with inverses run without loading SciPy's LAPACK (a tenth of a second per process), and the
     program does not grow with the matrix (stored programs load in time proportional to their size)."""

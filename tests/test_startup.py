@@ -42,3 +42,14 @@ def test_blas_runs_on_one_thread_during_a_fit_and_as_before_after_it():
     inside = one_blas_thread(blas_threads)()
     assert before and inside == [1] * len(before)
     assert blas_threads() == before
+
+
+def test_blas_libraries_loaded_after_a_fit_are_limited_at_the_next():
+    """The BLAS libraries are looked up again when modules were imported since the last lookup."""
+    from gllamm import _blas
+
+    _blas._blas_controller()
+    stale = _blas._controller[0]
+    assert _blas._blas_controller() is stale  # nothing imported since: the same lookup
+    _blas._controller[1] -= 1  # as if a module had been imported since
+    assert _blas._blas_controller() is not stale

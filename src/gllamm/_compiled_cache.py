@@ -43,15 +43,14 @@ from pathlib import Path
 import jax
 
 
-def _source_digest() -> str:
-    """Hash of gllamm's own source files, so edited code is traced again."""
+@lru_cache(maxsize=1)
+def _source() -> str:
+    """Hash of gllamm's own source files, so edited code is traced again (about 4 ms: computed when first needed,
+    or by the preload thread while gllamm is imported)."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-_SOURCE = _source_digest()
 
 
 def _hash(*parts: str) -> str:
@@ -176,6 +175,7 @@ def preload_profile() -> None:
         _preloaded[content] = Future()
 
     def load_all():
+        _source()  # (needed at the first program lookup)
         for content, needs_lapack in entries:
             future = _preloaded[content]
             if not threading.main_thread().is_alive():  # the interpreter is exiting: leave the rest
@@ -272,7 +272,7 @@ class CachedFunction:
         self._pending: dict = {}  # signature -> Future of a stored executable being loaded
 
     def _index(self, directory: Path, signature: str) -> Path:
-        return directory / "index" / f"{self.name}-{_hash(_SOURCE, _platform(), self.name, self.structure, signature)}"
+        return directory / "index" / f"{self.name}-{_hash(_source(), _platform(), self.name, self.structure, signature)}"
 
     def _stored(self, directory: Path, signature: str):
         """What the index holds for this signature: (program path, needs LAPACK), ``_UNSTORABLE``, or None."""

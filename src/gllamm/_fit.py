@@ -23,7 +23,7 @@ from .errors import ConvergenceWarning, GllammError, check_choice, closest
 from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
-from .integrate.shared_gaussian import collapse_identical_clusters
+from .integrate.shared_gaussian import PATTERN_SCATTER, collapse_identical_clusters
 from .objective import make_objective, nodes_per_row, settled_modes
 from .parallel import (PartitionedObjective, all_finite, check_same_model, least_squares_over_processes, make_layout,
                        mean_over_processes, std_over_processes, sum_over_processes)
@@ -263,6 +263,13 @@ def _fitting_arrays(design, integration) -> dict:
     return data if collapsed is None else collapsed
 
 
+def _joint_derivatives(data: dict) -> bool:
+    """Whether the iterations take value, gradient and Hessian from one program (``value_grad_hessian``): for
+    clusters collapsed into groups (``collapse_identical_clusters``), whose Hessian costs about what their
+    gradient does, so one stored program is loaded instead of two."""
+    return PATTERN_SCATTER in data
+
+
 def _prefetch_programs(table, integration, design, constraints, fisher_scoring: bool, data: dict) -> None:
     """Load the stored programs of the iterations in the background while start values are found."""
     objective = make_objective(table, integration)
@@ -272,7 +279,8 @@ def _prefetch_programs(table, integration, design, constraints, fisher_scoring: 
         from .results.information import information_call
 
         scoring = (information_call(table, design, theta),)
-    objective.prefetch(theta, data, objective.mode_start(data), constraints.matrix, before_hessian=scoring)
+    objective.prefetch(theta, data, objective.mode_start(data), constraints.matrix, before_hessian=scoring,
+                       joint=_joint_derivatives(data))
 
 
 def _layout(table, integration, design, devices, chunk_size, top_keys=()):
@@ -351,21 +359,30 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
         constraints = Constraints(np.eye(len(theta0)), np.zeros(len(theta0)))
     M = constraints.matrix
 
+    last_hessian = {}  # the scoring phase's final Hessian is Newton's first
+    joint = layout is None and _joint_derivatives(data)
+
+    def keep_hessian(phi, H):
+        last_hessian.clear()
+        last_hessian[phi.tobytes()] = 0.5 * (H + H.T)
+
     def value_and_grad(phi):
         theta = constraints.theta(phi)
-        value, grad = objective.value_and_grad(theta, data, modes_at(theta))
+        if joint:  # the Hessian comes with the gradient
+            value, grad, H = objective.value_grad_hessian(theta, data, modes_at(theta))
+            keep_hessian(phi, M.T @ np.asarray(H) @ M)
+        else:
+            value, grad = objective.value_and_grad(theta, data, modes_at(theta))
         return value, M.T @ np.asarray(grad)
 
-    last_hessian = {}  # the scoring phase's final Hessian is Newton's first
-
     def hessian(phi):
-        key = phi.tobytes()
-        if key not in last_hessian:
-            theta = constraints.theta(phi)
-            H = M.T @ np.asarray(objective.hessian(theta, data, modes_at(theta), M))  # M' H M from k products
-            last_hessian.clear()
-            last_hessian[key] = 0.5 * (H + H.T)
-        return last_hessian[key]
+        if phi.tobytes() not in last_hessian:
+            if joint:
+                value_and_grad(phi)
+            else:  # M' H M from the k products H M
+                theta = constraints.theta(phi)
+                keep_hessian(phi, M.T @ np.asarray(objective.hessian(theta, data, modes_at(theta), M)))
+        return last_hessian[phi.tobytes()]
 
     phi0 = constraints.phi(theta0)
     if fisher_scoring and max_iter > 0:

@@ -394,6 +394,7 @@ class Objective:
     value: callable  # (theta, data, modes) -> log L
     value_and_grad: callable
     hessian: callable
+    value_grad_hessian: callable  # (theta, data, modes) -> (log L, gradient, Hessian), one program
     cluster_values: callable
     reported: callable  # theta -> (reported parameters, d reported / d theta)
     cluster_scores: callable  # (theta, data, modes) -> d log L_c / d theta, (clusters, params)
@@ -407,16 +408,21 @@ class Objective:
     within_class_posterior: callable  # (theta, data, modes) -> posterior moments of continuous u within classes
     conditional_log_densities: callable  # (theta, data, points) -> log f(y_j | eta = e) (clusters, n)
 
-    def prefetch(self, theta, data, modes, directions, before_hessian=()) -> None:
+    def prefetch(self, theta, data, modes, directions, before_hessian=(), joint: bool = False) -> None:
         """Start loading, in the background, the stored programs of the iterations, so that loading overlaps
         the work before their first call: modes, value and gradient, the CachedFunction calls
         ``before_hessian`` ((function, args), e.g. Fisher scoring's expected information), in the order of first
         use; the Hessian, the largest, starts first when Newton needs it from the first iteration (none of
-        ``before_hessian``) and last otherwise; the reported parameters' at the end."""
-        hessian = (self.hessian, (theta, data, modes, directions))
+        ``before_hessian``) and last otherwise; the reported parameters' at the end. ``joint``: the iterations
+        use ``value_grad_hessian`` (first) instead of the value-and-gradient and Hessian programs."""
         calls = [(self.modes, (theta, data, modes))] if self.integration.needs_modes else []
-        calls += [(self.value_and_grad, (theta, data, modes)), *before_hessian]
-        for function, args in (calls + [hessian] if before_hessian else [hessian] + calls) + [(self.reported, (theta,))]:
+        if joint:
+            calls += [(self.value_grad_hessian, (theta, data, modes)), *before_hessian]
+        else:
+            hessian = (self.hessian, (theta, data, modes, directions))
+            calls += [(self.value_and_grad, (theta, data, modes)), *before_hessian]
+            calls = calls + [hessian] if before_hessian else [hessian] + calls
+        for function, args in calls + [(self.reported, (theta,))]:
             function.prefetch(*args)
 
     def mode_start(self, data):
@@ -503,6 +509,25 @@ def hessian_function(table: ParameterTable, integration: Integration):
     return hessian
 
 
+def value_grad_hessian_function(table: ParameterTable, integration: Integration):
+    """(theta, data, modes) -> (log L, gradient, Hessian) from one program: forward-mode derivatives of the
+    gradient, with the value and gradient computed once alongside. Its program is the size of the Hessian's
+    alone, so where the Hessian costs about what the gradient does (Gaussian clusters collapsed into their
+    groups' moments) the iterations load one stored program instead of two."""
+
+    steps = 1 if integration.method == "exact" else 2  # (as the Hessian's: see hessian_function)
+
+    def value_grad_hessian(theta, data, m):
+        def gradient_and_value(t):
+            value, grad = jax.value_and_grad(lambda u: loglik(table, integration, u, data, m, newton_steps=steps))(t)
+            return grad, (value, grad)
+
+        hessian, (value, grad) = jax.jacfwd(gradient_and_value, has_aux=True)(theta)
+        return value, grad, hessian
+
+    return value_grad_hessian
+
+
 def nodes_per_row(table: ParameterTable, integration: Integration) -> int:
     """Quadrature nodes (integrand evaluations) per data row: the memory and work multiplier."""
     single = integration.method in ("laplace", "exact", "none")
@@ -540,6 +565,7 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         value=cached("value", f),
         value_and_grad=cached("value_and_grad", jax.value_and_grad(f)),
         hessian=cached("hessian", hessian),
+        value_grad_hessian=cached("value_grad_hessian", value_grad_hessian_function(table, integration)),
         cluster_values=cached("cluster_values", per_cluster),
         reported=cached("reported", lambda theta: (table.reported(theta), jax.jacfwd(table.reported)(theta))),
         cluster_scores=cached("cluster_scores", jax.jacfwd(per_cluster)),

@@ -739,7 +739,6 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
     """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
     from .. import _jax  # noqa: F401  (float64 on before arrays are made)
     import jax
-    import jax.numpy as jnp
 
     from ..integrate.shared_gaussian import mark_row_patterns
 
@@ -768,16 +767,16 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         arrays["T"] = np.stack([take(threshold_matrix[:, j], 0.0) for j in range(threshold_matrix.shape[1])])
     if scale_matrix is not None:
         arrays["V"] = np.stack([take(scale_matrix[:, j], 0.0) for j in range(scale_matrix.shape[1])])
-    arrays = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in arrays.items()}
-    arrays["chunk_cluster"] = jax.device_put(np.asarray(chunk_cluster, dtype=np.int32))
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+    arrays["chunk_cluster"] = np.asarray(chunk_cluster, dtype=np.int32)
     if member is not None:
-        arrays["member"] = jax.device_put(np.asarray(np.where(valid, member[safe], 0), dtype=np.int32))
+        arrays["member"] = np.asarray(np.where(valid, member[safe], 0), dtype=np.int32)
     if threshold_rows is not None:  # ordinal: where the row's item's thresholds start, and its number of categories
         start, n_categories = threshold_rows
-        arrays["threshold_start"] = jax.device_put(np.asarray(np.where(valid, start[safe], 0), dtype=np.int32))
-        arrays["n_categories"] = jax.device_put(np.asarray(np.where(valid, n_categories[safe], 2), dtype=np.int32))
+        arrays["threshold_start"] = np.asarray(np.where(valid, start[safe], 0), dtype=np.int32)
+        arrays["n_categories"] = np.asarray(np.where(valid, n_categories[safe], 2), dtype=np.int32)
     index = np.zeros(len(y), dtype=np.int32) if dispersion_index is None else dispersion_index
-    arrays["dispersion_index"] = jax.device_put(np.asarray(np.where(valid, index[safe], 0), dtype=np.int32))
+    arrays["dispersion_index"] = np.asarray(np.where(valid, index[safe], 0), dtype=np.int32)
     if family.exact_gaussian:  # clusters with the same pattern of rows share one marginal covariance
         mark_row_patterns(arrays)
-    return Chunks(arrays, rows)
+    return Chunks(jax.device_put(arrays), rows)  # (one transfer of them all)

@@ -8,8 +8,11 @@ is quadratic in u. Writing r_i = y_i - eta0_i, D = diag(w_i / sigma_i^2) and A =
 
 the Laplace formula at the exact mode u_c = K^{-1} G_c. Clusters whose rows have the same pattern (the
 same loadings' covariates Z, weights, residual variances: a factor model's units with the same items
-observed, a repeated-measures design's subjects) have the same A and D, hence the same K and Cholesky
-factor: one q x q factorisation per pattern serves all its clusters, and only the residuals r_c differ.
+observed, a repeated-measures design's subjects) have the same A and D, hence the same K: one q x q inverse
+and log-determinant per pattern serve all its clusters, and only the residuals r_c differ. They come from a
+loop of elimination steps (``small_linalg.inverse_and_log_det_spd``): differentiated twice, an unrolled
+Cholesky factor and triangular solves made a 9-item CFA's Hessian program of 7,900 optimised instructions
+instead of 4,600, which took 1.6 times as long to load.
 The general path (``log_cluster_integrals``) instead takes a Newton step and factorises K once per
 cluster, which for a 9-item, 3-factor model costs 7 times more in the Hessian.
 
@@ -56,15 +59,19 @@ def _chunk_axis_first(key: str, value) -> np.ndarray:
     return np.moveaxis(values, 1, 0) if key in ROW_KEYS_AXIS1 else values
 
 
-def _few_groups(columns: list, n_clusters: int):
+def few_groups(columns: list, n_clusters: int):
     """(first cluster of each group, each cluster's group) of the clusters with equal rows in ``columns``
-    (arrays (clusters, ...)), or None when there are more than ``_MAX_PATTERN_SHARE`` as many groups as clusters."""
-    _, first, group = np.unique(np.concatenate(columns, axis=1), axis=0, return_index=True, return_inverse=True)
+    (arrays (clusters, ...)), or None when there are more than ``_MAX_PATTERN_SHARE`` as many groups as clusters.
+    Rows are compared as whole byte strings (5 times faster than ``np.unique(axis=0)``, which compares them
+    column by column)."""
+    table = np.ascontiguousarray(np.concatenate(columns, axis=1))
+    rows = table.view(np.dtype((np.void, table.dtype.itemsize * table.shape[1]))).reshape(-1)
+    _, first, group = np.unique(rows, return_index=True, return_inverse=True)
     return (first, group.reshape(-1)) if len(first) <= _MAX_PATTERN_SHARE * n_clusters else None
 
 
 def mark_row_patterns(arrays: dict) -> None:
-    """Add ``ROW_PATTERN`` and ``PATTERN_CHUNK`` to a single-level design's arrays when every cluster is one
+    """Add ``ROW_PATTERN`` and ``PATTERN_CHUNK`` to a single-level design's (host) arrays when every cluster is one
     chunk and the chunks fall into few patterns of the arrays that make A and D (Z, weights, residual variance
     indexes, scale covariates V)."""
     n_clusters = np.shape(arrays["cluster_weight"])[0]
@@ -75,11 +82,11 @@ def mark_row_patterns(arrays: dict) -> None:
     for key in _ROW_STRUCTURE:
         if key in arrays:
             columns.append(_chunk_axis_first(key, arrays[key]).reshape(n_clusters, -1))
-    groups = _few_groups(columns, n_clusters)
+    groups = few_groups(columns, n_clusters)
     if groups is not None:
         first, pattern = groups
-        arrays[ROW_PATTERN] = jax.device_put(np.asarray(pattern, dtype=np.int32))
-        arrays[PATTERN_CHUNK] = jax.device_put(np.asarray(first, dtype=np.int32))
+        arrays[ROW_PATTERN] = np.asarray(pattern, dtype=np.int32)
+        arrays[PATTERN_CHUNK] = np.asarray(first, dtype=np.int32)
 
 
 def collapse_identical_clusters(arrays: dict) -> dict | None:
@@ -103,7 +110,7 @@ def collapse_identical_clusters(arrays: dict) -> dict | None:
             return None
         values = values.reshape(n_clusters, -1)
         columns.append(values[:, np.any(values != values[:1], axis=0)])  # (columns the same for all tell nothing)
-    groups = _few_groups([np.asarray(arrays[ROW_PATTERN], dtype=float)[:, None]] + columns, n_clusters)
+    groups = few_groups([np.asarray(arrays[ROW_PATTERN], dtype=float)[:, None]] + columns, n_clusters)
     if groups is None:
         return None
     first, group = groups
@@ -138,13 +145,12 @@ def shared_log_integrals(model, pattern, pattern_chunk, scatter_root=None) -> jn
     a = model.loadings[:, pattern_chunk, :]  # (q, patterns, width)
     precision = D[pattern_chunk]  # D of each pattern
     K = jnp.eye(a.shape[0], dtype=a.dtype) + jnp.einsum("kpw,pw,lpw->pkl", a, precision, a)
-    root = small_linalg.cholesky(K)  # (patterns, q, q)
+    inverse, log_det = small_linalg.inverse_and_log_det_spd(K)  # (patterns, q, q), (patterns,)
+    inverse = inverse[pattern]
     G = jnp.einsum("cw,kcw->ck", model.weight * d1, model.loadings)  # (clusters, q)
-    z = small_linalg.solve_lower(root[pattern], G)  # R^{-1} G_c
-    log_det = jnp.sum(jnp.log(jnp.diagonal(root, axis1=-2, axis2=-1)), axis=-1)  # (patterns,)
-    values = base + 0.5 * jnp.sum(z * z, axis=-1) - log_det[pattern]
+    values = base + 0.5 * jnp.einsum("ck,ckl,cl->c", G, inverse, G) - 0.5 * log_det[pattern]
     if scatter_root is not None:  # each cluster is its group's mean (pattern = chunk = cluster)
         spread = jnp.einsum("kcw,cw,cwj->cjk", model.loadings, D, scatter_root)  # columns of A D F
-        z = small_linalg.solve_lower(root[pattern][:, None], spread)  # R^{-1} A D F, column by column
-        values = values - 0.5 * jnp.einsum("cw,cwj->c", D, scatter_root ** 2) + 0.5 * jnp.sum(z * z, axis=(-2, -1))
+        values = values - 0.5 * jnp.einsum("cw,cwj->c", D, scatter_root ** 2) \
+            + 0.5 * jnp.einsum("cjk,ckl,cjl->c", spread, inverse, spread)  # tr(K^{-1} A D S D A')
     return values

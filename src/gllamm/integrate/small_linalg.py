@@ -1,10 +1,12 @@
-"""Cholesky factorisation and triangular solves of small q x q matrices, unrolled.
+"""Cholesky factorisation and triangular solves of small q x q matrices, unrolled; inverse and log-determinant
+in a loop.
 
 The latent dimension q at a level is small and static, so writing the
 algorithms out elementwise over a batch of clusters gives XLA simple fused
 code that compiles far faster (and differentiates more cheaply) than batched
-LAPACK calls. Matrices are (..., q, q). The inverse (of covariance matrices of many
-responses, larger than q) is a loop of elimination steps instead.
+LAPACK calls. Matrices are (..., q, q). The inverse and log-determinant (of covariance matrices of many
+responses, larger than q, and of the matrices shared by many clusters, in programs differentiated twice)
+are a loop of elimination steps instead: a program of the same small size for any n.
 """
 
 from __future__ import annotations
@@ -54,19 +56,29 @@ def solve_spd(a, b):
 
 
 def inverse_spd(a):
-    """a^{-1} for symmetric positive definite a (..., n, n), by Gauss-Jordan elimination on [a | I].
+    """a^{-1} for symmetric positive definite a (..., n, n) (see ``inverse_and_log_det_spd``)."""
+    return inverse_and_log_det_spd(a)[0]
 
-    The pivots of a positive definite matrix are positive, so no pivoting is needed. The n
-    elimination steps run in a loop: the program stays small for any n (an unrolled n x n
-    inverse makes thousands of operations, and loading a stored program takes time in
-    proportion to its size) and makes no LAPACK call (no SciPy LAPACK to load in a new process)."""
+
+def inverse_and_log_det_spd(a):
+    """(a^{-1}, log|a|) for symmetric positive definite a (..., n, n), by Gauss-Jordan elimination on [a | I].
+
+    The pivots of a positive definite matrix are positive (they are those of its LU factorisation, whose
+    product is |a|), so no pivoting is needed; log|a| is the sum of their logarithms (NaN if a is not
+    positive definite). The n elimination steps run in a loop: the program stays small for any n (an
+    unrolled n x n inverse, or Cholesky factor and triangular solves, make thousands of operations once
+    differentiated twice, and loading a stored program takes time in proportion to its size) and makes no
+    LAPACK call (no SciPy LAPACK to load in a new process)."""
     n = a.shape[-1]
     augmented = jnp.concatenate([a, jnp.broadcast_to(jnp.eye(n, dtype=a.dtype), a.shape)], axis=-1)
 
-    def eliminate(k, m):  # pivot row k scaled to 1; column k cleared from every other row
+    def eliminate(k, state):  # pivot row k scaled to 1; column k cleared from every other row
+        m, log_det = state
         row = jnp.take(m, k, axis=-2)
-        row = row / jnp.take(row, k, axis=-1)[..., None]
+        pivot = jnp.take(row, k, axis=-1)
+        row = row / pivot[..., None]
         m = m - jnp.take(m, k, axis=-1)[..., :, None] * row[..., None, :]
-        return m + (jnp.arange(n) == k)[:, None] * row[..., None, :]
+        return m + (jnp.arange(n) == k)[:, None] * row[..., None, :], log_det + jnp.log(pivot)
 
-    return jax.lax.fori_loop(0, n, eliminate, augmented)[..., n:]
+    m, log_det = jax.lax.fori_loop(0, n, eliminate, (augmented, jnp.zeros(a.shape[:-2], dtype=a.dtype)))
+    return m[..., n:], log_det

@@ -8,6 +8,8 @@ Each cluster's responses are multivariate normal, y_c ~ N(mu_c, Sigma_c) with
 and the Fisher information is  sum_c  J_mu' Sigma^{-1} J_mu + 1/2 tr(Sigma^{-1} dSigma_i Sigma^{-1} dSigma_j),
 with the Jacobians J_mu, dSigma in theta from JAX. This is what SEM programs
 (lavaan's default) use for standard errors; gllamm's default is the observed information.
+Clusters with the same rows (X, Z, offsets, residual variances, covariates: a CFA's complete units) have the
+same terms: each group of them is evaluated once and counted n_g times.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from ..errors import GllammError
 from ..integrate import small_linalg
+from ..integrate.shared_gaussian import few_groups
 
 
 def _cluster_layout(design):
@@ -60,11 +63,24 @@ _last_design: list = [lambda: None, None]  # (weak reference to the last design,
 
 
 def _arrays_of(design) -> tuple[dict, bool]:
-    """The cluster-padded arrays of ``design`` and whether all clusters share them (made once per design)."""
+    """The cluster-padded arrays of ``design``'s groups of equal clusters and whether all share one Sigma
+    (made once per design)."""
     if _last_design[0]() is not design:
-        arrays = _information_arrays(design)
+        arrays = _grouped(_information_arrays(design))
         _last_design[:] = [weakref.ref(design), (arrays, _same_covariance(arrays))]
     return _last_design[1]
+
+
+def _grouped(arrays: dict) -> dict:
+    """``arrays`` with one cluster per group of clusters whose rows are all equal, and ``count`` (the number of
+    clusters in each group); every cluster its own group (count 1) when there are more than a few groups."""
+    n_clusters = arrays["mask"].shape[0]
+    groups = few_groups([value.reshape(n_clusters, -1).astype(float) for value in arrays.values()], n_clusters)
+    if groups is None:
+        return {**arrays, "count": np.ones(n_clusters)}
+    first, group = groups
+    return {**{key: value[first] for key, value in arrays.items()},
+            "count": np.bincount(group, minlength=len(first)).astype(float)}
 
 
 def _same_covariance(arrays: dict) -> bool:
@@ -74,7 +90,8 @@ def _same_covariance(arrays: dict) -> bool:
 
 
 def _information_arrays(design) -> dict:
-    """The design's rows padded to one row of width max-cluster-size per cluster (mask marks real rows)."""
+    """The design's rows padded to one row of width max-cluster-size per cluster (mask marks real rows); every
+    cluster counted once (``_grouped`` merges equal ones)."""
     rows = _cluster_layout(design)
     valid = rows >= 0
     safe = np.where(valid, rows, 0)
@@ -86,6 +103,7 @@ def _information_arrays(design) -> dict:
         dispersion_index=np.where(valid, index[safe], 0).astype(np.int32),
         mask=valid.astype(float),
         w=design.cluster_covariates if design.cluster_covariates is not None else np.zeros((rows.shape[0], 1)),
+        count=np.ones(rows.shape[0]),
     )
 
 
@@ -113,13 +131,13 @@ def _information_function(table, same_covariance: bool = False):
         sigma = sigma + jnp.eye(mask.shape[1]) * jnp.where(mask > 0, variance, 1.0)[:, :, None]
         return mu * mask, sigma
 
-    def information(t, data):
+    def information(t, data):  # data["count"]: how many clusters each (group's) cluster stands for
         mu, sigma = moments(t, data)
         j_mu, j_sigma = jax.jacfwd(moments)(t, data)
         inverse = small_linalg.inverse_spd(sigma)
-        mean_part = jnp.einsum("cmp,cmn,cnq->pq", j_mu, inverse, j_mu)
+        mean_part = jnp.einsum("c,cmp,cmn,cnq->pq", data["count"], j_mu, inverse, j_mu)
         product = jnp.einsum("cmn,cnkp->cmkp", inverse, j_sigma)
-        return mean_part + 0.5 * jnp.einsum("cmkp,ckmq->pq", product, product)
+        return mean_part + 0.5 * jnp.einsum("c,cmkp,ckmq->pq", data["count"], product, product)
 
     def shared_information(t, data):
         first = {key: value[:1] for key, value in data.items()}  # (every array's first axis is the cluster)
@@ -127,9 +145,9 @@ def _information_function(table, same_covariance: bool = False):
         j_sigma = jax.jacfwd(lambda s: moments(s, first)[1][0])(t)
         j_mu = jax.jacfwd(lambda s: moments(s, data)[0])(t)
         inverse = small_linalg.inverse_spd(sigma)
-        mean_part = jnp.einsum("cmp,mn,cnq->pq", j_mu, inverse, j_mu)
+        mean_part = jnp.einsum("c,cmp,mn,cnq->pq", data["count"], j_mu, inverse, j_mu)
         product = jnp.einsum("mn,nkp->mkp", inverse, j_sigma)
-        return mean_part + 0.5 * data["mask"].shape[0] * jnp.einsum("mkp,kmq->pq", product, product)
+        return mean_part + 0.5 * jnp.sum(data["count"]) * jnp.einsum("mkp,kmq->pq", product, product)
 
     if same_covariance:
         return CachedFunction("expected_information_shared", jax.jit(shared_information), repr(table))
