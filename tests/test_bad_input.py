@@ -49,9 +49,10 @@ def test_missing_values_are_dropped_and_reported(frame):
     frame = frame.astype({"x": float})
     frame.loc[[3, 7, 11], "x"] = np.nan
     frame.loc[5, "x"] = np.inf
-    with pytest.warns(DataWarning, match="Dropped 4 of 100 rows"):
+    with pytest.warns(DataWarning, match="Dropped 4 of 100 rows") as caught:
         result = gllamm.fit("count ~ x + (1 | g)", frame, family="poisson")
     assert result.nobs == 96 and result.design.n_dropped == 4
+    assert caught[0].filename == __file__  # (attributed to the user's line, not to gllamm's own code)
     assert "4 rows with missing values dropped" in result.summary()
 
 
@@ -91,9 +92,10 @@ def test_rank_deficient_fixed_effects(frame):
 
 def test_non_convergence_warns_and_never_returns_nan():
     data = gllamm.datasets.load("contraception")
-    with pytest.warns(gllamm.ConvergenceWarning, match="did not converge"):
+    with pytest.warns(gllamm.ConvergenceWarning, match="did not converge") as caught:
         result = gllamm.fit("use ~ age + urban + (1 | district)", data, family="binomial", max_iter=1)
     assert not result.converged
+    assert caught[0].filename == __file__
     assert np.all(np.isfinite(result.params))
     assert "NO" in result.summary()
 

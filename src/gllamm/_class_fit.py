@@ -21,14 +21,13 @@ the NPML estimate) or a new point does not raise the likelihood.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import replace
 
 import jax
 import numpy as np
 
 from .design.latent_classes import check_classes, discrete_model
-from .errors import ConvergenceWarning, GllammError
+from .errors import ConvergenceWarning, GllammError, warn_user
 from .families.links import link_numpy
 from .integrate import Integration
 from .parallel import mean_over_processes, std_over_processes, sum_over_processes
@@ -251,7 +250,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     if notes:
         best = replace(best, converged=False if any("empty" in n for n in notes) else best.converged,
                        message=best.message + "; " + "; ".join(notes))
-        warnings.warn("Latent classes: " + "; ".join(notes) + ".", ConvergenceWarning, stacklevel=3)
+        warn_user("Latent classes: " + "; ".join(notes) + ".", ConvergenceWarning)
     options = dict(options, classes=classes, class_target=target, method=integration.method,
                    nip=int(integration.nip), concomitant=concomitant, known_class=known_class, starts=int(len(runs)),
                    seed=seed, start_summary=json.dumps(summary), fix=fix, equal=equal,

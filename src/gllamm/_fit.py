@@ -8,7 +8,6 @@ glFormula, mkGlmerDevfun and optimizeGlmer.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import replace
 
 import jax
@@ -19,7 +18,7 @@ import pandas as pd
 from . import _jax  # noqa: F401
 from ._blas import one_blas_thread
 from .design import Design, build_design
-from .errors import ConvergenceWarning, GllammError, check_choice, closest
+from .errors import ConvergenceWarning, GllammError, check_choice, closest, warn_user
 from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
@@ -562,8 +561,8 @@ def _make_result(spec, table, design, integration, optimum: OptimizationResult, 
     vcov = jacobian @ theta_vcov @ jacobian.T
     names = table.reported_names()
     if not optimum.converged and warn:
-        warnings.warn(f"The fit did not converge: {optimum.message}. Estimates are from the last iteration; "
-                      "try other start values, more quadrature points or a simpler model.", ConvergenceWarning, stacklevel=3)
+        warn_user(f"The fit did not converge: {optimum.message}. Estimates are from the last iteration; "
+                  "try other start values, more quadrature points or a simpler model.", ConvergenceWarning)
     return FitResult(
         spec=spec, table_spec=table, design=design, integration=integration, theta=theta,
         theta_vcov=theta_vcov, params=pd.Series(reported, index=names),

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import os
+import sys
+import warnings
 from collections.abc import Iterable
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class GllammError(ValueError):
@@ -16,6 +21,15 @@ class ConvergenceWarning(UserWarning):
 
 class DataWarning(UserWarning):
     """Something about the data the user should know (e.g. rows dropped for missing values)."""
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the user's line: the first caller outside gllamm, however deep gllamm's own
+    calls are (Python 3.12's ``skip_file_prefixes``)."""
+    frame, level = sys._getframe(1), 2  # (stacklevel 2: warn's caller)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def closest(name: str, choices: Iterable[str]) -> str:

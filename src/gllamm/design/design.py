@@ -10,14 +10,13 @@ Padded rows have weight 0; padded values are chosen so every log density is fini
 from __future__ import annotations
 
 import sys
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .._startup import quiet_imports
-from ..errors import DataWarning, GllammError, closest
+from ..errors import DataWarning, GllammError, closest, warn_user
 from ..families import Family
 from ..spec import LevelSpec, ModelSpec
 from ..syntax import FormulaSpec
@@ -287,11 +286,8 @@ def build_design(
     if n_dropped:
         counts = {name: int((~frame[name].notna()).sum()) for name in used if frame[name].isna().any()}
         detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
-        warnings.warn(
-            f"Dropped {n_dropped} of {len(data)} rows with missing or non-finite values" + (f" ({detail})." if detail else "."),
-            DataWarning,
-            stacklevel=3,
-        )
+        warn_user(f"Dropped {n_dropped} of {len(data)} rows with missing or non-finite values" + (f" ({detail})." if detail else "."),
+                  DataWarning)
     if complete.sum() == 0:
         raise GllammError("No complete rows remain after dropping rows with missing values in the model's columns.")
     cc = data.loc[complete]

@@ -10,13 +10,12 @@ each latent variable multiplies the dummies of its indicators with loadings
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataWarning, GllammError, closest
+from ..errors import DataWarning, GllammError, closest, warn_user
 from ..families import Family
 from ..spec import LevelSpec, ModelSpec
 from ..spec.model_spec import Loading, Path, Product
@@ -432,16 +431,15 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         observed[:, j] = present & first
     dropped_people = int((~complete_person).sum())
     if dropped_people:
-        warnings.warn(f"Dropped {dropped_people} of {len(data)} units with missing covariates "
-                      f"({', '.join(person_columns)}).", DataWarning, stacklevel=3)
+        warn_user(f"Dropped {dropped_people} of {len(data)} units with missing covariates "
+                  f"({', '.join(person_columns)}).", DataWarning)
     missing_responses = int((~np.isfinite(values) & complete_person[:, None]).sum())
     if missing_responses:
-        warnings.warn(f"{missing_responses} missing responses are left out (each unit keeps its observed responses).",
-                      DataWarning, stacklevel=3)
+        warn_user(f"{missing_responses} missing responses are left out (each unit keeps its observed responses).",
+                  DataWarning)
     missing_item_covariates = int((np.isfinite(values) & complete_person[:, None] & ~item_observed).sum())
     if missing_item_covariates:
-        warnings.warn(f"{missing_item_covariates} responses with a missing item-level covariate are left out.",
-                      DataWarning, stacklevel=3)
+        warn_user(f"{missing_item_covariates} responses with a missing item-level covariate are left out.", DataWarning)
     if clusters:  # order units by their clusters at every level so that chunks are sorted by each level
         cluster_codes_all = _nested_order([data[c].to_numpy() for c in clusters])[0][0]
         unit_order = np.argsort(cluster_codes_all, kind="stable")

@@ -18,9 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-import warnings
 
-from ..errors import DataWarning, check_choice
+from ..errors import DataWarning, check_choice, warn_user
 
 
 def _frame(result, means, covs, index: int = 0, labels=None) -> pd.DataFrame:
@@ -51,8 +50,8 @@ def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
         scale = np.nanmedian(sds, axis=0)
         bad = ~np.all(np.isfinite(means), axis=1) | np.any(sds > 1e3 * np.maximum(scale, 1e-300), axis=1)
         if bad.any():
-            warnings.warn(f"The maximum likelihood estimate does not exist (it is infinite) for {int(bad.sum())} "
-                          f"clusters, e.g. all responses equal; they are reported as NaN.", DataWarning, stacklevel=3)
+            warn_user(f"The maximum likelihood estimate does not exist (it is infinite) for {int(bad.sum())} "
+                      f"clusters, e.g. all responses equal; they are reported as NaN.", DataWarning)
             means[bad], covs[bad] = np.nan, np.nan
         return _frame(result, means, covs)
     if result.spec.levels[0].products:  # latent interactions: eta is not linear in u
