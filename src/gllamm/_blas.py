@@ -6,7 +6,9 @@ nevertheless wakes its worker threads for some of these calls (the least-squares
 a long design: its Householder reflections), and they then spin, waiting for
 more work, on the cores XLA and gllamm's program loading need: in a 9-item CFA's process they
 took 14% of all CPU samples (0.2 s of CPU), and limiting BLAS to one thread made the whole
-process 31 ms faster and the contraception fit's 26 ms (medians of 11 interleaved pairs).
+process 31 ms faster and the contraception fit's 26 ms (medians of 11 interleaved pairs). Once the CFA's
+iterations needed fewer programs and less work (session 10), the limit still saved its process 64 ms of CPU but
+no wall time: the first fit's lookup of the libraries costs about 12 ms.
 ``one_blas_thread`` limits BLAS (through threadpoolctl) for the duration of a call.
 """
 

@@ -480,6 +480,16 @@ def settled_modes(objective, theta, data, modes, rounds: int = 20):
 _HESSIAN_BUDGET = 4_000_000  # rows x quadrature nodes x tangents evaluated together in the Hessian
 
 
+def _loglik_for_second_derivatives(table: ParameterTable, integration: Integration):
+    """(theta, data, modes) -> log L with the mode-finding Newton steps the Hessian needs: one already gives the
+    exact mode of a quadratic (Gaussian) integrand, two otherwise."""
+
+    def f2(theta, data, m):
+        return loglik(table, integration, theta, data, m, newton_steps=1 if integration.method == "exact" else 2)
+
+    return f2
+
+
 def hessian_function(table: ParameterTable, integration: Integration):
     """(theta, data, modes, directions=None) -> Hessian H of log L, or H D for the columns of ``directions`` D.
 
@@ -489,10 +499,7 @@ def hessian_function(table: ParameterTable, integration: Integration):
     every (rows x nodes) intermediate; batches keep the peak memory near a budget.
     """
 
-    def f2(theta, data, m):  # one Newton step already gives the exact mode of a quadratic integrand
-        return loglik(table, integration, theta, data, m, newton_steps=1 if integration.method == "exact" else 2)
-
-    grad = jax.grad(f2)
+    grad = jax.grad(_loglik_for_second_derivatives(table, integration))
     nodes = nodes_per_row(table, integration)
 
     def hessian(theta, data, m, directions=None):
@@ -515,11 +522,11 @@ def value_grad_hessian_function(table: ParameterTable, integration: Integration)
     alone, so where the Hessian costs about what the gradient does (Gaussian clusters collapsed into their
     groups' moments) the iterations load one stored program instead of two."""
 
-    steps = 1 if integration.method == "exact" else 2  # (as the Hessian's: see hessian_function)
+    value_and_grad = jax.value_and_grad(_loglik_for_second_derivatives(table, integration))
 
     def value_grad_hessian(theta, data, m):
         def gradient_and_value(t):
-            value, grad = jax.value_and_grad(lambda u: loglik(table, integration, u, data, m, newton_steps=steps))(t)
+            value, grad = value_and_grad(t, data, m)
             return grad, (value, grad)
 
         hessian, (value, grad) = jax.jacfwd(gradient_and_value, has_aux=True)(theta)

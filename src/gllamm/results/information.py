@@ -76,8 +76,8 @@ def _grouped(arrays: dict) -> dict:
     clusters in each group); every cluster its own group (count 1) when there are more than a few groups."""
     n_clusters = arrays["mask"].shape[0]
     groups = few_groups([value.reshape(n_clusters, -1).astype(float) for value in arrays.values()], n_clusters)
-    if groups is None:
-        return {**arrays, "count": np.ones(n_clusters)}
+    if groups is None:  # (``count`` is 1 for every cluster already)
+        return arrays
     first, group = groups
     return {**{key: value[first] for key, value in arrays.items()},
             "count": np.bincount(group, minlength=len(first)).astype(float)}
