@@ -26,6 +26,12 @@ serialised again. The platform part of the keys covers the JAX and jaxlib versio
 the backend and its version, the device kinds, ``XLA_FLAGS`` and, on CPUs, the
 instruction-set features the code was generated for. Any failure falls back to the
 plain jitted function (traced and compiled as usual).
+
+What the cache trusts: executables are unpickled, so they are read only from a directory that
+no other user can write (``_trusted_directory``: created with mode 0700, refused when another
+user owns it or may write to it), and only under names that are content hashes (32 hex digits);
+an index or profile line naming anything else is ignored, so no path outside the directory is
+ever opened.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import sys
 import threading
 import zlib
@@ -41,6 +48,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import jax
+
+from ._trusted_directory import make_private_directory
 
 
 @lru_cache(maxsize=1)
@@ -85,17 +94,38 @@ def _cpu_features() -> str:
     return platform.machine() + platform.processor()
 
 
+@lru_cache(maxsize=8)
+def _trusted(directory: Path) -> bool:
+    """Whether programs may be read from ``directory`` (created private; see ``_trusted_directory``)."""
+    return make_private_directory(directory) is None
+
+
 def _cache_dir() -> Path | None:
     if os.environ.get("GLLAMM_CACHE_DIR", "").lower() == "off" or \
             os.environ.get("GLLAMM_XLA_CACHE", "").lower() == "off":
         return None
     base = jax.config.jax_compilation_cache_dir
-    return Path(base) / "gllamm-programs" if base else None
+    if not base:
+        return None
+    directory = Path(base) / "gllamm-programs"
+    return directory if _trusted(directory) else None
+
+
+_CONTENT_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def _entry(line: str) -> tuple[str, bool] | None:
+    """(content key, needs LAPACK) of an index or profile line ``"<32 hex digits> 0|1"``; None for anything else
+    (only such names are opened, so a line cannot point outside the cache directory)."""
+    parts = line.split()
+    if len(parts) != 2 or not _CONTENT_KEY.fullmatch(parts[0]) or parts[1] not in ("0", "1"):
+        return None
+    return parts[0], parts[1] == "1"
 
 
 def _write(path: Path, payload: bytes) -> None:
     """Write atomically (a concurrent reader sees the whole file or none)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_bytes(payload)
     tmp.replace(path)
@@ -164,8 +194,7 @@ def preload_profile() -> None:
         return
     path = _profile_path(directory)
     try:
-        entries = [line.split() for line in path.read_text().splitlines()]
-        entries = [(content, flag == "1") for content, flag in entries]
+        entries = [entry for entry in map(_entry, path.read_text().splitlines()) if entry is not None]
     except (OSError, ValueError):
         entries = []
     import atexit
@@ -282,11 +311,10 @@ class CachedFunction:
             return None
         if text == _UNSTORABLE:
             return _UNSTORABLE
-        try:
-            content, needs_lapack = text.split()
-        except ValueError:  # a damaged entry: as if none
+        entry = _entry(text)
+        if entry is None:  # a damaged (or foreign) entry: as if none
             return None
-        return directory / f"{content}.bin", needs_lapack == "1"
+        return directory / f"{entry[0]}.bin", entry[1]
 
     def prefetch(self, *args) -> None:
         """Start loading the stored executable for these arguments (shapes) in the background, if there is

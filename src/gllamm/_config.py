@@ -7,6 +7,8 @@
   Set ``GLLAMM_CACHE_DIR=off`` to leave JAX's cache settings untouched;
   ``GLLAMM_XLA_CACHE=off`` stores no compiled programs at all (neither XLA's nor
   gllamm's executables of its likelihood functions, ``_compiled_cache``).
+  The directory is created private (mode 0700) and used only while no other user can
+  write into it (``_trusted_directory``): compiled programs are code.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import os
 from pathlib import Path
 
 import jax
+
+from ._trusted_directory import make_private_directory
 
 
 def _default_cache_dir() -> Path:
@@ -29,9 +33,12 @@ def configure_jax() -> None:
     if setting.lower() == "off" or jax.config.jax_compilation_cache_dir:
         return
     cache_dir = Path(setting) if setting else _default_cache_dir()
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    reason = make_private_directory(cache_dir)
+    if reason is not None:
+        import warnings
+
+        warnings.warn(f"gllamm does not use the compilation cache {cache_dir}: {reason}. Programs are compiled in "
+                      "every process; set GLLAMM_CACHE_DIR to a folder of your own.", RuntimeWarning, stacklevel=2)
         return
     jax.config.update("jax_compilation_cache_dir", str(cache_dir))
     if os.environ.get("GLLAMM_XLA_CACHE", "").lower() == "off":

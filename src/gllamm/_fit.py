@@ -18,7 +18,8 @@ import pandas as pd
 from . import _jax  # noqa: F401
 from ._blas import one_blas_thread
 from .design import Design, build_design
-from .errors import ConvergenceWarning, GllammError, check_choice, closest, warn_user
+from .design.identification import check_identified, check_response_varies, check_separation
+from .errors import ConvergenceWarning, GllammError, QuadratureWarning, check_choice, closest, warn_user
 from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
@@ -27,7 +28,10 @@ from .objective import make_objective, nodes_per_row, settled_modes
 from .parallel import (PartitionedObjective, all_finite, check_same_model, least_squares_over_processes, make_layout,
                        mean_over_processes, std_over_processes, sum_over_processes)
 from .optimize import OptimizationResult, assess_convergence, maximize
+from .optimize.quadrature_check import (EXTRA_POINTS, REFITS, TOLERANCE, QuadratureCheck, finer, loglik_at,
+                                        needs_check)
 from .results import FitResult
+from .results.boundary import boundary_parameters
 from .spec import ModelSpec, ParameterTable
 from .spec.constraints import Constraints, build_constraints
 from .syntax import parse_formula
@@ -198,6 +202,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         if value is not None:
             raise GllammError(f"{name}= is for models with latent classes; give classes= as well.")
     family = spec.family
+    check_response_varies(spec, design)
+    check_identified(spec, design)
     q = spec.n_latent
     if nip is None:
         nip = default_nip(q)
@@ -238,6 +244,10 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
     optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, linear_gaussian,
                         layout, fit_data)
+    check = None
+    if max_iter > 0 and needs_check(integration, spec):
+        optimum, integration, layout, check = _checked_quadrature(table, integration, design, optimum, theta0, max_iter,
+                                                                  tol, verbose, constraints, devices, chunk_size, layout)
     if information is None:
         information = "expected" if linear_gaussian else "observed"
     information = check_choice("information", information, ("observed", "expected"))
@@ -247,11 +257,55 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
     options = dict(family=family.name, link=family.link.name, family_by=family_by, base=base, choice_set=choice_set,
                    nominal=nominal,
-                   families=_families_json(family), method=method, nip=int(nip), trials=trials, scale=scale,
+                   families=_families_json(family), method=method, nip=int(integration.nip or nip), trials=trials, scale=scale,
                    fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))
     options.update(_layout_options(layout, design, spec, chunk_size))
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
-                        warn=max_iter > 0, theta_vcov=theta_vcov)
+                        warn=max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check)
+
+
+def _checked_quadrature(table, integration, design, optimum, theta0, max_iter, tol, verbose, constraints, devices,
+                        chunk_size, layout):
+    """The fit's quadrature checked at the estimates with more points (``optimize.quadrature_check``); while the
+    check fails, refitted from the start values with EXTRA_POINTS more points (REFITS times at most). Returns
+    (optimum, integration, layout, check); the optimum is not converged when the last check failed."""
+    requested = integration.nip
+    for refit in range(REFITS + 1):
+        check = _quadrature_check(table, integration, design, optimum.theta, optimum.loglik, devices, chunk_size)
+        if verbose:
+            print(check.describe())
+        if check.passed or refit == REFITS:
+            break
+        integration = finer(integration)
+        layout = _layout(table, integration, design, devices, chunk_size)
+        optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, False, layout,
+                            None if layout is not None else design.data())
+    if integration.nip != requested and check.passed:
+        warn_user(f"{requested} quadrature points per dimension were not enough (the log-likelihood at the estimates "
+                  f"changed by more than {TOLERANCE:g} with {requested + EXTRA_POINTS}); refitted with {integration.nip} "
+                  f"points: {check.describe()}.", QuadratureWarning)
+    if not check.passed:
+        optimum = replace(optimum, converged=False,
+                          message=f"{check.describe()}; the estimates depend on the quadrature: "
+                                  + ("use method='adaptive' (the default: the rule follows each cluster's posterior)"
+                                     if integration.method == "ghq" else
+                                     "give more points (nip=) or use method='laplace' for a known approximation")
+                                  + f" ({optimum.message})")
+    return optimum, integration, layout, check
+
+
+def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_size) -> QuadratureCheck:
+    """log L at theta with the fit's rule (``loglik``) and with ``finer(integration)``."""
+    check_rule = finer(integration)
+    layout = _layout(table, check_rule, design, devices, chunk_size)
+    data, partitioned = design.data(), None
+    if layout is not None:
+        data, partitioned = layout.data(design), (lambda objective: PartitionedObjective(objective, layout))
+    try:
+        check_loglik = loglik_at(table, check_rule, theta, data, partitioned)
+    except FloatingPointError:
+        check_loglik = float("nan")
+    return QuadratureCheck(integration.nip, float(loglik), check_rule.nip, check_loglik)
 
 
 def _fitting_arrays(design, integration) -> dict:
@@ -506,13 +560,37 @@ def _glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> t
     return beta, thresholds, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
 
 
+_SEPARATION_ETA = 20.0  # |linear predictor| of the start fit beyond which separation is looked for
+
+
+def _separation_checked_start(spec, design, verbose, layout):
+    """``_glm_start``, with binomial responses checked for separation (``check_separation``, a linear programme)
+    when the model without latent variables fails or drives some fitted probability to within e^-20 of 0 or 1:
+    its maximum-likelihood fit exists with finite, moderate linear predictors otherwise, so the programme is
+    solved only where separation is possible."""
+    local = spec.family.name == "binomial" and jax.process_count() == 1
+    try:
+        start = _glm_start(spec, design, verbose, layout)
+    except (np.linalg.LinAlgError, FloatingPointError):
+        if local:
+            check_separation(spec, design)
+        raise GllammError("The model without latent variables (used for start values) could not be fitted; give "
+                          "start= values or check the response and covariates for values that no finite "
+                          "coefficient fits.") from None
+    if local and design.X.shape[1]:
+        eta = design.X @ start[0]
+        if not np.all(np.isfinite(eta)) or np.abs(eta).max() > _SEPARATION_ETA:
+            check_separation(spec, design)
+    return start
+
+
 def _start_values(spec, design, table, start, verbose, layout=None) -> np.ndarray:
     if start is not None:
         theta = np.asarray(start.theta if isinstance(start, FitResult) else start, dtype=float)
         if theta.shape != (table.size,):
             raise GllammError(f"start has {theta.size} values; this model has {table.size} parameters ({', '.join(table.frame().name)}).")
         return theta
-    beta, thresholds, log_disp = _glm_start(spec, design, verbose, layout)
+    beta, thresholds, log_disp = _separation_checked_start(spec, design, verbose, layout)
     scale = None
     if spec.scale_names:
         scale, log_disp = log_disp, np.zeros(0)
@@ -544,7 +622,7 @@ def _start_values(spec, design, table, start, verbose, layout=None) -> np.ndarra
 
 def _make_result(spec, table, design, integration, optimum: OptimizationResult, options: dict,
                  constraints: Constraints | None = None, warn: bool = True,
-                 theta_vcov: np.ndarray | None = None) -> FitResult:
+                 theta_vcov: np.ndarray | None = None, quadrature_check=None) -> FitResult:
     """FitResult from an optimum; ``optimum.hessian`` is on the free-parameter scale of ``constraints``."""
     theta = optimum.theta
     information = -optimum.hessian
@@ -560,13 +638,19 @@ def _make_result(spec, table, design, integration, optimum: OptimizationResult, 
     reported, jacobian = (np.asarray(x) for x in objective.reported(theta))
     vcov = jacobian @ theta_vcov @ jacobian.T
     names = table.reported_names()
+    params = pd.Series(reported, index=names)
+    boundary = boundary_parameters(spec, params, design, fixed=(options.get("fix") or {}).keys())
+    message = optimum.message
+    if boundary and "boundary (singular) fit" not in message:
+        message += f"; boundary (singular) fit: {', '.join(boundary)} on the boundary of the parameter space"
     if not optimum.converged and warn:
         warn_user(f"The fit did not converge: {optimum.message}. Estimates are from the last iteration; "
                   "try other start values, more quadrature points or a simpler model.", ConvergenceWarning)
     return FitResult(
         spec=spec, table_spec=table, design=design, integration=integration, theta=theta,
-        theta_vcov=theta_vcov, params=pd.Series(reported, index=names),
+        theta_vcov=theta_vcov, params=params,
         vcov=pd.DataFrame(vcov, index=names, columns=names), loglik=float(optimum.loglik),
-        converged=optimum.converged, iterations=optimum.iterations, message=optimum.message,
+        converged=optimum.converged, iterations=optimum.iterations, message=message,
         gradient=optimum.gradient, fit_log=optimum.log, seconds=optimum.seconds, options=options,
+        quadrature_check=quadrature_check, boundary=boundary,
     )

@@ -19,6 +19,10 @@ class ConvergenceWarning(UserWarning):
     """The optimiser stopped before the gradient was small and the Hessian negative definite."""
 
 
+class QuadratureWarning(UserWarning):
+    """The requested quadrature rule was not accurate at the estimates; the fit was redone with more points."""
+
+
 class DataWarning(UserWarning):
     """Something about the data the user should know (e.g. rows dropped for missing values)."""
 

@@ -20,7 +20,9 @@ from ..errors import DataWarning, GllammError, closest, warn_user
 from ..families import Family
 from ..spec import LevelSpec, ModelSpec
 from ..syntax import FormulaSpec
+from ..syntax.safe_expressions import SAFE_CONTEXT, check_formula
 from .chunks import choose_width, chunk_rows
+from .data_checks import check_columns, check_frame
 from .choice_sets import check_varies_within_sets, code_ranks, slot_values, stage_layout
 from .nominal import code_nominal
 from .nominal import expand as expand_nominal
@@ -37,13 +39,16 @@ def _formulaic():
     return sys.modules["formulaic"]
 
 
-def model_matrix(*args, **kwargs):
-    """formulaic's model_matrix (imported on first use)."""
-    return _formulaic().model_matrix(*args, **kwargs)
+def model_matrix(formula: str, data, **kwargs):
+    """formulaic's model_matrix (imported on first use), for a formula whose Python parts are checked first
+    (``check_formula``: arithmetic on columns and listed functions only) and evaluated in an empty context."""
+    _formulaic()
+    check_formula(formula)
+    return _formulaic().model_matrix(formula, data, context=SAFE_CONTEXT, **kwargs)
 
 
 def Formula(expression: str):
-    """formulaic's Formula (imported on first use)."""
+    """formulaic's Formula (imported on first use; parsing evaluates nothing)."""
     return _formulaic().Formula(expression)
 
 
@@ -133,10 +138,15 @@ class Design:
 
 
 def _variables(expression: str) -> set[str]:
+    """The data columns an expression reads (functions it calls, such as abs in I(abs(x)), are not columns)."""
+    from formulaic.utils.variables import Variable
+
+    check_formula(expression)
     try:
-        return {str(v) for v in Formula(expression).required_variables}
+        variables = Formula(expression).required_variables
     except Exception as exc:  # formulaic parse errors
         raise GllammError(f"Cannot parse '{expression}': {exc}") from exc
+    return {str(v) for v in variables if Variable.Role.CALLABLE not in v.roles}
 
 
 def _group_columns(group: str) -> list[str]:
@@ -203,8 +213,7 @@ def build_design(
     DataWarning saying how many), as lme4 does; in choice/ranking data (``choice_set=``)
     the whole choice set of such a row is dropped, and a missing rank means "not ranked".
     """
-    if not isinstance(data, pd.DataFrame):
-        raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
+    check_frame(data)
     # -- which columns are used ------------------------------------------------
     if formula.cbind:
         response_vars = _variables(formula.cbind[0]) | _variables(formula.cbind[1])
@@ -269,6 +278,7 @@ def build_design(
     # -- complete cases ----------------------------------------------------------
     used = sorted(response_vars | fixed_vars | offset_vars | random_vars | scale_vars | threshold_vars | set(group_vars)
                   | ({family_by} if family_by else set()) | ({choice_set} if choice_set else set()))
+    check_columns(data, used)
     frame = data[used]
     checked = [name for name in used if not (choice_set is not None and name in response_vars)]  # missing rank = unranked
     complete = frame[checked].notna().all(axis=1).to_numpy().copy()
@@ -284,7 +294,18 @@ def build_design(
         complete = pd.Series(complete).groupby(frame[choice_set].to_numpy()).transform("all").to_numpy()
     n_dropped = int((~complete).sum())
     if n_dropped:
-        counts = {name: int((~frame[name].notna()).sum()) for name in used if frame[name].isna().any()}
+        counts = {}
+        for name in used:
+            bad = frame[name].isna().to_numpy()
+            if pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
+                bad = bad | ~np.isfinite(frame[name].to_numpy(dtype=float))
+            if bad.any():
+                counts[name] = int(bad.sum())
+        for extra, name in ((weight_values, "weights="), (offset_values, "offset="), (trial_values, "trials="),
+                            (cluster_weight_values, "cluster_weights="), (top_weight_values, "top_weights="),
+                            *((v, f"level_weights['{n}']") for n, v in level_weight_values.items())):
+            if extra is not None and not np.all(np.isfinite(extra)):
+                counts[name] = int((~np.isfinite(extra)).sum())
         detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
         warn_user(f"Dropped {n_dropped} of {len(data)} rows with missing or non-finite values" + (f" ({detail})." if detail else "."),
                   DataWarning)

@@ -18,6 +18,7 @@ import pandas as pd
 from ..errors import DataWarning, GllammError, closest, warn_user
 from ..families import Family
 from ..spec import LevelSpec, ModelSpec
+from .data_checks import check_columns, check_frame
 from ..spec.model_spec import Loading, Path, Product
 from ..syntax.model_syntax import ModelSyntax
 from .design import Design, _make_chunks, _nested_order, _per_unit_weights, not_nested
@@ -256,6 +257,7 @@ def widen(data: pd.DataFrame, unit: str, item: str, response: str) -> pd.DataFra
     vary across a unit's items (item-level covariates) become one column per item, ``x@y1``, ..., which
     'y1 ~ x' in the syntax uses for the response y1.
     """
+    check_frame(data)
     for column in (unit, item, response):
         if column not in data.columns:
             raise GllammError(f"Column '{column}' is not in the data.{closest(column, list(data.columns))}")
@@ -308,8 +310,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     level_weights: {cluster column: weights} of the clusters in between (constant within each), as
     gllamm's pweight at those levels.
     """
-    if not isinstance(data, pd.DataFrame):
-        raise GllammError(f"data must be a pandas DataFrame; got {type(data).__name__}.")
+    check_frame(data)
     if factor_scale not in ("loading", "variance"):
         raise GllammError(f"factor_scale must be 'loading' (first loading 1) or 'variance' (factor variance 1); got {factor_scale!r}.")
     for k in range(1, syntax.n_levels + 1):
@@ -389,6 +390,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     item_effects = {(lhs, c) for lhs, c, _ in response_effects if _item_level(c, data)}
     person_columns = sorted(set(covariates) | {c for lhs, c, _ in response_effects if (lhs, c) not in item_effects}
                             | set(clusters))
+    check_columns(data, list(indicators) + person_columns)
     complete_person = data[person_columns].notna().all(axis=1).to_numpy() if person_columns else np.ones(len(data), bool)
     responses = data[indicators]
     threshold_groups = ()

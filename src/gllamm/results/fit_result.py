@@ -41,6 +41,14 @@ class FitResult:
     fit_log: list = field(default_factory=list)
     seconds: float = 0.0
     options: dict = field(default_factory=dict)  # the fit's options (family, link, method, nip, ...)
+    quadrature_check: object = None  # QuadratureCheck: log L at the estimates with more quadrature points
+    boundary: tuple = ()  # names of estimates on the boundary (variance 0, correlation +-1, probability 0)
+
+    @property
+    def singular(self) -> bool:
+        """True for a boundary (singular) fit, lme4's isSingular(): some estimates lie on the boundary of the
+        parameter space (``boundary`` names them; see gllamm.results.boundary)."""
+        return bool(self.boundary)
 
     # ---- basic quantities --------------------------------------------------------
     @property
@@ -110,6 +118,9 @@ class FitResult:
             "ci_lower": estimate - crit * se,
             "ci_upper": estimate + crit * se,
         })
+        for name in self.boundary:  # a Wald SE, z and interval mean nothing at the boundary
+            out.loc[name, ["se", "z", "p"]] = np.nan
+            out.loc[name, ["ci_lower", "ci_upper"]] = self._boundary_interval(name, level)
         if exponentiate:
             fixed = list(self.spec.fixed_names)
             out.loc[fixed, "estimate"] = np.exp(estimate[fixed])
@@ -117,6 +128,20 @@ class FitResult:
             out.loc[fixed, "ci_lower"] = np.exp(out.loc[fixed, "ci_lower"])
             out.loc[fixed, "ci_upper"] = np.exp(out.loc[fixed, "ci_upper"])
         return out
+
+    def _boundary_interval(self, name: str, level: float) -> tuple[float, float]:
+        """[0, upper) for a variance at 0 (upper from ``boundary_upper_sd``), [0, nan) for a probability at 0,
+        (nan, nan) for a covariance whose correlation is at +-1."""
+        from .boundary import boundary_upper_sd
+
+        for spec_level in self.spec.levels:
+            for k, latent in enumerate(spec_level.latent_names):
+                if not spec_level.discrete and name == spec_level.covariance_name(k, k):
+                    upper = boundary_upper_sd(self.table_spec, self.theta_vcov, spec_level.name, latent, level)
+                    return 0.0, upper**2
+        if name.startswith("P("):
+            return 0.0, np.nan
+        return np.nan, np.nan
 
     def variance_components(self, level: float = 0.95) -> pd.DataFrame:
         """Variances and covariances of latent variables (and residual variances), with SDs/correlations and SEs.
@@ -132,6 +157,13 @@ class FitResult:
         for _, row in table.iterrows():
             if row["name"] not in self.vcov.index:
                 lower.append(np.nan), upper.append(np.nan)
+                continue
+            if row["name"] in self.boundary:  # [0, upper) for an SD at 0; [-1, 1] for a correlation at +-1
+                if row.var2 is None or (isinstance(row.var2, float) and np.isnan(row.var2)):
+                    upper_variance = self._boundary_interval(row["name"], level)[1]
+                    lower.append(0.0), upper.append(float(np.sqrt(upper_variance)))
+                else:
+                    lower.append(-1.0), upper.append(1.0)
                 continue
             if row.var2 is None or (isinstance(row.var2, float) and np.isnan(row.var2)):
                 variance, se = row.estimate, row.se
@@ -172,7 +204,8 @@ class FitResult:
                     denom = np.sqrt(var_r * var_c)
                     sd_cor = value / denom if denom > 0 else 0.0
                 rows.append(dict(group=level.name, var1=names[c], var2=None if r == c else names[r],
-                                 estimate=value, se=float(self.se[key]), sd_cor=float(sd_cor), name=key))
+                                 estimate=value, se=np.nan if key in self.boundary else float(self.se[key]),
+                                 sd_cor=float(sd_cor), name=key))
         families = self.spec.dispersion_families or (self.spec.family.name,) * len(self.spec.dispersions)
         for key, family in zip(self.spec.dispersions, families):
             if family == "gaussian":

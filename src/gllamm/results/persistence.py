@@ -2,6 +2,10 @@
 
 No pickles: the model is rebuilt from the formula and the saved model frame, and the
 estimates, covariance matrices and fit log are restored, so predictions are identical.
+Loading evaluates no code from the file: JSON and NumPy arrays are read as data (NumPy without
+pickles), and the formulas in the file pass the same check as any formula before formulaic
+sees them (``syntax.safe_expressions``: columns, numbers, arithmetic and a list of functions).
+A damaged, truncated or foreign file is a GllammError naming the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ def save(result, path) -> Path:
                          or (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))},
                 integration=[result.integration.method, result.integration.nip, result.integration.classes], loglik=result.loglik,
                 converged=result.converged, iterations=result.iterations, message=result.message,
-                seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None)
+                seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None,
+                quadrature_check=None if result.quadrature_check is None else result.quadrature_check.as_dict())
     arrays = dict(theta=result.theta, theta_vcov=result.theta_vcov, gradient=result.gradient,
                   cluster_labels=_storable(np.asarray(design.cluster_labels)),
                   trials=design.trials, row_index=np.asarray(design.row_index))
@@ -54,20 +59,64 @@ def save(result, path) -> Path:
 
 
 def load(path):
-    """Read a result written by ``save``; the model and design are rebuilt, nothing is refitted."""
+    """Read a result written by ``save``; the model and design are rebuilt, nothing is refitted, and nothing
+    in the file is executed (see the module docstring)."""
     from .. import __version__
+
+    meta, frame, arrays = _read(path)
+    if meta.get("format") != FORMAT:
+        raise GllammError(f"{path} was written in format {meta.get('format')}; this gllamm ({__version__}) reads format {FORMAT}.")
+    try:
+        result = _rebuild(meta, frame, arrays)
+    except GllammError as error:
+        raise GllammError(f"Cannot load {path}: {error}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise GllammError(f"Cannot load {path}: the file is damaged or was not written by gllamm.save "
+                          f"({type(error).__name__}: {error}).") from None
+    return result
+
+
+_MEMBERS = ("meta.json", "model_frame.json", "arrays.npz")
+
+
+def _read(path):
+    """(metadata, model frame, arrays) of a saved result, read as data only; GllammError if not readable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No saved result at {path}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            missing = [name for name in _MEMBERS if name not in archive.namelist()]
+            if missing:
+                raise GllammError(f"{path} is not a gllamm result: it has no {', '.join(missing)} (was it written by "
+                                  "FitResult.save?).")
+            members = {name: archive.read(name) for name in _MEMBERS}
+    except GllammError:
+        raise
+    except zipfile.BadZipFile:
+        raise GllammError(f"{path} is not a gllamm result (not a zip file; damaged or truncated?).") from None
+    except Exception as error:  # zlib.error, EOFError, CRC errors of a damaged member
+        raise GllammError(f"{path} is damaged: {type(error).__name__}: {error}") from None
+    try:
+        meta = json.loads(members["meta.json"])
+        frame = pd.read_json(io.StringIO(members["model_frame.json"].decode()), orient="table")
+        with np.load(io.BytesIO(members["arrays.npz"]), allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+    except Exception as error:  # JSONDecodeError, UnicodeDecodeError, BadZipFile of the arrays, pickled arrays
+        raise GllammError(f"{path} is damaged: {type(error).__name__}: {error}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("options"), dict):
+        raise GllammError(f"{path} is not a gllamm result: its meta.json has no options.")
+    for key in [k for k in arrays if k.startswith("frame:")]:
+        frame[key[6:]] = arrays.pop(key)
+    return meta, frame, arrays
+
+
+def _rebuild(meta: dict, frame: pd.DataFrame, arrays: dict):
+    """The FitResult of a saved file's contents: the design rebuilt from the stored formula and frame."""
     from ..design import build_design
     from ..families import make_family
     from ..syntax import parse_formula
 
-    with zipfile.ZipFile(path) as archive:
-        meta = json.loads(archive.read("meta.json"))
-        frame = pd.read_json(io.StringIO(archive.read("model_frame.json").decode()), orient="table")
-        arrays = dict(np.load(io.BytesIO(archive.read("arrays.npz"))))
-    for key in [k for k in arrays if k.startswith("frame:")]:
-        frame[key[6:]] = arrays.pop(key)
-    if meta.get("format") != FORMAT:
-        raise GllammError(f"{path} was written in format {meta.get('format')}; this gllamm ({__version__}) reads format {FORMAT}.")
     options = meta["options"]
     if options["family"] == "mixed":  # the mapping {response: [family, link]} as JSON
         family = {label: tuple(value) for label, value in json.loads(options["families"]).items()}
@@ -116,15 +165,23 @@ def _restore(spec, design, meta, arrays, options):
     from .._fit import _make_result
     from ..integrate import Integration
     from ..optimize import OptimizationResult
+    from ..optimize.quadrature_check import QuadratureCheck
     from ..spec import ParameterTable
 
     table = ParameterTable(spec)
+    if table.size != len(arrays["theta"]):
+        raise GllammError(f"the file holds {len(arrays['theta'])} parameters but its model has {table.size} in this "
+                          f"gllamm; it was written by gllamm {meta.get('gllamm_version')} with another parameter layout.")
     integration = Integration(*meta["integration"])
     hessian = -np.linalg.pinv(arrays["theta_vcov"])
     optimum = OptimizationResult(arrays["theta"], meta["loglik"], arrays["gradient"], hessian, meta["converged"],
                                  meta["iterations"], meta["message"], meta["seconds"], meta["fit_log"])
+    check = meta.get("quadrature_check")
     result = _make_result(spec, table, design, integration, optimum, options, warn=False,
-                          theta_vcov=arrays["theta_vcov"])
+                          theta_vcov=arrays["theta_vcov"],
+                          quadrature_check=None if check is None else QuadratureCheck(
+                              int(check["nip"]), float(check["loglik"]), int(check["check_nip"]),
+                              float(check["check_loglik"])))
     return result
 
 

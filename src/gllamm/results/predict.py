@@ -24,6 +24,7 @@ import pandas as pd
 from ..errors import GllammError, check_choice
 from ..families.links import inverse_link_numpy
 from ..integrate import product_rule
+from .new_data import complete_rows, model_matrix_for, scatter
 
 
 def _model_columns(model_spec, newdata: pd.DataFrame, names, prefix: str = "") -> np.ndarray:
@@ -31,7 +32,7 @@ def _model_columns(model_spec, newdata: pd.DataFrame, names, prefix: str = "") -
     formulaic ModelSpec builds for new data."""
     from ..design.design import _rename_intercept
 
-    frame = model_spec.get_model_matrix(newdata, na_action="raise")
+    frame = model_matrix_for(model_spec, newdata)
     columns = [prefix + n for n in _rename_intercept(frame.columns)]
     return np.asarray(frame, dtype=float)[:, [columns.index(n) for n in names]]
 
@@ -48,8 +49,8 @@ def _design_for(result, newdata, offset, select_fixed: bool = True):
     if select_fixed:  # the model's fixed effects only (ordinal models drop the intercept)
         X = _model_columns(design.fixed_model_spec, newdata, result.spec.fixed_names)
     else:
-        X = np.asarray(design.fixed_model_spec.get_model_matrix(newdata, na_action="raise"), dtype=float)
-    Z = np.concatenate([np.zeros((len(newdata), 0))] + [np.asarray(s.get_model_matrix(newdata, na_action="raise"), dtype=float)
+        X = np.asarray(model_matrix_for(design.fixed_model_spec, newdata), dtype=float)
+    Z = np.concatenate([np.zeros((len(newdata), 0))] + [np.asarray(model_matrix_for(s, newdata), dtype=float)
                                                          for s in design.random_model_specs], axis=1)
     total_offset = np.zeros(len(newdata))
     from ..design.design import _evaluate
@@ -159,7 +160,18 @@ def _mean(result, eta, log_scale, member=None):
 
 def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
             offset=None, nip: int = 40) -> np.ndarray:
-    """Predictions for the fitted data (newdata=None) or new data; see the module docstring."""
+    """Predictions for the fitted data (newdata=None) or new data; see the module docstring. Rows of new data
+    with a missing covariate get NaN; a category the fit did not see is a GllammError (``new_data``)."""
+    if newdata is not None and result.design.fixed_model_spec is not None:
+        if not isinstance(newdata, pd.DataFrame):
+            raise GllammError(f"newdata must be a pandas DataFrame; got {type(newdata).__name__}.")
+        complete = complete_rows(result, newdata)
+        if not complete.all():
+            rows = newdata[complete]
+            own_offset = offset[complete] if offset is not None and not isinstance(offset, str) else offset
+            inner = predict(result, rows, type=type, latent=latent, offset=own_offset, nip=nip) if len(rows) else \
+                np.zeros(0)
+            return scatter(inner, complete, newdata.index)
     if newdata is not None and result.design.fixed_model_spec is None:  # model syntax: score the new units
         return predict(_syntax_newdata(result, newdata, latent), None, type=type, latent=latent, offset=offset,
                        nip=nip)

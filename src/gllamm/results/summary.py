@@ -29,8 +29,14 @@ def render_summary(result) -> str:
     lines += [
         f"  Log likelihood = {result.loglik:.4f}    AIC = {result.aic:.2f}    BIC = {result.bic:.2f}",
         f"  Converged:    {'yes' if result.converged else 'NO'} after {result.iterations} iterations ({result.message})",
-        "",
     ]
+    if result.boundary:
+        lines.append(f"  Boundary:     singular fit: {', '.join(result.boundary)} on the boundary of the parameter space "
+                     "(variance 0, correlation +-1 or probability 0); their SEs and z are not meaningful ('.'), "
+                     "intervals are [0, upper)")
+    if result.quadrature_check is not None:
+        lines.append(f"  Quadrature:   {result.quadrature_check.describe()}")
+    lines += [""]
     table = result.table()
     if result.spec.fixed_names:
         lines += _coefficient_block(table.loc[list(result.spec.fixed_names)])
@@ -82,6 +88,8 @@ def _coefficient_block(frame) -> list[str]:
     header = f"{'':{width}}{'Estimate':>10} {'Std. Err.':>10} {'z':>8} {'P>|z|':>7}   {'[95% Conf. Interval]':>21}"
     lines = ["Fixed effects", header, "-" * len(header)]
     for name, row in frame.iterrows():
-        lines.append(f"{name:{width}}{_fmt(row.estimate)} {_fmt(row.se)} {row.z:8.2f} {row.p:7.3f}   "
+        z = f"{row.z:8.2f}" if np.isfinite(row.z) else f"{'.':>8}"
+        p = f"{row.p:7.3f}" if np.isfinite(row.p) else f"{'.':>7}"
+        lines.append(f"{name:{width}}{_fmt(row.estimate)} {_fmt(row.se)} {z} {p}   "
                      f"{_fmt(row.ci_lower)} {_fmt(row.ci_upper)}")
     return lines

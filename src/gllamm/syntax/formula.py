@@ -95,6 +95,9 @@ def parse_formula(formula: str) -> FormulaSpec:
     if not response:
         raise _caret(formula, 0, "The formula has no response before '~':")
     rhs = formula[tilde + 1 :]
+    if not rhs.strip():
+        raise _caret(formula, len(formula), "The formula has nothing after '~' (write 'y ~ 1' for a model with an "
+                                            "intercept only):")
     fixed_parts: list[str] = []
     offsets: list[str] = []
     random: list[RandomTerm] = []

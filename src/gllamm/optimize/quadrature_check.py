@@ -1,0 +1,80 @@
+"""Is the quadrature rule accurate enough at the estimates? (gllamm's manual: refit with more points.)
+
+An optimiser can exploit the error of a quadrature rule: with too few points for the posterior of
+the latent variables, the approximate log-likelihood can rise where the exact one does not (binary
+responses in small clusters drift to huge variances whose approximate log-likelihood is several
+units too high). After a fit by quadrature, the log-likelihood is therefore evaluated once more at
+the estimates with ``EXTRA_POINTS`` more points per dimension,
+
+    delta = log L_(nip + 8)(theta_hat) - log L_nip(theta_hat),
+
+and the rule counts as accurate when |delta| <= ``TOLERANCE``. When it is not, ``fit`` refits with
+more points, and a fit whose rule never passes is not converged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..integrate import Integration
+from ..objective import make_objective, settled_modes
+
+EXTRA_POINTS = 8  # points per dimension added for the check
+TOLERANCE = 0.01  # |change of log L| accepted (the third decimal of a log-likelihood)
+REFITS = 2  # refits with EXTRA_POINTS more points each before giving up
+
+
+@dataclass(frozen=True)
+class QuadratureCheck:
+    """log L at the estimates by the fit's rule (``nip`` points) and by a finer one (``check_nip`` points)."""
+
+    nip: int
+    loglik: float
+    check_nip: int
+    check_loglik: float
+
+    @property
+    def difference(self) -> float:
+        """log L with check_nip points minus log L with nip points, at the same estimates."""
+        return self.check_loglik - self.loglik
+
+    @property
+    def passed(self) -> bool:
+        """|difference| <= TOLERANCE (a NaN difference fails)."""
+        return bool(abs(self.difference) <= TOLERANCE)
+
+    def describe(self) -> str:
+        """One line for summaries and messages."""
+        verdict = "passed" if self.passed else "FAILED"
+        return (f"quadrature check {verdict}: log L at the estimates is {self.loglik:.4f} with {self.nip} points and "
+                f"{self.check_loglik:.4f} with {self.check_nip} (change {self.difference:.2g}, tolerance {TOLERANCE:g})")
+
+    def as_dict(self) -> dict:
+        """The four numbers, for saving."""
+        return dict(nip=self.nip, loglik=self.loglik, check_nip=self.check_nip, check_loglik=self.check_loglik)
+
+
+def needs_check(integration: Integration, spec) -> bool:
+    """Quadrature over continuous latent variables (adaptive or plain Gauss-Hermite) is checked; exact
+    integration, Laplace (a chosen approximation) and sums over classes are not."""
+    return integration.method in ("adaptive", "ghq") and bool(spec.levels) and not integration.within_classes \
+        and not any(level.discrete for level in spec.levels)
+
+
+def finer(integration: Integration) -> Integration:
+    """The rule with EXTRA_POINTS more points per dimension."""
+    return Integration(integration.method, integration.nip + EXTRA_POINTS, integration.classes)
+
+
+def loglik_at(table, integration: Integration, theta: np.ndarray, data: dict, partitioned=None) -> float:
+    """log L(theta) with ``integration``, its quadrature adapted at theta until the adaptation settles.
+    ``partitioned``: a function wrapping the objective for a layout of parts of clusters (None: one part)."""
+    objective = make_objective(table, integration)
+    if partitioned is not None:
+        objective = partitioned(objective)
+    modes = objective.mode_start(data)
+    if integration.needs_modes:
+        modes = settled_modes(objective, theta, data, objective.modes(theta, data, modes))
+    return float(objective.value(theta, data, modes))

@@ -1,0 +1,151 @@
+"""Fits that cannot be right say so: the quadrature is checked at the estimates, unidentified designs, responses
+without variation and separated data are refused, and estimates on the boundary are reported as such (lme4's
+"boundary (singular) fit"). Each case is checked against an answer computed independently."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, special
+
+import gllamm
+from gllamm import ConvergenceWarning, GllammError, QuadratureWarning
+from gllamm.optimize import quadrature_check
+
+
+def _binary(seed=3, clusters=100, size=8, sd=1.0):
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(clusters), size)
+    x = rng.normal(size=g.size)
+    u = sd * rng.normal(size=clusters)[g]
+    y = (rng.uniform(size=g.size) < special.expit(x + u)).astype(int)
+    return pd.DataFrame(dict(y=y, x=x, g=g))
+
+
+def _exact_loglik(data, intercept, slope, variance):
+    """sum_j log int prod_i Bernoulli(y_ij; expit(b0 + b1 x_ij + u)) N(u; 0, variance) du by adaptive quadrature
+    (scipy.integrate.quad), independent of gllamm's rules."""
+    total = 0.0
+    for _, cluster in data.groupby("g"):
+        eta, y = intercept + slope * cluster.x.to_numpy(), cluster.y.to_numpy()
+
+        def integrand(u):
+            p = special.expit(eta + u)
+            return np.exp(np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))) * np.exp(-u * u / (2 * variance)) / \
+                np.sqrt(2 * np.pi * variance)
+
+        total += np.log(integrate.quad(integrand, -12 * np.sqrt(variance), 12 * np.sqrt(variance), epsabs=0,
+                                       epsrel=1e-10, limit=200)[0])
+    return total
+
+
+def test_too_few_quadrature_points_are_refitted_with_more():
+    # plain Gauss-Hermite with 4 points is far off for clusters of 8 binary responses: the check at 12 points
+    # fails, the refit at 12 is checked at 20, then the refit at 20 passes
+    data = _binary()
+    with pytest.warns(QuadratureWarning, match="4 quadrature points per dimension were not enough.*refitted with 20"):
+        result = gllamm.fit("y ~ x + (1 | g)", data, family="binomial", method="ghq", nip=4)
+    check = result.quadrature_check
+    assert result.converged and check.passed and result.integration.nip == 20 and check.check_nip == 28
+    assert abs(check.difference) < quadrature_check.TOLERANCE
+    assert result.options["nip"] == 20
+    exact = _exact_loglik(data, *result.params.to_numpy())
+    assert result.loglik == pytest.approx(exact, abs=2e-3)
+    assert "quadrature check passed" in result.summary()
+
+
+def test_a_fit_whose_quadrature_check_fails_is_not_converged(monkeypatch):
+    monkeypatch.setattr(quadrature_check, "TOLERANCE", 1e-14)  # (no rule passes: the refits end, and it says so)
+    monkeypatch.setattr(gllamm._fit, "REFITS", 0)
+    with pytest.warns(ConvergenceWarning, match="quadrature check FAILED.*use method='adaptive'"):
+        result = gllamm.fit("y ~ x + (1 | g)", _binary(), family="binomial", method="ghq", nip=4)
+    assert not result.converged and not result.quadrature_check.passed
+    assert "quadrature check FAILED" in result.message
+
+
+def test_an_adaptive_fit_records_its_check():
+    result = gllamm.fit("y ~ x + (1 | g)", _binary(seed=4, clusters=60, size=4), family="binomial")
+    check = result.quadrature_check
+    assert check.nip == 8 and check.check_nip == 16 and check.passed and check.loglik == result.loglik
+    exact = _exact_loglik(_binary(seed=4, clusters=60, size=4), *result.params.to_numpy())
+    assert check.check_loglik == pytest.approx(exact, abs=1e-6)
+
+
+def test_binary_responses_in_clusters_of_one_are_refused():
+    # 480 clusters of one binary response each (true variance 1): with nip=8 the optimiser used to reach
+    # var = 99 with the slope inflated 4-5 times, "converged"; lme4 refuses such designs
+    data = _binary(seed=2, clusters=480, size=1)
+    with pytest.raises(GllammError, match="Every unit of 'g' has a single binomial response.*not identified"):
+        gllamm.fit("y ~ x + (1 | g)", data, family="binomial")
+
+
+def test_counts_in_clusters_of_one_are_allowed_as_overdispersion():
+    from gllamm.design.identification import check_identified
+
+    data = _binary(seed=2, clusters=50, size=1).assign(count=np.arange(50) % 4)
+    spec, design = gllamm.build_design(gllamm.parse_formula("count ~ x + (1 | g)"), data, gllamm.make_family("poisson"))
+    check_identified(spec, design)  # an observation-level random effect of counts is identified
+
+
+@pytest.mark.parametrize("family, values, message", [
+    ("binomial", 0, "is 0 \\(no successes\\) in every one of its 200 rows"),
+    ("binomial", 1, "is a success in every trial in every one of its 200 rows"),
+    ("poisson", 0, "is 0 in every one of its 200 rows"),
+    ("gaussian", 2.5, "has the same value \\(2.5\\) in every one of its 200 rows"),
+])
+def test_a_response_without_variation_is_refused(family, values, message):
+    data = _binary(clusters=50, size=4).assign(y=values)
+    with pytest.raises(GllammError, match="The response 'y' " + message):
+        gllamm.fit("y ~ x + (1 | g)", data, family=family)
+
+
+def test_separation_is_refused_naming_the_covariate():
+    data = _binary(clusters=60, size=4)
+    data["z"] = np.random.default_rng(1).normal(size=len(data))
+    data["y"] = (data.x > 0.3).astype(int)  # x separates y completely; z does not
+    with pytest.raises(GllammError, match="separate the response 'y': a combination of 'x' predicts it perfectly"):
+        gllamm.fit("y ~ x + z + (1 | g)", data, family="binomial")
+    data["y"] = np.where(data.g < 10, 0, data.y.where(data.g >= 10, 0))  # quasi-complete: a factor level all 0
+    data["site"] = np.where(data.g < 10, "a", "b")
+    data["y"] = np.where(data.site == "a", 0, np.random.default_rng(2).integers(0, 2, len(data)))
+    with pytest.raises(GllammError, match=r"a combination of 'site\[T.b\]' predicts it perfectly"):
+        gllamm.fit("y ~ x + site + (1 | g)", data, family="binomial")
+
+
+def test_a_variance_at_zero_is_reported_as_a_boundary_fit():
+    import statsmodels.api as sm
+
+    # no cluster effect in the data: the ML variance is 0 and the fit is the logistic regression's
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame(dict(x=rng.normal(size=240), g=np.repeat(np.arange(60), 4)))
+    rng.uniform(size=240)
+    data["y"] = (rng.uniform(size=240) < 0.5).astype(int)
+    result = gllamm.fit("y ~ x + (1 | g)", data, family="binomial")
+    glm = sm.Logit(data.y, sm.add_constant(data.x)).fit(disp=0)
+    assert result.loglik == pytest.approx(glm.llf, abs=1e-6)
+    np.testing.assert_allclose(result.fixed_effects.to_numpy(), glm.params.to_numpy(), atol=1e-4)
+    assert result.singular and result.boundary == ("var((Intercept)|g)",)
+    assert "boundary (singular) fit: var((Intercept)|g)" in result.message
+    row = result.table().loc["var((Intercept)|g)"]
+    assert np.isnan(row.se) and np.isnan(row.z) and np.isnan(row.p)
+    assert row.ci_lower == 0 and 0 < row.ci_upper < 5
+    components = result.variance_components().iloc[0]
+    assert components.sd_cor_lower == 0 and components.sd_cor_upper == pytest.approx(np.sqrt(row.ci_upper))
+    assert "Boundary:     singular fit: var((Intercept)|g)" in result.summary()
+    assert not gllamm.fit("y ~ x + (1 | g)", _binary(seed=4, clusters=60, size=4), family="binomial").singular
+
+
+def test_a_correlation_at_one_is_a_boundary():
+    from gllamm.results.boundary import boundary_parameters
+
+    data = _binary(clusters=20, size=4)
+    spec, design = gllamm.build_design(gllamm.parse_formula("y ~ x + (1 + x | g)"), data, gllamm.make_family("binomial"))
+    params = pd.Series({"(Intercept)": 0.0, "x": 1.0, "var((Intercept)|g)": 1.0, "cov((Intercept),x|g)": 0.5,
+                        "var(x|g)": 0.25})  # correlation 0.5 / sqrt(1 * 0.25) = 1
+    assert boundary_parameters(spec, params, design) == ("cov((Intercept),x|g)",)
+    params["cov((Intercept),x|g)"] = 0.3
+    assert boundary_parameters(spec, params, design) == ()
+    params["var(x|g)"] = 1e-12
+    assert set(boundary_parameters(spec, params, design)) == {"var(x|g)", "cov((Intercept),x|g)"}
+    assert boundary_parameters(spec, params, design, fixed=["var(x|g)", "cov((Intercept),x|g)"]) == ()
