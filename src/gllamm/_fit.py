@@ -451,11 +451,7 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
         # score while the steps are large, then let Newton finish quadratically
         scored = maximize(value_and_grad, curvature, phi0, max_iter=min(max_iter, 20),
                           tol=max(tol, _SCORING_TOL), verbose=verbose)
-        exact = hessian(scored.theta)
-        converged, message = assess_convergence(scored.gradient, exact, tol)
-        if converged:
-            return replace(scored, theta=constraints.theta(scored.theta), hessian=exact, message=message)
-        phi0 = scored.theta
+        phi0 = scored.theta  # Newton finishes from there (with its final step, at least one)
     result = maximize(value_and_grad, hessian, phi0, max_iter=max_iter, tol=tol, verbose=verbose)
     return replace(result, theta=constraints.theta(result.theta))
 

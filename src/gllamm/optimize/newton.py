@@ -7,6 +7,13 @@ well the quadratic model predicted the change. Convergence:
 * the Hessian of the log-likelihood is negative definite, and
 * the Newton decrement  g' (-H)^{-1} g  is below ``tol`` (the log-likelihood
   is within about tol/2 of its local maximum).
+
+Everything is scale-free: steps, trust region and the definiteness test work in
+the coordinates s_k = theta_k / d_k with d_k = |H_kk|^(-1/2) (Jacobi scaling, so
+that -H has a unit diagonal there), and the Newton decrement does not depend on
+the coordinates. A response in other units, or a covariate multiplied by 1e4,
+changes the Hessian's entries by many orders of magnitude but not the path of
+the iterations or the verdict.
 """
 
 from __future__ import annotations
@@ -40,19 +47,29 @@ class OptimizationResult:
             return float("inf")
 
 
+def jacobi_scales(hessian: np.ndarray) -> np.ndarray:
+    """d_k = |H_kk|^(-1/2), the coordinate scales in which -H has a unit diagonal (1 where H_kk is 0 or not finite)."""
+    diagonal = np.abs(np.diag(hessian))
+    good = np.isfinite(diagonal) & (diagonal > 0)
+    return np.where(good, 1.0 / np.sqrt(np.where(good, diagonal, 1.0)), 1.0)
+
+
 def assess_convergence(gradient: np.ndarray, hessian: np.ndarray, tol: float) -> tuple[bool, str]:
-    """(converged, message) from the gradient and Hessian of the log-likelihood."""
+    """(converged, message) from the gradient and Hessian of the log-likelihood: converged when -D H D (D the
+    ``jacobi_scales``, so that the test does not depend on the parameters' units) is positive definite, its
+    smallest eigenvalue above 1e-10 times its largest, and the Newton decrement g'(-H)^{-1}g is below tol."""
     if gradient.size == 0:
         return True, "no free parameters"
     if not (np.all(np.isfinite(gradient)) and np.all(np.isfinite(hessian))):
         return False, "the log-likelihood, its gradient or Hessian is not finite at the estimates"
-    eigenvalues = np.linalg.eigvalsh(-0.5 * (hessian + hessian.T))
+    d = jacobi_scales(hessian)
+    eigenvalues = np.linalg.eigvalsh(-0.5 * (hessian + hessian.T) * np.outer(d, d))
     if eigenvalues.min() <= 1e-10 * max(1.0, eigenvalues.max()):
         return False, (
             "the Hessian is not negative definite at the estimates (smallest eigenvalue of -H = "
             f"{eigenvalues.min():.3g}): some parameters are not identified or lie on a boundary (e.g. a variance of 0)"
         )
-    decrement = float(gradient @ np.linalg.solve(-hessian, gradient))
+    decrement = float((d * gradient) @ np.linalg.solve(-hessian * np.outer(d, d), d * gradient))
     if decrement > tol:
         return False, f"the gradient is not small (Newton decrement {decrement:.3g} > {tol:g}, max |gradient| {np.abs(gradient).max():.3g})"
     return True, f"converged (max |gradient| {np.abs(gradient).max():.2g}, Newton decrement {decrement:.2g})"
@@ -61,21 +78,26 @@ def assess_convergence(gradient: np.ndarray, hessian: np.ndarray, tol: float) ->
 _STALL = 10  # iterations without a worthwhile gain before giving up
 
 
-def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float) -> tuple[np.ndarray, float]:
-    """Modified Newton step for maximisation, restricted to a trust region.
+def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float,
+                scales: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Modified Newton step for maximisation, restricted to a trust region, in scaled coordinates.
 
-    With -H = V diag(lambda) V', eigenvalues are floored at a small positive
-    value (so the step is an ascent direction even where H is not negative
-    definite), s = V diag(1/lambda+) V' g, and s is shortened to ``radius``.
-    Returns the step and the predicted increase g's - s'(-H)s/2.
+    In the coordinates theta_k / d_k (``scales`` d, default ``jacobi_scales(hessian)``) the gradient is D g and
+    the Hessian D H D. With -D H D = V diag(lambda) V', eigenvalues are floored at a small positive value (so the
+    step is an ascent direction even where H is not negative definite), s = V diag(1/lambda+) V' D g, s is
+    shortened to length ``radius``, and the step is D s. Returns the step and the predicted increase
+    g'step - step'(-H)step/2.
     """
-    eigenvalues, vectors = np.linalg.eigh(-0.5 * (hessian + hessian.T))
+    d = jacobi_scales(hessian) if scales is None else scales
+    scaled_gradient = d * gradient
+    eigenvalues, vectors = np.linalg.eigh(-0.5 * (hessian + hessian.T) * np.outer(d, d))
     floor = max(1e-8, 1e-8 * np.abs(eigenvalues).max())
     modified = np.where(eigenvalues > floor, eigenvalues, np.maximum(np.abs(eigenvalues), floor))
-    step = vectors @ ((vectors.T @ gradient) / modified)
-    length = np.linalg.norm(step)
+    scaled_step = vectors @ ((vectors.T @ scaled_gradient) / modified)
+    length = np.linalg.norm(scaled_step)
     if length > radius:
-        step *= radius / length
+        scaled_step *= radius / length
+    step = d * scaled_step
     predicted = float(gradient @ step - 0.5 * step @ (-hessian) @ step)
     return step, predicted
 
@@ -107,28 +129,41 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
     if not np.isfinite(value):
         raise FloatingPointError("The log-likelihood is not finite at the starting values.")
     h = sym_hessian(theta)
-    radius = max(1.0, np.linalg.norm(theta))
-    iterations, converged, message = 0, False, ""
+    radius = max(1.0, np.linalg.norm(theta / jacobi_scales(h)))  # (lengths in the scaled coordinates)
+    iterations, converged, message, polished = 0, False, "", False
     while iterations < max_iter:
         converged, message = assess_convergence(grad, h, tol)
         if converged:
-            break
+            if polished or max_iter == 0:
+                break
+            polished = True  # one full Newton step more: the estimates converge quadratically, to a point that
+            polish = _polish(evaluate, theta, value, grad, h)  # does not depend on the path (nor on units)
+            if polish is None:
+                break
+            step, (theta, value, grad) = polish[0] - theta, polish
+            h = sym_hessian(theta)
+            log.append(dict(iteration=iterations, loglik=value, max_abs_gradient=float(np.abs(grad).max()),
+                            step=float(np.linalg.norm(step)), seconds=time.perf_counter() - start,
+                            final_newton_step=True))
+            continue
         iterations += 1
+        scales = jacobi_scales(h)
         for _ in range(60):
-            step, predicted = newton_step(grad, h, radius)
+            step, predicted = newton_step(grad, h, radius, scales)
             new_value, new_grad = evaluate(theta + step)
             actual = new_value - value
             if np.isfinite(new_value) and np.all(np.isfinite(new_grad)) and actual >= -1e-12 * max(1.0, abs(value)):
                 break
-            radius = 0.25 * np.linalg.norm(step)
+            radius = 0.25 * np.linalg.norm(step / scales)
         else:
             message = "no step increased the log-likelihood; " + message
             break
         agreement = actual / predicted if predicted > 0 else 1.0
-        if agreement > 0.75 and np.linalg.norm(step) >= 0.99 * radius:
+        length = np.linalg.norm(step / scales)
+        if agreement > 0.75 and length >= 0.99 * radius:
             radius *= 2.0
         elif agreement < 0.25:
-            radius = 0.25 * np.linalg.norm(step)
+            radius = 0.25 * length
         theta, value, grad = theta + step, new_value, new_grad
         h = sym_hessian(theta)
         entry = dict(iteration=iterations, loglik=value, max_abs_gradient=float(np.abs(grad).max()),
@@ -136,7 +171,7 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
         log.append(entry)
         if verbose:
             print(f"Iteration {iterations:3d}: log likelihood = {value:.6f}   max|gradient| = {entry['max_abs_gradient']:.3g}")
-        if abs(actual) < 1e-14 * max(1.0, abs(value)) and np.linalg.norm(step) < 1e-12 * max(1.0, np.linalg.norm(theta)):
+        if abs(actual) < 1e-14 * max(1.0, abs(value)) and length < 1e-12 * max(1.0, np.linalg.norm(theta / scales)):
             converged, message = assess_convergence(grad, h, tol)
             break
         if len(log) > _STALL and value - log[-1 - _STALL]["loglik"] < 1e-10 * max(1.0, abs(value)):
@@ -149,6 +184,36 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
     else:
         converged, message = assess_convergence(grad, h, tol)
         if not converged:
-            message = f"iteration limit ({max_iter}) reached; " + message
+            message = f"iteration limit ({max_iter}) reached; " + _limit_reason(log, message)
     return OptimizationResult(theta, value, grad, h, converged, iterations, message,
                               time.perf_counter() - start, log)
+
+
+def _limit_reason(log: list, message: str) -> str:
+    """Why the iterations had not finished at the limit: still rising (give more iterations) or the verdict at the
+    last point. A log-likelihood that still rises says nothing about identification."""
+    if len(log) > 1:
+        recent = log[-min(len(log), _STALL + 1):]
+        gain = recent[-1]["loglik"] - recent[0]["loglik"]
+        if gain > 1e-6:
+            return (f"the log-likelihood was still rising (by {gain:.3g} over the last {len(recent) - 1} iterations): "
+                    "raise max_iter= or give better start values")
+    return message
+
+
+_POLISHED = 1e-20  # Newton decrement below which another step changes nothing representable
+
+
+def _polish(evaluate, theta, value, grad, h):
+    """(theta, value, gradient) after the full Newton step theta - H^{-1} g from a converged point, or None when
+    the step is negligible or does not keep the log-likelihood (within rounding)."""
+    try:
+        step = np.linalg.solve(-h, grad)
+    except np.linalg.LinAlgError:
+        return None
+    if not float(grad @ step) > _POLISHED:
+        return None
+    new_value, new_grad = evaluate(theta + step)
+    if not (np.isfinite(new_value) and np.all(np.isfinite(new_grad))) or new_value < value - 1e-12 * max(1.0, abs(value)):
+        return None
+    return theta + step, new_value, new_grad
