@@ -17,7 +17,7 @@ with quiet_imports():  # (the collector would rescan the imported stack; see _st
     from . import datasets, results
     from ._fit import fit
     from .design import Design, build_design
-    from .errors import ConvergenceWarning, DataWarning, GllammError, QuadratureWarning
+    from .errors import ComputationWarning, ConvergenceWarning, DataWarning, GllammError, QuadratureWarning
     from .families import Family, make_family
     from .integrate import Integration
     from .objective import make_objective
@@ -34,7 +34,7 @@ freeze_at_exit()
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConvergenceWarning", "DataWarning", "QuadratureWarning", "results", "Design", "Family", "FitResult", "FormulaSpec", "GllammError",
+    "ComputationWarning", "ConvergenceWarning", "DataWarning", "QuadratureWarning", "results", "Design", "Family", "FitResult", "FormulaSpec", "GllammError",
     "Integration", "LevelSpec", "ModelSpec", "ParameterTable", "build_design", "datasets", "fit",
     "initialize_distributed", "read_clusters",
     "load", "lr_test", "make_family", "make_objective", "maximize", "parse_formula",

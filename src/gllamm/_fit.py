@@ -19,7 +19,7 @@ from . import _jax  # noqa: F401
 from ._blas import one_blas_thread
 from .design import Design, build_design
 from .design.identification import check_identified, check_response_varies, check_separation
-from .errors import ConvergenceWarning, GllammError, QuadratureWarning, check_choice, closest, warn_user
+from .errors import ComputationWarning, ConvergenceWarning, GllammError, QuadratureWarning, check_choice, closest, warn_user
 from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
@@ -151,6 +151,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     if unknown:
         name = next(iter(unknown))
         raise GllammError(f"Unknown option '{name}'.{closest(name, _OPTIONS)} Options: {', '.join(_OPTIONS)}.")
+    _check_fit_options(model, max_iter, tol, seed)
     if isinstance(family, dict):
         if link is not None:
             raise GllammError("With a family mapping give each response's link inside it, e.g. "
@@ -231,6 +232,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         integration = Integration(method, int(nip))
     table = ParameterTable(spec)
     constraints = build_constraints(table, fix, equal)
+    _announce_cost(spec, integration, design, table)
     layout = _layout(table, integration, design, devices, chunk_size)
     linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products \
         and weights is None  # (the expected information assumes unit weights); fitted by Fisher scoring
@@ -262,6 +264,40 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     options.update(_layout_options(layout, design, spec, chunk_size))
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check)
+
+
+def _check_fit_options(model, max_iter, tol, seed) -> None:
+    """GllammError for option values of the wrong kind, before any work."""
+    if not isinstance(model, str) or not model.strip():
+        raise GllammError(f"model must be a formula such as 'y ~ x + (1 | group)' or lavaan-style syntax such as "
+                          f"'f =~ y1 + y2 + y3'; got {model!r}.")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
+        raise GllammError(f"max_iter must be a whole number >= 0 (0 evaluates the log-likelihood at start=); "
+                          f"got {max_iter!r}.")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not np.isfinite(tol) or tol <= 0:
+        raise GllammError(f"tol must be a positive number (the Newton decrement at convergence, default 1e-8); "
+                          f"got {tol!r}.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise GllammError(f"seed must be a whole number (or None for a fresh one); got {seed!r}.")
+
+
+_NODES_PER_UNIT = 20_000  # quadrature nodes per unit beyond which a fit is announced as costly
+_NODE_VALUES = 2e9  # rows x nodes per evaluation beyond which likewise
+
+
+def _announce_cost(spec, integration, design, table) -> None:
+    """ComputationWarning before a fit whose every log-likelihood evaluation is very large: more than
+    _NODES_PER_UNIT quadrature nodes per unit (e.g. nip=40 in three dimensions: 64,000), or more than
+    _NODE_VALUES row x node values."""
+    nodes = nodes_per_row(table, integration)
+    rows = int(np.asarray(design.y).size)
+    if nodes > _NODES_PER_UNIT or float(rows) * nodes > _NODE_VALUES:
+        q = spec.n_latent
+        warn_user(f"Every evaluation of the log-likelihood integrates over {nodes:,} quadrature nodes for each of "
+                  f"{rows:,} rows ({integration.nip} points in each of {q} dimensions): {float(rows) * nodes:.2g} "
+                  f"values per evaluation, and a fit makes dozens. Adaptive quadrature rarely needs more than 5-8 "
+                  f"points per dimension here (nip={default_nip(q)} by default; the fit checks its accuracy).",
+                  ComputationWarning)
 
 
 def _checked_quadrature(table, integration, design, optimum, theta0, max_iter, tol, verbose, constraints, devices,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
 
 
 def read_data(path: str):
-    """Read CSV, Stata .dta or parquet; a bundled dataset name also works."""
+    """Read CSV (the delimiter sniffed: ',', ';', tab or '|'), Stata .dta or parquet; a bundled dataset name also
+    works. Unreadable files are a GllammError saying what is wrong with them."""
     import pandas as pd
 
     from . import datasets
@@ -21,14 +23,58 @@ def read_data(path: str):
         if path in datasets.names():
             return datasets.load(path)
         raise GllammError(f"No file '{path}' (and no bundled dataset of that name; see 'gllamm datasets').")
+    if file.is_dir():
+        raise GllammError(f"'{path}' is a folder; give a data file (.csv, .dta or .parquet).")
+    if file.stat().st_size == 0:
+        raise GllammError(f"The file '{path}' is empty.")
     suffix = file.suffix.lower()
-    if suffix == ".dta":
-        return pd.read_stata(file)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(file)
-    if suffix in (".csv", ".txt", ".gz"):
-        return pd.read_csv(file)
+    try:
+        if suffix == ".dta":
+            return pd.read_stata(file)
+        if suffix in (".parquet", ".pq"):
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise GllammError(f"Reading the parquet file '{path}' needs pyarrow: pip install \"gllamm[parquet]\" "
+                                  "(or save the data as CSV).") from None
+            return pd.read_parquet(file)
+        if suffix in (".csv", ".txt", ".tsv", ".gz"):
+            return _read_text_table(file, path)
+    except GllammError:
+        raise
+    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as error:
+        raise GllammError(f"Cannot read '{path}' as a {suffix.lstrip('.') or 'data'} file: {error}") from None
     raise GllammError(f"Cannot read '{path}': use a .csv, .dta or .parquet file.")
+
+
+def _read_text_table(file: Path, path: str):
+    """A delimited text file, its delimiter sniffed from the first lines; binary content is refused."""
+    import csv
+    import gzip
+
+    import pandas as pd
+
+    from .errors import GllammError
+
+    opener = gzip.open if file.suffix.lower() == ".gz" else open
+    with opener(file, "rb") as handle:
+        head = handle.read(65536)
+    if b"\x00" in head:
+        raise GllammError(f"'{path}' is not a text file (it holds binary data); give a CSV, Stata .dta or parquet "
+                          "file.")
+    text = head.decode("utf-8", errors="replace")
+    if not text.strip():
+        raise GllammError(f"The file '{path}' has no data (only blank lines).")
+    lines = "\n".join(text.splitlines()[:20])
+    try:
+        delimiter = csv.Sniffer().sniff(lines, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    frame = pd.read_csv(file, sep=delimiter)
+    if frame.shape[1] == 1 and len(frame):
+        raise GllammError(f"'{path}' was read as a single column '{frame.columns[0]}': its delimiter is not one of "
+                          "',', ';', tab or '|'. Save it as a comma-separated file.")
+    return frame
 
 
 def _fit_command(args) -> int:
@@ -102,6 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     except GllammError as exc:
         print(f"gllamm: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"gllamm: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gllamm: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # no traceback for a command-line user: what happened, and where to report it
+        print(f"gllamm: internal error ({type(exc).__name__}: {exc}). This is a bug in gllamm; please report it "
+              "with the command you ran. Set GLLAMM_TRACEBACK=1 to see the traceback.", file=sys.stderr)
+        if os.environ.get("GLLAMM_TRACEBACK"):
+            raise
+        return 3
 
 
 if __name__ == "__main__":

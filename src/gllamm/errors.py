@@ -23,6 +23,11 @@ class QuadratureWarning(UserWarning):
     """The requested quadrature rule was not accurate at the estimates; the fit was redone with more points."""
 
 
+class ComputationWarning(UserWarning):
+    """A computation is much larger than usual (e.g. quadrature over very many nodes); the message says how large
+    and how to make it smaller."""
+
+
 class DataWarning(UserWarning):
     """Something about the data the user should know (e.g. rows dropped for missing values)."""
 

@@ -176,8 +176,15 @@ def _as_column(value, data: pd.DataFrame, option: str) -> np.ndarray | None:
     if isinstance(value, str):
         if value not in data.columns:
             raise GllammError(f"Column '{value}' given as {option}= is not in the data.{closest(value, data.columns)}")
-        return data[value].to_numpy(dtype=float)
-    array = np.asarray(value, dtype=float)
+        column = data[value]
+        if column.dtype != bool and not pd.api.types.is_numeric_dtype(column):
+            raise GllammError(f"Column '{value}' given as {option}= is not numeric (dtype {column.dtype}); "
+                              f"{option}= needs numbers.")
+        return column.to_numpy(dtype=float)
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise GllammError(f"{option}= must be a column name or an array of numbers, one per row.") from None
     if array.shape != (len(data),):
         raise GllammError(f"{option}= must be a column name or an array with one value per row ({len(data)}); got shape {array.shape}.")
     return array
@@ -310,7 +317,9 @@ def build_design(
         warn_user(f"Dropped {n_dropped} of {len(data)} rows with missing or non-finite values" + (f" ({detail})." if detail else "."),
                   DataWarning)
     if complete.sum() == 0:
-        raise GllammError("No complete rows remain after dropping rows with missing values in the model's columns.")
+        raise GllammError("No complete rows remain after dropping rows with missing values in the model's columns"
+                          + (f" (missing or non-finite per column: {detail})" if n_dropped and detail else "")
+                          + ". Check those columns, or leave them out of the model.")
     cc = data.loc[complete]
 
     # -- response ------------------------------------------------------------------
@@ -397,7 +406,9 @@ def build_design(
     # -- weights -----------------------------------------------------------------------
     row_weights = np.ones(len(cc)) if weight_values is None else weight_values[complete]
     if np.any(row_weights < 0):
-        raise GllammError("weights= must be non-negative.")
+        raise GllammError(f"weights= must be non-negative; {int(np.sum(row_weights < 0))} rows have negative weights.")
+    if len(row_weights) and not np.any(row_weights > 0):
+        raise GllammError("weights= are 0 in every row kept, so no row contributes to the likelihood.")
 
     # -- latent variables per grouping level (innermost first) ------------------------------
     keys = {}

@@ -27,6 +27,7 @@ from ..design.choice_sets import slot_values, stage_layout
 from ..design.design import _rename_intercept
 from ..design.nominal import category_copies
 from ..errors import GllammError
+from .node_chunks import row_slices, warn_if_costly
 
 
 def _row_arrays(result, frame: pd.DataFrame, offset=None):
@@ -103,8 +104,11 @@ def multinomial_prediction(result, newdata, type: str, latent: str, offset, nip:
     elif latent == "marginal" and result.spec.levels:
         nodes, log_w = product_rule(nip, ML.shape[1])
         weights = np.exp(log_w) / np.pi ** (ML.shape[1] / 2)
-        eta_nodes = eta[:, None] + ZL @ (np.sqrt(2.0) * nodes @ ML.T).T
-        values = _probabilities(eta_nodes, available, K) @ weights
+        warn_if_costly(len(eta), len(weights), "The marginal prediction", nip, ML.shape[1])
+        latent_nodes = (np.sqrt(2.0) * nodes @ ML.T).T
+        values = np.concatenate([  # whole sets of K slots at a time, at most NODE_BUDGET slot x node values
+            _probabilities(eta[rows, None] + ZL[rows] @ latent_nodes, available[rows], K) @ weights
+            for rows in row_slices(len(eta), len(weights), group=K)])
     else:
         values = _probabilities(eta, available, K)
     if design.choice is not None:  # back to the rows of the data (stage 1 holds every alternative once)

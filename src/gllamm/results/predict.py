@@ -25,6 +25,7 @@ from ..errors import GllammError, check_choice
 from ..families.links import inverse_link_numpy
 from ..integrate import product_rule
 from .new_data import complete_rows, model_matrix_for, scatter
+from .node_chunks import row_slices, warn_if_costly
 
 
 def _model_columns(model_spec, newdata: pd.DataFrame, names, prefix: str = "") -> np.ndarray:
@@ -142,16 +143,22 @@ def _expected_score(result, eta, rows, link: str) -> np.ndarray:
     return np.sum(probabilities * score[expand], axis=-1)
 
 
-def _mean(result, eta, log_scale, member=None):
+def _mean(result, eta, log_scale, member=None, rows: slice | None = None):
     """h(eta), with P(y = 1) = F(eta / s) for binary responses with a modelled scale; per row's own link
-    for mixed responses (``member``), and the expected category value for their ordinal rows."""
+    for mixed responses (``member``, of all rows), and the expected category value for their ordinal rows.
+    ``rows``: the slice of all rows that eta holds (default all)."""
     family = result.family
     if family.name == "mixed":
         out = np.empty_like(eta, dtype=float)
+        positions = np.arange(len(member))[slice(None) if rows is None else rows]
         for k, f in enumerate(family.members):
-            own = member == k
-            out[own] = (_expected_score(result, eta[own], own, f.link.name) if f.name == "ordinal"
-                        else inverse_link_numpy(f.link.name, eta[own]))
+            own = member[positions] == k
+            if f.name == "ordinal":
+                mask = np.zeros(len(member), bool)
+                mask[positions[own]] = True
+                out[own] = _expected_score(result, eta[own], mask, f.link.name)
+            else:
+                out[own] = inverse_link_numpy(f.link.name, eta[own])
         return out
     if family.name == "binomial":
         eta = eta * np.exp(-np.reshape(log_scale, np.shape(log_scale) + (1,) * (np.ndim(eta) - np.ndim(log_scale))))
@@ -164,7 +171,7 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     with a missing covariate get NaN; a category the fit did not see is a GllammError (``new_data``)."""
     if newdata is not None and result.design.fixed_model_spec is not None:
         if not isinstance(newdata, pd.DataFrame):
-            raise GllammError(f"newdata must be a pandas DataFrame; got {type(newdata).__name__}.")
+            raise GllammError(f"newdata must be a pandas DataFrame; got {newdata.__class__.__name__}.")
         complete = complete_rows(result, newdata)
         if not complete.all():
             rows = newdata[complete]
@@ -220,11 +227,18 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     dim = result.spec.levels[0].dim
     nodes, log_w = product_rule(nip, dim)
     weights = np.exp(log_w) / np.pi ** (dim / 2)
-    eta_nodes = eta[:, None] + _row_latent(result, Z, _latent_at(result, np.sqrt(2.0) * nodes), shared=True)
-    eta_nodes = eta_nodes + _row_latent(result, Z, _covariate_shift(result, codes), interactions=False)[:, None]
+    warn_if_costly(len(eta), len(weights), "The marginal prediction", nip, dim)
+    latent_nodes = _latent_at(result, np.sqrt(2.0) * nodes)
+    eta = eta + _row_latent(result, Z, _covariate_shift(result, codes), interactions=False)
+
+    def eta_at_nodes(rows):  # (rows, nodes): one slice of rows at a time (bounded memory, node_chunks)
+        return eta[rows, None] + _row_latent(result, Z[rows], latent_nodes, shared=True)
+
     if ordinal:
-        return _category_probabilities(result, eta_nodes, weights, log_scale, newdata)
-    return _mean(result, eta_nodes, np.broadcast_to(log_scale, eta.shape), _members(result, newdata)) @ weights
+        return _category_probabilities(result, eta, weights, log_scale, newdata, eta_at_nodes)
+    log_scale, members = np.broadcast_to(log_scale, eta.shape), _members(result, newdata)
+    return np.concatenate([_mean(result, eta_at_nodes(rows), log_scale[rows], members, rows) @ weights
+                           for rows in row_slices(len(eta), len(weights))])
 
 
 def _latent_at(result, u) -> np.ndarray:
@@ -300,16 +314,27 @@ def threshold_shift(result, newdata=None, gamma=None):
     return T @ np.asarray(gamma).T
 
 
-def _category_probabilities(result, eta, weights=None, log_scale=0.0, newdata=None) -> pd.DataFrame:
-    """Ordinal P(y = k | eta) per row and category; eta (n,) or (n, nodes) averaged with ``weights``."""
+def _category_probabilities(result, eta, weights=None, log_scale=0.0, newdata=None, eta_at_nodes=None) -> pd.DataFrame:
+    """Ordinal P(y = k | eta) per row and category; eta (n,) or (n, nodes) averaged with ``weights``; with
+    ``eta_at_nodes`` (a function of a slice of rows giving their (rows, nodes) linear predictors) the average over
+    the nodes is taken one slice of rows at a time (node_chunks)."""
     kappa, labels = row_thresholds(result.spec, result.design, result.params[list(result.spec.threshold_names)],
                                    eta.shape[0], threshold_shift(result, newdata))
-    eta = eta[:, :, None] if eta.ndim == 2 else eta[:, None, None]
-    inverse_scale = np.exp(-np.broadcast_to(log_scale, eta.shape[:1]))[:, None, None]
-    cumulative = cumulative_probabilities(result.family.link.name, kappa[:, None, :], eta, inverse_scale)
-    ones = np.ones(cumulative.shape[:2] + (1,))
-    probabilities = np.diff(np.concatenate([0 * ones, cumulative, ones], axis=2), axis=2)
-    probabilities = probabilities[:, 0, :] if weights is None else np.einsum("nkc,k->nc", probabilities, weights)
+    inverse_scale = np.exp(-np.broadcast_to(log_scale, eta.shape[:1]))
+
+    def probabilities_of(rows, values):
+        values = values[:, :, None] if values.ndim == 2 else values[:, None, None]
+        cumulative = cumulative_probabilities(result.family.link.name, kappa[rows, None, :], values,
+                                              inverse_scale[rows, None, None])
+        ones = np.ones(cumulative.shape[:2] + (1,))
+        probabilities = np.diff(np.concatenate([0 * ones, cumulative, ones], axis=2), axis=2)
+        return probabilities[:, 0, :] if weights is None else np.einsum("nkc,k->nc", probabilities, weights)
+
+    if eta_at_nodes is None:
+        probabilities = probabilities_of(slice(None), eta)
+    else:
+        probabilities = np.concatenate([probabilities_of(rows, eta_at_nodes(rows))
+                                        for rows in row_slices(eta.shape[0], len(weights))])
     return pd.DataFrame(probabilities, columns=labels)
 
 
