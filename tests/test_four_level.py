@@ -188,13 +188,16 @@ def test_parts_of_districts_give_the_same_fit(four_level):
         np.testing.assert_allclose(eb_parted[name].to_numpy(), eb[name].to_numpy(), atol=1e-7)
 
 
+# The path fc ~ fs is fixed at its true value: with it free, the school-level covariance var(fs) a a'
+# (a = lc b + ls, rank one: 4 numbers) would have 5 parameters (b, three free loadings of fs, var(fs)),
+# a direction along which the likelihood is flat (the fit says so: "the data do not determine fc~fs, ...").
 SYNTAX = """
 level: 1
 fw =~ y1 + y2 + y3 + y4
 fw ~ x
 level: 2
 fc =~ y1 + y2 + y3 + y4
-fc ~ fs
+fc ~ 0.8*fs
 level: 3
 fs =~ y1 + y2 + y3 + y4
 """

@@ -149,3 +149,23 @@ def test_a_correlation_at_one_is_a_boundary():
     params["var(x|g)"] = 1e-12
     assert set(boundary_parameters(spec, params, design)) == {"var(x|g)", "cov((Intercept),x|g)"}
     assert boundary_parameters(spec, params, design, fixed=["var(x|g)", "cov((Intercept),x|g)"]) == ()
+
+
+def test_an_unidentified_factor_model_says_which_parameters():
+    # one factor with two indicators: 3 variances and covariances of (x1, x2) for 4 parameters (loading, factor
+    # variance, two residual variances), so a combination of them leaves the likelihood unchanged
+    data = gllamm.datasets.load("holzinger")
+    with pytest.warns(ConvergenceWarning, match="the data do not determine .*f=~x2") as caught:
+        result = gllamm.fit("f =~ x1 + x2", data)
+    assert not result.converged
+    named = str(caught[0].message)
+    for name in ("f=~x2", "f~~f", "x1~~x1", "x2~~x2"):
+        assert name in named
+    assert "x1~1" not in named.split("do not determine")[1]  # the intercepts are identified
+
+
+def test_the_iteration_limit_while_still_rising_is_not_blamed_on_identification():
+    data = gllamm.datasets.load("contraception")
+    with pytest.warns(ConvergenceWarning, match="iteration limit \\(1\\) reached; the log-likelihood was still rising"):
+        result = gllamm.fit("use ~ age + urban + (1 | district)", data, family="binomial", max_iter=1)
+    assert "not identified" not in result.message

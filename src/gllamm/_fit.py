@@ -28,6 +28,7 @@ from .objective import make_objective, nodes_per_row, settled_modes
 from .parallel import (PartitionedObjective, all_finite, check_same_model, least_squares_over_processes, make_layout,
                        mean_over_processes, std_over_processes, sum_over_processes)
 from .optimize import OptimizationResult, assess_convergence, maximize
+from .optimize.flat_directions import flat_parameters, readable_theta_name
 from .optimize.quadrature_check import (EXTRA_POINTS, REFITS, TOLERANCE, QuadratureCheck, finer, loglik_at,
                                         needs_check)
 from .results import FitResult
@@ -264,6 +265,14 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     options.update(_layout_options(layout, design, spec, chunk_size))
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check)
+
+
+def _free_names(table, M: np.ndarray) -> list[str]:
+    """A readable name for each free parameter (column of the constraint matrix M): its theta entries' names."""
+    covariances = {f"chol[{level.latent_names[r]},{level.latent_names[c]}|{level.name}]": level.covariance_name(r, c)
+                   for level in table.spec.levels for r, c in level.cholesky_positions}
+    names = [covariances.get(n) or readable_theta_name(n) for n in table.frame().name]
+    return ["=".join(names[i] for i in np.flatnonzero(M[:, j])) or f"free[{j}]" for j in range(M.shape[1])]
 
 
 def _check_fit_options(model, max_iter, tol, seed) -> None:
@@ -673,10 +682,16 @@ def _make_result(spec, table, design, integration, optimum: OptimizationResult, 
     params = pd.Series(reported, index=names)
     boundary = boundary_parameters(spec, params, design, fixed=(options.get("fix") or {}).keys())
     message = optimum.message
+    if not optimum.converged and "not negative definite" in message and "not determined by the data" not in message:
+        flat = flat_parameters(np.asarray(optimum.hessian), _free_names(table, M))
+        if flat:
+            message += f"; the data do not determine {', '.join(flat[:8])}" + (" ..." if len(flat) > 8 else "") + \
+                " (the log-likelihood does not fall when a combination of them changes): the model is not " \
+                "identified there; fix or equate parameters, or simplify the model"
     if boundary and "boundary (singular) fit" not in message:
         message += f"; boundary (singular) fit: {', '.join(boundary)} on the boundary of the parameter space"
     if not optimum.converged and warn:
-        warn_user(f"The fit did not converge: {optimum.message}. Estimates are from the last iteration; "
+        warn_user(f"The fit did not converge: {message}. Estimates are from the last iteration; "
                   "try other start values, more quadrature points or a simpler model.", ConvergenceWarning)
     return FitResult(
         spec=spec, table_spec=table, design=design, integration=integration, theta=theta,

@@ -129,6 +129,7 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
     if not np.isfinite(value):
         raise FloatingPointError("The log-likelihood is not finite at the starting values.")
     h = sym_hessian(theta)
+    start_value = value
     radius = max(1.0, np.linalg.norm(theta / jacobi_scales(h)))  # (lengths in the scaled coordinates)
     iterations, converged, message, polished = 0, False, "", False
     while iterations < max_iter:
@@ -184,20 +185,20 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
     else:
         converged, message = assess_convergence(grad, h, tol)
         if not converged:
-            message = f"iteration limit ({max_iter}) reached; " + _limit_reason(log, message)
+            message = f"iteration limit ({max_iter}) reached; " + _limit_reason(start_value, log, message)
     return OptimizationResult(theta, value, grad, h, converged, iterations, message,
                               time.perf_counter() - start, log)
 
 
-def _limit_reason(log: list, message: str) -> str:
+def _limit_reason(start_value: float, log: list, message: str) -> str:
     """Why the iterations had not finished at the limit: still rising (give more iterations) or the verdict at the
     last point. A log-likelihood that still rises says nothing about identification."""
-    if len(log) > 1:
-        recent = log[-min(len(log), _STALL + 1):]
-        gain = recent[-1]["loglik"] - recent[0]["loglik"]
-        if gain > 1e-6:
-            return (f"the log-likelihood was still rising (by {gain:.3g} over the last {len(recent) - 1} iterations): "
-                    "raise max_iter= or give better start values")
+    values = [start_value] + [entry["loglik"] for entry in log]
+    recent = values[-min(len(values), _STALL + 1):]
+    gain = recent[-1] - recent[0]
+    if len(recent) > 1 and gain > 1e-6:
+        return (f"the log-likelihood was still rising (by {gain:.3g} over the last {len(recent) - 1} iterations): "
+                "raise max_iter= or give better start values")
     return message
 
 
