@@ -169,3 +169,22 @@ def test_the_iteration_limit_while_still_rising_is_not_blamed_on_identification(
     with pytest.warns(ConvergenceWarning, match="iteration limit \\(1\\) reached; the log-likelihood was still rising"):
         result = gllamm.fit("use ~ age + urban + (1 | district)", data, family="binomial", max_iter=1)
     assert "not identified" not in result.message
+
+
+@pytest.mark.parametrize("variance", [1e-4, 1e-6, 1e-8])
+def test_a_tiny_fixed_residual_variance_is_exact(variance):
+    """An indicator measured almost without error (x1 ~~ 1e-8*x1) used to give a log-likelihood far above the
+    true maximum (+409 at 1e-8) from cancellation in the Woodbury form; the marginal form is exact. Checked
+    against the multivariate normal log density at the estimates, computed independently with SciPy."""
+    from scipy.stats import multivariate_normal
+
+    data = gllamm.datasets.load("holzinger")
+    result = gllamm.fit(f"visual =~ x1 + x2 + x3\nx1 ~~ {variance}*x1", data)
+    assert result.converged
+    p = result.params
+    loadings = np.array([1.0, p["visual=~x2"], p["visual=~x3"]])
+    residual = np.array([variance, p["x2~~x2"], p["x3~~x3"]])
+    covariance = p["visual~~visual"] * np.outer(loadings, loadings) + np.diag(residual)
+    means = [p[f"x{i}~1"] for i in (1, 2, 3)]
+    exact = multivariate_normal(means, covariance).logpdf(data[["x1", "x2", "x3"]].to_numpy()).sum()
+    assert result.loglik == pytest.approx(exact, abs=1e-8)

@@ -191,7 +191,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
 
     devices / chunk_size: as in ``fit`` (clusters in parts over devices and processes; not for NPML).
     """
-    from ._fit import _layout, _layout_options, _make_result, _maximize
+    from ._fit import _fitting_arrays, _layout, _layout_options, _make_result, _maximize
 
     classes, target = class_request(classes)
     if classes == "npml" and (chunk_size is not None or (devices or 1) > 1 or jax.process_count() > 1):
@@ -220,6 +220,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
         base = _base_start(spec, design, table, layout)
         candidates = [_start(spec, design, table, None, base)] + [_start(spec, design, table, rng, base)
                                                                   for _ in range(starts - 1)]
+    fit_data = None if layout is not None else _fitting_arrays(design, integration)  # (equal clusters as one)
     runs = []
     for theta0 in candidates:
         theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
@@ -227,7 +228,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
             theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
         try:
             runs.append(_maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints,
-                                  layout=layout))
+                                  layout=layout, data=fit_data))
         except (FloatingPointError, np.linalg.LinAlgError) as error:  # a hopeless start: recorded, not fatal
             runs.append(error)
     finished = [r for r in runs if not isinstance(r, Exception) and np.isfinite(r.loglik)]
@@ -238,7 +239,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
         ordered = _order(table, best.theta)
         if not np.array_equal(ordered, best.theta):
             relabelled = _maximize(table, integration, design, ordered, max_iter, tol, False, constraints,
-                                   layout=layout)
+                                   layout=layout, data=fit_data)
             best = replace(relabelled, iterations=best.iterations + relabelled.iterations,
                            log=best.log + relabelled.log)
     summary = [[float(r.loglik), bool(r.converged), int(r.iterations)] if not isinstance(r, Exception)

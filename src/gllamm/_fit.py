@@ -23,6 +23,7 @@ from .errors import ComputationWarning, ConvergenceWarning, GllammError, Quadrat
 from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
+from .integrate.equal_clusters import collapse_equal_clusters
 from .integrate.shared_gaussian import PATTERN_SCATTER, collapse_identical_clusters
 from .objective import make_objective, nodes_per_row, settled_modes
 from .parallel import (PartitionedObjective, all_finite, check_same_model, least_squares_over_processes, make_layout,
@@ -263,6 +264,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
                    families=_families_json(family), method=method, nip=int(integration.nip or nip), trials=trials, scale=scale,
                    fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))
     options.update(_layout_options(layout, design, spec, chunk_size))
+    if fit_data is not None and fit_data["cluster_weight"].shape[0] < design.data()["cluster_weight"].shape[0]:
+        options["distinct_clusters"] = int(fit_data["cluster_weight"].shape[0])  # (equal clusters fitted as one)
     return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check)
 
@@ -324,7 +327,7 @@ def _checked_quadrature(table, integration, design, optimum, theta0, max_iter, t
         integration = finer(integration)
         layout = _layout(table, integration, design, devices, chunk_size)
         optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, False, layout,
-                            None if layout is not None else design.data())
+                            None if layout is not None else _fitting_arrays(design, integration))
     if integration.nip != requested and check.passed:
         warn_user(f"{requested} quadrature points per dimension were not enough (the log-likelihood at the estimates "
                   f"changed by more than {TOLERANCE:g} with {requested + EXTRA_POINTS}); refitted with {integration.nip} "
@@ -343,7 +346,7 @@ def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_
     """log L at theta with the fit's rule (``loglik``) and with ``finer(integration)``."""
     check_rule = finer(integration)
     layout = _layout(table, check_rule, design, devices, chunk_size)
-    data, partitioned = design.data(), None
+    data, partitioned = _fitting_arrays(design, check_rule), None
     if layout is not None:
         data, partitioned = layout.data(design), (lambda objective: PartitionedObjective(objective, layout))
     try:
@@ -355,9 +358,14 @@ def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_
 
 def _fitting_arrays(design, integration) -> dict:
     """The arrays the iterations run on: with exact integration, groups of clusters identical but for their
-    responses collapsed into one each (``collapse_identical_clusters``: same likelihood, less work)."""
+    responses collapsed into one each (``collapse_identical_clusters``: same likelihood, less work); otherwise
+    clusters equal in everything, responses included, fitted as one with their summed weight
+    (``collapse_equal_clusters``)."""
     data = design.data()
-    collapsed = collapse_identical_clusters(data) if integration.method == "exact" else None
+    if integration.method == "exact":
+        collapsed = collapse_identical_clusters(data)
+    else:
+        collapsed = collapse_equal_clusters(data)
     return data if collapsed is None else collapsed
 
 

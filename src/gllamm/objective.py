@@ -355,7 +355,8 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         return values
     if integration.method == "exact" and ROW_PATTERN in data and model.quadratic is None and model.set_size == 1:
         # one covariance per pattern of rows (no modes needed)
-        return shared_log_integrals(model, data[ROW_PATTERN], data[PATTERN_CHUNK], data.get(PATTERN_SCATTER)) + constant
+        return shared_log_integrals(model, data["y"], data[ROW_PATTERN], data[PATTERN_CHUNK],
+                                    data.get(PATTERN_SCATTER)) + constant
     return log_cluster_integrals(model, integration, modes, newton_steps) + constant
 
 

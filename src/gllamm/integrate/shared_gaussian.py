@@ -6,10 +6,20 @@ is quadratic in u. Writing r_i = y_i - eta0_i, D = diag(w_i / sigma_i^2) and A =
     log int exp(g_c(u)) du - (q/2) log 2 pi = sum_i w_i log f(y_i | eta0_i) + G_c' K^{-1} G_c / 2 - log|K| / 2,
     K = I + A D A',   G_c = A D r_c,
 
-the Laplace formula at the exact mode u_c = K^{-1} G_c. Clusters whose rows have the same pattern (the
+the Laplace formula at the exact mode u_c = K^{-1} G_c. Here the same integral is computed in its marginal
+form,
+
+    log L_c = log N(r_c; 0, Sigma) + sum_i [(1 - w_i)/2 log(2 pi sigma_i^2) - log(w_i)/2],
+    Sigma = A'A + T,  T = diag(sigma_i^2 / w_i),
+
+(lavaan's): the form above subtracts quantities of size r'Dr from each other, which for a residual variance
+of 1e-8 (an indicator measured almost without error) loses every digit, while Sigma stays well conditioned and
+takes a variance of exactly 0 (a degenerate normal: the indicator equals its latent part) as it is.
+Clusters whose rows have the same pattern (the
 same loadings' covariates Z, weights, residual variances: a factor model's units with the same items
 observed, a repeated-measures design's subjects) have the same A and D, hence the same K: one q x q inverse
-and log-determinant per pattern serve all its clusters, and only the residuals r_c differ. They come from a
+and log-determinant per pattern serve all its clusters (of Sigma: the same), and only the residuals r_c differ.
+They come from a
 loop of elimination steps (``small_linalg.inverse_and_log_det_spd``): differentiated twice, an unrolled
 Cholesky factor and triangular solves made a 9-item CFA's Hessian program of 7,900 optimised instructions
 instead of 4,600, which took 1.6 times as long to load.
@@ -134,23 +144,33 @@ def collapse_identical_clusters(arrays: dict) -> dict | None:
     return jax.device_put(collapsed)
 
 
-def shared_log_integrals(model, pattern, pattern_chunk, scatter_root=None) -> jnp.ndarray:
+def shared_log_integrals(model, y, pattern, pattern_chunk, scatter_root=None) -> jnp.ndarray:
     """log L_c without the response constants (clusters,) for Gaussian identity-link clusters with few row
     patterns (``mark_row_patterns``): one chunk per cluster, so rows of chunk c are cluster c's.
-    With ``scatter_root`` (``collapse_identical_clusters``) each cluster stands for a group of identical ones:
-    log L(ybar) - tr(D S)/2 + tr(K^{-1} A D S D A')/2, which times the group's weight n is the group's sum."""
-    base = jnp.sum(model.weight * model.row_kernel(model.eta0), axis=-1)  # sum_i w_i log f(y_i | eta0_i)
-    d1, d2 = model.row_derivatives(model.eta0)  # (y - eta0) / sigma^2, -1 / sigma^2
-    D = -(model.weight * d2)  # w_i / sigma_i^2
-    a = model.loadings[:, pattern_chunk, :]  # (q, patterns, width)
-    precision = D[pattern_chunk]  # D of each pattern
-    K = jnp.eye(a.shape[0], dtype=a.dtype) + jnp.einsum("kpw,pw,lpw->pkl", a, precision, a)
-    inverse, log_det = small_linalg.inverse_and_log_det_spd(K)  # (patterns, q, q), (patterns,)
+
+    Computed from the marginal covariance of a cluster's responses (see the module docstring's "marginal form"),
+    log N(r_c; 0, Sigma) with Sigma = A'A + T, T = diag(sigma_i^2 / w_i), plus the weights' constants: one
+    inverse and log-determinant of Sigma per pattern. With ``scatter_root`` (``collapse_identical_clusters``)
+    each cluster stands for a group of identical ones: log L(ybar) - tr(Sigma^{-1} S)/2, which times the
+    group's weight n is the group's sum."""
+    _, d2 = model.row_derivatives(model.eta0)  # -1 / sigma_i^2 (identity link)
+    used = model.weight > 0
+    weight = jnp.where(used, model.weight, 1.0)
+    precision = jnp.where(used, -d2, 1.0)  # 1 / sigma^2, +inf for a residual variance of 0
+    tau = jnp.where(used, 1.0 / (weight * precision), 1.0)  # sigma^2 / w; rows not used: 1 (and r = 0, a = 0)
+    log_2pi = jnp.log(2.0 * jnp.pi)
+    unit = jnp.where(used & (weight != 1.0), 0.5 * (1.0 - weight) * (log_2pi - jnp.log(precision)) - 0.5 * jnp.log(weight),
+                     0.0)  # log of f^w relative to N(r; a'u, sigma^2 / w): 0 for w = 1
+    unit = unit + jnp.where(used, 0.0, 0.5 * log_2pi)  # (the unit normal of an unused row taken out again)
+    residual = jnp.where(used, y - model.eta0, 0.0)
+    a = jnp.where(used[None], model.loadings, 0.0)[:, pattern_chunk, :]  # (q, patterns, width)
+    width = residual.shape[-1]
+    covariance = jnp.einsum("kpw,kpv->pwv", a, a) + tau[pattern_chunk][:, :, None] * jnp.eye(width, dtype=a.dtype)
+    inverse, log_det = small_linalg.inverse_and_log_det_spd(covariance)  # (patterns, width, width), (patterns,)
     inverse = inverse[pattern]
-    G = jnp.einsum("cw,kcw->ck", model.weight * d1, model.loadings)  # (clusters, q)
-    values = base + 0.5 * jnp.einsum("ck,ckl,cl->c", G, inverse, G) - 0.5 * log_det[pattern]
+    values = jnp.sum(unit, axis=-1) - 0.5 * width * log_2pi - 0.5 * log_det[pattern] \
+        - 0.5 * jnp.einsum("cw,cwv,cv->c", residual, inverse, residual)
     if scatter_root is not None:  # each cluster is its group's mean (pattern = chunk = cluster)
-        spread = jnp.einsum("kcw,cw,cwj->cjk", model.loadings, D, scatter_root)  # columns of A D F
-        values = values - 0.5 * jnp.einsum("cw,cwj->c", D, scatter_root ** 2) \
-            + 0.5 * jnp.einsum("cjk,ckl,cjl->c", spread, inverse, spread)  # tr(K^{-1} A D S D A')
+        root = jnp.where(used[:, :, None], scatter_root, 0.0)
+        values = values - 0.5 * jnp.einsum("cwj,cwv,cvj->c", root, inverse, root)  # tr(Sigma^{-1} S)
     return values
