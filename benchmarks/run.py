@@ -183,6 +183,26 @@ def bench_holzinger(use_r: bool, python: str = sys.executable) -> None:
         print(f"  Rscript lavaan::cfa: {times[1]:.2f} s   ratio gllamm/lavaan = {times[0] / times[1]:.2f} (goal <= 2)")
 
 
+def bench_lsat() -> None:
+    """LSAT (1,000 persons, 32 response patterns): 2PL by adaptive quadrature (nip=20) and a 2-class model, warm
+    fits in this process (equal persons are fitted as one pattern; median of 5 after a first fit)."""
+    import gllamm
+
+    data = gllamm.datasets.load("lsat7")
+    for label, model, options in (("2PL, AGQ 20", "theta =~ Q1 + Q2 + Q3 + Q4 + Q5", dict(nip=20)),
+                                  ("2 latent classes", "C =~ Q1 + Q2 + Q3 + Q4 + Q5", dict(classes=2))):
+        start = time.perf_counter()
+        result = gllamm.fit(model, data, family="binomial", **options)
+        first = time.perf_counter() - start
+        warm = []
+        for _ in range(5):
+            start = time.perf_counter()
+            result = gllamm.fit(model, data, family="binomial", **options)
+            warm.append(time.perf_counter() - start)
+        print(f"LSAT {label}: first fit {first:.2f} s, warm {statistics.median(warm) * 1000:.0f} ms "
+              f"(loglik {result.loglik:.4f}, {result.options.get('distinct_clusters', 1000)} distinct persons)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--million", action="store_true", help="also fit 1,000,000 rows")
@@ -195,6 +215,7 @@ def main() -> None:
         print("(R not found or disabled: gllamm times only)")
     bench_contraception(use_r, args.python)
     bench_holzinger(use_r, args.python)
+    bench_lsat()
     bench_three_level(use_r and args.r_large)
     bench_four_level(use_r and args.r_large)
     bench_simulated(5_000, 20, use_r and args.r_large)

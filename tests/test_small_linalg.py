@@ -48,3 +48,23 @@ def test_cholesky_and_solves():
     np.testing.assert_allclose(r, np.linalg.cholesky(a), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(small_linalg.solve_spd(jnp.asarray(a), jnp.asarray(b))),
                                np.linalg.solve(a, b[..., None])[..., 0], rtol=1e-11)
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1.0, 1e10, 1e20])
+def test_the_inverse_does_not_depend_on_the_scale_of_the_matrix(scale):
+    # (clearing the pivot row and adding it back left a rounding residue of the size of the entries: at 1e19
+    # the "inverse" was off by 1e3, and a fit of a response in units 1e8 times larger accepted a step to a
+    # log-likelihood of +42,276)
+    rng = np.random.default_rng(0)
+    b = rng.normal(size=(10, 2))
+    a = (b @ b.T + 0.5 * np.eye(10)) * scale
+    inverse, log_det = small_linalg.inverse_and_log_det_spd(jnp.asarray(a)[None])
+    np.testing.assert_allclose(np.asarray(inverse[0]) @ a, np.eye(10), atol=1e-12)
+    assert float(log_det[0]) == pytest.approx(np.linalg.slogdet(a)[1], abs=1e-10)
+
+
+def test_a_matrix_singular_to_working_precision_has_no_log_determinant():
+    v = np.array([1.0, 2.0, 3.0])
+    singular = np.outer(v, v) * 1e20 + 1e-30 * np.eye(3)  # rank one up to rounding
+    _, log_det = small_linalg.inverse_and_log_det_spd(jnp.asarray(singular)[None])
+    assert np.isnan(float(log_det[0]))

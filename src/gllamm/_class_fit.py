@@ -317,7 +317,8 @@ def _add_point(old, new_table, point, mass: float = 0.1) -> np.ndarray:
 
 def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal, max_iter, tol, verbose, options,
              gateaux_tol: float = 1e-4, max_classes: int = 30):
-    """NPML: add mass points where the Gateaux derivative is largest until it is <= gateaux_tol on the grid."""
+    """NPML: add mass points where the Gateaux derivative is largest until it is <= gateaux_tol on the grid (from
+    each of the largest local maxima of the derivative, the best fit kept)."""
     if syntax or concomitant is not None or known_class is not None or fix or equal or len(spec.levels) != 1:
         raise GllammError("classes='npml' is for random effects at one level of a formula model, without "
                           "concomitant=, known_class=, fix= or equal=; give a number of classes for those.")
@@ -339,9 +340,16 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
         new_spec, new_design = discrete_model(spec, design, data, C, syntax=False)
         table = ParameterTable(new_spec)
         integration = Integration("discrete", C)
-        theta0 = _add_point(current, table, grid[best])
-        optimum = _maximize(table, integration, new_design, theta0, max_iter, tol, verbose)
-        if not np.isfinite(optimum.loglik) or optimum.loglik < current.loglik + 1e-6:
+        optimum = None
+        for point in _candidate_points(grid, derivative, gateaux_tol):  # (the mixture likelihood is multimodal:
+            try:  # a new point can run off to a local maximum at infinity; the next candidate may not)
+                run = _maximize(table, integration, new_design, _add_point(current, table, point), max_iter, tol,
+                                verbose)
+            except (FloatingPointError, np.linalg.LinAlgError):
+                continue
+            if np.isfinite(run.loglik) and (optimum is None or run.loglik > optimum.loglik):
+                optimum = run
+        if optimum is None or optimum.loglik < current.loglik + 1e-6:
             break
         optimum = _maximize(table, integration, new_design, _order(table, optimum.theta), max_iter, tol, False)
         objective = make_objective(table, integration)
@@ -354,6 +362,22 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
         current = _make_result(new_spec, table, new_design, integration, optimum, new_options)
     options = dict(current.options, npml=True, npml_path=json.dumps(path))
     return replace(current, options=options)
+
+
+_CANDIDATES = 3  # new mass points tried per NPML step
+
+
+def _candidate_points(grid: np.ndarray, derivative: np.ndarray, tol: float) -> list[np.ndarray]:
+    """Where to add a mass point (rows of the grid): on a one-dimensional grid the largest local maxima of the
+    Gateaux derivative above tol, at most _CANDIDATES of them, largest first; otherwise its maximum."""
+    best = int(np.argmax(derivative))
+    if np.ndim(grid) != 2 or grid.shape[1] != 1:
+        return [grid[best]]
+    n = len(derivative)
+    peaks = [k for k in range(n) if derivative[k] > tol and (k == 0 or derivative[k] >= derivative[k - 1])
+             and (k == n - 1 or derivative[k] >= derivative[k + 1])]
+    peaks.sort(key=lambda k: -derivative[k])
+    return [grid[k] for k in peaks[:_CANDIDATES]] or [grid[best]]
 
 
 def _best_run(finished: list):

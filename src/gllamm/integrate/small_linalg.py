@@ -71,14 +71,25 @@ def inverse_and_log_det_spd(a):
     LAPACK call (no SciPy LAPACK to load in a new process)."""
     n = a.shape[-1]
     augmented = jnp.concatenate([a, jnp.broadcast_to(jnp.eye(n, dtype=a.dtype), a.shape)], axis=-1)
+    diagonal = jnp.abs(jnp.diagonal(a, axis1=-2, axis2=-1))
 
     def eliminate(k, state):  # pivot row k scaled to 1; column k cleared from every other row
         m, log_det = state
         row = jnp.take(m, k, axis=-2)
         pivot = jnp.take(row, k, axis=-1)
         row = row / pivot[..., None]
-        m = m - jnp.take(m, k, axis=-1)[..., :, None] * row[..., None, :]
-        return m + (jnp.arange(n) == k)[:, None] * row[..., None, :], log_det + jnp.log(pivot)
+        eliminated = m - jnp.take(m, k, axis=-1)[..., :, None] * row[..., None, :]
+        # a pivot that is not clearly positive (relative to its diagonal entry) means a is singular to working
+        # precision: log|a| is then NaN, not the huge value the rounding residue would give
+        singular = pivot <= _SINGULAR_PIVOT * jnp.take(diagonal, k, axis=-1)
+        log_pivot = jnp.where(singular, jnp.nan, jnp.log(jnp.where(singular, 1.0, pivot)))
+        # (row k is set to the scaled pivot row itself: clearing it too and adding the row back would leave a
+        # rounding residue of the size of a's entries, which swamps the inverse when they are large)
+        m = jnp.where((jnp.arange(n) == k)[:, None], row[..., None, :], eliminated)
+        return m, log_det + log_pivot
 
     m, log_det = jax.lax.fori_loop(0, n, eliminate, (augmented, jnp.zeros(a.shape[:-2], dtype=a.dtype)))
     return m[..., n:], log_det
+
+
+_SINGULAR_PIVOT = 1e-13  # pivots below this share of their diagonal entry: singular to working precision

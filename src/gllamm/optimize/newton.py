@@ -8,12 +8,14 @@ well the quadratic model predicted the change. Convergence:
 * the Newton decrement  g' (-H)^{-1} g  is below ``tol`` (the log-likelihood
   is within about tol/2 of its local maximum).
 
-Everything is scale-free: steps, trust region and the definiteness test work in
-the coordinates s_k = theta_k / d_k with d_k = |H_kk|^(-1/2) (Jacobi scaling, so
-that -H has a unit diagonal there), and the Newton decrement does not depend on
-the coordinates. A response in other units, or a covariate multiplied by 1e4,
-changes the Hessian's entries by many orders of magnitude but not the path of
-the iterations or the verdict.
+The verdicts and directions are scale-free: the definiteness test and the floor
+on the eigenvalues work in the coordinates s_k = theta_k / d_k with d_k =
+|H_kk|^(-1/2) (Jacobi scaling, so that -H has a unit diagonal there), and the
+Newton decrement does not depend on the coordinates. (The trust region is a ball
+in theta itself, whose radius adapts within a few iterations: in the scaled
+coordinates the first steps of mixture models leapt to other optima.) A response
+in other units, or a covariate multiplied by 1e4, changes the Hessian's entries
+by many orders of magnitude but not the estimates or the verdict.
 """
 
 from __future__ import annotations
@@ -80,12 +82,12 @@ _STALL = 10  # iterations without a worthwhile gain before giving up
 
 def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float,
                 scales: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Modified Newton step for maximisation, restricted to a trust region, in scaled coordinates.
+    """Modified Newton step for maximisation, restricted to a trust region.
 
     In the coordinates theta_k / d_k (``scales`` d, default ``jacobi_scales(hessian)``) the gradient is D g and
     the Hessian D H D. With -D H D = V diag(lambda) V', eigenvalues are floored at a small positive value (so the
-    step is an ascent direction even where H is not negative definite), s = V diag(1/lambda+) V' D g, s is
-    shortened to length ``radius``, and the step is D s. Returns the step and the predicted increase
+    step is an ascent direction even where H is not negative definite), s = V diag(1/lambda+) V' D g, and the
+    step D s is shortened to length ``radius``. Returns the step and the predicted increase
     g'step - step'(-H)step/2.
     """
     d = jacobi_scales(hessian) if scales is None else scales
@@ -93,11 +95,10 @@ def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float,
     eigenvalues, vectors = np.linalg.eigh(-0.5 * (hessian + hessian.T) * np.outer(d, d))
     floor = max(1e-8, 1e-8 * np.abs(eigenvalues).max())
     modified = np.where(eigenvalues > floor, eigenvalues, np.maximum(np.abs(eigenvalues), floor))
-    scaled_step = vectors @ ((vectors.T @ scaled_gradient) / modified)
-    length = np.linalg.norm(scaled_step)
+    step = d * (vectors @ ((vectors.T @ scaled_gradient) / modified))
+    length = np.linalg.norm(step)
     if length > radius:
-        scaled_step *= radius / length
-    step = d * scaled_step
+        step *= radius / length
     predicted = float(gradient @ step - 0.5 * step @ (-hessian) @ step)
     return step, predicted
 
@@ -130,7 +131,7 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
         raise FloatingPointError("The log-likelihood is not finite at the starting values.")
     h = sym_hessian(theta)
     start_value = value
-    radius = max(1.0, np.linalg.norm(theta / jacobi_scales(h)))  # (lengths in the scaled coordinates)
+    radius = max(1.0, np.linalg.norm(theta))
     iterations, converged, message, polished = 0, False, "", False
     while iterations < max_iter:
         converged, message = assess_convergence(grad, h, tol)
@@ -155,12 +156,12 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
             actual = new_value - value
             if np.isfinite(new_value) and np.all(np.isfinite(new_grad)) and actual >= -1e-12 * max(1.0, abs(value)):
                 break
-            radius = 0.25 * np.linalg.norm(step / scales)
+            radius = 0.25 * np.linalg.norm(step)
         else:
             message = "no step increased the log-likelihood; " + message
             break
         agreement = actual / predicted if predicted > 0 else 1.0
-        length = np.linalg.norm(step / scales)
+        length = np.linalg.norm(step)
         if agreement > 0.75 and length >= 0.99 * radius:
             radius *= 2.0
         elif agreement < 0.25:
@@ -172,7 +173,7 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
         log.append(entry)
         if verbose:
             print(f"Iteration {iterations:3d}: log likelihood = {value:.6f}   max|gradient| = {entry['max_abs_gradient']:.3g}")
-        if abs(actual) < 1e-14 * max(1.0, abs(value)) and length < 1e-12 * max(1.0, np.linalg.norm(theta / scales)):
+        if abs(actual) < 1e-14 * max(1.0, abs(value)) and length < 1e-12 * max(1.0, np.linalg.norm(theta)):
             converged, message = assess_convergence(grad, h, tol)
             break
         if len(log) > _STALL and value - log[-1 - _STALL]["loglik"] < 1e-10 * max(1.0, abs(value)):
