@@ -18,3 +18,29 @@ def _release_compiled_programs():
 @pytest.fixture(scope="session")
 def datasets():
     return gllamm.datasets
+
+
+_PEAKS: list = []  # (growth of the process's peak memory in MB, test) when GLLAMM_TEST_MEMORY is set
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """With GLLAMM_TEST_MEMORY=1, record how much each test raised the process's peak resident memory."""
+    import os
+    import resource
+
+    if not os.environ.get("GLLAMM_TEST_MEMORY"):
+        yield
+        return
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    yield
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if after > before:
+        _PEAKS.append(((after - before) / 1024, after / 1024, item.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _PEAKS:
+        terminalreporter.write_line("tests that raised the peak memory (MB raised, peak MB after):")
+        for raised, peak, name in sorted(_PEAKS, reverse=True)[:20]:
+            terminalreporter.write_line(f"  {raised:8.0f} {peak:8.0f}  {name}")
