@@ -32,24 +32,11 @@ from .families.links import link_numpy
 from .integrate import Integration
 from .parallel import mean_over_processes, std_over_processes, sum_over_processes
 from .spec import ParameterTable
+from .results.gateaux import gateaux_derivative, gateaux_grid
+from .spec.class_parameters import class_parameters, set_segment
 from .spec.constraints import build_constraints
 
 _BOUNDARY = 12.0  # |location| beyond this on a logit/probit/log scale: a class probability or rate at 0 or 1
-
-
-def set_segment(table: ParameterTable, theta: np.ndarray, kind: str, values) -> np.ndarray:
-    """theta with the values of one segment (e.g. "locations", "class_logits") replaced."""
-    theta = np.array(theta, dtype=float)
-    for segment, _, start, count in table._segments():
-        if segment == kind and count:
-            theta[start : start + count] = np.asarray(values, float).ravel()[:count]
-    return theta
-
-
-def class_parameters(table: ParameterTable, theta) -> tuple[np.ndarray, np.ndarray]:
-    """(locations (C, q), logits rho (C, n_v) with last row 0) at theta."""
-    unpacked = table.unpack(np.asarray(theta))
-    return np.asarray(unpacked.locations[table.spec.discrete_index]), np.asarray(unpacked.class_logits)
 
 
 def with_classes(table: ParameterTable, theta, locations: np.ndarray, logits: np.ndarray) -> np.ndarray:
@@ -191,7 +178,8 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
 
     devices / chunk_size: as in ``fit`` (clusters in parts over devices and processes; not for NPML).
     """
-    from ._fit import _fitting_arrays, _layout, _layout_options, _make_result, _maximize
+    from ._fit import _fitting_arrays, _layout, _layout_options, _maximize
+    from .results.construction import make_result
 
     classes, target = class_request(classes)
     if classes == "npml" and (chunk_size is not None or (devices or 1) > 1 or jax.process_count() > 1):
@@ -257,43 +245,11 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
                    seed=seed, start_summary=json.dumps(summary), fix=fix, equal=equal,
                    n_free=int(constraints.matrix.shape[1]))
     options.update(_layout_options(layout, design, spec, chunk_size))
-    return _make_result(spec, table, design, integration, best, options, constraints=constraints,
+    return make_result(spec, table, design, integration, best, options, constraints=constraints,
                         warn=max_iter > 0 and not notes)
 
 
 # ---- NPML ------------------------------------------------------------------------------------------
-def gateaux_grid(result, size: int | None = None) -> np.ndarray:
-    """Points (n, q) covering the mass points and beyond, where the Gateaux derivative is checked."""
-    level = result.spec.levels[0]
-    E, rho = class_parameters(result.table_spec, result.theta)
-    q = level.dim
-    if q > 2:
-        raise GllammError("NPML is available for one or two discrete random effects per cluster.")
-    family = result.spec.family
-    if family.exact_gaussian or family.link.name == "identity":
-        width = 4.0 * np.sqrt(max(float(np.mean([result.params[n] for n in result.spec.dispersions] or [1.0])), 1e-8))
-    else:
-        width = 5.0
-    size = size or (401 if q == 1 else 41)
-    axes = [np.linspace(E[:, k].min() - width, E[:, k].max() + width, size) for k in range(q)]
-    mesh = np.meshgrid(*axes, indexing="ij")
-    return np.stack([m.ravel() for m in mesh], axis=1)
-
-
-def gateaux_derivative(result, points) -> np.ndarray:
-    """D(e) = sum_j w_j [f(y_j | e) / L_j - 1] at each point e (n, q): the directional derivative of the
-    log-likelihood when mass moves from the fitted mixing distribution towards a point mass at e."""
-    from .objective import make_objective
-
-    objective = make_objective(result.table_spec, result.integration)
-    data = result.design.data()
-    points = np.asarray(points, float).reshape(len(points), -1)
-    log_f = np.asarray(objective.conditional_log_densities(result.theta, data, points))
-    log_l = np.asarray(objective.cluster_values(result.theta, data, objective.mode_start(data)))
-    weight = np.asarray(data["cluster_weight"])
-    return weight @ (np.exp(log_f - log_l[:, None]) - 1.0)
-
-
 def _add_point(old, new_table, point, mass: float = 0.1) -> np.ndarray:
     """Start for C + 1 points: the fitted points and ``point`` (mass ``mass``), re-centred into the fixed effects."""
     level = old.spec.levels[0]
@@ -322,7 +278,8 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
     if syntax or concomitant is not None or known_class is not None or fix or equal or len(spec.levels) != 1:
         raise GllammError("classes='npml' is for random effects at one level of a formula model, without "
                           "concomitant=, known_class=, fix= or equal=; give a number of classes for those.")
-    from ._fit import _make_result, _maximize
+    from ._fit import _maximize
+    from .results.construction import make_result
     from .objective import make_objective
 
     current = fit_classes(spec, design, data, 1, syntax=False, concomitant=None, known_class=None, starts=1, seed=0,
@@ -359,7 +316,7 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
         new_options = dict(current.options, classes=C, starts=1, start_summary=json.dumps([[optimum.loglik,
                            bool(optimum.converged), int(optimum.iterations)]]),
                            n_free=int(table.size))
-        current = _make_result(new_spec, table, new_design, integration, optimum, new_options)
+        current = make_result(new_spec, table, new_design, integration, optimum, new_options)
     options = dict(current.options, npml=True, npml_path=json.dumps(path))
     return replace(current, options=options)
 

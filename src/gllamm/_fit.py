@@ -11,7 +11,6 @@ import json
 from dataclasses import replace
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -19,7 +18,7 @@ from . import _jax  # noqa: F401
 from ._blas import one_blas_thread
 from .design import Design, build_design
 from .design.identification import check_identified, check_response_varies, check_separation
-from .errors import ComputationWarning, ConvergenceWarning, GllammError, QuadratureWarning, check_choice, closest, warn_user
+from .errors import ComputationWarning, GllammError, QuadratureWarning, check_choice, closest, warn_user
 from .families import Family, make_family
 from .families.links import inverse_link_numpy, link_numpy
 from .integrate import Integration
@@ -28,12 +27,11 @@ from .integrate.shared_gaussian import PATTERN_SCATTER, collapse_identical_clust
 from .objective import make_objective, nodes_per_row, settled_modes
 from .parallel import (PartitionedObjective, all_finite, check_same_model, least_squares_over_processes, make_layout,
                        mean_over_processes, std_over_processes, sum_over_processes)
-from .optimize import OptimizationResult, assess_convergence, maximize
-from .optimize.flat_directions import flat_parameters, readable_theta_name
+from .optimize import OptimizationResult, maximize
 from .optimize.quadrature_check import (EXTRA_POINTS, REFITS, TOLERANCE, QuadratureCheck, finer, loglik_at,
                                         needs_check)
 from .results import FitResult
-from .results.boundary import boundary_parameters
+from .results.construction import make_result
 from .spec import ModelSpec, ParameterTable
 from .spec.constraints import Constraints, build_constraints
 from .syntax import parse_formula
@@ -266,16 +264,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     options.update(_layout_options(layout, design, spec, chunk_size))
     if fit_data is not None and fit_data["cluster_weight"].shape[0] < design.data()["cluster_weight"].shape[0]:
         options["distinct_clusters"] = int(fit_data["cluster_weight"].shape[0])  # (equal clusters fitted as one)
-    return _make_result(spec, table, design, integration, optimum, options, constraints=constraints,
+    return make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                         warn=max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check)
-
-
-def _free_names(table, M: np.ndarray) -> list[str]:
-    """A readable name for each free parameter (column of the constraint matrix M): its theta entries' names."""
-    covariances = {f"chol[{level.latent_names[r]},{level.latent_names[c]}|{level.name}]": level.covariance_name(r, c)
-                   for level in table.spec.levels for r, c in level.cholesky_positions}
-    names = [covariances.get(n) or readable_theta_name(n) for n in table.frame().name]
-    return ["=".join(names[i] for i in np.flatnonzero(M[:, j])) or f"free[{j}]" for j in range(M.shape[1])]
 
 
 def _check_fit_options(model, max_iter, tol, seed) -> None:
@@ -667,45 +657,3 @@ def _start_values(spec, design, table, start, verbose, layout=None) -> np.ndarra
     if spec.family.exact_gaussian:
         log_disp = log_disp + np.log(0.9)
     return table.pack(beta, factors, log_disp, thresholds=thresholds, scale=scale)
-
-
-def _make_result(spec, table, design, integration, optimum: OptimizationResult, options: dict,
-                 constraints: Constraints | None = None, warn: bool = True,
-                 theta_vcov: np.ndarray | None = None, quadrature_check=None) -> FitResult:
-    """FitResult from an optimum; ``optimum.hessian`` is on the free-parameter scale of ``constraints``."""
-    theta = optimum.theta
-    information = -optimum.hessian
-    M = np.eye(len(theta)) if constraints is None else constraints.matrix
-    if theta_vcov is None:
-        try:
-            eigenvalues = np.linalg.eigvalsh(information) if information.size else np.ones(1)
-            free_vcov = np.linalg.inv(information) if eigenvalues.min() > 0 else np.linalg.pinv(information)
-            theta_vcov = M @ free_vcov @ M.T
-        except np.linalg.LinAlgError:
-            theta_vcov = np.full((len(theta), len(theta)), np.nan)
-    objective = make_objective(table, integration)
-    reported, jacobian = (np.asarray(x) for x in objective.reported(theta))
-    vcov = jacobian @ theta_vcov @ jacobian.T
-    names = table.reported_names()
-    params = pd.Series(reported, index=names)
-    boundary = boundary_parameters(spec, params, design, fixed=(options.get("fix") or {}).keys())
-    message = optimum.message
-    if not optimum.converged and "not negative definite" in message and "not determined by the data" not in message:
-        flat = flat_parameters(np.asarray(optimum.hessian), _free_names(table, M))
-        if flat:
-            message += f"; the data do not determine {', '.join(flat[:8])}" + (" ..." if len(flat) > 8 else "") + \
-                " (the log-likelihood does not fall when a combination of them changes): the model is not " \
-                "identified there; fix or equate parameters, or simplify the model"
-    if boundary and "boundary (singular) fit" not in message:
-        message += f"; boundary (singular) fit: {', '.join(boundary)} on the boundary of the parameter space"
-    if not optimum.converged and warn:
-        warn_user(f"The fit did not converge: {message}. Estimates are from the last iteration; "
-                  "try other start values, more quadrature points or a simpler model.", ConvergenceWarning)
-    return FitResult(
-        spec=spec, table_spec=table, design=design, integration=integration, theta=theta,
-        theta_vcov=theta_vcov, params=params,
-        vcov=pd.DataFrame(vcov, index=names, columns=names), loglik=float(optimum.loglik),
-        converged=optimum.converged, iterations=optimum.iterations, message=message,
-        gradient=optimum.gradient, fit_log=optimum.log, seconds=optimum.seconds, options=options,
-        quadrature_check=quadrature_check, boundary=boundary,
-    )

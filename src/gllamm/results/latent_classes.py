@@ -130,7 +130,7 @@ def gateaux(result, points=None) -> pd.Series:
     vector for one latent variable; by default a grid covering the mass points.
     """
     _check(result)
-    from .._class_fit import gateaux_derivative, gateaux_grid
+    from .gateaux import gateaux_derivative, gateaux_grid
 
     points = gateaux_grid(result) if points is None else np.asarray(points, float).reshape(len(points), -1)
     values = gateaux_derivative(result, points)

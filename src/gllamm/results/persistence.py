@@ -162,7 +162,7 @@ def _with_classes(spec, design, frame, options, syntax: bool):
 
 
 def _restore(spec, design, meta, arrays, options):
-    from .._fit import _make_result
+    from .construction import make_result
     from ..integrate import Integration
     from ..optimize import OptimizationResult
     from ..optimize.quadrature_check import QuadratureCheck
@@ -177,7 +177,7 @@ def _restore(spec, design, meta, arrays, options):
     optimum = OptimizationResult(arrays["theta"], meta["loglik"], arrays["gradient"], hessian, meta["converged"],
                                  meta["iterations"], meta["message"], meta["seconds"], meta["fit_log"])
     check = meta.get("quadrature_check")
-    result = _make_result(spec, table, design, integration, optimum, options, warn=False,
+    result = make_result(spec, table, design, integration, optimum, options, warn=False,
                           theta_vcov=arrays["theta_vcov"],
                           quadrature_check=None if check is None else QuadratureCheck(
                               int(check["nip"]), float(check["loglik"]), int(check["check_nip"]),
