@@ -158,7 +158,7 @@ CASES = [
      "method='ghq' is not available for models with nested levels"),
     ("devices of 0", lambda: fit(devices=0), GllammError, "devices must be a positive integer"),
     ("chunk_size of 0", lambda: fit(chunk_size=0), GllammError, "chunk_size must be a positive number of rows"),
-    ("a costly quadrature rule", lambda: fit("y ~ x + (1 + x + pos | g)", nip=40, max_iter=0), ComputationWarning,
+    ("a costly quadrature rule", lambda: fit("y ~ x + (1 + x + pos | g)", nip=40, start=[0.0]), ComputationWarning,
      "integrates over 64,000 quadrature nodes.*40 points in each of 3 dimensions"),
     # ---- responses that cannot be fitted ----------------------------------------------------------------------
     ("a binary response that is always 0", lambda: fit(data=frame(y=0)), GllammError, "The response 'y' is 0 \\(no successes\\)"),
