@@ -91,3 +91,18 @@ def test_an_internal_error_shows_no_traceback(capsys, monkeypatch):
     assert main(["fit", "reaction ~ days", "sleepstudy"]) == 3
     err = capsys.readouterr().err
     assert "internal error (ZeroDivisionError: division by zero)" in err and "Traceback" not in err
+
+
+def test_help_version_and_argument_errors_answer_without_importing_jax():
+    code = ("import sys, gllamm_launcher\n"
+            "for argv in (['--help'], ['--version'], ['fit'], ['nonsense']):\n"
+            "    try:\n"
+            "        gllamm_launcher.main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "assert 'jax' not in sys.modules and 'gllamm' not in sys.modules, sorted(sys.modules)\n"
+            "print('light')\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip().endswith("light"), run.stderr
+    assert "usage: gllamm" in run.stdout and "gllamm 0.1.0" in run.stdout
+    assert "the following arguments are required: model, data" in run.stderr

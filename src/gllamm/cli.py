@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -115,36 +114,22 @@ def _datasets_command(args) -> int:
     return 0
 
 
+HANDLERS = {"fit": _fit_command, "demo": _demo_command, "datasets": _datasets_command}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``gllamm`` command."""
-    parser = argparse.ArgumentParser(prog="gllamm", description="Generalized linear latent and mixed models.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("fit", help="fit a model and print its summary")
-    p.add_argument("model", help='lme4-style formula, e.g. "y ~ x + (1 | school)", or model syntax "f =~ y1 + y2 + y3"')
-    p.add_argument("data", help="CSV, Stata .dta or parquet file (or a bundled dataset name)")
-    p.add_argument("--family", default="gaussian")
-    p.add_argument("--link", default=None)
-    p.add_argument("--method", default="adaptive", help="adaptive | laplace | ghq")
-    p.add_argument("--nip", type=int, default=None, help="quadrature points per latent dimension")
-    p.add_argument("--weights", default=None, help="column of level-1 weights")
-    p.add_argument("--offset", default=None, help="offset column")
-    p.add_argument("--trials", default=None, help="column of binomial denominators")
-    p.add_argument("--cluster", default=None, help="cluster column for multilevel model syntax (level: 1 / level: 2); "
-                   "with level: 3 blocks nested columns lowest first, comma-separated: class,school")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--verbose", action="store_true", help="print the iteration log")
-    p.set_defaults(handler=_fit_command)
-    d = commands.add_parser("demo", help="fit the PISA random-intercept logit of the seed article's Table 1")
-    d.add_argument("--figure", default="gllamm_figure1.png",
-                   help="where to save Figure 1 (conditional and marginal curves); '' to skip")
-    d.set_defaults(handler=_demo_command)
-    s = commands.add_parser("datasets", help="list the bundled datasets")
-    s.set_defaults(handler=_datasets_command)
-    args = parser.parse_args(argv)
+    """Entry point of the command line (``gllamm_launcher.main`` parses before importing gllamm)."""
+    from gllamm_launcher import build_parser
+
+    return run(build_parser().parse_args(argv))
+
+
+def run(args) -> int:
+    """Run a parsed command; errors are one line on standard error (exit 2; 3 for an internal error)."""
     from .errors import GllammError
 
     try:
-        return args.handler(args)
+        return HANDLERS[args.handler](args)
     except GllammError as exc:
         print(f"gllamm: error: {exc}", file=sys.stderr)
         return 2
@@ -161,6 +146,3 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return 3
 
-
-if __name__ == "__main__":
-    sys.exit(main())
