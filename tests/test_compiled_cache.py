@@ -163,3 +163,19 @@ def test_a_command_line_preloads_the_programs_of_its_last_run(tmp_path):
     assert float(value) == pytest.approx(float(np.sum(np.sin(np.arange(3.0)))), rel=1e-15)
     assert len(list((tmp_path / "gllamm-programs" / "profiles").iterdir())) == 1
 
+
+
+def test_verbose_fits_say_when_they_compile(store, capsys):
+    from gllamm._compiled_cache import announce_compiles
+
+    @announce_compiles
+    def fit(verbose=False):
+        return cache.CachedFunction("probe", jax.jit(_probe), "announced")(*ARGS)
+
+    fit(verbose=True)
+    out = capsys.readouterr().out
+    assert "compiling the probe program for this model" in out and "compiled the probe program in" in out
+    fit(verbose=True)  # stored now: loaded, nothing compiled
+    assert "compiling" not in capsys.readouterr().out
+    cache.CachedFunction("probe", jax.jit(_probe), "quiet")(*ARGS)  # not verbose: silent
+    assert capsys.readouterr().out == ""

@@ -249,10 +249,39 @@ def _load_stored(path: Path, needs_lapack: bool):
 _UNSTORABLE = "jit"  # index entry of a program that cannot be serialised: trace and compile it as usual
 
 
-def _compile(jitted, args, directory: Path) -> tuple[object, str]:
+_progress: list = [None]  # the function that reports compilations (set by ``announce_compiles``), or None
+
+
+def announce_compiles(function):
+    """Decorator for fit(): with ``verbose=True`` every compilation of a likelihood program is reported as it
+    starts and with its duration when done (a first fit can spend most of its time compiling)."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if not kwargs.get("verbose"):
+            return function(*args, **kwargs)
+        previous, _progress[0] = _progress[0], lambda text: print(text, flush=True)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _progress[0] = previous
+
+    return wrapper
+
+
+def _say(text: str) -> None:
+    if _progress[0] is not None:
+        _progress[0](text)
+
+
+def _compile(jitted, args, directory: Path, name: str = "likelihood") -> tuple[object, str]:
     """Lower and compile ``jitted`` for ``args``; (compiled, index entry text). Stores the executable."""
+    import time
+
     from jax.experimental import serialize_executable
 
+    started = time.perf_counter()
     lowered = jitted.lower(*args)
     text = lowered.as_text()  # without source locations: unchanged by edits elsewhere in the source
     needs_lapack = "lapack" in text
@@ -266,8 +295,10 @@ def _compile(jitted, args, directory: Path) -> tuple[object, str]:
         return loaded, entry
     except Exception:  # not stored yet (or unreadable): compile
         pass
+    _say(f"  compiling the {name} program for this model (once: later fits load it) ...")
     with _persistent_cache_off():
         compiled = lowered.compile(compiler_options=options or None)
+    _say(f"  compiled the {name} program in {time.perf_counter() - started:.1f} s")
     try:
         payload = serialize_executable.serialize(compiled)
     except Exception:  # e.g. constants the serialised form cannot hold
@@ -347,7 +378,7 @@ class CachedFunction:
                     return _load_stored(*stored)
                 except Exception:  # the program is gone or unreadable: trace (and compile) again
                     pass
-            compiled, entry = _compile(self.jitted, args, directory)
+            compiled, entry = _compile(self.jitted, args, directory, self.name)
             _write(self._index(directory, signature), entry.encode())
             return compiled
         except Exception:  # serialisation unavailable or incompatible: trace and compile as usual

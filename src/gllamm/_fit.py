@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import _jax  # noqa: F401
 from ._blas import one_blas_thread
+from ._compiled_cache import announce_compiles
 from .design import Design, build_design
 from .design.identification import check_identified, check_response_varies, check_separation
 from .errors import ComputationWarning, GllammError, QuadratureWarning, check_choice, closest, warn_user
@@ -51,6 +52,7 @@ def default_nip(dim: int) -> int:
 
 
 @one_blas_thread
+@announce_compiles
 def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
         family_by: str | None = None, base=None, choice_set: str | None = None, nominal: str | None = None,
         classes: int | str | None = None, concomitant: str | None = None, known_class: str | None = None,
