@@ -245,6 +245,8 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
                    seed=seed, start_summary=json.dumps(summary), fix=fix, equal=equal,
                    n_free=int(constraints.matrix.shape[1]))
     options.update(_layout_options(layout, design, spec, chunk_size))
+    if fit_data is not None and fit_data["cluster_weight"].shape[0] < design.data()["cluster_weight"].shape[0]:
+        options["distinct_clusters"] = int(fit_data["cluster_weight"].shape[0])  # (equal clusters fitted as one)
     return make_result(spec, table, design, integration, best, options, constraints=constraints,
                         warn=max_iter > 0 and not notes)
 

@@ -350,19 +350,27 @@ class CachedFunction:
     def prefetch(self, *args) -> None:
         """Start loading the stored executable for these arguments (shapes) in the background, if there is
         one; the first call then waits for it instead of loading it. Never compiles."""
-        signature = self._signature(args)
+        key = self._key(args)
         directory = _cache_dir()
-        if directory is None or signature in self._callables or signature in self._pending:
+        if directory is None or key in self._callables or key in self._pending:
             return
-        stored = self._stored(directory, signature)
+        stored = self._stored(directory, self._signature(key))
         if isinstance(stored, tuple) and stored[0].exists():
-            self._pending[signature] = _preloaded_future(*stored) or _background().submit(_load, *stored)
+            self._pending[key] = _preloaded_future(*stored) or _background().submit(_load, *stored)
 
     @staticmethod
-    def _signature(args) -> str:
+    def _key(args) -> tuple:
+        """The arguments' structure, shapes and dtypes, as a hashable key (no text: cheap at every call)."""
         leaves, treedef = jax.tree_util.tree_flatten(args)
-        shapes = ",".join(f"{getattr(x, 'dtype', type(x).__name__)}{tuple(getattr(x, 'shape', ()))}"
-                          f"{'w' if getattr(x, 'weak_type', False) else ''}" for x in leaves)
+        return treedef, tuple((tuple(getattr(x, "shape", ())), getattr(x, "dtype", type(x)),
+                               bool(getattr(x, "weak_type", False))) for x in leaves)
+
+    @staticmethod
+    def _signature(key: tuple) -> str:
+        """The text of a ``_key`` for the on-disk index."""
+        treedef, leaves = key
+        dtype_name = lambda d: d.__name__ if isinstance(d, type) else str(d)  # noqa: E731
+        shapes = ",".join(f"{dtype_name(dtype)}{shape}{'w' if weak else ''}" for shape, dtype, weak in leaves)
         return f"{treedef}|{shapes}"
 
     def _make(self, args, signature: str):
@@ -385,21 +393,21 @@ class CachedFunction:
             return self.jitted
 
     def __call__(self, *args):
-        signature = self._signature(args)
-        function = self._callables.get(signature)
+        key = self._key(args)
+        function = self._callables.get(key)
         if function is None:
-            pending = self._pending.pop(signature, None)
+            pending = self._pending.pop(key, None)
             try:
                 function = pending.result() if pending is not None else None
             except Exception:  # the stored executable did not load: compile
                 function = None
             if function is None:
-                function = self._make(args, signature)
-            self._callables[signature] = function
+                function = self._make(args, self._signature(key))
+            self._callables[key] = function
         if function is self.jitted:
             return function(*args)
         try:
             return function(*args)
         except (TypeError, ValueError):  # arguments the executable does not accept (e.g. placed elsewhere)
-            self._callables[signature] = self.jitted
+            self._callables[key] = self.jitted
             return self.jitted(*args)
