@@ -31,7 +31,7 @@ with quiet_imports():  # (the collector would rescan the imported stack; see _st
 
 freeze_at_exit()
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 __all__ = [
     "ComputationWarning", "ConvergenceWarning", "DataWarning", "QuadratureWarning", "results", "Design", "Family", "FitResult", "FormulaSpec", "GllammError",

@@ -25,7 +25,7 @@ FORMAT = 1
 
 def save(result, path) -> Path:
     """Write a fitted result to ``path`` (a .gllamm zip file)."""
-    from .. import __version__
+    from .._version import __version__
 
     path = Path(path)
     design = result.design
@@ -61,7 +61,7 @@ def save(result, path) -> Path:
 def load(path):
     """Read a result written by ``save``; the model and design are rebuilt, nothing is refitted, and nothing
     in the file is executed (see the module docstring)."""
-    from .. import __version__
+    from .._version import __version__
 
     meta, frame, arrays = _read(path)
     if meta.get("format") != FORMAT:
