@@ -46,3 +46,21 @@ def test_an_unfinished_maximisation_returns_the_hessian_at_its_last_point():
     result = maximize(value_and_grad, hessian, np.zeros(3), max_iter=4, tol=1e-30)
     assert not result.converged and "iteration limit" in result.message
     np.testing.assert_array_equal(result.hessian, hessian(result.theta))
+
+
+def test_a_point_whose_hessian_is_not_finite_is_never_stepped_to():
+    """Where the curvature is not finite (NaN from an overflow, say) the step is refused and a shorter one tried;
+    the maximiser never ends in a LinAlgError from the eigendecomposition."""
+    def value_and_grad(x):
+        return float(-(x[0] - 2.0) ** 2), np.array([-2.0 * (x[0] - 2.0)])
+
+    def hessian(x):
+        return np.array([[np.nan]]) if 0.9 < x[0] < 1.1 else np.array([[-2.0]])
+
+    result = maximize(value_and_grad, hessian, np.zeros(1), tol=1e-12)
+    assert np.all(np.isfinite(result.hessian))
+    assert not (0.9 < result.theta[0] < 1.1)
+    if not result.converged:
+        assert "finite and twice differentiable" in result.message
+    else:
+        np.testing.assert_allclose(result.theta, [2.0], atol=1e-6)

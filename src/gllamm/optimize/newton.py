@@ -92,7 +92,12 @@ def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float,
     """
     d = jacobi_scales(hessian) if scales is None else scales
     scaled_gradient = d * gradient
-    eigenvalues, vectors = np.linalg.eigh(-0.5 * (hessian + hessian.T) * np.outer(d, d))
+    try:
+        eigenvalues, vectors = np.linalg.eigh(-0.5 * (hessian + hessian.T) * np.outer(d, d))
+    except np.linalg.LinAlgError:  # (not finite, or LAPACK failed): a short steepest-ascent step instead
+        step = d * d * gradient
+        step *= min(1.0, radius / max(np.linalg.norm(step), 1e-300))
+        return step, float(gradient @ step)
     floor = max(1e-8, 1e-8 * np.abs(eigenvalues).max())
     modified = np.where(eigenvalues > floor, eigenvalues, np.maximum(np.abs(eigenvalues), floor))
     step = d * (vectors @ ((vectors.T @ scaled_gradient) / modified))
@@ -150,15 +155,19 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
             continue
         iterations += 1
         scales = jacobi_scales(h)
+        new_h = None
         for _ in range(60):
             step, predicted = newton_step(grad, h, radius, scales)
             new_value, new_grad = evaluate(theta + step)
             actual = new_value - value
             if np.isfinite(new_value) and np.all(np.isfinite(new_grad)) and actual >= -1e-12 * max(1.0, abs(value)):
-                break
+                new_h = sym_hessian(theta + step)
+                if np.all(np.isfinite(new_h)):  # (a point whose curvature is not finite is no place to go on from)
+                    break
             radius = 0.25 * np.linalg.norm(step)
         else:
-            message = "no step increased the log-likelihood; " + message
+            message = "no step increased the log-likelihood to a point where it is finite and twice " \
+                      "differentiable; " + message
             break
         agreement = actual / predicted if predicted > 0 else 1.0
         length = np.linalg.norm(step)
@@ -166,8 +175,7 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
             radius *= 2.0
         elif agreement < 0.25:
             radius = 0.25 * length
-        theta, value, grad = theta + step, new_value, new_grad
-        h = sym_hessian(theta)
+        theta, value, grad, h = theta + step, new_value, new_grad, new_h
         entry = dict(iteration=iterations, loglik=value, max_abs_gradient=float(np.abs(grad).max()),
                      step=float(np.linalg.norm(step)), seconds=time.perf_counter() - start)
         log.append(entry)
