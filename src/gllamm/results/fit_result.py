@@ -143,6 +143,15 @@ class FitResult:
             return 0.0, np.nan
         return np.nan, np.nan
 
+    def fit_measures(self) -> pd.Series:
+        """Fit measures of an SEM with continuous indicators, named as lavaan's fitMeasures(): chisq, df, pvalue,
+        baseline.chisq, cfi, tli, rmsea (with its 90% interval and close-fit p-value), srmr, aic, bic, ...
+        (chisq = 2 (l_saturated - l); see gllamm.results.fit_measures). NaN, with the reason in
+        ``.attrs["note"]``, for models without a saturated model in closed form."""
+        from .fit_measures import fit_measures
+
+        return fit_measures(self)
+
     def variance_components(self, level: float = 0.95) -> pd.DataFrame:
         """Variances and covariances of latent variables (and residual variances), with SDs/correlations and SEs.
 

@@ -76,6 +76,7 @@ def render_summary(result) -> str:
         probabilities = [n for n in table.index if n.startswith("P(")]
         if probabilities:
             lines += ["", "Class probabilities"] + _coefficient_block(table.loc[probabilities])[1:]
+    lines += _fit_measure_lines(result)
     families = result.spec.dispersion_families or (family.name,) * len(result.spec.dispersions)
     for key, member in zip(result.spec.dispersions, families):
         if member == "gamma":
@@ -93,3 +94,19 @@ def _coefficient_block(frame) -> list[str]:
         lines.append(f"{name:{width}}{_fmt(row.estimate)} {_fmt(row.se)} {z} {p}   "
                      f"{_fmt(row.ci_lower)} {_fmt(row.ci_upper)}")
     return lines
+
+
+def _fit_measure_lines(result) -> list[str]:
+    """Chi-square, CFI, TLI, RMSEA and SRMR of SEMs with continuous indicators (nothing for other models)."""
+    if not hasattr(result.spec.formula, "text") or not result.spec.family.exact_gaussian:
+        return []
+    measures = result.fit_measures()
+    if measures.isna().all():
+        return ["", f"Fit measures: {measures.attrs.get('note', 'not available')}"]
+    m = measures
+    return ["", "Fit measures (as lavaan's fitMeasures)",
+            f"  Chi-square = {m['chisq']:.3f}, df = {m['df']:.0f}, p = {m['pvalue']:.4g}   "
+            f"(baseline {m['baseline.chisq']:.3f}, df {m['baseline.df']:.0f})",
+            f"  CFI = {m['cfi']:.4f}   TLI = {m['tli']:.4f}   SRMR = {m['srmr']:.4f}",
+            f"  RMSEA = {m['rmsea']:.4f}, 90% CI [{m['rmsea.ci.lower']:.4f}, {m['rmsea.ci.upper']:.4f}], "
+            f"P(RMSEA <= 0.05) = {m['rmsea.pvalue']:.4g}"]

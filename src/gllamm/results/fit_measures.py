@@ -1,0 +1,130 @@
+"""Fit measures of structural equation models with continuous indicators, as lavaan reports them.
+
+For a single-level model of p Gaussian (identity-link) indicators of N units with complete responses, the
+saturated model has the sample means and the covariance matrix S (divisor N) and log-likelihood
+
+    l_sat = -N/2 (p log 2 pi + log|S| + p),
+
+the baseline (independence) model has free means and variances only, l_base = sum_j -N/2 (log 2 pi + log s_jj + 1),
+and with the model's log-likelihood l and k free parameters (means included):
+
+    chisq = 2 (l_sat - l),  df = p(p+3)/2 - k,  baseline.chisq = 2 (l_sat - l_base),  baseline.df = p(p-1)/2,
+    cfi = 1 - max(chisq - df, 0) / max(baseline.chisq - baseline.df, chisq - df, 0),
+    tli = (baseline.chisq/baseline.df - chisq/df) / (baseline.chisq/baseline.df - 1),
+    rmsea = sqrt(max(chisq - df, 0) / (df N)), its 90% interval from the noncentral chi-square (noncentrality
+    N df rmsea^2) and rmsea.pvalue = P(chisq' >= chisq) under rmsea = 0.05,
+    srmr = sqrt(mean over i <= j of ((s_ij - sigma_ij) / sqrt(s_ii s_jj))^2)  (Bentler's, covariances only;
+    the means of these models are saturated),
+
+where sigma_ij is the model-implied covariance Lambda M Psi M' Lambda' + Theta (M = (I - B)^{-1}). aic and bic
+count every free parameter, the means included (lavaan's cfa() without meanstructure counts p fewer).
+Models for which this saturated model does not apply (binary or ordinal items, latent classes, several levels,
+covariates, missing responses, weights) give NaN with the reason in ``Series.attrs["note"]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+NAMES = ("npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "baseline.pvalue", "cfi", "tli", "logl",
+         "unrestricted.logl", "aic", "bic", "ntotal", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue",
+         "srmr")
+
+
+def fit_measures(result) -> pd.Series:
+    """lavaan's fit measures of a single-level SEM with continuous indicators (see the module docstring)."""
+    reason = _not_available(result)
+    if reason is not None:
+        series = pd.Series(np.nan, index=list(NAMES), name="fit measures")
+        series.attrs["note"] = reason
+        return series
+    indicators = list(result.design.response_name.split(", "))
+    Y = result.design.model_frame[indicators].to_numpy(dtype=float)
+    N, p = Y.shape
+    centred = Y - Y.mean(axis=0)
+    S = centred.T @ centred / N
+    log_2pi = np.log(2 * np.pi)
+    saturated = -0.5 * N * (p * log_2pi + np.linalg.slogdet(S)[1] + p)
+    baseline = float(np.sum(-0.5 * N * (log_2pi + np.log(np.diag(S)) + 1)))
+    k = result.n_params
+    chisq, df = 2 * (saturated - result.loglik), p * (p + 3) / 2 - k
+    base_chisq, base_df = 2 * (saturated - baseline), p * (p - 1) / 2
+    excess, base_excess = max(chisq - df, 0.0), max(base_chisq - base_df, 0.0)
+    denominator = max(base_excess, excess)
+    values = {
+        "npar": k, "chisq": chisq, "df": df, "pvalue": stats.chi2.sf(chisq, df) if df > 0 else np.nan,
+        "baseline.chisq": base_chisq, "baseline.df": base_df, "baseline.pvalue": stats.chi2.sf(base_chisq, base_df),
+        "cfi": 1.0 - excess / denominator if denominator > 0 else 1.0,
+        "tli": (base_chisq / base_df - chisq / df) / (base_chisq / base_df - 1.0) if df > 0 else np.nan,
+        "logl": result.loglik, "unrestricted.logl": saturated, "aic": -2 * result.loglik + 2 * k,
+        "bic": -2 * result.loglik + np.log(N) * k, "ntotal": N,
+    }
+    values.update(_rmsea(chisq, df, N))
+    implied = implied_covariance(result, indicators)
+    scale = np.sqrt(np.outer(np.diag(S), np.diag(S)))
+    lower = np.tril_indices(p)
+    values["srmr"] = float(np.sqrt(np.mean(((S - implied) / scale)[lower] ** 2)))
+    return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")
+
+
+def _rmsea(chisq: float, df: float, n: int, level: float = 0.90, close: float = 0.05) -> dict:
+    """RMSEA, its interval from the noncentral chi-square distribution and the test of close fit."""
+    if df <= 0:
+        return {"rmsea": np.nan, "rmsea.ci.lower": np.nan, "rmsea.ci.upper": np.nan, "rmsea.pvalue": np.nan}
+
+    def noncentrality(probability: float) -> float:  # lambda with P(chi2'(df, lambda) <= chisq) = probability
+        cdf = lambda lam: stats.ncx2.cdf(chisq, df, lam) if lam > 0 else stats.chi2.cdf(chisq, df)  # noqa: E731
+        if cdf(0.0) < probability:
+            return 0.0
+        upper = max(chisq, 1.0)
+        while cdf(upper) > probability:
+            upper *= 2
+        return optimize.brentq(lambda lam: cdf(lam) - probability, 0.0, upper, xtol=1e-12)
+
+    tail = (1 - level) / 2
+    return {"rmsea": np.sqrt(max(chisq - df, 0.0) / (df * n)),
+            "rmsea.ci.lower": np.sqrt(noncentrality(1 - tail) / (df * n)),
+            "rmsea.ci.upper": np.sqrt(noncentrality(tail) / (df * n)),
+            "rmsea.pvalue": stats.ncx2.sf(chisq, df, close**2 * df * n)}
+
+
+def implied_covariance(result, indicators: list[str]) -> np.ndarray:
+    """Sigma = Lambda M Psi M' Lambda' + Theta of the indicators (in the order given)."""
+    from ..objective import latent_structure
+
+    table = result.table_spec
+    params = table.unpack(np.asarray(result.theta))
+    loadings, _, ML = (np.asarray(x) for x in latent_structure(table, params))
+    A = loadings.T @ ML  # (items, q): each item's loadings on the standardised disturbances
+    columns = list(result.design.response_name.split(", "))
+    A = A[[columns.index(name) for name in indicators]]
+    residual = np.exp(2 * np.asarray(params.log_dispersion))  # sigma^2 per dispersion
+    theta = np.array([residual[list(result.spec.dispersions).index(f"{name}~~{name}")] for name in indicators])
+    return A @ A.T + np.diag(theta)
+
+
+def _not_available(result) -> str | None:
+    """Why the saturated-model fit measures do not apply to this fit (None when they do)."""
+    spec, design = result.spec, result.design
+    if not hasattr(spec.formula, "text"):
+        return "fit measures are for models written in lavaan-style syntax (a formula model has no saturated model)"
+    if not spec.family.exact_gaussian:
+        return ("no saturated model in closed form for binary, count or ordinal indicators: chi-square based fit "
+                "measures are not defined here (compare models with gllamm.lr_test)")
+    if len(spec.levels) != 1 or spec.discrete_level is not None:
+        return "fit measures of models with several levels or latent classes are not available yet"
+    level = spec.levels[0]
+    if level.covariate_paths or level.products or level.cross_paths or spec.scale_names or \
+            any(not name.endswith("~1") for name in spec.fixed_names):
+        return "fit measures of models with covariates are not available yet"
+    frame = design.model_frame
+    indicators = list(design.response_name.split(", "))
+    if frame is None or any(name not in frame for name in indicators) or frame[indicators].isna().any().any():
+        return "fit measures with missing responses are not available yet"
+    if result.options.get("weights") is not None or design.weights_argument is not None:
+        return "fit measures of weighted fits are not available"
+    if any(f"{name}~~{name}" not in spec.dispersions for name in indicators):
+        return "fit measures need a residual variance for every indicator"
+    return None

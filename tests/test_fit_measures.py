@@ -1,0 +1,49 @@
+"""Fit measures of an SEM against lavaan (tests/reference/holzinger_fit.json, made by
+tests/reference/r/refs_fit_measures_crossed_nb_profile.R):
+
+    fit <- cfa("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\nspeed =~ x7 + x8 + x9", data = hs)
+    fitMeasures(fit)   # chisq 85.3055, df 24, cfi 0.93056, tli 0.89584, rmsea 0.09212 [0.07142, 0.11368],
+                       # srmr 0.06521, aic 7517.49, bic 7595.34 (npar 21: cfa() without meanstructure)
+
+gllamm's model has the 9 intercepts too (npar 30, same chi-square and df: the means are saturated), so its aic
+and bic are lavaan's plus 2 * 9 and 9 log(301)."""
+
+import numpy as np
+import pytest
+
+import gllamm
+from reference_cases import load_reference
+
+CFA = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+
+
+@pytest.fixture(scope="module")
+def cfa():
+    return gllamm.fit(CFA, gllamm.datasets.load("holzinger"))
+
+
+def test_fit_measures_equal_lavaans(cfa):
+    reference = load_reference("holzinger_fit")["fit"]
+    measures = cfa.fit_measures()
+    assert measures["chisq"] == pytest.approx(reference["chisq"], abs=1e-3)
+    for name in ("df", "pvalue", "baseline.chisq", "baseline.df", "cfi", "tli", "logl", "unrestricted.logl", "rmsea",
+                 "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "srmr", "ntotal"):
+        assert measures[name] == pytest.approx(reference[name], rel=1e-4), name
+    means = 9
+    assert measures["npar"] == reference["npar"] + means
+    assert measures["aic"] == pytest.approx(reference["aic"] + 2 * means, rel=1e-6)
+    assert measures["bic"] == pytest.approx(reference["bic"] + np.log(301) * means, rel=1e-6)
+
+
+def test_the_summary_shows_them(cfa):
+    text = cfa.summary()
+    assert "Fit measures" in text and "CFI" in text and "RMSEA" in text and "0.9306" in text
+
+
+def test_models_without_a_saturated_model_say_so():
+    lsat = gllamm.datasets.load("lsat7")
+    result = gllamm.fit("theta =~ Q1 + Q2 + Q3 + Q4 + Q5", lsat, family="binomial", nip=20)
+    measures = result.fit_measures()
+    assert measures.isna().all() and "no saturated model in closed form" in measures.attrs["note"]
+    formula = gllamm.fit("reaction ~ days + (1 | subject)", gllamm.datasets.load("sleepstudy"))
+    assert "lavaan-style syntax" in formula.fit_measures().attrs["note"]
