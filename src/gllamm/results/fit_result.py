@@ -152,6 +152,21 @@ class FitResult:
 
         return fit_measures(self)
 
+    def standardized(self, level: float = 0.95) -> pd.DataFrame:
+        """The standardised solution of an SEM with continuous indicators, as lavaan's standardizedSolution():
+        lhs, op, rhs, est, std.lv (latent variables standardised), std.all (observed too; e.g. a loading
+        lambda sd(f) / sd(y)), with delta-method SE, z and interval of std.all (gllamm.results.standardized)."""
+        from .standardized import standardized
+
+        return standardized(self, level)
+
+    def r_squared(self) -> pd.Series:
+        """R-squared of every indicator and of every latent variable regressed on others (1 - residual variance /
+        model-implied variance)."""
+        from .standardized import r_squared
+
+        return r_squared(self)
+
     def variance_components(self, level: float = 0.95) -> pd.DataFrame:
         """Variances and covariances of latent variables (and residual variances), with SDs/correlations and SEs.
 
