@@ -80,3 +80,38 @@ def test_the_standardized_solution_and_r_squared_equal_lavaans(cfa):
                            for e in np.eye(len(theta))])
     se = np.sqrt(np.diag(jac @ cfa.theta_vcov @ jac.T))
     np.testing.assert_allclose(solution["se"].to_numpy()[:9], se[:9], rtol=1e-5)
+
+
+def test_with_missing_responses_the_saturated_model_is_fitted_on_the_observed_data():
+    """lavaan's missing="ml": the saturated model by ML on every unit's observed responses (EM here), checked
+    against a direct maximisation of the same observed-data log-likelihood over means and a Cholesky factor."""
+    from scipy import optimize
+
+    from gllamm.results.fit_measures import _normal_loglik, saturated_model
+
+    data = gllamm.datasets.load("holzinger")
+    items = [f"x{i}" for i in range(1, 7)]
+    rng = np.random.default_rng(1)
+    for item in items:
+        data.loc[rng.uniform(size=len(data)) < 0.08, item] = np.nan
+    Y = data[items].to_numpy(dtype=float)
+    mean, covariance, loglik = saturated_model(Y)
+    p, lower = len(items), np.tril_indices(len(items))
+
+    def minus_loglik(v):
+        factor = np.zeros((p, p))
+        factor[lower] = v[p:]
+        return -_normal_loglik(Y, v[:p], factor @ factor.T)
+
+    start = np.r_[mean, np.linalg.cholesky(covariance)[lower]] + 0.05
+    direct = optimize.minimize(minus_loglik, start, method="BFGS", options=dict(gtol=1e-8, maxiter=5000))
+    assert loglik == pytest.approx(-direct.fun, abs=1e-6)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gllamm.DataWarning)
+        result = gllamm.fit("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6", data)
+    measures = result.fit_measures()
+    assert measures["unrestricted.logl"] == pytest.approx(loglik, abs=1e-6)
+    assert measures["chisq"] == pytest.approx(2 * (loglik - result.loglik), abs=1e-8) and measures["chisq"] > 0
+    assert measures["df"] == 6 * 9 / 2 - result.n_params and 0 < measures["cfi"] <= 1

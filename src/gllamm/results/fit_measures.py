@@ -19,7 +19,8 @@ and with the model's log-likelihood l and k free parameters (means included):
 where sigma_ij is the model-implied covariance Lambda M Psi M' Lambda' + Theta (M = (I - B)^{-1}). aic and bic
 count every free parameter, the means included (lavaan's cfa() without meanstructure counts p fewer).
 Models for which this saturated model does not apply (binary or ordinal items, latent classes, several levels,
-covariates, missing responses, weights) give NaN with the reason in ``Series.attrs["note"]``.
+covariates, weights) give NaN with the reason in ``Series.attrs["note"]``. With missing responses the saturated
+model is fitted by ML on the observed data (EM; lavaan's missing="ml"), as is the baseline.
 """
 
 from __future__ import annotations
@@ -42,12 +43,10 @@ def fit_measures(result) -> pd.Series:
         return series
     indicators = list(result.design.response_name.split(", "))
     Y = result.design.model_frame[indicators].to_numpy(dtype=float)
+    Y = Y[~np.isnan(Y).all(axis=1)]
     N, p = Y.shape
-    centred = Y - Y.mean(axis=0)
-    S = centred.T @ centred / N
-    log_2pi = np.log(2 * np.pi)
-    saturated = -0.5 * N * (p * log_2pi + np.linalg.slogdet(S)[1] + p)
-    baseline = float(np.sum(-0.5 * N * (log_2pi + np.log(np.diag(S)) + 1)))
+    _, S, saturated = saturated_model(Y)
+    baseline = _independence_loglik(Y)
     k = result.n_params
     chisq, df = 2 * (saturated - result.loglik), p * (p + 3) / 2 - k
     base_chisq, base_df = 2 * (saturated - baseline), p * (p - 1) / 2
@@ -67,6 +66,61 @@ def fit_measures(result) -> pd.Series:
     lower = np.tril_indices(p)
     values["srmr"] = float(np.sqrt(np.mean(((S - implied) / scale)[lower] ** 2)))
     return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")
+
+
+def saturated_model(Y: np.ndarray, tol: float = 1e-12, max_iter: int = 10_000) -> tuple[np.ndarray, np.ndarray, float]:
+    """(means, covariance, log-likelihood) of the multivariate normal fitted by ML to Y (units x items, NaN where
+    a response is missing; lavaan's missing="ml" saturated model). Without missing values: the sample means and
+    covariance (divisor N). With them: the EM algorithm, whose E-step replaces each unit's missing responses by
+    their conditional mean given its observed ones (and adds their conditional covariance to the cross-products),
+    until the moments change by less than ``tol``."""
+    observed = ~np.isnan(Y)
+    N, p = Y.shape
+    mean = np.nanmean(Y, axis=0)
+    if observed.all():
+        centred = Y - mean
+        covariance = centred.T @ centred / N
+    else:
+        covariance = np.diag(np.nanvar(Y, axis=0))
+        patterns, which = np.unique(observed, axis=0, return_inverse=True)
+        for _ in range(max_iter):
+            first, second = np.zeros(p), np.zeros((p, p))
+            for k, pattern in enumerate(patterns):
+                rows = Y[which.reshape(-1) == k]
+                o, m = np.flatnonzero(pattern), np.flatnonzero(~pattern)
+                filled = np.where(np.isnan(rows), 0.0, rows)
+                if m.size:
+                    regression = np.linalg.solve(covariance[np.ix_(o, o)], covariance[np.ix_(o, m)]).T  # (m, o)
+                    filled[:, m] = mean[m] + (rows[:, o] - mean[o]) @ regression.T
+                    second[np.ix_(m, m)] += len(rows) * (covariance[np.ix_(m, m)] - regression @ covariance[np.ix_(o, m)])
+                first += filled.sum(axis=0)
+                second += filled.T @ filled
+            new_mean = first / N
+            new_covariance = second / N - np.outer(new_mean, new_mean)
+            change = max(np.abs(new_mean - mean).max(), np.abs(new_covariance - covariance).max())
+            mean, covariance = new_mean, new_covariance
+            if change < tol * max(1.0, np.abs(covariance).max()):
+                break
+    return mean, covariance, _normal_loglik(Y, mean, covariance)
+
+
+def _normal_loglik(Y: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> float:
+    """sum_i log N(y_i,obs; mean_obs, covariance_obs) over units, each on its observed responses."""
+    observed = ~np.isnan(Y)
+    total = 0.0
+    for pattern in np.unique(observed, axis=0):
+        rows = Y[(observed == pattern).all(axis=1)][:, pattern]
+        total += stats.multivariate_normal(mean[pattern], covariance[np.ix_(pattern, pattern)]).logpdf(rows).sum()
+    return float(total)
+
+
+def _independence_loglik(Y: np.ndarray) -> float:
+    """The baseline model: every item its own mean and variance, items independent (ML on the observed values)."""
+    total = 0.0
+    for column in Y.T:
+        values = column[~np.isnan(column)]
+        total += float(np.sum(stats.norm.logpdf(values, values.mean(), values.std())))
+    return total
 
 
 def _rmsea(chisq: float, df: float, n: int, level: float = 0.90, close: float = 0.05) -> dict:
@@ -121,8 +175,8 @@ def _not_available(result) -> str | None:
         return "fit measures of models with covariates are not available yet"
     frame = design.model_frame
     indicators = list(design.response_name.split(", "))
-    if frame is None or any(name not in frame for name in indicators) or frame[indicators].isna().any().any():
-        return "fit measures with missing responses are not available yet"
+    if frame is None or any(name not in frame for name in indicators):
+        return "the model frame does not hold every indicator"
     if result.options.get("weights") is not None or design.weights_argument is not None:
         return "fit measures of weighted fits are not available"
     if any(f"{name}~~{name}" not in spec.dispersions for name in indicators):
