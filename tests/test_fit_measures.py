@@ -115,3 +115,53 @@ def test_with_missing_responses_the_saturated_model_is_fitted_on_the_observed_da
     assert measures["unrestricted.logl"] == pytest.approx(loglik, abs=1e-6)
     assert measures["chisq"] == pytest.approx(2 * (loglik - result.loglik), abs=1e-8) and measures["chisq"] > 0
     assert measures["df"] == 6 * 9 / 2 - result.n_params and 0 < measures["cfi"] <= 1
+
+
+MEDIATION = CFA + """
+textual ~ a*visual
+speed ~ b*textual + c*visual
+indirect := a*b
+total := c + a*b"""
+
+
+def test_defined_parameters_by_the_delta_method():
+    """indirect := a*b, total := c + a*b: the estimates are those functions of the labelled paths, and their SEs
+    sqrt(g' V g) with the gradients written out by hand: (b, a) and (1, b, a) for (c, a, b)."""
+    result = gllamm.fit(MEDIATION, gllamm.datasets.load("holzinger"))
+    table = result.table()
+    a, b, c = (result.params[name] for name in ("textual~visual", "speed~textual", "speed~visual"))
+    names = ["textual~visual", "speed~textual", "speed~visual"]
+    V = result.vcov.loc[names, names].to_numpy()
+    assert table.loc["indirect", "estimate"] == pytest.approx(a * b, rel=1e-12)
+    assert table.loc["total", "estimate"] == pytest.approx(c + a * b, rel=1e-12)
+    g_indirect, g_total = np.array([b, a, 0.0]), np.array([b, a, 1.0])
+    assert table.loc["indirect", "se"] == pytest.approx(np.sqrt(g_indirect @ V @ g_indirect), rel=1e-10)
+    assert table.loc["total", "se"] == pytest.approx(np.sqrt(g_total @ V @ g_total), rel=1e-10)
+    assert "Defined parameters" in result.summary() and "indirect" in result.summary()
+
+
+def test_defined_parameters_survive_save_and_load(tmp_path):
+    result = gllamm.fit(MEDIATION, gllamm.datasets.load("holzinger"))
+    result.save(tmp_path / "mediation.gllamm")
+    loaded = gllamm.load(tmp_path / "mediation.gllamm")
+    np.testing.assert_allclose(loaded.table().loc[["indirect", "total"]].to_numpy(),
+                               result.table().loc[["indirect", "total"]].to_numpy(), rtol=1e-10)
+
+
+def test_a_definition_naming_an_unknown_label_is_refused():
+    with pytest.raises(gllamm.GllammError, match="'ab' is not a label of the model.*Labels: a, b, c"):
+        gllamm.fit(CFA + "\ntextual ~ a*visual\nspeed ~ b*textual + c*visual\nindirect := ab",
+                   gllamm.datasets.load("holzinger"))
+    with pytest.raises(gllamm.GllammError, match="only exp, log, sqrt, abs may be called"):
+        gllamm.fit(CFA + "\ntextual ~ a*visual\nx := __import__('os')", gllamm.datasets.load("holzinger"))
+
+
+def test_defined_parameters_equal_lavaans():
+    """tests/reference/holzinger_mediation.json, made by tests/reference/r/mediation.R:
+    sem(model, data = hs); parameterEstimates(fit)[op == ":="]: indirect 0.026881 (0.026282), total 0.324008
+    (0.070734)."""
+    reference = load_reference("holzinger_mediation")
+    table = gllamm.fit(MEDIATION, gllamm.datasets.load("holzinger")).table()
+    for row in reference["defined"]:
+        assert table.loc[row["lhs"], "estimate"] == pytest.approx(row["est"], abs=1e-5)
+        assert table.loc[row["lhs"], "se"] == pytest.approx(row["se"], rel=1e-3)

@@ -33,6 +33,7 @@ from .optimize.quadrature_check import (EXTRA_POINTS, REFITS, TOLERANCE, Quadrat
                                         needs_check)
 from .results import FitResult
 from .results.construction import make_result
+from .results.defined_parameters import resolve as resolve_definitions
 from .spec import ModelSpec, ParameterTable
 from .spec.constraints import Constraints, build_constraints
 from .syntax import parse_formula
@@ -183,13 +184,18 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
                                                     level_weights=level_weights)
         fix = {**implied.fix, **(fix or {})} or None
         equal = (implied.equal + list(equal or [])) or None
+        definitions = resolve_definitions(syntax.definitions, implied.labels or {})
     else:
+        definitions = ()
         formula = parse_formula(model)
         spec, design = build_design(formula, data, family, weights=weights, offset=offset, trials=trials,
                                     cluster_weights=cluster_weights, top_weights=top_weights, level_weights=level_weights,
                                     scale_weights=scale_weights, scale=scale,
                                     family_by=family_by, base=base, choice_set=choice_set, nominal=nominal,
                                     discrete=classes is not None)
+    if classes is not None and definitions:
+        raise GllammError("Defined parameters (:=) with latent classes are not available yet; compute them from "
+                          "res.params.")
     if classes is not None:
         from ._class_fit import fit_classes
 
@@ -267,7 +273,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     if fit_data is not None and fit_data["cluster_weight"].shape[0] < design.data()["cluster_weight"].shape[0]:
         options["distinct_clusters"] = int(fit_data["cluster_weight"].shape[0])  # (equal clusters fitted as one)
     return make_result(spec, table, design, integration, optimum, options, constraints=constraints,
-                        warn=max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check)
+                       warn=max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check, definitions=definitions)
 
 
 def _check_fit_options(model, max_iter, tol, seed) -> None:

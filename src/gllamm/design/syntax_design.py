@@ -30,6 +30,7 @@ class SyntaxConstraints:
 
     fix: dict
     equal: list
+    labels: dict | None = None  # label -> the reported names of the parameters it labels
 
 
 def _item_level(name: str, data: pd.DataFrame) -> bool:
@@ -555,4 +556,4 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         level_units={"unit": len(keep_people)} | {c: len(h[1]) for c, h in zip(clusters, hierarchy)},
     )
     equal = [tuple(names) for names in labels.values() if len(names) > 1]
-    return spec, design, SyntaxConstraints(fix, equal)
+    return spec, design, SyntaxConstraints(fix, equal, {label: list(names) for label, names in labels.items()})

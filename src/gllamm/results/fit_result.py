@@ -43,6 +43,7 @@ class FitResult:
     options: dict = field(default_factory=dict)  # the fit's options (family, link, method, nip, ...)
     quadrature_check: object = None  # QuadratureCheck: log L at the estimates with more quadrature points
     boundary: tuple = ()  # names of estimates on the boundary (variance 0, correlation +-1, probability 0)
+    definitions: tuple = ()  # defined parameters (name, expression, ((label, reported name), ...)) of the syntax
 
     @property
     def singular(self) -> bool:
@@ -118,6 +119,10 @@ class FitResult:
             "ci_lower": estimate - crit * se,
             "ci_upper": estimate + crit * se,
         })
+        if self.definitions:  # defined parameters (name := expression), by the delta method
+            from .defined_parameters import defined_table
+
+            out = pd.concat([out, defined_table(self, level)])
         for name in self.boundary:  # a Wald SE, z and interval mean nothing at the boundary
             out.loc[name, ["se", "z", "p"]] = np.nan
             out.loc[name, ["ci_lower", "ci_upper"]] = self._boundary_interval(name, level)

@@ -127,13 +127,16 @@ def _rebuild(meta: dict, frame: pd.DataFrame, arrays: dict):
         from ..syntax.model_syntax import parse_model_syntax
 
         frame.index = pd.Index(arrays["cluster_labels"])
-        spec, design, _ = build_syntax_design(parse_model_syntax(meta["syntax"]), frame, family,
+        syntax = parse_model_syntax(meta["syntax"])
+        spec, design, implied = build_syntax_design(syntax, frame, family,
                                               factor_scale=options.get("factor_scale", "loading"),
                                               cluster=options.get("cluster"), weights=arrays.get("weights_argument"),
                                               cluster_weights=arrays.get("cluster_weights_argument"),
                                               level_weights=_level_weights(arrays))
         spec, design = _with_classes(spec, design, frame, options, syntax=True)
-        return _restore(spec, design, meta, arrays, options)
+        from .defined_parameters import resolve
+
+        return _restore(spec, design, meta, arrays, options, resolve(syntax.definitions, implied.labels or {}))
     spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays.get("weights_argument"),
                                 offset=arrays.get("offset_argument"),
                                 trials=arrays["trials"] if meta["trials_given"] else None,
@@ -161,7 +164,7 @@ def _with_classes(spec, design, frame, options, syntax: bool):
                           known_class=options.get("known_class"))
 
 
-def _restore(spec, design, meta, arrays, options):
+def _restore(spec, design, meta, arrays, options, definitions: tuple = ()):
     from .construction import make_result
     from ..integrate import Integration
     from ..optimize import OptimizationResult
@@ -181,7 +184,7 @@ def _restore(spec, design, meta, arrays, options):
                           theta_vcov=arrays["theta_vcov"],
                           quadrature_check=None if check is None else QuadratureCheck(
                               int(check["nip"]), float(check["loglik"]), int(check["check_nip"]),
-                              float(check["check_loglik"])))
+                              float(check["check_loglik"])), definitions=definitions)
     return result
 
 

@@ -76,6 +76,9 @@ def render_summary(result) -> str:
         probabilities = [n for n in table.index if n.startswith("P(")]
         if probabilities:
             lines += ["", "Class probabilities"] + _coefficient_block(table.loc[probabilities])[1:]
+    if result.definitions:
+        defined = table.loc[[d[0] for d in result.definitions]]
+        lines += ["", "Defined parameters (delta-method standard errors)"] + _coefficient_block(defined)[1:]
     lines += _fit_measure_lines(result)
     families = result.spec.dispersion_families or (family.name,) * len(result.spec.dispersions)
     for key, member in zip(result.spec.dispersions, families):

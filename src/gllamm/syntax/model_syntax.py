@@ -7,6 +7,8 @@
     visual  ~~ textual             # covariance;  f ~~ 1*f fixes a variance;  x1 ~~ x1 a residual variance
 
 Modifiers: ``0.5*x`` fixes, ``NA*x`` frees, ``a*x`` labels (equal labels = equality constraints).
+Defined parameters: ``indirect := a*b``, ``total := c + a*b`` (functions of labelled parameters, estimated with
+delta-method standard errors after the fit).
 Statements are separated by newlines or ';'; '#' starts a comment.
 """
 
@@ -45,11 +47,21 @@ class Statement:
 
 
 @dataclass(frozen=True)
+class Definition:
+    """A defined parameter ``name := expression`` of labelled parameters."""
+
+    name: str
+    expression: str
+    line: int
+
+
+@dataclass(frozen=True)
 class ModelSyntax:
-    """A parsed model: its statements in order, and the source text."""
+    """A parsed model: its statements in order, its defined parameters, and the source text."""
 
     text: str
     statements: tuple[Statement, ...]
+    definitions: tuple[Definition, ...] = ()
 
     @property
     def formula(self) -> str:
@@ -117,6 +129,7 @@ def _parse_term(raw: str, text: str, line_number: int, offset: int) -> Term:
 def parse_model_syntax(text: str) -> ModelSyntax:
     """Parse lavaan-style syntax; errors show the line with a caret under the problem."""
     statements: list[Statement] = []
+    definitions: list[Definition] = []
     level = 1
     for line_number, raw_line in enumerate(text.splitlines(), start=1):
         line = re.split(r"[#!]", raw_line, maxsplit=1)[0]
@@ -132,6 +145,14 @@ def parse_model_syntax(text: str) -> ModelSyntax:
                                  "A level block is 'level: 1' (within units), 'level: 2' (between clusters), "
                                  "'level: 3' (clusters of clusters) and so on")
                 level = {"within": 1, "between": 2}.get(name) or int(name)
+                continue
+            if ":=" in stripped:  # a defined parameter
+                name, _, expression = (part.strip() for part in stripped.partition(":="))
+                if not _NAME.match(name):
+                    raise _error(stripped, line_number, 0, f"'{name}' is not a name for a defined parameter")
+                if not expression:
+                    raise _error(stripped, line_number, len(stripped), "A defined parameter needs an expression")
+                definitions.append(Definition(name, expression, line_number))
                 continue
             op = next((o for o in OPERATORS if o in stripped), None)
             if op is None:
@@ -154,7 +175,7 @@ def parse_model_syntax(text: str) -> ModelSyntax:
         raise GllammError("The model syntax has no statements.")
     if not any(s.op == "=~" for s in statements):
         raise GllammError("The model syntax defines no latent variable (no '=~' statement).")
-    return ModelSyntax(text, tuple(statements))
+    return ModelSyntax(text, tuple(statements), tuple(definitions))
 
 
 def looks_like_syntax(model: str) -> bool:
