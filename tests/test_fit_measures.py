@@ -165,3 +165,14 @@ def test_defined_parameters_equal_lavaans():
     for row in reference["defined"]:
         assert table.loc[row["lhs"], "estimate"] == pytest.approx(row["est"], abs=1e-5)
         assert table.loc[row["lhs"], "se"] == pytest.approx(row["se"], rel=1e-3)
+
+
+def test_the_standardized_solution_of_other_models_is_refused_with_the_reason():
+    lsat = gllamm.datasets.load("lsat7")
+    binary = gllamm.fit("theta =~ Q1 + Q2 + Q3 + Q4 + Q5", lsat, family="binomial", nip=20)
+    with pytest.raises(gllamm.GllammError, match="continuous .* indicators and no covariates .*no saturated model"):
+        binary.standardized()
+    with pytest.raises(gllamm.GllammError, match="lavaan-style syntax"):
+        gllamm.fit("reaction ~ days + (1 | subject)", gllamm.datasets.load("sleepstudy")).r_squared()
+    with pytest.raises(gllamm.GllammError, match="Defined parameters \\(:=\\) with latent classes"):
+        gllamm.fit("C =~ Q1 + a*Q2 + Q3\nd := 2*a", lsat, family="binomial", classes=2)

@@ -178,7 +178,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
 
     devices / chunk_size: as in ``fit`` (clusters in parts over devices and processes; not for NPML).
     """
-    from ._fit import _fitting_arrays, _layout, _layout_options, _maximize
+    from ._fit import _fitting_arrays, _layout, _layout_options, _maximize, distinct_clusters
     from .results.construction import make_result
 
     classes, target = class_request(classes)
@@ -245,8 +245,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
                    seed=seed, start_summary=json.dumps(summary), fix=fix, equal=equal,
                    n_free=int(constraints.matrix.shape[1]))
     options.update(_layout_options(layout, design, spec, chunk_size))
-    if fit_data is not None and fit_data["cluster_weight"].shape[0] < design.data()["cluster_weight"].shape[0]:
-        options["distinct_clusters"] = int(fit_data["cluster_weight"].shape[0])  # (equal clusters fitted as one)
+    options.update(distinct_clusters(fit_data, design))
     return make_result(spec, table, design, integration, best, options, constraints=constraints,
                         warn=max_iter > 0 and not notes)
 

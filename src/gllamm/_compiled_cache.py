@@ -36,12 +36,14 @@ ever opened.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
 import re
 import sys
 import threading
+import time
 import zlib
 from contextlib import contextmanager
 from functools import lru_cache
@@ -255,7 +257,6 @@ _progress: list = [None]  # the function that reports compilations (set by ``ann
 def announce_compiles(function):
     """Decorator for fit(): with ``verbose=True`` every compilation of a likelihood program is reported as it
     starts and with its duration when done (a first fit can spend most of its time compiling)."""
-    import functools
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
@@ -277,8 +278,6 @@ def _say(text: str) -> None:
 
 def _compile(jitted, args, directory: Path, name: str = "likelihood") -> tuple[object, str]:
     """Lower and compile ``jitted`` for ``args``; (compiled, index entry text). Stores the executable."""
-    import time
-
     from jax.experimental import serialize_executable
 
     started = time.perf_counter()

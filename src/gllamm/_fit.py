@@ -257,7 +257,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     check = None
     if max_iter > 0 and needs_check(integration, spec):
         optimum, integration, layout, check = _checked_quadrature(table, integration, design, optimum, theta0, max_iter,
-                                                                  tol, verbose, constraints, devices, chunk_size, layout)
+                                                                  tol, verbose, constraints, devices, chunk_size, layout,
+                                                                  fit_data)
     if information is None:
         information = "expected" if linear_gaussian else "observed"
     information = check_choice("information", information, ("observed", "expected"))
@@ -270,8 +271,7 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
                    families=_families_json(family), method=method, nip=int(integration.nip or nip), trials=trials, scale=scale,
                    fix=fix, equal=equal, scale_weights=scale_weights, factor_scale=factor_scale, cluster=cluster, information=information, n_free=int(constraints.matrix.shape[1]))
     options.update(_layout_options(layout, design, spec, chunk_size))
-    if fit_data is not None and fit_data["cluster_weight"].shape[0] < design.data()["cluster_weight"].shape[0]:
-        options["distinct_clusters"] = int(fit_data["cluster_weight"].shape[0])  # (equal clusters fitted as one)
+    options.update(distinct_clusters(fit_data, design))
     return make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                        warn=max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check, definitions=definitions)
 
@@ -311,13 +311,16 @@ def _announce_cost(spec, integration, design, table) -> None:
 
 
 def _checked_quadrature(table, integration, design, optimum, theta0, max_iter, tol, verbose, constraints, devices,
-                        chunk_size, layout):
+                        chunk_size, layout, fit_data):
     """The fit's quadrature checked at the estimates with more points (``optimize.quadrature_check``); while the
     check fails, refitted from the start values with EXTRA_POINTS more points (REFITS times at most). Returns
-    (optimum, integration, layout, check); the optimum is not converged when the last check failed."""
+    (optimum, integration, layout, check); the optimum is not converged when the last check failed.
+    ``fit_data``: the arrays of the fit's iterations (``_fitting_arrays``, the same for every number of points)."""
     requested = integration.nip
+    fit_data = _fitting_arrays(design, integration) if fit_data is None else fit_data
     for refit in range(REFITS + 1):
-        check = _quadrature_check(table, integration, design, optimum.theta, optimum.loglik, devices, chunk_size)
+        check = _quadrature_check(table, integration, design, optimum.theta, optimum.loglik, devices, chunk_size,
+                                  fit_data)
         if verbose:
             print(check.describe())
         if check.passed or refit == REFITS:
@@ -325,7 +328,7 @@ def _checked_quadrature(table, integration, design, optimum, theta0, max_iter, t
         integration = finer(integration)
         layout = _layout(table, integration, design, devices, chunk_size)
         optimum = _maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints, False, layout,
-                            None if layout is not None else _fitting_arrays(design, integration))
+                            None if layout is not None else fit_data)
     if integration.nip != requested and check.passed:
         warn_user(f"{requested} quadrature points per dimension were not enough (the log-likelihood at the estimates "
                   f"changed by more than {TOLERANCE:g} with {requested + EXTRA_POINTS}); refitted with {integration.nip} "
@@ -340,11 +343,11 @@ def _checked_quadrature(table, integration, design, optimum, theta0, max_iter, t
     return optimum, integration, layout, check
 
 
-def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_size) -> QuadratureCheck:
+def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_size, fit_data) -> QuadratureCheck:
     """log L at theta with the fit's rule (``loglik``) and with ``finer(integration)``."""
     check_rule = finer(integration)
     layout = _layout(table, check_rule, design, devices, chunk_size)
-    data, partitioned = _fitting_arrays(design, check_rule), None
+    data, partitioned = fit_data, None
     if layout is not None:
         data, partitioned = layout.data(design), (lambda objective: PartitionedObjective(objective, layout))
     try:
@@ -352,6 +355,13 @@ def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_
     except FloatingPointError:
         check_loglik = float("nan")
     return QuadratureCheck(integration.nip, float(loglik), check_rule.nip, check_loglik)
+
+
+def distinct_clusters(fit_data: dict | None, design) -> dict:
+    """{"distinct_clusters": n} when the iterations ran on n < all clusters (equal ones fitted as one), else {}."""
+    if fit_data is None or fit_data["cluster_weight"].shape[0] == design.data()["cluster_weight"].shape[0]:
+        return {}
+    return {"distinct_clusters": int(fit_data["cluster_weight"].shape[0])}
 
 
 def _fitting_arrays(design, integration) -> dict:

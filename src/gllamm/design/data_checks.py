@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..errors import DataWarning, GllammError, warn_user
@@ -61,3 +62,12 @@ def _warn_numbers_with_text(name: str, column: pd.Series, where: str) -> None:
               f"({', '.join(repr(t) for t in text)}), so it is read as categories (one per distinct value), not as "
               f"numbers. If {text[0]!r} marks missing values, read the file with na_values=[{text[0]!r}] or convert "
               f"with pandas.to_numeric(data['{name}'], errors='coerce').", DataWarning)
+
+
+def complete_rows(frame: pd.DataFrame, columns) -> np.ndarray:
+    """Rows with a value in every one of ``columns``, finite for numeric ones (booleans are never missing)."""
+    complete = frame[list(columns)].notna().all(axis=1).to_numpy().copy()
+    for name in columns:
+        if pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
+            complete &= np.isfinite(frame[name].to_numpy(dtype=float))
+    return complete

@@ -22,7 +22,7 @@ from ..spec import LevelSpec, ModelSpec
 from ..syntax import FormulaSpec
 from ..syntax.safe_expressions import SAFE_CONTEXT, check_formula
 from .chunks import choose_width, chunk_rows
-from .data_checks import check_columns, check_frame
+from .data_checks import check_columns, check_frame, complete_rows
 from .choice_sets import check_varies_within_sets, code_ranks, slot_values, stage_layout
 from .nominal import code_nominal
 from .nominal import expand as expand_nominal
@@ -288,10 +288,7 @@ def build_design(
     check_columns(data, used)
     frame = data[used]
     checked = [name for name in used if not (choice_set is not None and name in response_vars)]  # missing rank = unranked
-    complete = frame[checked].notna().all(axis=1).to_numpy().copy()
-    for name in checked:
-        if pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
-            complete &= np.isfinite(frame[name].to_numpy(dtype=float))
+    complete = complete_rows(frame, checked)
     for extra, name in ((weight_values, "weights"), (offset_values, "offset"), (trial_values, "trials"),
                         (cluster_weight_values, "cluster_weights"), (top_weight_values, "top_weights"),
                         *((v, n) for n, v in level_weight_values.items())):

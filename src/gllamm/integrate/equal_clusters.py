@@ -14,7 +14,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from .shared_gaussian import _chunk_axis_first, few_groups
+from .shared_gaussian import cluster_groups, first_of_groups
 
 _SUMMED = "cluster_weight"
 
@@ -23,27 +23,16 @@ def collapse_equal_clusters(arrays: dict) -> dict | None:
     """The arrays with each group of equal clusters replaced by its first cluster carrying the group's summed
     cluster weight; None when clusters are not one chunk each, there are nested levels, some array is not per
     cluster, or there are more than a quarter as many groups as clusters (``few_groups``)."""
-    from ..design.partition import ROW_KEYS_AXIS1
-
     n_clusters = np.shape(arrays[_SUMMED])[0]
     chunk_cluster = np.asarray(arrays["chunk_cluster"])
     if n_clusters < 2 or "parent" in arrays or not np.array_equal(chunk_cluster, np.arange(n_clusters)):
         return None
-    columns = []
-    for key, value in arrays.items():
-        if key in (_SUMMED, "chunk_cluster"):
-            continue
-        values = _chunk_axis_first(key, value)
-        if values.shape[:1] != (n_clusters,):
-            return None
-        values = values.reshape(n_clusters, -1)
-        columns.append(values[:, np.any(values != values[:1], axis=0)])  # (columns equal for all tell nothing)
-    groups = few_groups(columns, n_clusters)
+    own = (_SUMMED, "chunk_cluster")
+    groups = cluster_groups(arrays, own)
     if groups is None:
         return None
     first, group = groups
-    collapsed = {key: np.asarray(value)[:, first] if key in ROW_KEYS_AXIS1 else np.asarray(value)[first]
-                 for key, value in arrays.items() if key not in (_SUMMED, "chunk_cluster")}
+    collapsed = first_of_groups(arrays, first, own)
     collapsed[_SUMMED] = np.bincount(group, np.asarray(arrays[_SUMMED], dtype=float), minlength=len(first))
-    collapsed["chunk_cluster"] = np.arange(len(first), dtype=np.asarray(arrays["chunk_cluster"]).dtype)
+    collapsed["chunk_cluster"] = np.arange(len(first), dtype=chunk_cluster.dtype)
     return jax.device_put(collapsed)

@@ -80,6 +80,30 @@ def few_groups(columns: list, n_clusters: int):
     return (first, group.reshape(-1)) if len(first) <= _MAX_PATTERN_SHARE * n_clusters else None
 
 
+def cluster_groups(arrays: dict, skip, extra_columns: tuple = ()):
+    """``few_groups`` of the clusters by every array but those in ``skip`` (and ``extra_columns``): (first cluster
+    of each group, each cluster's group), or None when some array is not per cluster or the groups are many."""
+    n_clusters = np.shape(arrays["cluster_weight"])[0]
+    columns = list(extra_columns)
+    for key, value in arrays.items():
+        if key in skip:
+            continue
+        values = _chunk_axis_first(key, value)
+        if values.shape[:1] != (n_clusters,):  # (an array that is not per cluster: keep the design as it is)
+            return None
+        values = values.reshape(n_clusters, -1)
+        columns.append(values[:, np.any(values != values[:1], axis=0)])  # (columns the same for all tell nothing)
+    return few_groups(columns, n_clusters)
+
+
+def first_of_groups(arrays: dict, first: np.ndarray, skip) -> dict:
+    """Every array but those in ``skip`` at the first cluster of each group (on the host: nothing compiled)."""
+    from ..design.partition import ROW_KEYS_AXIS1
+
+    return {key: np.asarray(value)[:, first] if key in ROW_KEYS_AXIS1 else np.asarray(value)[first]
+            for key, value in arrays.items() if key not in skip}
+
+
 def mark_row_patterns(arrays: dict) -> None:
     """Add ``ROW_PATTERN`` and ``PATTERN_CHUNK`` to a single-level design's (host) arrays when every cluster is one
     chunk and the chunks fall into few patterns of the arrays that make A and D (Z, weights, residual variance
@@ -106,21 +130,9 @@ def collapse_identical_clusters(arrays: dict) -> dict | None:
     Each group is one cluster: its first cluster's arrays, the weighted mean response ybar, the cluster weight
     n = sum_c w_c, and ``PATTERN_SCATTER`` F (width x width) with F F' = sum_c w_c (y_c - ybar)(y_c - ybar)' / n.
     """
-    from ..design.partition import ROW_KEYS_AXIS1
-
     if ROW_PATTERN not in arrays or PATTERN_SCATTER in arrays:
         return None
-    n_clusters = np.shape(arrays["cluster_weight"])[0]
-    columns = []
-    for key, value in arrays.items():
-        if key in _OWN_PER_CLUSTER:
-            continue
-        values = _chunk_axis_first(key, value)
-        if values.shape[:1] != (n_clusters,):  # (an array that is not per cluster: keep the design as it is)
-            return None
-        values = values.reshape(n_clusters, -1)
-        columns.append(values[:, np.any(values != values[:1], axis=0)])  # (columns the same for all tell nothing)
-    groups = few_groups([np.asarray(arrays[ROW_PATTERN], dtype=float)[:, None]] + columns, n_clusters)
+    groups = cluster_groups(arrays, _OWN_PER_CLUSTER, (np.asarray(arrays[ROW_PATTERN], dtype=float)[:, None],))
     if groups is None:
         return None
     first, group = groups
@@ -136,8 +148,7 @@ def collapse_identical_clusters(arrays: dict) -> dict | None:
     np.add.at(scatter, group, share[:, None, None] * deviation[:, :, None] * deviation[:, None, :])
     values, vectors = np.linalg.eigh(scatter)
     root = vectors * np.sqrt(np.clip(values, 0.0, None))[:, None, :]  # F F' = S (S is positive semidefinite)
-    collapsed = {key: np.asarray(value)[:, first] if key in ROW_KEYS_AXIS1 else np.asarray(value)[first]
-                 for key, value in arrays.items() if key not in _OWN_PER_CLUSTER}  # (on the host: nothing compiled)
+    collapsed = first_of_groups(arrays, first, _OWN_PER_CLUSTER)
     index = np.arange(n_groups, dtype=np.int32)
     collapsed.update({"y": mean, "cluster_weight": total, "chunk_cluster": index, ROW_PATTERN: index,
                       PATTERN_CHUNK: index, PATTERN_SCATTER: root})

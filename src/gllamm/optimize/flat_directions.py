@@ -30,12 +30,7 @@ def flat_parameters(hessian: np.ndarray, names: list[str], threshold: float = 1e
 
 
 def readable_theta_name(name: str) -> str:
-    """A theta entry's name as users know it: chol[a,a|g] -> the variance of a at g, log_dispersion[x] -> x."""
+    """A theta entry's name as users know it: log_dispersion[x] -> x (other names as they are)."""
     if name.startswith("log_dispersion[") and name.endswith("]"):
         return name[len("log_dispersion["):-1]
-    if name.startswith("chol[") and name.endswith("]"):
-        inside = name[5:-1]
-        pair, _, level = inside.rpartition("|")
-        a, _, b = pair.partition(",")
-        return f"var({a}|{level})" if a == b else f"cov({b},{a}|{level})"
     return name

@@ -80,17 +80,16 @@ def assess_convergence(gradient: np.ndarray, hessian: np.ndarray, tol: float) ->
 _STALL = 10  # iterations without a worthwhile gain before giving up
 
 
-def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float,
-                scales: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float) -> tuple[np.ndarray, float]:
     """Modified Newton step for maximisation, restricted to a trust region.
 
-    In the coordinates theta_k / d_k (``scales`` d, default ``jacobi_scales(hessian)``) the gradient is D g and
+    In the coordinates theta_k / d_k (d the ``jacobi_scales`` of the Hessian) the gradient is D g and
     the Hessian D H D. With -D H D = V diag(lambda) V', eigenvalues are floored at a small positive value (so the
     step is an ascent direction even where H is not negative definite), s = V diag(1/lambda+) V' D g, and the
     step D s is shortened to length ``radius``. Returns the step and the predicted increase
     g'step - step'(-H)step/2.
     """
-    d = jacobi_scales(hessian) if scales is None else scales
+    d = jacobi_scales(hessian)
     scaled_gradient = d * gradient
     try:
         eigenvalues, vectors = np.linalg.eigh(-0.5 * (hessian + hessian.T) * np.outer(d, d))
@@ -154,10 +153,9 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
                             final_newton_step=True))
             continue
         iterations += 1
-        scales = jacobi_scales(h)
         new_h = None
         for _ in range(60):
-            step, predicted = newton_step(grad, h, radius, scales)
+            step, predicted = newton_step(grad, h, radius)
             new_value, new_grad = evaluate(theta + step)
             actual = new_value - value
             if np.isfinite(new_value) and np.all(np.isfinite(new_grad)) and actual >= -1e-12 * max(1.0, abs(value)):
@@ -177,7 +175,7 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
             radius = 0.25 * length
         theta, value, grad, h = theta + step, new_value, new_grad, new_h
         entry = dict(iteration=iterations, loglik=value, max_abs_gradient=float(np.abs(grad).max()),
-                     step=float(np.linalg.norm(step)), seconds=time.perf_counter() - start)
+                     step=float(length), seconds=time.perf_counter() - start)
         log.append(entry)
         if verbose:
             print(f"Iteration {iterations:3d}: log likelihood = {value:.6f}   max|gradient| = {entry['max_abs_gradient']:.3g}")

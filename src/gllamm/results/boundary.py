@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..spec import ParameterTable
+
 TOLERANCE = 1e-4
 
 
@@ -33,11 +35,8 @@ def boundary_parameters(spec, params: pd.Series, design, fixed=()) -> tuple[str,
         if level.discrete:
             continue
         psi = np.eye(level.dim) if level.unit_variance else np.zeros((level.dim, level.dim))
-        for block in level.blocks:
-            for i, r in enumerate(block):
-                for c in block[: i + 1]:
-                    if not (level.unit_variance and r == c):
-                        psi[r, c] = psi[c, r] = float(params[level.covariance_name(r, c)])
+        for r, c in ParameterTable._covariance_pairs(level):
+            psi[r, c] = psi[c, r] = float(params[level.covariance_name(r, c)])
         spreads = _covariate_spreads(level, index, design)
         for block in level.blocks:
             for i, k in enumerate(block):

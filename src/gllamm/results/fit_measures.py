@@ -161,7 +161,25 @@ def implied_covariance(result, indicators: list[str]) -> np.ndarray:
 
 def _not_available(result) -> str | None:
     """Why the saturated-model fit measures do not apply to this fit (None when they do)."""
-    spec, design = result.spec, result.design
+    reason = single_level_sem_reason(result)
+    if reason is not None:
+        return reason
+    design = result.design
+    frame = design.model_frame
+    indicators = list(design.response_name.split(", "))
+    if frame is None or any(name not in frame for name in indicators):
+        return "the model frame does not hold every indicator"
+    if result.options.get("weights") is not None or design.weights_argument is not None:
+        return "fit measures of weighted fits are not available"
+    if any(f"{name}~~{name}" not in result.spec.dispersions for name in indicators):
+        return "fit measures need a residual variance for every indicator"
+    return None
+
+
+def single_level_sem_reason(result) -> str | None:
+    """Why the fit is not a single-level SEM with continuous indicators and no covariates (None when it is): the
+    models whose saturated model, standardised solution and R-squared are defined here."""
+    spec = result.spec
     if not hasattr(spec.formula, "text"):
         return "fit measures are for models written in lavaan-style syntax (a formula model has no saturated model)"
     if not spec.family.exact_gaussian:
@@ -173,12 +191,4 @@ def _not_available(result) -> str | None:
     if level.covariate_paths or level.products or level.cross_paths or spec.scale_names or \
             any(not name.endswith("~1") for name in spec.fixed_names):
         return "fit measures of models with covariates are not available yet"
-    frame = design.model_frame
-    indicators = list(design.response_name.split(", "))
-    if frame is None or any(name not in frame for name in indicators):
-        return "the model frame does not hold every indicator"
-    if result.options.get("weights") is not None or design.weights_argument is not None:
-        return "fit measures of weighted fits are not available"
-    if any(f"{name}~~{name}" not in spec.dispersions for name in indicators):
-        return "fit measures need a residual variance for every indicator"
     return None

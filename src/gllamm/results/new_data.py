@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..design.data_checks import complete_rows as design_complete_rows
 from ..errors import GllammError
 
 
@@ -62,14 +63,10 @@ def complete_rows(result, newdata: pd.DataFrame) -> np.ndarray:
               if c in newdata.columns and c not in responses and c not in set(design.group_columns)]
     if not needed:
         return np.ones(len(newdata), bool)
-    complete = newdata[needed].notna().all(axis=1).to_numpy().copy()
-    for name in needed:
-        if pd.api.types.is_numeric_dtype(newdata[name]) and newdata[name].dtype != bool:
-            complete &= np.isfinite(newdata[name].to_numpy(dtype=float))
-    return complete
+    return design_complete_rows(newdata, needed)
 
 
-def scatter(values, complete: np.ndarray, index: pd.Index):
+def scatter(values, complete: np.ndarray):
     """Predictions for the complete rows placed at their rows, NaN at the others (arrays or DataFrames)."""
     if isinstance(values, pd.DataFrame):
         full = pd.DataFrame(np.nan, index=range(len(complete)), columns=values.columns)

@@ -178,7 +178,7 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
             own_offset = offset[complete] if offset is not None and not isinstance(offset, str) else offset
             inner = predict(result, rows, type=type, latent=latent, offset=own_offset, nip=nip) if len(rows) else \
                 np.zeros(0)
-            return scatter(inner, complete, newdata.index)
+            return scatter(inner, complete)
     if newdata is not None and result.design.fixed_model_spec is None:  # model syntax: score the new units
         return predict(_syntax_newdata(result, newdata, latent), None, type=type, latent=latent, offset=offset,
                        nip=nip)

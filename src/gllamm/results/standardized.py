@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GllammError
+from .fit_measures import single_level_sem_reason
 
 
 def _moments(result, theta):
@@ -114,15 +115,10 @@ def _values(result, rows, theta):
 
 
 def _check(result) -> None:
-    spec = result.spec
-    if not hasattr(spec.formula, "text") or not spec.family.exact_gaussian or len(spec.levels) != 1 \
-            or spec.discrete_level is not None:
-        raise GllammError("The standardised solution is available for single-level models written in lavaan-style "
-                          "syntax with continuous (Gaussian identity-link) indicators.")
-    level = spec.levels[0]
-    if level.covariate_paths or level.products or level.cross_paths or spec.scale_names or \
-            any(not name.endswith("~1") for name in spec.fixed_names):
-        raise GllammError("The standardised solution of models with covariates is not available yet.")
+    reason = single_level_sem_reason(result)
+    if reason is not None:
+        raise GllammError("The standardised solution and R-squared are for single-level models in lavaan-style "
+                          f"syntax with continuous (Gaussian identity-link) indicators and no covariates ({reason}).")
 
 
 def standardized(result, level: float = 0.95) -> pd.DataFrame:
