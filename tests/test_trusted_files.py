@@ -120,30 +120,27 @@ def test_damaged_truncated_and_foreign_files(saved, tmp_path):
         gllamm.load(tmp_path / "absent.gllamm")
 
 
-def test_a_file_with_another_parameter_layout_says_so(saved, tmp_path):
-    def shorter_theta(payload):
+def _with_theta(value):
+    """A change of arrays.npz that replaces theta (``value`` is a function of the stored theta)."""
+    def change(payload):
         with np.load(io.BytesIO(payload)) as stored:
             arrays = {key: stored[key] for key in stored.files}
-        arrays["theta"] = arrays["theta"][:-1]
+        arrays["theta"] = value(arrays["theta"])
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         return buffer.getvalue()
+    return change
 
-    path = _rewrite(saved[1], tmp_path / "layout.gllamm", **{"arrays.npz": shorter_theta})
+
+def test_a_file_with_another_parameter_layout_says_so(saved, tmp_path):
+    path = _rewrite(saved[1], tmp_path / "layout.gllamm", **{"arrays.npz": _with_theta(lambda theta: theta[:-1])})
     with pytest.raises(GllammError, match=r"holds 3 parameters but its model has 4.*another parameter layout"):
         gllamm.load(path)
 
 
 def test_pickled_arrays_in_a_file_are_refused(saved, tmp_path):
-    def with_object_array(payload):
-        buffer = io.BytesIO()
-        with np.load(io.BytesIO(payload)) as stored:
-            arrays = {key: stored[key] for key in stored.files}
-        arrays["theta"] = np.array([object()], dtype=object)
-        np.savez(buffer, **arrays)
-        return buffer.getvalue()
-
-    path = _rewrite(saved[1], tmp_path / "pickle.gllamm", **{"arrays.npz": with_object_array})
+    objects = _with_theta(lambda theta: np.array([object()], dtype=object))
+    path = _rewrite(saved[1], tmp_path / "pickle.gllamm", **{"arrays.npz": objects})
     with pytest.raises(GllammError, match=r"pickle\.gllamm is damaged.*(pickle|Object arrays)"):
         gllamm.load(path)
 
