@@ -108,3 +108,12 @@ def test_multilevel_sem_simulate_and_refit():
     assert (simulated.groupby("cls")["t1"].nunique() == 1).all()  # class-level items stay class-level
     again = result.refit(simulated)
     assert again.converged and abs(again.params["fw~fb"] - result.params["fw~fb"]) < 4 * result.se["fw~fb"]
+
+
+def test_missing_covariate_example_recovers_the_slope_that_the_error_prone_measure_attenuates():
+    example = runpy.run_path(str(EXAMPLES / "missing_covariate.py"))
+    result, naive = example["main"]()
+    assert result.converged
+    for name, value in example["TRUTH"].items():
+        assert abs(result.params[name] - value) < 3 * result.se[name], name
+    assert naive.params["w"] < example["TRUTH"]["xi=~y"] - 4 * result.se["xi=~y"]

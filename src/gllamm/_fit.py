@@ -35,6 +35,7 @@ from .results import FitResult
 from .results.construction import make_result
 from .results.defined_parameters import resolve as resolve_definitions
 from .spec import ModelSpec, ParameterTable
+from .design.exact_indicators import mark_zero_dispersions
 from .spec.constraints import Constraints, build_constraints
 from .syntax import parse_formula
 from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
@@ -240,10 +241,15 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         integration = Integration(method, int(nip))
     table = ParameterTable(spec)
     constraints = build_constraints(table, fix, equal)
+    exact_indicators = mark_zero_dispersions(table, constraints, design, integration)
     _announce_cost(spec, integration, design, table)
     layout = _layout(table, integration, design, devices, chunk_size)
+    if exact_indicators and layout is not None:
+        raise GllammError("A residual variance fixed at exactly 0 is fitted on one device in one piece; leave out "
+                          "devices= and chunk_size=, or fix it at a small positive value (e.g. 1e-6).")
     linear_gaussian = syntax_model and family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products \
-        and weights is None  # (the expected information assumes unit weights); fitted by Fisher scoring
+        and weights is None and not exact_indicators  # (the expected information assumes unit weights and
+    # variances above 0); fitted by Fisher scoring
     fit_data = None
     if layout is None:  # (parts of clusters run other programs)
         fit_data = _fitting_arrays(design, integration)

@@ -32,7 +32,8 @@ from .integrate import (
     posterior_moments,
     posterior_nodes,
 )
-from .integrate.shared_gaussian import PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN, shared_log_integrals
+from .integrate.shared_gaussian import (PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN, ZERO_DISPERSION,
+                                       shared_log_integrals)
 from .spec import ParameterTable
 
 
@@ -61,6 +62,11 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         log_dispersion = jnp.einsum("scm,s->cm", data["V"], params.scale)
     else:
         log_dispersion = params.log_dispersion[data["dispersion_index"]]
+    exact_rows = None
+    if ZERO_DISPERSION in data:  # variances fixed at 0: log sd -inf, replaced before any arithmetic sees it
+        flagged = data[ZERO_DISPERSION][data["dispersion_index"]]  # (missing responses' rows too: no -inf anywhere)
+        log_dispersion = jnp.where(flagged, 0.0, log_dispersion)
+        exact_rows = flagged & (data["weight"] > 0)
 
     row_data = [data["y"], data["trials"], log_dispersion]
     ordinal = bool(table.spec.threshold_names)
@@ -120,7 +126,7 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         loadings = jnp.zeros((0,) + eta0.shape)
     n_units = data["parent"].shape[0] if "parent" in data else data["cluster_weight"].shape[0]
     return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units,
-                        set_size=set_size, quadratic=quadratic)
+                        set_size=set_size, quadratic=quadratic, exact_rows=exact_rows)
 
 
 def _interaction_coefficients(level, params, data, weighted_z, M):

@@ -35,6 +35,7 @@ from jax.scipy.special import logsumexp
 
 from . import small_linalg
 from .gauss_hermite import product_rule
+from .shared_gaussian import marginal_posterior
 
 _STEP_SIZES = np.array([1.0, 0.5, 0.25, 0.1, 0.02])
 
@@ -97,6 +98,8 @@ class ClusterModel:
     prior: float = 1.0  # precision of the N(0, I) prior on u; 0 gives the conditional likelihood (ML estimates)
     set_size: int = 1  # choice sets of K slots: row_derivatives' second derivatives are (chunks, W/K, K, K)
     quadratic: jnp.ndarray | None = None  # latent interactions: eta += u' C_i u with C (q, q, chunks, width), symmetric
+    exact_rows: jnp.ndarray | None = None  # (chunks, width) bool: Gaussian rows with residual variance 0, whose
+    # kernel is evaluated at variance 1 and that only the marginal forms take (design/exact_indicators.py)
 
     @property
     def q(self) -> int:
@@ -255,6 +258,8 @@ def posterior_moments(model: ClusterModel, integration: Integration, modes):
     with mean at the mode and covariance (-H)^{-1}; otherwise by quadrature.
     """
     if integration.method == "exact":
+        if model.exact_rows is not None:  # rows without error: the curvature is infinite along them
+            return marginal_posterior(model)
         _, hess = model.gradient_hessian(modes, clamp=False)
         return modes, jnp.linalg.inv(-hess)
     u, weights = posterior_nodes(model, integration, modes)
@@ -266,5 +271,7 @@ def posterior_moments(model: ClusterModel, integration: Integration, modes):
 
 def posterior_mode_curvature(model: ClusterModel, modes):
     """Posterior modes (clusters, q) and inverse negative curvature (-H)^{-1} at the mode."""
+    if model.exact_rows is not None:  # (Gaussian: the mode is the mean, the curvature's inverse the covariance)
+        return marginal_posterior(model)
     _, hess = model.gradient_hessian(modes, clamp=False)
     return modes, jnp.linalg.inv(-hess)

@@ -56,6 +56,8 @@ ROW_PATTERN = "row_pattern"  # (clusters,) the pattern of each cluster's rows
 PATTERN_CHUNK = "pattern_chunk"  # (patterns,) the chunk (= cluster) that represents each pattern
 PATTERN_SCATTER = "pattern_scatter"  # (clusters, width, width) root F of the responses' mean scatter, F F' = S
 PATTERN_KEYS = (ROW_PATTERN, PATTERN_CHUNK, PATTERN_SCATTER)
+ZERO_DISPERSION = "zero_dispersion"  # (n_dispersions,) bool: residual variances fixed at 0 (design/exact_indicators.py)
+WHOLE_DESIGN_KEYS = (ZERO_DISPERSION,)  # arrays of the whole design, not per cluster: kept as they are by collapses
 _ROW_STRUCTURE = ("Z", "weight", "dispersion_index", "V")  # what A and D are made of besides parameters
 _MAX_PATTERN_SHARE = 0.25  # more patterns than this share of the clusters: the per-cluster path
 _OWN_PER_CLUSTER = frozenset({"y", "cluster_weight", "chunk_cluster", ROW_PATTERN, PATTERN_CHUNK})
@@ -69,15 +71,15 @@ def _chunk_axis_first(key: str, value) -> np.ndarray:
     return np.moveaxis(values, 1, 0) if key in ROW_KEYS_AXIS1 else values
 
 
-def few_groups(columns: list, n_clusters: int):
+def few_groups(columns: list, n_clusters: int, share: float = _MAX_PATTERN_SHARE):
     """(first cluster of each group, each cluster's group) of the clusters with equal rows in ``columns``
-    (arrays (clusters, ...)), or None when there are more than ``_MAX_PATTERN_SHARE`` as many groups as clusters.
+    (arrays (clusters, ...)), or None when there are more than ``share`` as many groups as clusters.
     Rows are compared as whole byte strings (5 times faster than ``np.unique(axis=0)``, which compares them
     column by column)."""
     table = np.ascontiguousarray(np.concatenate(columns, axis=1))
     rows = table.view(np.dtype((np.void, table.dtype.itemsize * table.shape[1]))).reshape(-1)
     _, first, group = np.unique(rows, return_index=True, return_inverse=True)
-    return (first, group.reshape(-1)) if len(first) <= _MAX_PATTERN_SHARE * n_clusters else None
+    return (first, group.reshape(-1)) if len(first) <= share * n_clusters else None
 
 
 def cluster_groups(arrays: dict, skip, extra_columns: tuple = ()):
@@ -86,7 +88,7 @@ def cluster_groups(arrays: dict, skip, extra_columns: tuple = ()):
     n_clusters = np.shape(arrays["cluster_weight"])[0]
     columns = list(extra_columns)
     for key, value in arrays.items():
-        if key in skip:
+        if key in skip or key in WHOLE_DESIGN_KEYS:
             continue
         values = _chunk_axis_first(key, value)
         if values.shape[:1] != (n_clusters,):  # (an array that is not per cluster: keep the design as it is)
@@ -100,23 +102,25 @@ def first_of_groups(arrays: dict, first: np.ndarray, skip) -> dict:
     """Every array but those in ``skip`` at the first cluster of each group (on the host: nothing compiled)."""
     from ..design.partition import ROW_KEYS_AXIS1
 
-    return {key: np.asarray(value)[:, first] if key in ROW_KEYS_AXIS1 else np.asarray(value)[first]
+    return {key: value if key in WHOLE_DESIGN_KEYS else
+            np.asarray(value)[:, first] if key in ROW_KEYS_AXIS1 else np.asarray(value)[first]
             for key, value in arrays.items() if key not in skip}
 
 
-def mark_row_patterns(arrays: dict) -> None:
+def mark_row_patterns(arrays: dict, every_cluster: bool = False) -> None:
     """Add ``ROW_PATTERN`` and ``PATTERN_CHUNK`` to a single-level design's (host) arrays when every cluster is one
     chunk and the chunks fall into few patterns of the arrays that make A and D (Z, weights, residual variance
-    indexes, scale covariates V)."""
+    indexes, scale covariates V); with ``every_cluster``, however many patterns there are (the marginal form
+    is then the only one that is exact: responses without error, ``design/exact_indicators.py``)."""
     n_clusters = np.shape(arrays["cluster_weight"])[0]
     chunk_cluster = np.asarray(arrays["chunk_cluster"])
-    if n_clusters < 2 or not np.array_equal(chunk_cluster, np.arange(n_clusters)) or "parent" in arrays:
+    if n_clusters < 1 or not np.array_equal(chunk_cluster, np.arange(n_clusters)) or "parent" in arrays:
         return
     columns = []
     for key in _ROW_STRUCTURE:
         if key in arrays:
             columns.append(_chunk_axis_first(key, arrays[key]).reshape(n_clusters, -1))
-    groups = few_groups(columns, n_clusters)
+    groups = few_groups(columns, n_clusters, 1.0 if every_cluster else _MAX_PATTERN_SHARE)
     if groups is not None:
         first, pattern = groups
         arrays[ROW_PATTERN] = np.asarray(pattern, dtype=np.int32)
@@ -169,6 +173,8 @@ def shared_log_integrals(model, y, pattern, pattern_chunk, scatter_root=None) ->
     weight = jnp.where(used, model.weight, 1.0)
     precision = jnp.where(used, -d2, 1.0)  # 1 / sigma^2, +inf for a residual variance of 0
     tau = jnp.where(used, 1.0 / (weight * precision), 1.0)  # sigma^2 / w; rows not used: 1 (and r = 0, a = 0)
+    if model.exact_rows is not None:  # responses without error (design/exact_indicators.py): sigma^2 = 0, w = 1
+        tau = jnp.where(model.exact_rows, 0.0, tau)
     log_2pi = jnp.log(2.0 * jnp.pi)
     unit = jnp.where(used & (weight != 1.0), 0.5 * (1.0 - weight) * (log_2pi - jnp.log(precision)) - 0.5 * jnp.log(weight),
                      0.0)  # log of f^w relative to N(r; a'u, sigma^2 / w): 0 for w = 1
@@ -185,3 +191,29 @@ def shared_log_integrals(model, y, pattern, pattern_chunk, scatter_root=None) ->
         root = jnp.where(used[:, :, None], scatter_root, 0.0)
         values = values - 0.5 * jnp.einsum("cwj,cwv,cvj->c", root, inverse, root)  # tr(Sigma^{-1} S)
     return values
+
+
+def marginal_posterior(model) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Posterior means (clusters, q) and covariances (clusters, q, q) of u for Gaussian identity-link clusters of one
+    chunk each, from the marginal form: with u ~ N(0, I) and r_c = A'u + e, e ~ N(0, T),
+
+        E(u | r_c) = A Sigma^{-1} r_c,   Cov(u | r_c) = I - A Sigma^{-1} A',   Sigma = A'A + T,
+
+    which holds for rows without error (T_ii = 0, ``model.exact_rows``), where the curvature form (I + A D A')^{-1}
+    has D infinite."""
+    d1, d2 = model.row_derivatives(model.eta0)  # (y - eta0) / sigma^2 and -1 / sigma^2 (identity link)
+    used = model.weight > 0
+    weight = jnp.where(used, model.weight, 1.0)
+    precision = jnp.where(used, -d2, 1.0)
+    residual = jnp.where(used, d1 / precision, 0.0)
+    tau = jnp.where(used, 1.0 / (weight * precision), 1.0)
+    if model.exact_rows is not None:
+        tau = jnp.where(model.exact_rows, 0.0, tau)
+    a = jnp.where(used[None], model.loadings, 0.0)  # (q, clusters, width)
+    width = residual.shape[-1]
+    covariance = jnp.einsum("kcw,kcv->cwv", a, a) + tau[:, :, None] * jnp.eye(width, dtype=a.dtype)
+    inverse, _ = small_linalg.inverse_and_log_det_spd(covariance)
+    gain = jnp.einsum("kcw,cwv->ckv", a, inverse)  # A Sigma^{-1}
+    mean = jnp.einsum("ckv,cv->ck", gain, residual)
+    cov = jnp.eye(a.shape[0], dtype=a.dtype) - jnp.einsum("ckv,lcv->ckl", gain, a)
+    return mean, cov

@@ -109,7 +109,8 @@ class FitResult:
         estimate = self.params
         se = pd.Series(np.sqrt(np.clip(np.diag(vcov.loc[estimate.index, estimate.index].to_numpy()), 0, None)),
                        index=estimate.index)
-        z = estimate / se
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = estimate / se
         crit = NormalDist().inv_cdf(0.5 + level / 2)
         out = pd.DataFrame({
             "estimate": estimate,
@@ -123,6 +124,8 @@ class FitResult:
             from .defined_parameters import defined_table
 
             out = pd.concat([out, defined_table(self, level)])
+        fixed_names = [name for name in (self.options.get("fix") or {}) if name in out.index]
+        out.loc[fixed_names, ["se", "z", "p", "ci_lower", "ci_upper"]] = np.nan  # fixed by the user: not estimated
         for name in self.boundary:  # a Wald SE, z and interval mean nothing at the boundary
             out.loc[name, ["se", "z", "p"]] = np.nan
             out.loc[name, ["ci_lower", "ci_upper"]] = self._boundary_interval(name, level)

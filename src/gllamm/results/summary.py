@@ -62,8 +62,10 @@ def render_summary(result) -> str:
         header = f"{'Level':<{level_width}}{'Parameter':<{name_width}}{'Estimate':>10} {'Std. Err.':>10}   {'SD / Corr.':>10}"
         lines.append(header)
         lines.append("-" * len(header))
+        fixed = set(result.options.get("fix") or {})
         for _, row in components.iterrows():
-            lines.append(f"{row.group:<{level_width}}{row['name']:<{name_width}}{_fmt(row.estimate)} {_fmt(row.se)}   "
+            se = f"{'(fixed)':>10}" if row["name"] in fixed else _fmt(row.se)
+            lines.append(f"{row.group:<{level_width}}{row['name']:<{name_width}}{_fmt(row.estimate)} {se}   "
                          f"{_fmt(row.sd_cor)}")
     level = result.spec.discrete_level
     if level is not None:

@@ -28,8 +28,16 @@ class Constraints:
         return self.offset + self.matrix @ phi
 
     def phi(self, theta):
-        """Least-squares inverse (exact for theta satisfying the constraints)."""
-        return np.linalg.lstsq(self.matrix, theta - self.offset, rcond=None)[0]
+        """Least-squares inverse (exact for theta satisfying the constraints); fixed entries, which phi does
+        not reach, are left out (one may be -inf: a variance fixed at 0)."""
+        free = np.any(self.matrix != 0, axis=1)
+        difference = np.where(free, np.asarray(theta, dtype=float) - np.where(free, self.offset, 0.0), 0.0)
+        return np.linalg.lstsq(self.matrix, difference, rcond=None)[0]
+
+    @property
+    def zero_dispersions(self) -> np.ndarray:
+        """theta positions fixed at -inf: dispersions (residual variances) fixed at exactly 0."""
+        return np.flatnonzero(np.isneginf(self.offset))
 
 
 def _positions(table: ParameterTable) -> dict[str, tuple[int, callable]]:
@@ -69,9 +77,10 @@ def build_constraints(table: ParameterTable, fix: dict | None, equal) -> Constra
     for name, value in (fix or {}).items():
         position, transform = lookup(name)
         if name.startswith("var(") or "~~" in name or name in table.spec.dispersions:
-            if value < 0 or (value == 0 and name in table.spec.dispersions):
+            if value < 0:
                 raise GllammError(f"A variance or dispersion must be positive: got {name}={value}.")
-        fixed[position] = float(transform(value))
+        # a residual variance fixed at 0 (an indicator without error) is log sd = -inf; see design/exact_indicators.py
+        fixed[position] = -np.inf if value == 0 and name in table.spec.dispersions else float(transform(value))
     groups = []
     for group in equal or []:
         group = [group] if isinstance(group, str) else list(group)
