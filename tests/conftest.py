@@ -1,3 +1,4 @@
+import logging
 import warnings
 
 import jax
@@ -55,7 +56,37 @@ def pytest_runtest_call(item):
         _PEAKS.append(((after - before) / 1024, after / 1024, item.nodeid))
 
 
+class _CompileCounter(logging.Handler):
+    """Counts JAX's "Compiling <program>" log records (GLLAMM_TEST_COMPILES=1: programs compiled by the suite)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.names: list[str] = []
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Compiling "):
+            self.names.append(message.split(" with ")[0][len("Compiling "):])
+
+
+_COMPILES = _CompileCounter()
+
+
+def pytest_configure(config):
+    import os
+
+    if os.environ.get("GLLAMM_TEST_COMPILES"):
+        jax.config.update("jax_log_compiles", True)
+        logging.getLogger("jax").addHandler(_COMPILES)
+
+
 def pytest_terminal_summary(terminalreporter):
+    if _COMPILES.names:
+        from collections import Counter
+
+        counts = Counter(_COMPILES.names)
+        terminalreporter.write_line(f"JAX compiled {len(_COMPILES.names)} programs ({len(counts)} distinct names); "
+                                    "most often: " + ", ".join(f"{n} x{c}" for n, c in counts.most_common(8)))
     if _PEAKS:
         terminalreporter.write_line("tests that raised the peak memory (MB raised, peak MB after):")
         for raised, peak, name in sorted(_PEAKS, reverse=True)[:20]:

@@ -29,6 +29,7 @@ from .objective import make_objective, nodes_per_row, settled_modes
 from .parallel import (PartitionedObjective, all_finite, check_same_model, least_squares_over_processes, make_layout,
                        mean_over_processes, std_over_processes, sum_over_processes)
 from .optimize import OptimizationResult, maximize
+from .optimize.shared_programs import SharedPrograms
 from .optimize.quadrature_check import (EXTRA_POINTS, REFITS, TOLERANCE, QuadratureCheck, finer, loglik_at,
                                         needs_check)
 from .results import FitResult
@@ -397,7 +398,7 @@ def _joint_derivatives(data: dict, n_params: int) -> bool:
 
 def _prefetch_programs(table, integration, design, constraints, fisher_scoring: bool, data: dict) -> None:
     """Load the stored programs of the iterations in the background while start values are found."""
-    objective = make_objective(table, integration)
+    objective = SharedPrograms(table, integration)
     theta = np.zeros(constraints.matrix.shape[0])
     scoring = ()
     if fisher_scoring:
@@ -461,10 +462,11 @@ def _maximize(table, integration, design, theta0, max_iter, tol, verbose, constr
     exact Hessian (and Newton takes over if it is not). ``data``: the arrays the likelihood is
     computed from (default the design's; see ``_fitting_arrays``).
     """
-    objective = make_objective(table, integration)
     data = design.data() if data is None else data
     if layout is not None:  # parts of clusters, scanned on each device, devices summed
-        objective, data = PartitionedObjective(objective, layout), layout.data(design)
+        objective, data = PartitionedObjective(make_objective(table, integration), layout), layout.data(design)
+    else:  # the programs of every formula of this kind (optimize/shared_programs.py)
+        objective = SharedPrograms(table, integration)
     state = {"key": None, "modes": objective.mode_start(data)}
 
     def modes_at(theta):

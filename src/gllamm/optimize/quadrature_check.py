@@ -71,9 +71,12 @@ def finer(integration: Integration) -> Integration:
 def loglik_at(table, integration: Integration, theta: np.ndarray, data: dict, partitioned=None) -> float:
     """log L(theta) with ``integration``, its quadrature adapted at theta until the adaptation settles.
     ``partitioned``: a function wrapping the objective for a layout of parts of clusters (None: one part)."""
-    objective = make_objective(table, integration)
     if partitioned is not None:
-        objective = partitioned(objective)
+        objective = partitioned(make_objective(table, integration))
+    else:
+        from .shared_programs import SharedPrograms
+
+        objective = SharedPrograms(table, integration)
     modes = objective.mode_start(data)
     if integration.needs_modes:
         modes = settled_modes(objective, theta, data, objective.modes(theta, data, modes))

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConvergenceWarning, warn_user
-from ..objective import make_objective
 from ..optimize import OptimizationResult
 from ..optimize.flat_directions import flat_parameters, readable_theta_name
+from ..optimize.shared_programs import SharedPrograms
 from ..spec.constraints import Constraints
 from .boundary import boundary_parameters
 from .fit_result import FitResult
@@ -37,8 +37,7 @@ def make_result(spec, table, design, integration, optimum: OptimizationResult, o
             theta_vcov = M @ free_vcov @ M.T
         except np.linalg.LinAlgError:
             theta_vcov = np.full((len(theta), len(theta)), np.nan)
-    objective = make_objective(table, integration)
-    reported, jacobian = (np.asarray(x) for x in objective.reported(theta))
+    reported, jacobian = (np.asarray(x) for x in SharedPrograms(table, integration).reported(theta))
     vcov = jacobian @ theta_vcov @ jacobian.T
     names = table.reported_names()
     params = pd.Series(reported, index=names)

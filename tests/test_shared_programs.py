@@ -1,0 +1,72 @@
+"""A second formula of the same kind compiles no new program (optimize/shared_programs.py): its fixed effects are
+padded to the same size bucket and the programs' key carries no names. Compilations are counted from JAX's own
+log (``jax_log_compiles``)."""
+
+import logging
+
+import jax
+import numpy as np
+import pytest
+
+import gllamm
+from gllamm.optimize.shared_programs import SharedPrograms, size_bucket
+
+
+def _compilations(caplog, fit):
+    """(result, names of the programs JAX compiled while ``fit()`` ran)."""
+    caplog.clear()
+    previous = jax.config.jax_log_compiles
+    jax.config.update("jax_log_compiles", True)
+    try:
+        with caplog.at_level(logging.WARNING):
+            result = fit()
+    finally:
+        jax.config.update("jax_log_compiles", previous)
+    return result, [r.getMessage().split(" with ")[0] for r in caplog.records if r.getMessage().startswith("Compiling")]
+
+
+def test_size_buckets_are_at_most_sixty_percent_larger():
+    assert [size_bucket(n) for n in (0, 1, 4, 5, 9, 13, 17, 25, 33, 129, 200)] == \
+        [4, 4, 4, 8, 12, 16, 24, 32, 48, 192, 256]
+    for n in range(1, 400):
+        assert n <= size_bucket(n) <= max(4, 1.6 * n)
+
+
+def test_one_more_covariate_compiles_nothing(caplog):
+    data = gllamm.datasets.load("contraception")
+    first = gllamm.fit("use ~ age + urban + (1 | district)", data, family="binomial")
+    second, compiled = _compilations(caplog, lambda: gllamm.fit("use ~ age + urban + livch1 + (1 | district)", data,
+                                                                family="binomial"))
+    assert first.converged and second.converged
+    assert compiled == []
+    assert list(second.params.index[:4]) == ["(Intercept)", "age", "urban", "livch1"]
+
+
+def test_a_gaussian_model_with_other_covariates_of_the_same_count_compiles_nothing(caplog):
+    data = gllamm.datasets.load("sleepstudy").assign(days2=lambda d: d.days ** 2, days3=lambda d: d.days ** 3)
+    gllamm.fit("reaction ~ days + days2 + (1 | subject)", data)
+    result, compiled = _compilations(caplog, lambda: gllamm.fit("reaction ~ days + days3 + (1 | subject)", data))
+    assert compiled == []
+    assert result.converged
+
+
+def test_padded_programs_give_the_models_own_derivatives():
+    """Value, gradient and Hessian through the padded programs equal those of the model's own programs."""
+    from gllamm._fit import _fitting_arrays
+    from gllamm.objective import make_objective
+
+    data = gllamm.datasets.load("contraception")
+    result = gllamm.fit("use ~ age + urban + livch1 + livch2 + (1 | district)", data, family="binomial", max_iter=0)
+    shared = SharedPrograms(result.table_spec, result.integration)
+    assert shared.padding == 3  # 5 fixed effects in a bucket of 8
+    own = make_objective(result.table_spec, result.integration)
+    arrays = _fitting_arrays(result.design, result.integration)
+    theta = np.asarray(result.theta) + 0.01
+    modes = own.modes(theta, arrays, own.mode_start(arrays))
+    value, grad = own.value_and_grad(theta, arrays, modes)
+    shared_value, shared_grad = shared.value_and_grad(theta, arrays, modes)
+    assert float(shared_value) == pytest.approx(float(value), abs=1e-10)
+    np.testing.assert_allclose(shared_grad, grad, rtol=1e-10, atol=1e-10)
+    directions = np.eye(len(theta))[:, [0, 2, 5]]
+    np.testing.assert_allclose(shared.hessian(theta, arrays, modes, directions),
+                               np.asarray(own.hessian(theta, arrays, modes, directions)), rtol=1e-9, atol=1e-9)
