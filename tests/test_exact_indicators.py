@@ -101,6 +101,7 @@ def test_a_saved_fit_with_an_error_free_indicator_loads(missing_covariate, tmp_p
         loaded = gllamm.load(path)
     assert loaded.loglik == pytest.approx(result.loglik, abs=1e-10)
     assert loaded.params["x4~~x4"] == 0.0
+    np.testing.assert_allclose(loaded.empirical_bayes().to_numpy(), result.empirical_bayes().to_numpy(), atol=1e-10)
 
 
 def test_a_zero_variance_outside_the_exact_gaussian_integral_is_refused(holzinger):

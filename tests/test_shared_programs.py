@@ -52,7 +52,7 @@ def test_a_gaussian_model_with_other_covariates_of_the_same_count_compiles_nothi
 
 def test_padded_programs_give_the_models_own_derivatives():
     """Value, gradient and Hessian through the padded programs equal those of the model's own programs."""
-    from gllamm._fit import _fitting_arrays
+    from gllamm.estimate.iterations import fitting_arrays as _fitting_arrays
     from gllamm.objective import make_objective
 
     data = gllamm.datasets.load("contraception")

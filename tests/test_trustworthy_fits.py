@@ -11,6 +11,7 @@ from scipy import integrate, special
 
 import gllamm
 from gllamm import ConvergenceWarning, GllammError, QuadratureWarning
+from gllamm.estimate import quadrature_refits
 from gllamm.optimize import quadrature_check
 
 
@@ -57,7 +58,7 @@ def test_too_few_quadrature_points_are_refitted_with_more():
 
 def test_a_fit_whose_quadrature_check_fails_is_not_converged(monkeypatch):
     monkeypatch.setattr(quadrature_check, "TOLERANCE", 1e-14)  # (no rule passes: the refits end, and it says so)
-    monkeypatch.setattr(gllamm._fit, "REFITS", 0)
+    monkeypatch.setattr(quadrature_refits, "REFITS", 0)
     with pytest.warns(ConvergenceWarning, match="quadrature check FAILED.*use method='adaptive'"):
         result = gllamm.fit("y ~ x + (1 | g)", _binary(), family="binomial", method="ghq", nip=4)
     assert not result.converged and not result.quadrature_check.passed

@@ -20,12 +20,13 @@ with quiet_imports():  # (the collector would rescan the imported stack; see _st
     from .errors import ComputationWarning, ConvergenceWarning, DataWarning, GllammError, QuadratureWarning
     from .families import Family, make_family
     from .integrate import Integration
+    from .model import Model, build_model
     from .objective import make_objective
     from .optimize import maximize
     from .parallel import initialize_distributed, read_clusters
     from .results import FitResult
     from .results.inference import lr_test
-    from .results.persistence import load
+    from .loading import load
     from .spec import LevelSpec, ModelSpec, ParameterTable
     from .syntax import FormulaSpec, parse_formula
 
@@ -35,7 +36,7 @@ from ._version import __version__  # noqa: E402
 
 __all__ = [
     "ComputationWarning", "ConvergenceWarning", "DataWarning", "QuadratureWarning", "results", "Design", "Family", "FitResult", "FormulaSpec", "GllammError",
-    "Integration", "LevelSpec", "ModelSpec", "ParameterTable", "build_design", "datasets", "fit",
+    "Integration", "LevelSpec", "Model", "build_model", "ModelSpec", "ParameterTable", "build_design", "datasets", "fit",
     "initialize_distributed", "read_clusters",
     "load", "lr_test", "make_family", "make_objective", "maximize", "parse_formula",
 ]

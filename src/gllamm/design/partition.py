@@ -29,10 +29,7 @@ import numpy as np
 from ..errors import GllammError
 from ..integrate.shared_gaussian import PATTERN_KEYS
 
-ROW_KEYS = frozenset({"y", "trials", "constant", "offset", "weight", "dispersion_index", "member",
-                      "threshold_start", "n_categories", "available"})
-ROW_KEYS_AXIS1 = frozenset({"X", "Z", "T", "V", "Z_outer"})
-POINTERS = frozenset({"chunk_cluster", "parent"})
+from .array_keys import POINTERS, ROW_KEYS, ROW_KEYS_AXIS1  # noqa: F401  (re-exported)
 
 
 def _row_key_axis1(key: str) -> bool:

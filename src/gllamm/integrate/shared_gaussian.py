@@ -50,6 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..design.array_keys import ROW_KEYS_AXIS1
 from . import small_linalg
 
 ROW_PATTERN = "row_pattern"  # (clusters,) the pattern of each cluster's rows
@@ -65,8 +66,6 @@ _OWN_PER_CLUSTER = frozenset({"y", "cluster_weight", "chunk_cluster", ROW_PATTER
 
 def _chunk_axis_first(key: str, value) -> np.ndarray:
     """A design array with its chunk (here = cluster) axis first (row arrays X, Z, T, V have it second)."""
-    from ..design.partition import ROW_KEYS_AXIS1
-
     values = np.asarray(value, dtype=float)
     return np.moveaxis(values, 1, 0) if key in ROW_KEYS_AXIS1 else values
 
@@ -100,8 +99,6 @@ def cluster_groups(arrays: dict, skip, extra_columns: tuple = ()):
 
 def first_of_groups(arrays: dict, first: np.ndarray, skip) -> dict:
     """Every array but those in ``skip`` at the first cluster of each group (on the host: nothing compiled)."""
-    from ..design.partition import ROW_KEYS_AXIS1
-
     return {key: value if key in WHOLE_DESIGN_KEYS else
             np.asarray(value)[:, first] if key in ROW_KEYS_AXIS1 else np.asarray(value)[first]
             for key, value in arrays.items() if key not in skip}

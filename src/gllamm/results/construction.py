@@ -25,7 +25,8 @@ def free_parameter_names(table, M: np.ndarray) -> list[str]:
 
 def make_result(spec, table, design, integration, optimum: OptimizationResult, options: dict,
                  constraints: Constraints | None = None, warn: bool = True,
-                 theta_vcov: np.ndarray | None = None, quadrature_check=None, definitions: tuple = ()) -> FitResult:
+                 theta_vcov: np.ndarray | None = None, quadrature_check=None, definitions: tuple = (),
+                 model=None) -> FitResult:
     """FitResult from an optimum; ``optimum.hessian`` is on the free-parameter scale of ``constraints``."""
     theta = optimum.theta
     information = -optimum.hessian
@@ -60,5 +61,5 @@ def make_result(spec, table, design, integration, optimum: OptimizationResult, o
         vcov=pd.DataFrame(vcov, index=names, columns=names), loglik=float(optimum.loglik),
         converged=optimum.converged, iterations=optimum.iterations, message=message,
         gradient=optimum.gradient, fit_log=optimum.log, seconds=optimum.seconds, options=options,
-        quadrature_check=quadrature_check, boundary=boundary, definitions=definitions,
+        quadrature_check=quadrature_check, boundary=boundary, definitions=definitions, model=model,
     )

@@ -44,6 +44,7 @@ class FitResult:
     quadrature_check: object = None  # QuadratureCheck: log L at the estimates with more quadrature points
     boundary: tuple = ()  # names of estimates on the boundary (variance 0, correlation +-1, probability 0)
     definitions: tuple = ()  # defined parameters (name, expression, ((label, reported name), ...)) of the syntax
+    model: object = None  # the gllamm.Model fitted: refits and the bootstrap fit its text again through it
 
     @property
     def singular(self) -> bool:
@@ -288,7 +289,7 @@ class FitResult:
     def predict(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
                 offset=None, nip: int = 40) -> np.ndarray:
         """Linear predictor or mean with latent variables at 0, at their EB means, or integrated out ("marginal")."""
-        from .predict import predict
+        from .predictions import predict
 
         return predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip)
 
@@ -343,7 +344,7 @@ class FitResult:
 
     def residuals(self, type: str = "pearson") -> np.ndarray:
         """Pearson, deviance or response residuals, conditional on the EB means."""
-        from .predict import residuals
+        from .predictions import residuals
 
         return residuals(self, type)
 

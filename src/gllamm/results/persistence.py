@@ -1,4 +1,5 @@
-"""Save and load fitted results: a zip of JSON metadata, the model frame and NumPy arrays.
+"""Saved results: a zip of JSON metadata, the model frame and NumPy arrays (``save``), read back as data
+(``read_saved``; ``gllamm.load`` in loading.py rebuilds the model from them).
 
 No pickles: the model is rebuilt from the formula and the saved model frame, and the
 estimates, covariance matrices and fit log are restored, so predictions are identical.
@@ -58,28 +59,10 @@ def save(result, path) -> Path:
     return path
 
 
-def load(path):
-    """Read a result written by ``save``; the model and design are rebuilt, nothing is refitted, and nothing
-    in the file is executed (see the module docstring)."""
-    from .._version import __version__
-
-    meta, frame, arrays = _read(path)
-    if meta.get("format") != FORMAT:
-        raise GllammError(f"{path} was written in format {meta.get('format')}; this gllamm ({__version__}) reads format {FORMAT}.")
-    try:
-        result = _rebuild(meta, frame, arrays)
-    except GllammError as error:
-        raise GllammError(f"Cannot load {path}: {error}") from None
-    except (KeyError, TypeError, ValueError, IndexError) as error:
-        raise GllammError(f"Cannot load {path}: the file is damaged or was not written by gllamm.save "
-                          f"({type(error).__name__}: {error}).") from None
-    return result
-
-
 _MEMBERS = ("meta.json", "model_frame.json", "arrays.npz")
 
 
-def _read(path):
+def read_saved(path):
     """(metadata, model frame, arrays) of a saved result, read as data only; GllammError if not readable."""
     path = Path(path)
     if not path.is_file():
@@ -111,94 +94,6 @@ def _read(path):
     return meta, frame, arrays
 
 
-def _rebuild(meta: dict, frame: pd.DataFrame, arrays: dict):
-    """The FitResult of a saved file's contents: the design rebuilt from the stored formula and frame."""
-    from ..design import build_design
-    from ..families import make_family
-    from ..syntax import parse_formula
-
-    options = meta["options"]
-    if options["family"] == "mixed":  # the mapping {response: [family, link]} as JSON
-        family = {label: tuple(value) for label, value in json.loads(options["families"]).items()}
-    else:
-        family = make_family(options["family"], options.get("link"))
-    if meta.get("syntax"):
-        from ..design.syntax_design import build_syntax_design
-        from ..syntax.model_syntax import parse_model_syntax
-
-        frame.index = pd.Index(arrays["cluster_labels"])
-        syntax = parse_model_syntax(meta["syntax"])
-        spec, design, implied = build_syntax_design(syntax, frame, family,
-                                              factor_scale=options.get("factor_scale", "loading"),
-                                              cluster=options.get("cluster"), weights=arrays.get("weights_argument"),
-                                              cluster_weights=arrays.get("cluster_weights_argument"),
-                                              level_weights=_level_weights(arrays))
-        spec, design = _with_classes(spec, design, frame, options, syntax=True)
-        from .defined_parameters import resolve
-
-        return _restore(spec, design, meta, arrays, options, resolve(syntax.definitions, implied.labels or {}))
-    spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays.get("weights_argument"),
-                                offset=arrays.get("offset_argument"),
-                                trials=arrays["trials"] if meta["trials_given"] else None,
-                                cluster_weights=arrays.get("cluster_weights_argument"),
-                                top_weights=arrays.get("top_weights_argument"),
-                                level_weights=_level_weights(arrays),
-                                scale=options.get("scale"),
-                                scale_weights=options.get("scale_weights", "none"),
-                                family_by=options.get("family_by"), base=options.get("base"),
-                                choice_set=options.get("choice_set"), nominal=options.get("nominal"),
-                                discrete=options.get("classes") is not None)
-    spec, design = _with_classes(spec, design, frame, options, syntax=False)
-    design = _with_row_index(design, arrays["row_index"])
-    return _restore(spec, design, meta, arrays, options)
-
-
-def _with_classes(spec, design, frame, options, syntax: bool):
-    """The discrete latent variable of a latent class fit (same classes, membership model, known classes)."""
-    if options.get("classes") is None:
-        return spec, design
-    from ..design.latent_classes import discrete_model
-
-    return discrete_model(spec, design, frame, int(options["classes"]), syntax=syntax,
-                          target=options.get("class_target"), concomitant=options.get("concomitant"),
-                          known_class=options.get("known_class"))
-
-
-def _restore(spec, design, meta, arrays, options, definitions: tuple = ()):
-    from .construction import make_result
-    from ..integrate import Integration
-    from ..optimize import OptimizationResult
-    from ..optimize.quadrature_check import QuadratureCheck
-    from ..spec import ParameterTable
-
-    table = ParameterTable(spec)
-    if table.size != len(arrays["theta"]):
-        raise GllammError(f"the file holds {len(arrays['theta'])} parameters but its model has {table.size} in this "
-                          f"gllamm; it was written by gllamm {meta.get('gllamm_version')} with another parameter layout.")
-    integration = Integration(*meta["integration"])
-    hessian = -np.linalg.pinv(arrays["theta_vcov"])
-    optimum = OptimizationResult(arrays["theta"], meta["loglik"], arrays["gradient"], hessian, meta["converged"],
-                                 meta["iterations"], meta["message"], meta["seconds"], meta["fit_log"])
-    check = meta.get("quadrature_check")
-    result = make_result(spec, table, design, integration, optimum, options, warn=False,
-                          theta_vcov=arrays["theta_vcov"],
-                          quadrature_check=None if check is None else QuadratureCheck(
-                              int(check["nip"]), float(check["loglik"]), int(check["check_nip"]),
-                              float(check["check_loglik"])), definitions=definitions)
-    return result
-
-
-def _with_row_index(design, row_index):
-    from dataclasses import replace
-
-    return replace(design, row_index=pd.Index(row_index))
-
-
 def _storable(labels: np.ndarray) -> np.ndarray:
     """Labels NumPy can read back without pickle: text labels (object arrays) as a string array."""
     return labels.astype(str) if labels.dtype == object else labels
-
-
-def _level_weights(arrays: dict) -> dict | None:
-    """The saved level_weights= values, {level: values}."""
-    return {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("level_weights:")} or None

@@ -208,9 +208,13 @@ def _with_latent(frame, b, higher, design, spec):
 
 def refit(result, frame: pd.DataFrame, **changes):
     """Fit the same model (same options, weights, offsets) to another frame with the same rows."""
-    from .._fit import _OPTIONS, fit
+    from ..options import OPTION_NAMES
 
-    options = {k: v for k, v in result.options.items() if k in _OPTIONS}
+    if result.model is None:
+        raise GllammError("This result does not hold the model it was fitted from (it was made by hand); fit it with "
+                          "gllamm.fit to refit it.")
+
+    options = {k: v for k, v in result.options.items() if k in OPTION_NAMES}
     if options.get("classes") is not None:  # latent classes: the same classes (and integration), from the estimates
         if options.get("method") in ("discrete", "exact"):
             options.pop("method"), options.pop("nip", None)
@@ -228,14 +232,14 @@ def refit(result, frame: pd.DataFrame, **changes):
         options.update(weights=result.design.weights_argument, cluster_weights=result.design.cluster_weights_argument,
                        level_weights=result.design.level_weights_argument)
         options.update(changes)
-        return fit(result.spec.formula.text, frame, **options)
+        return result.model.refit(frame, options)
     options.pop("factor_scale", None)
     options.update(weights=design.weights_argument, offset=design.offset_argument,
                    trials=design.trials if options.get("trials") is not None else None,
                    cluster_weights=design.cluster_weights_argument, top_weights=design.top_weights_argument,
                    level_weights=design.level_weights_argument)
     options.update(changes)
-    return fit(result.spec.formula.formula, frame, **options)
+    return result.model.refit(frame, options)
 
 
 def bootstrap(result, statistic=None, n_boot: int = 100, seed=None) -> pd.DataFrame:

@@ -26,15 +26,15 @@ from dataclasses import replace
 import jax
 import numpy as np
 
-from .design.latent_classes import check_classes, discrete_model
-from .errors import ConvergenceWarning, GllammError, warn_user
-from .families.links import link_numpy
-from .integrate import Integration
-from .parallel import mean_over_processes, std_over_processes, sum_over_processes
-from .spec import ParameterTable
-from .results.gateaux import gateaux_derivative, gateaux_grid
-from .spec.class_parameters import class_parameters, set_segment
-from .spec.constraints import build_constraints
+from ..design.latent_classes import check_classes, discrete_model
+from ..errors import ConvergenceWarning, GllammError, warn_user
+from ..families.links import link_numpy
+from ..integrate import Integration
+from ..parallel import mean_over_processes, std_over_processes, sum_over_processes
+from ..spec import ParameterTable
+from ..results.gateaux import gateaux_derivative, gateaux_grid
+from ..spec.class_parameters import class_parameters, set_segment
+from ..spec.constraints import build_constraints
 
 _BOUNDARY = 12.0  # |location| beyond this on a logit/probit/log scale: a class probability or rate at 0 or 1
 
@@ -51,10 +51,10 @@ def with_classes(table: ParameterTable, theta, locations: np.ndarray, logits: np
 
 def _base_start(spec, design, table, layout=None):
     """(fixed effects and log dispersions of the GLM start, theta with the continuous model's other starts)."""
-    from ._fit import _glm_start, _start_values
+    from .start_values import glm_start, start_values
 
-    beta, _, log_disp = _glm_start(spec, design, False, layout)
-    return beta, log_disp, _start_values(spec, design, table, None, False, layout)
+    beta, _, log_disp = glm_start(spec, design, False, layout)
+    return beta, log_disp, start_values(spec, design, table, None, False, layout)
 
 
 def _start(spec, design, table, rng, base) -> np.ndarray:
@@ -155,7 +155,7 @@ def class_request(classes) -> tuple[int | str, str | None]:
 
 def class_integration(spec, method: str, nip: int | None) -> Integration:
     """Exact sum over classes; with continuous latent variables too, their rule inside every class."""
-    from ._fit import default_nip
+    from .integration_choice import default_nip
 
     classes = spec.discrete_level.classes
     if len(spec.levels) == 1:
@@ -178,8 +178,8 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
 
     devices / chunk_size: as in ``fit`` (clusters in parts over devices and processes; not for NPML).
     """
-    from ._fit import _fitting_arrays, _layout, _layout_options, _maximize, distinct_clusters
-    from .results.construction import make_result
+    from .iterations import distinct_clusters, fitting_arrays, layout_for, layout_options, maximize_likelihood
+    from ..results.construction import make_result
 
     classes, target = class_request(classes)
     if classes == "npml" and (chunk_size is not None or (devices or 1) > 1 or jax.process_count() > 1):
@@ -198,24 +198,24 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     integration = class_integration(spec, method, nip)
     constraints = build_constraints(table, fix, equal)
     top_keys = {"class_covariates", "class_allowed"} if spec.discrete_index == 1 else set()
-    layout = _layout(table, integration, design, devices, chunk_size, top_keys)
+    layout = layout_for(table, integration, design, devices, chunk_size, top_keys)
     rng = np.random.default_rng(seed)
     if start is not None:
-        from ._fit import _start_values
+        from .start_values import start_values
 
-        candidates = [_start_values(spec, design, table, start, False)]
+        candidates = [start_values(spec, design, table, start, False)]
     else:
         base = _base_start(spec, design, table, layout)
         candidates = [_start(spec, design, table, None, base)] + [_start(spec, design, table, rng, base)
                                                                   for _ in range(starts - 1)]
-    fit_data = None if layout is not None else _fitting_arrays(design, integration)  # (equal clusters as one)
+    fit_data = None if layout is not None else fitting_arrays(design, integration)  # (equal clusters as one)
     runs = []
     for theta0 in candidates:
         theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
         if fix:
             theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
         try:
-            runs.append(_maximize(table, integration, design, theta0, max_iter, tol, verbose, constraints,
+            runs.append(maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints,
                                   layout=layout, data=fit_data))
         except (FloatingPointError, np.linalg.LinAlgError) as error:  # a hopeless start: recorded, not fatal
             runs.append(error)
@@ -226,13 +226,13 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     if known_class is None and not fix and not equal and classes > 1:
         ordered = _order(table, best.theta)
         if not np.array_equal(ordered, best.theta):
-            relabelled = _maximize(table, integration, design, ordered, max_iter, tol, False, constraints,
+            relabelled = maximize_likelihood(table, integration, design, ordered, max_iter, tol, False, constraints,
                                    layout=layout, data=fit_data)
             best = replace(relabelled, iterations=best.iterations + relabelled.iterations,
                            log=best.log + relabelled.log)
     summary = [[float(r.loglik), bool(r.converged), int(r.iterations)] if not isinstance(r, Exception)
                else [float("nan"), False, 0] for r in runs]
-    from .objective import make_objective
+    from ..objective import make_objective
 
     objective = make_objective(table, integration)
     notes = _diagnose(table, best.theta, design.data(), objective)
@@ -244,7 +244,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
                    nip=int(integration.nip), concomitant=concomitant, known_class=known_class, starts=int(len(runs)),
                    seed=seed, start_summary=json.dumps(summary), fix=fix, equal=equal,
                    n_free=int(constraints.matrix.shape[1]))
-    options.update(_layout_options(layout, design, spec, chunk_size))
+    options.update(layout_options(layout, design, spec, chunk_size))
     options.update(distinct_clusters(fit_data, design))
     return make_result(spec, table, design, integration, best, options, constraints=constraints,
                         warn=max_iter > 0 and not notes)
@@ -279,9 +279,9 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
     if syntax or concomitant is not None or known_class is not None or fix or equal or len(spec.levels) != 1:
         raise GllammError("classes='npml' is for random effects at one level of a formula model, without "
                           "concomitant=, known_class=, fix= or equal=; give a number of classes for those.")
-    from ._fit import _maximize
-    from .results.construction import make_result
-    from .objective import make_objective
+    from .iterations import maximize_likelihood
+    from ..results.construction import make_result
+    from ..objective import make_objective
 
     current = fit_classes(spec, design, data, 1, syntax=False, concomitant=None, known_class=None, starts=1, seed=0,
                           fix=None, equal=None, start=None, max_iter=max_iter, tol=tol, verbose=verbose,
@@ -301,7 +301,7 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
         optimum = None
         for point in _candidate_points(grid, derivative, gateaux_tol):  # (the mixture likelihood is multimodal:
             try:  # a new point can run off to a local maximum at infinity; the next candidate may not)
-                run = _maximize(table, integration, new_design, _add_point(current, table, point), max_iter, tol,
+                run = maximize_likelihood(table, integration, new_design, _add_point(current, table, point), max_iter, tol,
                                 verbose)
             except (FloatingPointError, np.linalg.LinAlgError):
                 continue
@@ -309,7 +309,7 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
                 optimum = run
         if optimum is None or optimum.loglik < current.loglik + 1e-6:
             break
-        optimum = _maximize(table, integration, new_design, _order(table, optimum.theta), max_iter, tol, False)
+        optimum = maximize_likelihood(table, integration, new_design, _order(table, optimum.theta), max_iter, tol, False)
         objective = make_objective(table, integration)
         notes = _diagnose(table, optimum.theta, new_design.data(), objective)
         if notes:

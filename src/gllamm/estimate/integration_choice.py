@@ -1,0 +1,61 @@
+"""Which integration a model gets: exact for Gaussian identity-link responses at one level, otherwise adaptive
+quadrature (``nip`` points per latent dimension, fewer by default in more dimensions), Laplace or plain
+Gauss-Hermite as asked; and the warning before a fit whose every evaluation is very large."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ComputationWarning, GllammError, warn_user
+from ..integrate import Integration
+from ..objective import nodes_per_row
+
+
+def default_nip(dim: int) -> int:
+    """Quadrature points per dimension by default (gllamm's 8, fewer in high dimensions)."""
+    return 8 if dim <= 2 else (5 if dim == 3 else 3)
+
+
+def choose_integration(spec, design, method: str, nip: int | None) -> Integration:
+    """The integration rule of a model without latent classes: none without latent variables; exact Gaussian
+    integration for Gaussian identity-link responses at one level (without latent interactions and with
+    method != "ghq"); otherwise ``method`` with ``nip`` points (default ``default_nip``), Laplace with one."""
+    if nip is None:
+        nip = default_nip(spec.n_latent)
+    if not isinstance(nip, (int, np.integer)) or nip < 1:
+        raise GllammError(f"nip must be a positive whole number of quadrature points; got {nip!r}.")
+    if not spec.levels:
+        return Integration("none", 0)
+    if len(spec.levels) > 1:
+        if method == "ghq":
+            raise GllammError("method='ghq' is not available for models with nested levels; use 'adaptive' "
+                              "(default) or 'laplace'.")
+        if method == "laplace" and (spec.set_size > 1 or any(level.discrete for level in spec.levels)
+                                    or any(key.startswith("unit_weight") for key in design.data())):
+            raise GllammError("method='laplace' with nested levels is available for single-row responses without "
+                              "latent classes or weights of levels below the top; use method='adaptive'.")
+        return Integration(method, 1 if method == "laplace" else int(nip))
+    if spec.family.exact_gaussian and method != "ghq" and not spec.levels[0].products:
+        return Integration("exact", 1)
+    if method == "laplace":
+        return Integration("laplace", 1)
+    return Integration(method, int(nip))
+
+
+_NODES_PER_UNIT = 20_000  # quadrature nodes per unit beyond which a fit is announced as costly
+_NODE_VALUES = 2e9  # rows x nodes per evaluation beyond which likewise
+
+
+def announce_cost(spec, integration, design, table) -> None:
+    """ComputationWarning before a fit whose every log-likelihood evaluation is very large: more than
+    _NODES_PER_UNIT quadrature nodes per unit (e.g. nip=40 in three dimensions: 64,000), or more than
+    _NODE_VALUES row x node values."""
+    nodes = nodes_per_row(table, integration)
+    rows = int(np.asarray(design.y).size)
+    if nodes > _NODES_PER_UNIT or float(rows) * nodes > _NODE_VALUES:
+        q = spec.n_latent
+        warn_user(f"Every evaluation of the log-likelihood integrates over {nodes:,} quadrature nodes for each of "
+                  f"{rows:,} rows ({integration.nip} points in each of {q} dimensions): {float(rows) * nodes:.2g} "
+                  f"values per evaluation, and a fit makes dozens. Adaptive quadrature rarely needs more than 5-8 "
+                  f"points per dimension here (nip={default_nip(q)} by default; the fit checks its accuracy).",
+                  ComputationWarning)

@@ -1,0 +1,122 @@
+"""Model.fit: the stages of a maximum likelihood fit, each a function of its own.
+
+    integration rule -> constraints -> layout -> start values -> Newton iterations -> quadrature check
+    -> standard errors -> FitResult
+
+Models with latent classes take another strategy (``estimate/latent_classes.py``: several starts, NPML).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+
+from ..design.exact_indicators import mark_zero_dispersions
+from ..errors import GllammError, check_choice
+from ..optimize.quadrature_check import needs_check
+from ..results.construction import make_result
+from ..spec import ParameterTable
+from ..spec.constraints import build_constraints
+from .integration_choice import announce_cost, choose_integration, default_nip
+from .iterations import (distinct_clusters, fitting_arrays, layout_for, layout_options, maximize_likelihood,
+                         prefetch_programs, summed_expected_information)
+from .quadrature_refits import checked_quadrature
+from .start_values import start_values
+
+
+def fit_model(model, estimation, scale):
+    """Maximum likelihood fit of a ``Model`` with ``EstimationOptions`` and ``ScaleOptions`` -> FitResult."""
+    e = estimation
+    fix = {**model.implied_fix, **(e.fix or {})} or None
+    equal = (list(model.implied_equal) + list(e.equal or [])) or None
+    if model.model_options.classes is not None:
+        return _fit_classes(model, e, scale, fix, equal)
+    if e.starts is not None:
+        raise GllammError("starts= is for models with latent classes; give classes= as well.")
+    spec, design = model.spec, model.design
+    integration = choose_integration(spec, design, e.method, e.nip)
+    table = ParameterTable(spec)
+    constraints = build_constraints(table, fix, equal)
+    exact_indicators = mark_zero_dispersions(table, constraints, design, integration)
+    announce_cost(spec, integration, design, table)
+    layout = layout_for(table, integration, design, scale.devices, scale.chunk_size)
+    if exact_indicators and layout is not None:
+        raise GllammError("A residual variance fixed at exactly 0 is fitted on one device in one piece; leave out "
+                          "devices= and chunk_size=, or fix it at a small positive value (e.g. 1e-6).")
+    linear_gaussian = _fisher_scoring(model, exact_indicators)
+    fit_data = None
+    if layout is None:  # (parts of clusters run other programs)
+        fit_data = fitting_arrays(design, integration)
+        prefetch_programs(table, integration, design, constraints, linear_gaussian, fit_data)
+    theta0 = _constrained_start(constraints, start_values(spec, design, table, e.start, e.verbose, layout), fix, equal)
+    optimum = maximize_likelihood(table, integration, design, theta0, e.max_iter, e.tol, e.verbose, constraints,
+                                  linear_gaussian, layout, fit_data)
+    check = None
+    if e.max_iter > 0 and needs_check(integration, spec):
+        optimum, integration, layout, check = checked_quadrature(table, integration, design, optimum, theta0,
+                                                                 e.max_iter, e.tol, e.verbose, constraints,
+                                                                 scale.devices, scale.chunk_size, layout, fit_data)
+    information = check_choice("information", e.information or ("expected" if linear_gaussian else "observed"),
+                               ("observed", "expected"))
+    theta_vcov = None
+    if information == "expected":
+        fisher = constraints.matrix.T @ summed_expected_information(table, design, optimum.theta) @ constraints.matrix
+        theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
+    options = result_options(model, e, integration, fix, equal, information, int(constraints.matrix.shape[1]))
+    options.update(layout_options(layout, design, spec, scale.chunk_size))
+    options.update(distinct_clusters(fit_data, design))
+    return make_result(spec, table, design, integration, optimum, options, constraints=constraints,
+                       warn=e.max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check,
+                       definitions=model.definitions, model=model)
+
+
+def _fit_classes(model, e, scale, fix, equal):
+    """A model with latent classes: several starts, or NPML (``estimate/latent_classes.py``)."""
+    from .latent_classes import fit_classes
+
+    spec, d, m = model.spec, model.data_options, model.model_options
+    options = dict(family=spec.family.name, link=spec.family.link.name, family_by=m.family_by, method="discrete",
+                   nip=0, trials=d.trials, scale=m.scale, scale_weights=d.scale_weights, factor_scale=m.factor_scale,
+                   information="observed", base=m.base, choice_set=m.choice_set, nominal=m.nominal,
+                   families=families_json(spec.family))
+    result = fit_classes(spec, model.design, model.data, m.classes, syntax=model.syntax, concomitant=m.concomitant,
+                         known_class=m.known_class, starts=e.starts, seed=e.seed, fix=fix, equal=equal, start=e.start,
+                         max_iter=e.max_iter, tol=e.tol, verbose=e.verbose, options=options, method=e.method,
+                         nip=e.nip, devices=scale.devices, chunk_size=scale.chunk_size)
+    return replace(result, model=model)
+
+
+def _fisher_scoring(model, exact_indicators: bool) -> bool:
+    """Linear Gaussian models written in syntax are fitted by Fisher scoring first (and report the expected
+    information, as SEM programs do): one level, no latent interactions, no sampling weights (the expected
+    information assumes unit weights) and every residual variance above 0."""
+    spec = model.spec
+    return model.syntax and spec.family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products \
+        and model.data_options.weights is None and not exact_indicators
+
+
+def _constrained_start(constraints, theta0, fix, equal):
+    """Start values moved onto the constraints: equal parameters at their mean, fixed ones at their values."""
+    theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
+    if fix:
+        theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
+    return theta0
+
+
+def result_options(model, e, integration, fix, equal, information: str, n_free: int) -> dict:
+    """What a result records of the options it was fitted with (saved with it, and used to refit)."""
+    d, m, family = model.data_options, model.model_options, model.spec.family
+    nip = default_nip(model.spec.n_latent) if e.nip is None else e.nip
+    return dict(family=family.name, link=family.link.name, family_by=m.family_by, base=m.base, choice_set=m.choice_set,
+                nominal=m.nominal, families=families_json(family), method=e.method, nip=int(integration.nip or nip),
+                trials=d.trials, scale=m.scale, fix=fix, equal=equal, scale_weights=d.scale_weights,
+                factor_scale=m.factor_scale, cluster=d.cluster, information=information, n_free=n_free)
+
+
+def families_json(family) -> str | None:
+    """Mixed responses: the mapping {response: [family, link]} as JSON (kept with saved results)."""
+    if family.name != "mixed":
+        return None
+    return json.dumps({label: [f.name, f.link.name] for label, f in zip(family.labels, family.members)})

@@ -1,0 +1,57 @@
+"""The quadrature check of a fit (``optimize/quadrature_check.py``) and the refits with more points it calls for."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import QuadratureWarning, warn_user
+from ..optimize.quadrature_check import EXTRA_POINTS, REFITS, TOLERANCE, QuadratureCheck, finer, loglik_at
+from ..parallel import PartitionedObjective
+from .iterations import fitting_arrays, layout_for, maximize_likelihood
+
+
+def checked_quadrature(table, integration, design, optimum, theta0, max_iter, tol, verbose, constraints, devices,
+                        chunk_size, layout, fit_data):
+    """The fit's quadrature checked at the estimates with more points (``optimize.quadrature_check``); while the
+    check fails, refitted from the start values with EXTRA_POINTS more points (REFITS times at most). Returns
+    (optimum, integration, layout, check); the optimum is not converged when the last check failed.
+    ``fit_data``: the arrays of the fit's iterations (``fitting_arrays``, the same for every number of points)."""
+    requested = integration.nip
+    fit_data = fitting_arrays(design, integration) if fit_data is None else fit_data
+    for refit in range(REFITS + 1):
+        check = _quadrature_check(table, integration, design, optimum.theta, optimum.loglik, devices, chunk_size,
+                                  fit_data)
+        if verbose:
+            print(check.describe())
+        if check.passed or refit == REFITS:
+            break
+        integration = finer(integration)
+        layout = layout_for(table, integration, design, devices, chunk_size)
+        optimum = maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints, False, layout,
+                            None if layout is not None else fit_data)
+    if integration.nip != requested and check.passed:
+        warn_user(f"{requested} quadrature points per dimension were not enough (the log-likelihood at the estimates "
+                  f"changed by more than {TOLERANCE:g} with {requested + EXTRA_POINTS}); refitted with {integration.nip} "
+                  f"points: {check.describe()}.", QuadratureWarning)
+    if not check.passed:
+        optimum = replace(optimum, converged=False,
+                          message=f"{check.describe()}; the estimates depend on the quadrature: "
+                                  + ("use method='adaptive' (the default: the rule follows each cluster's posterior)"
+                                     if integration.method == "ghq" else
+                                     "give more points (nip=) or use method='laplace' for a known approximation")
+                                  + f" ({optimum.message})")
+    return optimum, integration, layout, check
+
+
+def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_size, fit_data) -> QuadratureCheck:
+    """log L at theta with the fit's rule (``loglik``) and with ``finer(integration)``."""
+    check_rule = finer(integration)
+    layout = layout_for(table, check_rule, design, devices, chunk_size)
+    data, partitioned = fit_data, None
+    if layout is not None:
+        data, partitioned = layout.data(design), (lambda objective: PartitionedObjective(objective, layout))
+    try:
+        check_loglik = loglik_at(table, check_rule, theta, data, partitioned)
+    except FloatingPointError:
+        check_loglik = float("nan")
+    return QuadratureCheck(integration.nip, float(loglik), check_rule.nip, check_loglik)

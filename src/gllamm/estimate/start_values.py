@@ -1,0 +1,178 @@
+"""Start values: the model without latent variables (a GLM, by the same Newton iterations), then latent
+variables with moderate variances on the scale of the responses and covariates."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import jax
+import numpy as np
+
+from ..design import Design
+from ..design.identification import check_separation
+from ..errors import GllammError
+from ..families.links import inverse_link_numpy, link_numpy
+from ..integrate import Integration
+from ..parallel import least_squares_over_processes, mean_over_processes, std_over_processes, sum_over_processes
+from ..spec import ModelSpec, ParameterTable
+from .iterations import maximize_likelihood
+
+
+def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixed effects, ordinal thresholds and log dispersion of the model without latent variables (own engine)."""
+    family = spec.family
+    y, trials = design.y, design.trials
+    thresholds = None
+    if spec.threshold_names:  # kappa_k = g(P(y <= k)) with beta = 0, per ordinal item
+        thresholds = []
+        item = design.threshold_item if design.threshold_item is not None else np.zeros(len(y), int)
+        for g, (_, count) in enumerate(spec.threshold_layout):
+            own = item == g
+            link = family.members[design.member[own][0]].link.name if family.name == "mixed" else family.link.name
+            counts = sum_over_processes(np.bincount(y[own].astype(int), weights=design.weights[own],
+                                                    minlength=count + 1)[:count + 1])
+            p = np.clip(np.cumsum(counts)[:-1] / counts.sum(), 1e-4, 1 - 1e-4)
+            kappa = np.maximum.accumulate(link_numpy(link, p) + mean_over_processes(design.offset[own]))
+            thresholds.append(kappa + 1e-3 * np.arange(count))
+        thresholds = np.concatenate(thresholds)
+    if family.name == "ordinal":
+        mu = np.full_like(y, 0.5)
+    elif family.name == "multinomial":  # start at equal category probabilities (beta = 0)
+        mu = np.full_like(y, 0.5)
+    elif family.name == "binomial":
+        mu = (y + 0.5) / (trials + 1.0)
+    elif family.name in ("poisson",):
+        mu = y + 0.1
+    elif family.link.name in ("log", "reciprocal"):
+        floor = max(0.1 * abs(mean_over_processes(y)), 1e-8)
+        mu = np.maximum(y, floor)
+    else:
+        mu = y
+    if family.name == "mixed":  # each row on its own family's link scale
+        mu, link_target = np.array(y, dtype=float), np.zeros(len(y))
+        for k, member in enumerate(family.members):
+            own = design.member == k
+            if member.name == "ordinal":  # the thresholds carry these rows' location
+                continue
+            if member.name == "binomial":
+                mu[own] = (y[own] + 0.5) / (trials[own] + 1.0)
+            elif member.name == "poisson":
+                mu[own] = y[own] + 0.1
+            elif member.link.name in ("log", "reciprocal"):
+                mu[own] = np.maximum(y[own], max(0.1 * abs(mean_over_processes(y[own])), 1e-8))
+            link_target[own] = link_numpy(member.link.name, mu[own])
+        target = link_target - design.offset
+    else:
+        target = link_numpy(family.link.name, mu) - design.offset
+    X = design.X
+    if family.name in ("ordinal", "multinomial"):
+        beta = np.zeros(X.shape[1])
+    else:
+        beta = least_squares_over_processes(X, target, design.weights)
+    glm_spec = replace(spec, levels=(), covariate_names=(), class_covariates=())
+    glm_table = ParameterTable(glm_spec)
+    resid = target - X @ beta if X.shape[1] else target
+    if family.name == "mixed":  # one value per dispersion, from its own rows
+        fitted = X @ beta + design.offset if X.shape[1] else design.offset
+        log_disp = []
+        for k, member in enumerate(family.members):
+            own = design.member == k
+            if member.name == "gaussian":
+                log_disp.append(np.log(max(std_over_processes(y[own] - inverse_link_numpy(member.link.name, fitted[own])), 1e-8)))
+            elif member.name == "gamma":
+                log_disp.append(np.log(max(std_over_processes(resid[own]) ** 2, 1e-4)))
+        log_disp = np.asarray(log_disp)
+    elif family.name == "gaussian":
+        residual = y - inverse_link_numpy(family.link.name, X @ beta + design.offset)
+        if design.dispersion_index is not None and len(spec.dispersions) > 1:  # one residual SD per group
+            log_disp = np.log([max(std_over_processes(residual[design.dispersion_index == k]), 1e-8)
+                               for k in range(len(spec.dispersions))])
+        else:
+            log_disp = np.log(max(std_over_processes(residual), 1e-8))
+    elif family.name == "gamma":
+        log_disp = np.log(max(std_over_processes(resid) ** 2, 1e-4))
+    else:
+        log_disp = 0.0
+    scale = None
+    if spec.scale_names:  # start from a constant scale: the intercept (if any) carries log SD / log dispersion
+        scale = np.zeros(len(spec.scale_names))
+        if spec.scale_names[0] == "scale:(Intercept)":
+            scale[0] = log_disp
+    theta = glm_table.pack(beta, [], log_disp, thresholds=thresholds, scale=scale)
+    closed_form = family.name == "gaussian" and family.link.name == "identity" and not spec.scale_names and \
+        np.all(design.weights == 1)
+    try:  # (least squares and the groups' residual SDs are the Gaussian identity-link fit, or close to it)
+        result = None if closed_form else maximize_likelihood(glm_table, Integration("none", 0), design, theta, 100, 1e-8,
+                                                    False, layout=layout)
+        if result is not None and np.all(np.isfinite(result.theta)):
+            theta = result.theta
+    except FloatingPointError:
+        pass
+    beta = theta[: len(spec.fixed_names)]
+    if spec.threshold_names or spec.scale_names:
+        unpacked = glm_table.unpack(theta)
+        thresholds, scale = np.asarray(unpacked.thresholds), np.asarray(unpacked.scale)
+    if spec.scale_names:
+        return beta, thresholds, scale
+    n_dispersions = len(spec.dispersions)
+    return beta, thresholds, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
+
+
+_SEPARATION_ETA = 20.0  # |linear predictor| of the start fit beyond which separation is looked for
+
+
+def _separation_checked_start(spec, design, verbose, layout):
+    """``glm_start``, with binomial responses checked for separation (``check_separation``, a linear programme)
+    when the model without latent variables fails or drives some fitted probability to within e^-20 of 0 or 1:
+    its maximum-likelihood fit exists with finite, moderate linear predictors otherwise, so the programme is
+    solved only where separation is possible."""
+    local = spec.family.name == "binomial" and jax.process_count() == 1
+    try:
+        start = glm_start(spec, design, verbose, layout)
+    except (np.linalg.LinAlgError, FloatingPointError):
+        if local:
+            check_separation(spec, design)
+        raise GllammError("The model without latent variables (used for start values) could not be fitted; give "
+                          "start= values or check the response and covariates for values that no finite "
+                          "coefficient fits.") from None
+    if local and design.X.shape[1]:
+        eta = design.X @ start[0]
+        if not np.all(np.isfinite(eta)) or np.abs(eta).max() > _SEPARATION_ETA:
+            check_separation(spec, design)
+    return start
+
+
+def start_values(spec, design, table, start, verbose, layout=None) -> np.ndarray:
+    if start is not None:
+        theta = np.asarray(getattr(start, "theta", start), dtype=float)  # a FitResult or theta
+        if theta.shape != (table.size,):
+            raise GllammError(f"start has {theta.size} values; this model has {table.size} parameters ({', '.join(table.frame().name)}).")
+        return theta
+    beta, thresholds, log_disp = _separation_checked_start(spec, design, verbose, layout)
+    scale = None
+    if spec.scale_names:
+        scale, log_disp = log_disp, np.zeros(0)
+        if spec.family.exact_gaussian:  # typical residual SD over the rows
+            scale = scale + np.r_[np.log(0.9), np.zeros(len(scale) - 1)]
+    factors = []
+    if spec.scale_names and spec.family.exact_gaussian:
+        residual_scale = float(np.exp(mean_over_processes(design.scale_matrix @ scale)))
+    else:
+        residual_scale = float(np.exp(np.mean(log_disp))) if spec.family.exact_gaussian and len(log_disp) else 1.0
+    if not spec.family.exact_gaussian and spec.family.link.name in ("identity", "reciprocal"):
+        # keep the linear predictor inside the link's domain at the quadrature nodes
+        eta = design.X @ beta + design.offset if design.X.shape[1] else design.offset
+        residual_scale = 0.4 * mean_over_processes(np.abs(eta))
+    for index, level in enumerate(spec.levels):
+        level_scale = np.full(level.dim, 0.5 * residual_scale)
+        if level.loadings is None:  # random coefficients: scale by the spread of their covariate
+            Z = design.Z_levels[index] if len(design.Z_levels) > index else design.Z
+            for k in range(level.dim):
+                column = Z[:, k]
+                spread = std_over_processes(column)
+                if spread > 1e-8 + 1e-5 * mean_over_processes(np.abs(column)):  # not constant
+                    level_scale[k] /= spread
+        factors.append(np.diag(level_scale))
+    if spec.family.exact_gaussian:
+        log_disp = log_disp + np.log(0.9)
+    return table.pack(beta, factors, log_disp, thresholds=thresholds, scale=scale)

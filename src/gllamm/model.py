@@ -1,0 +1,124 @@
+"""The model between parsing and estimation: ``Model`` = parsed structure (ModelSpec) + the data's arrays (Design).
+
+    model text + data + DataOptions + ModelOptions  --build_model-->  Model  --Model.fit(EstimationOptions)-->  FitResult
+
+A formula (``y ~ x + (1 | g)``) and lavaan-style syntax (``f =~ y1 + y2 + y3``) meet here: both give a ModelSpec
+(which latent variables at which level, the family, the parameters' layout) and a Design (the rows' arrays), and
+everything after this point is shared. Syntax also implies constraints (fixed values ``1*y1``, labels ``a*x``
+shared by several parameters) and defined parameters (``ind := a*b``), kept on the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .design import Design, build_design
+from .design.identification import check_identified, check_response_varies
+from .design.syntax_design import build_syntax_design, widen
+from .errors import GllammError
+from .families import make_family
+from .options import DataOptions, EstimationOptions, ModelOptions, ScaleOptions, split_options
+from .results.defined_parameters import resolve as resolve_definitions
+from .spec import ModelSpec
+from .syntax import parse_formula
+from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
+
+
+@dataclass(frozen=True)
+class Model:
+    """A GLLAMM ready to fit: its text, the (wide, for syntax on long data) data, the structure and the arrays.
+
+    ``implied_fix`` / ``implied_equal``: constraints the syntax writes (``1*y1``, shared labels); ``definitions``:
+    its defined parameters. ``Model.fit(**estimation options)`` maximises the likelihood; ``gllamm.fit`` is
+    ``build_model(...).fit(...)``."""
+
+    text: str
+    data: pd.DataFrame
+    spec: ModelSpec
+    design: Design
+    syntax: bool
+    data_options: DataOptions
+    model_options: ModelOptions
+    implied_fix: dict
+    implied_equal: tuple
+    definitions: tuple = ()
+
+    def fit(self, estimation: EstimationOptions | None = None, scale: ScaleOptions | None = None, **options):
+        """Maximum likelihood estimates (``FitResult``). Options as ``EstimationOptions`` and ``ScaleOptions``, or
+        their fields by keyword (``model.fit(nip=12, max_iter=50)``)."""
+        from .estimate import fit_model
+
+        if options:
+            names = {f: options.pop(f) for f in list(options) if f in ScaleOptions.__dataclass_fields__}
+            scale = ScaleOptions(**names) if names else scale
+            estimation = EstimationOptions(**options) if options else estimation
+        return fit_model(self, estimation or EstimationOptions(), scale or ScaleOptions())
+
+
+    def refit(self, data: pd.DataFrame, options: dict):
+        """The same model text on other data (e.g. simulated), with ``options`` as ``gllamm.fit`` takes them."""
+        data_options, model_options, estimation, scale = split_options(options)
+        return build_model(self.text, data, data_options, model_options).fit(estimation, scale)
+
+
+def build_model(text: str, data: pd.DataFrame, data_options: DataOptions | None = None,
+                model_options: ModelOptions | None = None, **options) -> Model:
+    """Parse the model text (formula or syntax), check the options that apply to it, and build its spec and design.
+
+    Options as ``DataOptions`` and ``ModelOptions`` or their fields by keyword:
+    ``gllamm.build_model("use ~ age + (1 | district)", data, family="binomial").fit(nip=12)``.
+    Refuses, before any fitting, options that do not apply to the kind of model, responses without variation and
+    designs whose random effects the data cannot identify (``design/identification.py``)."""
+    if options:
+        given_data, given_model, estimation, scale = split_options(options)
+        later = [name for name in options if name in EstimationOptions.__dataclass_fields__
+                 or name in ScaleOptions.__dataclass_fields__]
+        if later:
+            raise GllammError(f"{', '.join(later)}: options of the estimation; give them to Model.fit(), e.g. "
+                              f"model.fit({later[0]}=...).")
+        data_options = data_options or given_data
+        model_options = model_options or given_model
+    data_options, model_options = data_options or DataOptions(), model_options or ModelOptions()
+    if not isinstance(text, str) or not text.strip():
+        raise GllammError(f"model must be a formula such as 'y ~ x + (1 | group)' or lavaan-style syntax such as "
+                          f"'f =~ y1 + y2 + y3'; got {text!r}.")
+    d, m = data_options, model_options
+    family = m.family if isinstance(m.family, dict) else make_family(m.family, m.link)
+    if looks_like_syntax(text):
+        syntax = parse_model_syntax(text)
+        for name, value in dict(top_weights=d.top_weights, offset=d.offset, trials=d.trials, scale=m.scale,
+                                base=m.base, choice_set=m.choice_set, nominal=m.nominal).items():
+            if value is not None:
+                raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
+        if d.long is not None:
+            data = widen(data, d.long["unit"], d.long["item"], d.long["response"])
+        if m.family_by is not None:
+            raise GllammError("family_by= is for formula models on long data; in model syntax key the family "
+                              "mapping by indicator names.")
+        spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=m.factor_scale,
+                                                    cluster=d.cluster, weights=d.weights,
+                                                    cluster_weights=d.cluster_weights, level_weights=d.level_weights)
+        model = Model(text, data, spec, design, True, d, m, dict(implied.fix), tuple(implied.equal),
+                      resolve_definitions(syntax.definitions, implied.labels or {}))
+    else:
+        spec, design = build_design(parse_formula(text), data, family, weights=d.weights, offset=d.offset,
+                                    trials=d.trials, cluster_weights=d.cluster_weights, top_weights=d.top_weights,
+                                    level_weights=d.level_weights, scale_weights=d.scale_weights, scale=m.scale,
+                                    family_by=m.family_by, base=m.base, choice_set=m.choice_set, nominal=m.nominal,
+                                    discrete=m.classes is not None)
+        model = Model(text, data, spec, design, False, d, m, {}, ())
+    if m.classes is not None and model.definitions:
+        raise GllammError("Defined parameters (:=) with latent classes are not available yet; compute them from "
+                          "res.params.")
+    if m.classes is None:
+        for name, value in dict(concomitant=m.concomitant, known_class=m.known_class).items():
+            if value is not None:
+                raise GllammError(f"{name}= is for models with latent classes; give classes= as well.")
+        check_response_varies(spec, design)
+        check_identified(spec, design)
+        if not model.syntax and (d.cluster is not None or d.long is not None):
+            raise GllammError("cluster= and long= are for model syntax; in a formula write the grouping in the random "
+                              "terms, (1 | cluster).")
+    return model

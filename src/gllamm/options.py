@@ -1,0 +1,123 @@
+"""The options of a fit, grouped by the stage that uses them, each group checked once where it is made.
+
+* ``DataOptions``: what the rows are (weights at each level, offset, binomial trials, clusters and long data for
+  model syntax) -- used when the design is built;
+* ``ModelOptions``: the model beyond its formula or syntax (family and link, responses of several kinds, ordinal
+  and nominal parts, the level-1 scale, latent classes, how factors are scaled) -- used when the model is built;
+* ``EstimationOptions``: how it is fitted (integration rule and points, start values, constraints, iterations,
+  tolerance, information, starts of class models) -- used by ``Model.fit``;
+* ``ScaleOptions``: how the work is spread (devices, rows per part).
+
+``gllamm.fit(model, data, **options)`` sorts its keyword options into these groups (``split_options``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .errors import GllammError, check_choice, closest
+
+METHODS = ("adaptive", "laplace", "ghq")
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Weights (level 1 ``weights``, level 2 ``cluster_weights``, top level ``top_weights``, levels between
+    ``level_weights``; ``scale_weights`` "none", "size" or "effective"), ``offset``, binomial ``trials``; for model
+    syntax the nested ``cluster`` column(s) and ``long`` data {unit, item, response}."""
+
+    weights: object = None
+    cluster_weights: object = None
+    top_weights: object = None
+    level_weights: dict | None = None
+    scale_weights: str = "none"
+    offset: object = None
+    trials: object = None
+    cluster: str | list | None = None
+    long: dict | None = None
+
+    def __post_init__(self):
+        if self.long is not None:
+            missing = {"unit", "item", "response"} - set(self.long)
+            if missing:
+                raise GllammError(f"long= needs the keys unit, item and response; missing {sorted(missing)}.")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The response ``family`` and ``link`` (or a mapping {response: family or (family, link)} with ``family_by``
+    for formula models on long data), the multinomial ``base`` category, ``choice_set`` column, ordinal ``nominal``
+    and ``scale`` formulas, latent ``classes`` (a number or "npml") with their ``concomitant`` formula and
+    ``known_class`` column, and ``factor_scale`` ("loading" or "variance") of syntax models."""
+
+    family: object = "gaussian"
+    link: str | None = None
+    family_by: str | None = None
+    base: object = None
+    choice_set: str | None = None
+    nominal: str | None = None
+    scale: str | None = None
+    classes: int | str | None = None
+    concomitant: str | None = None
+    known_class: str | None = None
+    factor_scale: str = "loading"
+
+    def __post_init__(self):
+        if isinstance(self.family, dict) and self.link is not None:
+            raise GllammError("With a family mapping give each response's link inside it, e.g. "
+                              "{'d': ('binomial', 'probit')}, not link=.")
+
+
+@dataclass(frozen=True)
+class EstimationOptions:
+    """``method`` ("adaptive", "laplace" or "ghq") with ``nip`` points per latent dimension, ``start`` (a FitResult or
+    theta; with ``max_iter=0`` only evaluated), ``fix`` and ``equal`` constraints, ``max_iter``, ``tol`` (the Newton
+    decrement at convergence), ``information`` ("observed" or "expected"), ``starts`` and ``seed`` of class models,
+    ``verbose``."""
+
+    method: str = "adaptive"
+    nip: int | None = None
+    start: object = None
+    fix: dict | None = None
+    equal: object = None
+    max_iter: int = 200
+    tol: float = 1e-8
+    information: str | None = None
+    starts: int | None = None
+    seed: int | None = 0
+    verbose: bool = False
+
+    def __post_init__(self):
+        max_iter, tol, seed = self.max_iter, self.tol, self.seed
+        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
+            raise GllammError(f"max_iter must be a whole number >= 0 (0 evaluates the log-likelihood at start=); "
+                              f"got {max_iter!r}.")
+        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not np.isfinite(tol) or tol <= 0:
+            raise GllammError(f"tol must be a positive number (the Newton decrement at convergence, default 1e-8); "
+                              f"got {tol!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise GllammError(f"seed must be a whole number (or None for a fresh one); got {seed!r}.")
+        object.__setattr__(self, "method", check_choice("method", str(self.method).lower(), METHODS))
+
+
+@dataclass(frozen=True)
+class ScaleOptions:
+    """``devices`` the top-level clusters are spread over and ``chunk_size`` rows worked on at once."""
+
+    devices: int | None = None
+    chunk_size: int | None = None
+
+
+GROUPS = (DataOptions, ModelOptions, EstimationOptions, ScaleOptions)
+OPTION_NAMES = tuple(f.name for group in (ModelOptions, EstimationOptions, DataOptions, ScaleOptions)
+                     for f in fields(group))
+
+
+def split_options(options: dict) -> tuple[DataOptions, ModelOptions, EstimationOptions, ScaleOptions]:
+    """Keyword options of ``gllamm.fit`` -> their groups; an unknown name is an error naming the closest option."""
+    for name in options:
+        if name not in OPTION_NAMES:
+            raise GllammError(f"Unknown option '{name}'.{closest(name, OPTION_NAMES)} Options: {', '.join(OPTION_NAMES)}.")
+    return tuple(group(**{f.name: options[f.name] for f in fields(group) if f.name in options}) for group in GROUPS)
