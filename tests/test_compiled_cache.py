@@ -1,4 +1,4 @@
-"""Compiled programs stored between processes (gllamm._compiled_cache): loaded instead of traced, reused
+"""Compiled programs stored between processes (gllamm.runtime.compiled_cache): loaded instead of traced, reused
 after source edits when the program is unchanged, and never wrong when an entry is missing or damaged."""
 
 import os
@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gllamm import _compiled_cache as cache
+from gllamm.runtime import compiled_cache as cache
 
 
 def _probe(x, data):
@@ -110,7 +110,7 @@ def test_a_new_process_loads_a_program_that_calls_lapack(tmp_path, devices):
     run twice in fresh interpreters: compile and store, then load."""
     script = textwrap.dedent(f"""
         import numpy as np, jax, jax.numpy as jnp
-        from gllamm import _compiled_cache as cache
+        from gllamm.runtime import compiled_cache as cache
         from pathlib import Path
         cache._cache_dir = lambda: Path({str(tmp_path)!r})
         traced = []
@@ -142,7 +142,7 @@ def test_a_command_line_preloads_the_programs_of_its_last_run(tmp_path):
         import threading
         import numpy as np, jax, jax.numpy as jnp
         import gllamm
-        from gllamm import _compiled_cache as cache
+        from gllamm.runtime import compiled_cache as cache
         preloaded = dict(cache._preloaded)
         loads = []
         load = cache._load
@@ -166,7 +166,7 @@ def test_a_command_line_preloads_the_programs_of_its_last_run(tmp_path):
 
 
 def test_verbose_fits_say_when_they_compile(store, capsys):
-    from gllamm._compiled_cache import announce_compiles
+    from gllamm.runtime.compiled_cache import announce_compiles
 
     @announce_compiles
     def fit(verbose=False):

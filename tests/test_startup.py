@@ -1,10 +1,10 @@
 """Process-level workarounds: JAX's import-time ROCm plugin scan is narrowed (nothing else is), and BLAS runs on one
-thread during fits (gllamm._startup, gllamm._blas)."""
+thread during fits (gllamm.runtime.startup, gllamm.runtime.blas_threads)."""
 
 import importlib.metadata
 from pathlib import Path
 
-from gllamm._startup import _ROCM_SCANNER, narrow_rocm_plugin_scan
+from gllamm.runtime.startup import _ROCM_SCANNER, narrow_rocm_plugin_scan
 
 
 def _fake_distribution(folder: Path, name: str) -> importlib.metadata.PathDistribution:
@@ -33,7 +33,7 @@ def test_only_jax_scan_is_narrowed_to_rocm_plugin_candidates(tmp_path, monkeypat
 def test_blas_runs_on_one_thread_during_a_fit_and_as_before_after_it():
     from threadpoolctl import threadpool_info
 
-    from gllamm._blas import one_blas_thread
+    from gllamm.runtime.blas_threads import one_blas_thread
 
     def blas_threads():
         return [library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas"]
@@ -46,7 +46,7 @@ def test_blas_runs_on_one_thread_during_a_fit_and_as_before_after_it():
 
 def test_blas_libraries_loaded_after_a_fit_are_limited_at_the_next():
     """The BLAS libraries are looked up again when modules were imported since the last lookup."""
-    from gllamm import _blas
+    from gllamm.runtime import blas_threads as _blas
 
     _blas._blas_controller()
     stale = _blas._controller[0]

@@ -13,8 +13,8 @@ import pytest
 
 import gllamm
 from gllamm import GllammError
-from gllamm import _compiled_cache as cache
-from gllamm._trusted_directory import untrusted_reason
+from gllamm.runtime import compiled_cache as cache
+from gllamm.runtime.trusted_directory import untrusted_reason
 
 
 @pytest.fixture(scope="module")

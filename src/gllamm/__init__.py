@@ -6,12 +6,12 @@
     print(res.summary())
 """
 
-from ._startup import freeze_at_exit, narrow_rocm_plugin_scan, quiet_imports
+from .runtime.startup import freeze_at_exit, narrow_rocm_plugin_scan, quiet_imports
 
-with quiet_imports():  # (the collector would rescan the imported stack; see _startup)
+with quiet_imports():  # (the collector would rescan the imported stack; see runtime/startup.py)
     with narrow_rocm_plugin_scan():
-        from . import _jax  # noqa: F401  (float64 and the persistent compilation cache)
-    from ._compiled_cache import preload_profile
+        from .runtime import jax_setup  # noqa: F401  (float64 and the persistent compilation cache)
+    from .runtime.compiled_cache import preload_profile
 
     preload_profile()  # this command line's programs load while the rest is imported
     from . import datasets, results

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._blas import one_blas_thread
-from ._compiled_cache import announce_compiles
+from .runtime.blas_threads import one_blas_thread
+from .runtime.compiled_cache import announce_compiles
 from .families import Family
 from .model import build_model
 from .options import split_options

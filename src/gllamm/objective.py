@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._compiled_cache import CachedFunction
+from .runtime.compiled_cache import CachedFunction
 from .integrate.discrete import class_log_probabilities, class_posterior, discrete_log_integrals
 from .integrate.nested_laplace import joint_modes, joint_posterior, nested_laplace
 from .integrate.nested import (UpperLevel, inner_model, nested_adaptation, nested_class_posterior,

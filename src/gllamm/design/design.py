@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._startup import quiet_imports
+from ..runtime.startup import quiet_imports
 from ..errors import DataWarning, GllammError, closest, warn_user
 from ..families import Family
 from ..spec import LevelSpec, ModelSpec
@@ -32,7 +32,7 @@ from ..families.mixed import make_mixed_family
 
 def _formulaic():
     """formulaic, imported on first use (it takes a fifth of a second to import and models written in
-    lavaan-style syntax never need it); the first import runs with the collector paused (see _startup)."""
+    lavaan-style syntax never need it); the first import runs with the collector paused (see runtime/startup.py)."""
     if "formulaic" not in sys.modules:
         with quiet_imports():
             import formulaic  # noqa: F401
@@ -762,7 +762,7 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
                  dispersion_index=None, cluster_covariates=None, scale_matrix=None, member=None,
                  available=None, threshold_rows=None, threshold_matrix=None) -> Chunks:
     """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
-    from .. import _jax  # noqa: F401  (float64 on before arrays are made)
+    from ..runtime import jax_setup  # noqa: F401  (float64 on before arrays are made)
     import jax
 
     from ..integrate.shared_gaussian import mark_row_patterns

@@ -109,10 +109,10 @@ def _information_arrays(design) -> dict:
 
 @lru_cache(maxsize=32)
 def _information_function(table, same_covariance: bool = False):
-    """Jitted (and stored compiled, see _compiled_cache) Fisher information as a function of (theta, cluster-padded
+    """Jitted (and stored compiled, see runtime/compiled_cache.py) Fisher information as a function of (theta, cluster-padded
     arrays). With ``same_covariance`` (every cluster has the same rows) Sigma and its derivatives are computed once:
     the covariance part is n/2 tr(Sigma^{-1} dSigma_i Sigma^{-1} dSigma_j)."""
-    from .._compiled_cache import CachedFunction
+    from ..runtime.compiled_cache import CachedFunction
     from ..objective import latent_structure
 
     spec = table.spec

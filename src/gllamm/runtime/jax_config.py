@@ -6,9 +6,9 @@
   Python process fitting a model of the same shape does not compile again.
   Set ``GLLAMM_CACHE_DIR=off`` to leave JAX's cache settings untouched;
   ``GLLAMM_XLA_CACHE=off`` stores no compiled programs at all (neither XLA's nor
-  gllamm's executables of its likelihood functions, ``_compiled_cache``).
+  gllamm's executables of its likelihood functions, ``compiled_cache``).
   The directory is created private (mode 0700) and used only while no other user can
-  write into it (``_trusted_directory``): compiled programs are code.
+  write into it (``trusted_directory``): compiled programs are code.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jax
 
-from ._trusted_directory import make_private_directory
+from .trusted_directory import make_private_directory
 
 
 def _default_cache_dir() -> Path:

@@ -28,7 +28,7 @@ instruction-set features the code was generated for. Any failure falls back to t
 plain jitted function (traced and compiled as usual).
 
 What the cache trusts: executables are unpickled, so they are read only from a directory that
-no other user can write (``_trusted_directory``: created with mode 0700, refused when another
+no other user can write (``trusted_directory``: created with mode 0700, refused when another
 user owns it or may write to it), and only under names that are content hashes (32 hex digits);
 an index or profile line naming anything else is ignored, so no path outside the directory is
 ever opened.
@@ -51,7 +51,7 @@ from pathlib import Path
 
 import jax
 
-from ._trusted_directory import make_private_directory
+from .trusted_directory import make_private_directory
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +59,7 @@ def _source() -> str:
     """Hash of gllamm's own source files, so edited code is traced again (about 4 ms: computed when first needed,
     or by the preload thread while gllamm is imported)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
+    for path in sorted(Path(__file__).parent.parent.rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -98,7 +98,7 @@ def _cpu_features() -> str:
 
 @lru_cache(maxsize=8)
 def _trusted(directory: Path) -> bool:
-    """Whether programs may be read from ``directory`` (created private; see ``_trusted_directory``)."""
+    """Whether programs may be read from ``directory`` (created private; see ``trusted_directory``)."""
     return make_private_directory(directory) is None
 
 
