@@ -19,7 +19,7 @@ from .design.identification import check_identified, check_response_varies
 from .design.syntax_design import build_syntax_design, widen
 from .errors import GllammError
 from .families import make_family
-from .options import DataOptions, EstimationOptions, ModelOptions, ScaleOptions, split_options
+from .options import OPTION_NAMES, DataOptions, EstimationOptions, ModelOptions, ScaleOptions, split_options
 from .results.defined_parameters import resolve as resolve_definitions
 from .spec import ModelSpec
 from .syntax import parse_formula
@@ -51,6 +51,13 @@ class Model:
         from .estimate import fit_model
 
         if options:
+            early = [name for name in options if name in DataOptions.__dataclass_fields__
+                     or name in ModelOptions.__dataclass_fields__]
+            unknown = [name for name in options if name not in OPTION_NAMES]
+            if early or unknown:
+                split_options(options)  # (names an unknown option and the closest known one)
+                raise GllammError(f"{', '.join(early)}: options of the model, fixed when it was built; give them to "
+                                  f"gllamm.build_model() (or gllamm.fit()).")
             names = {f: options.pop(f) for f in list(options) if f in ScaleOptions.__dataclass_fields__}
             scale = ScaleOptions(**names) if names else scale
             estimation = EstimationOptions(**options) if options else estimation
