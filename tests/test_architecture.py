@@ -13,11 +13,11 @@ PACKAGE = Path(gllamm.__file__).parent
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 FILES_STILL_TOO_LONG = {  # file -> lines it may not exceed until it is split
-    "design/design.py": 807, "objective.py": 604, "design/syntax_design.py": 559, "results/fit_result.py": 441,
+    "objective.py": 604, "design/syntax_design.py": 559, "results/fit_result.py": 441,
     "runtime/compiled_cache.py": 412, "spec/parameters.py": 403,
 }
 FUNCTIONS_STILL_TOO_LONG = {  # (file, function) -> body lines it may not exceed
-    ("design/design.py", "build_design"): 359, ("design/syntax_design.py", "build_syntax_design"): 246,
+    ("design/syntax_design.py", "build_syntax_design"): 246,
     ("results/simulate.py", "simulate"): 156, ("design/syntax_design.py", "_build_level"): 141,
     ("design/latent_classes.py", "discrete_model"): 111, ("estimate/start_values.py", "glm_start"): 96,
     ("spec/parameters.py", "unpack"): 84, ("optimize/newton.py", "maximize"): 79,

@@ -21,7 +21,8 @@ from ..spec import LevelSpec, ModelSpec
 from .data_checks import check_columns, check_frame
 from ..spec.model_spec import Loading, Path, Product
 from ..syntax.model_syntax import ModelSyntax
-from .design import Design, _make_chunks, _nested_order, _per_unit_weights, not_nested
+from .design import Design, _as_column, _make_chunks
+from .formula_levels import nested_order, not_nested, per_unit_weights
 
 
 @dataclass(frozen=True)
@@ -280,8 +281,6 @@ def widen(data: pd.DataFrame, unit: str, item: str, response: str) -> pd.DataFra
 
 def _weight_column(value, data: pd.DataFrame, option: str) -> np.ndarray | None:
     """Sampling weights per data row (a column name or array): finite and non-negative."""
-    from .design import _as_column
-
     values = _as_column(value, data, option)
     if values is not None and (not np.all(np.isfinite(values)) or np.any(values < 0)):
         name = value if isinstance(value, str) else option
@@ -444,7 +443,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     if missing_item_covariates:
         warn_user(f"{missing_item_covariates} responses with a missing item-level covariate are left out.", DataWarning)
     if clusters:  # order units by their clusters at every level so that chunks are sorted by each level
-        cluster_codes_all = _nested_order([data[c].to_numpy() for c in clusters])[0][0]
+        cluster_codes_all = nested_order([data[c].to_numpy() for c in clusters])[0][0]
         unit_order = np.argsort(cluster_codes_all, kind="stable")
     else:
         unit_order = np.arange(len(data))
@@ -505,7 +504,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     chunks = _make_chunks(y, trials, X, Z, offset, weights, codes, len(keep_people), family, None,
                           kept_weights if not clusters else None, dispersion_index=dispersion_index,
                           cluster_covariates=w, member=member, threshold_rows=threshold_rows)
-    hierarchy = _nested_order([data[c].to_numpy()[keep_people] for c in clusters]) if clusters else []
+    hierarchy = nested_order([data[c].to_numpy()[keep_people] for c in clusters]) if clusters else []
     if clusters:
         import jax
         import jax.numpy as jnp
@@ -531,7 +530,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         for name, values in middle_weights.items():  # and cluster weights each cluster's within the level above
             index = clusters.index(name) + 1
             chunks.arrays[f"unit_weight{index}"] = jnp.asarray(
-                _per_unit_weights(values[keep_people], hierarchy[index - 1][0], len(hierarchy[index - 1][1]), name))
+                per_unit_weights(values[keep_people], hierarchy[index - 1][0], len(hierarchy[index - 1][1]), name))
         if w is not None:  # cluster-level values of the covariates (between-level ones must be constant)
             for index in range(1, len(clusters) + 1):
                 frame = pd.DataFrame(w, columns=covariates).assign(_cluster=hierarchy[index - 1][0])
