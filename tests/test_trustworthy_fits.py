@@ -189,3 +189,21 @@ def test_a_tiny_fixed_residual_variance_is_exact(variance):
     means = [p[f"x{i}~1"] for i in (1, 2, 3)]
     exact = multivariate_normal(means, covariance).logpdf(data[["x1", "x2", "x3"]].to_numpy()).sum()
     assert result.loglik == pytest.approx(exact, abs=1e-8)
+
+
+@pytest.mark.slow  # (three fits with 8, 16 and 24 points: 15 s)
+def test_a_gamma_reciprocal_fit_whose_integrand_has_an_edge_says_so():
+    """With the reciprocal link a normal random intercept puts probability on eta <= 0, where a gamma response has no
+    density: the integrand has an edge, the quadrature does not settle, and the message names the cause (it used to
+    end in a raw LinAlgError or in an unexplained non-convergence)."""
+    rng = np.random.default_rng(5)
+    for _ in range(6):  # (the sixth data set of this stream: intercepts near the edge)
+        g = np.repeat(np.arange(40), 10)
+        x = rng.normal(size=400)
+        mu = 1 / np.clip(1.0 + 0.3 * x + rng.normal(scale=0.3, size=40)[g], 0.05, None)
+        y = rng.gamma(2.0, mu / 2.0)
+    data = pd.DataFrame(dict(y=y, x=x, g=g))
+    with pytest.warns(ConvergenceWarning, match="gamma/reciprocal link gives a mean of 0 or below.*use link='log'"):
+        result = gllamm.fit("y ~ x + (1 | g)", data, family="gamma", link="reciprocal")
+    assert not result.converged
+    assert gllamm.fit("y ~ x + (1 | g)", data, family="gamma", link="log").converged

@@ -34,12 +34,15 @@ def checked_quadrature(table, integration, design, optimum, theta0, max_iter, to
                   f"changed by more than {TOLERANCE:g} with {requested + EXTRA_POINTS}); refitted with {integration.nip} "
                   f"points: {check.describe()}.", QuadratureWarning)
     if not check.passed:
-        optimum = replace(optimum, converged=False,
-                          message=f"{check.describe()}; the estimates depend on the quadrature: "
-                                  + ("use method='adaptive' (the default: the rule follows each cluster's posterior)"
-                                     if integration.method == "ghq" else
-                                     "give more points (nip=) or use method='laplace' for a known approximation")
-                                  + f" ({optimum.message})")
+        bounded = _bounded_mean_families(table.spec.family)
+        advice = ("use method='adaptive' (the default: the rule follows each cluster's posterior)"
+                  if integration.method == "ghq" else
+                  f"the {' and '.join(bounded)} link gives a mean of 0 or below where the normal latent variables put "
+                  "some probability, where the response has no density: the integrand has an edge no quadrature rule "
+                  "integrates accurately; use link='log'" if bounded else
+                  "give more points (nip=) or use method='laplace' for a known approximation")
+        optimum = replace(optimum, converged=False, message=f"{check.describe()}; the estimates depend on the "
+                                                            f"quadrature: {advice} ({optimum.message})")
     return optimum, integration, layout, check
 
 
@@ -55,3 +58,10 @@ def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_
     except FloatingPointError:
         check_loglik = float("nan")
     return QuadratureCheck(integration.nip, float(loglik), check_rule.nip, check_loglik)
+
+
+def _bounded_mean_families(family) -> list[str]:
+    """'family/link' of the responses whose mean must be positive but whose link lets it reach 0 or below (gamma
+    with the reciprocal or identity link)."""
+    members = family.members if family.name == "mixed" else [family]
+    return sorted({f"{f.name}/{f.link.name}" for f in members if f.name == "gamma" and f.link.name != "log"})
