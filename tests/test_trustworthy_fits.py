@@ -207,3 +207,23 @@ def test_a_gamma_reciprocal_fit_whose_integrand_has_an_edge_says_so():
         result = gllamm.fit("y ~ x + (1 | g)", data, family="gamma", link="reciprocal")
     assert not result.converged
     assert gllamm.fit("y ~ x + (1 | g)", data, family="gamma", link="log").converged
+
+
+def test_a_laplace_fit_that_exploits_the_approximation_is_not_converged():
+    """A 2PL on 60 persons by Laplace drifts to a loading of about 38 with a Laplace log-likelihood 19.5 above the
+    quadrature value at the same estimates (and 8 above the quadrature maximum, -152.4): reported as not converged,
+    saying why. On the contraception data Laplace is close (0.3 in 1237) and the check passes."""
+    rng = np.random.default_rng(0)
+    theta = rng.normal(size=60)
+    a, b = np.array([0.3, 2.5, 1.0, 4.0, 0.5]), np.array([-1, 0, 1, 2.5, -2.5])
+    data = pd.DataFrame({f"y{j + 1}": (rng.uniform(size=60) < special.expit(a[j] * theta - b[j])).astype(int)
+                         for j in range(5)})
+    with pytest.warns(ConvergenceWarning, match="Laplace check FAILED.*use method='adaptive'"):
+        result = gllamm.fit("f =~ y1 + y2 + y3 + y4 + y5", data, family="binomial", method="laplace",
+                            factor_scale="variance")
+    assert not result.converged and not result.quadrature_check.passed
+    assert result.quadrature_check.difference < -10
+    contraception = gllamm.fit("use ~ age + urban + (1 | district)", gllamm.datasets.load("contraception"),
+                               family="binomial", method="laplace")
+    assert contraception.converged and contraception.quadrature_check.passed
+    assert "Laplace check passed" in contraception.summary()

@@ -114,7 +114,6 @@ def _restore(model: Model, meta, arrays, options):
     from .design.exact_indicators import mark_zero_dispersions
     from .integrate import Integration
     from .optimize import OptimizationResult
-    from .optimize.quadrature_check import QuadratureCheck
     from .results.construction import make_result
     from .spec import ParameterTable
     from .spec.constraints import Constraints
@@ -135,10 +134,22 @@ def _restore(model: Model, meta, arrays, options):
     check = meta.get("quadrature_check")
     result = make_result(spec, table, design, integration, optimum, options, warn=False,
                           theta_vcov=arrays["theta_vcov"],
-                          quadrature_check=None if check is None else QuadratureCheck(
-                              int(check["nip"]), float(check["loglik"]), int(check["check_nip"]),
-                              float(check["check_loglik"])), definitions=model.definitions, model=model)
+                          quadrature_check=_check(check), definitions=model.definitions, model=model)
     return result
+
+
+def _check(saved: dict | None):
+    """The saved quadrature or Laplace check (None if the fit had none)."""
+    from .optimize.laplace_check import LaplaceCheck
+    from .optimize.quadrature_check import QuadratureCheck
+
+    if saved is None:
+        return None
+    if saved.get("laplace"):
+        return LaplaceCheck(float(saved["loglik"]), int(saved["check_nip"]), float(saved["check_loglik"]),
+                            int(saved["n_clusters"]))
+    return QuadratureCheck(int(saved["nip"]), float(saved["loglik"]), int(saved["check_nip"]),
+                           float(saved["check_loglik"]))
 
 
 def _with_row_index(design, row_index):

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..design.exact_indicators import mark_zero_dispersions
 from ..errors import GllammError, check_choice
+from ..optimize.laplace_check import needs_laplace_check
 from ..optimize.quadrature_check import needs_check
 from ..results.construction import make_result
 from ..spec import ParameterTable
@@ -22,7 +23,7 @@ from ..spec.constraints import build_constraints
 from .integration_choice import announce_cost, choose_integration, default_nip
 from .iterations import (distinct_clusters, fitting_arrays, layout_for, layout_options, maximize_likelihood,
                          prefetch_programs, summed_expected_information)
-from .quadrature_refits import checked_quadrature
+from .quadrature_refits import checked_laplace, checked_quadrature
 from .start_values import start_values
 
 
@@ -58,6 +59,8 @@ def fit_model(model, estimation, scale):
         optimum, integration, layout, check = checked_quadrature(table, integration, design, optimum, theta0,
                                                                  e.max_iter, e.tol, e.verbose, constraints,
                                                                  scale.devices, scale.chunk_size, layout, fit_data)
+    elif e.max_iter > 0 and needs_laplace_check(integration, spec) and layout is None:
+        optimum, check = checked_laplace(table, design, optimum, fit_data, e.verbose)
     information = check_choice("information", e.information or ("expected" if linear_gaussian else "observed"),
                                ("observed", "expected"))
     theta_vcov = None

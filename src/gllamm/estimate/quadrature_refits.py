@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import QuadratureWarning, warn_user
+from ..integrate import Integration
+from ..optimize.laplace_check import CHECK_POINTS, LaplaceCheck
+from ..optimize.laplace_check import failure_message as laplace_failure
 from ..optimize.quadrature_check import EXTRA_POINTS, REFITS, TOLERANCE, QuadratureCheck, finer, loglik_at
 from ..parallel import PartitionedObjective
 from .iterations import fitting_arrays, layout_for, maximize_likelihood
@@ -65,3 +68,17 @@ def _bounded_mean_families(family) -> list[str]:
     with the reciprocal or identity link)."""
     members = family.members if family.name == "mixed" else [family]
     return sorted({f"{f.name}/{f.link.name}" for f in members if f.name == "gamma" and f.link.name != "log"})
+
+
+def checked_laplace(table, design, optimum, fit_data, verbose: bool):
+    """A Laplace fit's log L at the estimates computed again by adaptive quadrature (``optimize/laplace_check.py``);
+    (optimum, check), the optimum not converged, with a ConvergenceWarning, when the two differ too much."""
+    points = CHECK_POINTS
+    check = LaplaceCheck(float(optimum.loglik), points,
+                         loglik_at(table, Integration("adaptive", points), optimum.theta, fit_data),
+                         int(design.data()["cluster_weight"].shape[0]))
+    if verbose:
+        print(check.describe())
+    if not check.passed:
+        optimum = replace(optimum, converged=False, message=laplace_failure(check, optimum.message))
+    return optimum, check

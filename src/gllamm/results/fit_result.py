@@ -41,7 +41,7 @@ class FitResult:
     fit_log: list = field(default_factory=list)
     seconds: float = 0.0
     options: dict = field(default_factory=dict)  # the fit's options (family, link, method, nip, ...)
-    quadrature_check: object = None  # QuadratureCheck: log L at the estimates with more quadrature points
+    quadrature_check: object = None  # QuadratureCheck (LaplaceCheck): log L at the estimates with more points
     boundary: tuple = ()  # names of estimates on the boundary (variance 0, correlation +-1, probability 0)
     definitions: tuple = ()  # defined parameters (name, expression, ((label, reported name), ...)) of the syntax
     model: object = None  # the gllamm.Model fitted: refits and the bootstrap fit its text again through it
