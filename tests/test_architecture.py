@@ -13,12 +13,11 @@ PACKAGE = Path(gllamm.__file__).parent
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 FILES_STILL_TOO_LONG = {  # file -> lines it may not exceed until it is split
-    "objective.py": 604, "design/syntax_design.py": 559, "results/fit_result.py": 441,
+    "objective.py": 604, "results/fit_result.py": 441,
     "runtime/compiled_cache.py": 412, "spec/parameters.py": 403,
 }
 FUNCTIONS_STILL_TOO_LONG = {  # (file, function) -> body lines it may not exceed
-    ("design/syntax_design.py", "build_syntax_design"): 246,
-    ("results/simulate.py", "simulate"): 156, ("design/syntax_design.py", "_build_level"): 141,
+    ("results/simulate.py", "simulate"): 156, ("design/syntax_levels.py", "build_level"): 141,
     ("design/latent_classes.py", "discrete_model"): 111, ("estimate/start_values.py", "glm_start"): 96,
     ("spec/parameters.py", "unpack"): 84, ("optimize/newton.py", "maximize"): 79,
     ("results/summary.py", "render_summary"): 72, ("objective.py", "cluster_model"): 72,

@@ -75,6 +75,7 @@ def test_discrete_choice_equals_statsmodels_conditional_logit():
     np.testing.assert_allclose(ours.se.to_numpy(), theirs.bse.to_numpy(), rtol=1e-4)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_rankings_equal_an_independent_exploded_logit():
     data = _simulate(persons=80, partial=0.3, drop=0.2)
     ours = gllamm.fit("rank ~ C(alt) + price + time", data, family="multinomial", choice_set="case")
@@ -95,6 +96,7 @@ def test_rankings_equal_an_independent_exploded_logit():
     assert abs(chosen.loglik - first.loglik) < 1e-9
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_ranking_with_random_coefficient_recovers_and_integrates_correctly(tmp_path):
     data = _simulate(persons=250, partial=0.2)
     result = gllamm.fit("rank ~ C(alt) + price + time + (0 + price | person)", data, family="multinomial",
@@ -199,6 +201,7 @@ def test_multilevel_multinomial_example():
     assert np.abs(marginal.to_numpy() - conditional.to_numpy()).max() > 0.01  # averaging over schools matters
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_ranking_example():
     example = runpy.run_path(str(EXAMPLES / "ranking.py"))
     result = example["main"]()

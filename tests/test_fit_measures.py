@@ -82,6 +82,7 @@ def test_the_standardized_solution_and_r_squared_equal_lavaans(cfa):
     np.testing.assert_allclose(solution["se"].to_numpy()[:9], se[:9], rtol=1e-5)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_with_missing_responses_the_saturated_model_is_fitted_on_the_observed_data():
     """lavaan's missing="ml": the saturated model by ML on every unit's observed responses (EM here), checked
     against a direct maximisation of the same observed-data log-likelihood over means and a Cholesky factor."""

@@ -100,6 +100,7 @@ def four_level():
     return frame, gllamm.fit(FORMULA, frame, family="binomial", nip=8)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_adaptive_quadrature_at_three_levels_matches_brute_force(four_level):
     frame, result = four_level
     assert result.converged
@@ -118,6 +119,7 @@ def test_adaptive_quadrature_at_three_levels_matches_brute_force(four_level):
     assert "Level 4:      district, 20 units" in result.summary()
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_laplace_at_three_levels_equals_lme4(four_level):
     """Joint Laplace over a district's effects at all levels is lme4's nAGQ = 1. Reference:
     tests/reference/four_level_laplace.json from tests/reference/r/four_level.R on
@@ -145,6 +147,7 @@ def test_gaussian_four_level_model_equals_lmer():
     _assert_equals_lme4(result, reference)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_slash_formula_predictions_and_simulation(four_level):
     frame, result = four_level
     restarted = frame.assign(school=frame.school.str.len(), cls=frame.cls.str[-1])  # not unique on their own
@@ -172,6 +175,7 @@ def test_slash_formula_predictions_and_simulation(four_level):
     assert set(np.unique(simulated.y)) <= {0, 1}
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_parts_of_districts_give_the_same_fit(four_level):
     """Districts split into parts (several parts scanned on one device): the same log-likelihood and EB at
     the same parameters, and the same estimates up to the optimiser's tolerance (the two fits take different
@@ -219,6 +223,7 @@ def _simulate_factors(seed=5, schools=30, classes=4, pupils=6):
         x=x, cls=[f"c{k}" for k in cls], school=[f"s{k}" for k in school])
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_syntax_with_factors_at_three_levels_equals_the_multivariate_normal_likelihood():
     """level: 1/2/3 blocks with cluster=["cls", "school"]. Independent check: each school's responses are
     multivariate normal with mean nu_j + lambda_j gamma x_i and covariance
@@ -275,6 +280,7 @@ def test_syntax_with_factors_at_three_levels_equals_the_multivariate_normal_like
 
 
 @pytest.mark.parametrize("method,nip", [("adaptive", 6), ("laplace", 1)])
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_gradient_and_hessian_match_finite_differences(four_level, method, nip):
     """Exact derivatives through the nested rules against central differences of the log-likelihood.
     Adaptive: the adaptation state held fixed (as within a Newton step; the log-likelihood is then an exact
@@ -316,6 +322,7 @@ def test_random_slope_at_a_middle_level_equals_lmer():
     _assert_equals_lme4(result, reference)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_weights_at_a_middle_level_equal_duplicated_units(four_level, tmp_path):
     """level_weights={"school": w} with integer w: the pseudo-likelihood equals the likelihood of the data in
     which every school appears w times (copies with their own school and class ids), and the duplicated

@@ -67,6 +67,7 @@ def test_two_classes_match_independent_em(lsat7, two_classes):
     assert len(res.starts) == 10 and np.isclose(res.starts.loglik.iloc[0], res.loglik)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_three_classes_match_independent_em(lsat7):
     Y, counts = _patterns(lsat7)
     loglik = max(em_latent_classes(Y, counts, 3, seed)[0] for seed in range(8))
@@ -270,6 +271,7 @@ def _gauss_hermite_normal(points=60):
     return x, np.log(w / np.sqrt(2 * np.pi))
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_factor_mixture_equals_brute_force_and_recovers():
     """Latent classes with a within-class random intercept (beyond gllamm): class-specific item logits plus a
     continuous factor f integrated within every class."""

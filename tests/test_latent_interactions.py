@@ -37,6 +37,7 @@ def fitted():
     return data, gllamm.fit(MODEL, data, nip=7)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_latent_interaction_recovers_the_product_effect(fitted):
     _, res = fitted
     assert res.converged and res.integration.method == "adaptive"
@@ -52,6 +53,7 @@ def test_latent_interaction_recovers_the_product_effect(fitted):
     assert third > 0.1 and abs(third - (observed.x1 * observed.x4 * observed.x7).mean()) < 0.15
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_latent_interaction_likelihood_equals_brute_force(fitted):
     data, res = fitted
     p = res.params
@@ -90,6 +92,7 @@ def test_latent_interaction_likelihood_equals_brute_force(fitted):
     assert np.max(np.abs(expected[:, 2] - linear)) > 0.05
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_predictions_with_latent_interactions(fitted):
     """Marginal mean of x7 = nu7 + E(f3) = nu7 + gamma cov(f1, f2) (f3 = 0.5 f1 + 0.4 f2 + gamma f1 f2 + zeta3);
     the EB prediction plugs in the EB values; with the disturbances at 0 the prediction is the intercept."""

@@ -117,6 +117,7 @@ def _continuous_and_ordinal(n=400, seed=4):
     return data
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_factor_model_with_continuous_and_ordinal_items_equals_brute_force():
     """Mixed responses with ordinal members: Gaussian items and ordinal items (thresholds of their own,
     no intercepts) measure one factor; the likelihood is checked per unit by Gauss-Hermite quadrature."""

@@ -65,6 +65,7 @@ def test_parts_hold_every_cluster_once_and_padding_weighs_nothing():
                                                       enumerate(parts.shapes.as_tuple()))))
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_chunked_fit_equals_the_unchunked_fit(contraception):
     data, plain = contraception
     chunked = gllamm.fit(CONTRACEPTION, data, family="binomial", chunk_size=300)
@@ -85,6 +86,7 @@ def test_chunked_fit_equals_the_unchunked_fit(contraception):
     pd.testing.assert_frame_equal(chunked.robust_vcov(), plain.robust_vcov(), rtol=1e-7)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_latent_class_fit_in_parts_equals_one_piece(contraception):
     data, _ = contraception
     options = dict(family="binomial", classes=2, starts=2, seed=4)
@@ -98,6 +100,7 @@ def test_latent_class_fit_in_parts_equals_one_piece(contraception):
         gllamm.fit("use ~ urban + (1 | district)", data, family="binomial", classes="npml", chunk_size=400)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_three_level_fit_and_its_predictions_in_parts_equal_one_piece():
     from test_three_level import _simulate
 
@@ -112,6 +115,7 @@ def test_three_level_fit_and_its_predictions_in_parts_equal_one_piece():
     np.testing.assert_allclose(parts.predict(latent="eb"), plain.predict(latent="eb"), rtol=1e-8)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_eight_cpu_devices_give_the_single_device_fit():
     """Two-level logit (60 districts), three-level logit (30 communities), a factor model (301 persons) and a
     latent class model (1000 persons): none divisible by 8; chunk_size=150 also puts several parts on a device."""
@@ -127,6 +131,7 @@ def test_eight_cpu_devices_give_the_single_device_fit():
     assert max(row["parts"] for row in results) > 8  # several parts per device somewhere
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_two_processes_with_half_of_the_clusters_each_reproduce_the_single_process_fit(contraception, tmp_path):
     data, plain = contraception
     port = _free_port()
@@ -158,6 +163,7 @@ def test_two_processes_with_half_of_the_clusters_each_reproduce_the_single_proce
                                    rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_processes_that_disagree_on_the_model_stop_with_an_error(tmp_path):
     port = _free_port()
     outputs = [tmp_path / f"process{k}.json" for k in range(2)]

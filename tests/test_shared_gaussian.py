@@ -36,6 +36,7 @@ def test_complete_wide_data_share_their_rows(sem_fit):
     assert np.all(np.asarray(sem_fit.design.data()[ROW_PATTERN]) == 0)  # one pattern
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_shared_covariance_gives_the_per_cluster_likelihood_and_derivatives(sem_fit):
     table, integration = sem_fit.table_spec, sem_fit.integration
     data = sem_fit.design.data()
@@ -60,6 +61,7 @@ def test_shared_sigma_gives_the_per_cluster_expected_information(sem_fit):
     np.testing.assert_allclose(shared, general, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_a_repeated_measures_design_shares_its_rows_and_likelihood():
     """sleepstudy: every subject measured on days 0-9, so Z = (1, day) is the same for all (random slopes)."""
     fit = gllamm.fit("reaction ~ days + (1 + days | subject)", gllamm.datasets.load("sleepstudy"), max_iter=0)
@@ -75,6 +77,7 @@ def test_a_repeated_measures_design_shares_its_rows_and_likelihood():
     np.testing.assert_allclose(jax.hessian(f)(theta, data), jax.hessian(f)(theta, _without_marker(data)), rtol=1e-9)
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_units_with_missing_responses_form_their_own_patterns():
     """Units with a missing response have other rows (another covariance): a pattern of their own, and the same
     likelihood and derivatives as the per-cluster computation."""
@@ -117,6 +120,7 @@ def _same_likelihood_collapsed(fit, arrays, theta):
     return collapsed
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_identical_units_collapse_into_their_weighted_moments():
     """A CFA's units with unequal sampling weights, and two patterns of missing responses: three groups (the
     weighted mean response and scatter of each), the same likelihood and derivatives as unit by unit."""
@@ -134,6 +138,7 @@ def test_identical_units_collapse_into_their_weighted_moments():
                                np.sort([data.w[[5, 40]].sum(), data.w[7], data.w.sum() - data.w[[5, 7, 40]].sum()]))
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_a_balanced_repeated_measures_design_collapses_into_one_group():
     """sleepstudy: the same days (X and Z rows) for every subject, so the 18 subjects are one group."""
     fit = gllamm.fit("reaction ~ days + (1 + days | subject)", gllamm.datasets.load("sleepstudy"), max_iter=0)
@@ -141,6 +146,7 @@ def test_a_balanced_repeated_measures_design_collapses_into_one_group():
     assert collapsed["cluster_weight"].shape == (1,) and float(collapsed["cluster_weight"][0]) == 18
 
 
+@pytest.mark.slow  # (several seconds; CI runs it: python -m pytest -m slow)
 def test_units_with_few_covariate_values_collapse_by_them(sem_fit):
     """The SEM's covariates (age in whole years, sex) take 11 combinations: 11 groups, the same likelihood."""
     theta = sem_fit.theta + np.random.default_rng(8).normal(scale=0.05, size=sem_fit.theta.size)

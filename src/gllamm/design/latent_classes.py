@@ -25,7 +25,7 @@ from ..errors import GllammError, closest
 from ..spec import LevelSpec, ModelSpec
 from ..spec.model_spec import Loading
 from .design import Design
-from .syntax_design import pad_loadings
+from .syntax_levels import pad_loadings
 
 
 def check_classes(classes) -> int:
