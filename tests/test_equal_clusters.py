@@ -8,7 +8,7 @@ import pytest
 
 import gllamm
 from gllamm.integrate.equal_clusters import collapse_equal_clusters
-from gllamm.objective import make_objective, settled_modes
+from gllamm.objective_programs import make_objective, settled_modes
 
 
 def test_the_lsat_persons_are_fitted_as_their_32_response_patterns():

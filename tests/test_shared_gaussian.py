@@ -9,7 +9,8 @@ import pytest
 
 import gllamm
 from gllamm.integrate.shared_gaussian import PATTERN_KEYS, ROW_PATTERN, collapse_identical_clusters
-from gllamm.objective import loglik, make_objective
+from gllamm.objective import loglik
+from gllamm.objective_programs import make_objective
 from gllamm.results.information import _grouped, _information_arrays, _information_function, _same_covariance
 
 # a MIMIC-type structural model: factor on factors (B), factor on a covariate (Gamma), response on a covariate

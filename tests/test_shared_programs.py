@@ -53,7 +53,7 @@ def test_a_gaussian_model_with_other_covariates_of_the_same_count_compiles_nothi
 def test_padded_programs_give_the_models_own_derivatives():
     """Value, gradient and Hessian through the padded programs equal those of the model's own programs."""
     from gllamm.estimate.iterations import fitting_arrays as _fitting_arrays
-    from gllamm.objective import make_objective
+    from gllamm.objective_programs import make_objective
 
     data = gllamm.datasets.load("contraception")
     result = gllamm.fit("use ~ age + urban + livch1 + livch2 + (1 | district)", data, family="binomial", max_iter=0)

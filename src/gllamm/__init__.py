@@ -21,7 +21,7 @@ with quiet_imports():  # (the collector would rescan the imported stack; see run
     from .families import Family, make_family
     from .integrate import Integration
     from .model import Model, build_model
-    from .objective import make_objective
+    from .objective_programs import make_objective
     from .optimize import maximize
     from .parallel import initialize_distributed, read_clusters
     from .results import FitResult

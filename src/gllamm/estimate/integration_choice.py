@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ComputationWarning, GllammError, warn_user
 from ..integrate import Integration
-from ..objective import nodes_per_row
+from ..objective_programs import nodes_per_row
 
 
 def default_nip(dim: int) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..integrate.equal_clusters import collapse_equal_clusters
 from ..integrate.shared_gaussian import PATTERN_SCATTER, collapse_identical_clusters
-from ..objective import make_objective, nodes_per_row, settled_modes
+from ..objective_programs import make_objective, nodes_per_row, settled_modes
 from ..optimize import OptimizationResult, maximize
 from ..optimize.shared_programs import SharedPrograms
 from ..parallel import PartitionedObjective, all_finite, check_same_model, make_layout, sum_over_processes

@@ -232,7 +232,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
                            log=best.log + relabelled.log)
     summary = [[float(r.loglik), bool(r.converged), int(r.iterations)] if not isinstance(r, Exception)
                else [float("nan"), False, 0] for r in runs]
-    from ..objective import make_objective
+    from ..objective_programs import make_objective
 
     objective = make_objective(table, integration)
     notes = _diagnose(table, best.theta, design.data(), objective)
@@ -281,7 +281,7 @@ def fit_npml(spec, design, data, *, syntax, concomitant, known_class, fix, equal
                           "concomitant=, known_class=, fix= or equal=; give a number of classes for those.")
     from .iterations import maximize_likelihood
     from ..results.construction import make_result
-    from ..objective import make_objective
+    from ..objective_programs import make_objective
 
     current = fit_classes(spec, design, data, 1, syntax=False, concomitant=None, known_class=None, starts=1, seed=0,
                           fix=None, equal=None, start=None, max_iter=max_iter, tol=tol, verbose=verbose,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..integrate import Integration
-from ..objective import make_objective, settled_modes
+from ..objective_programs import make_objective, settled_modes
 
 EXTRA_POINTS = 8  # points per dimension added for the check
 TOLERANCE = 0.01  # |change of log L| accepted (the third decimal of a log-likelihood)

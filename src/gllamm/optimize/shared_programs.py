@@ -66,7 +66,7 @@ class SharedPrograms:
     ``table``'s model on theta and data of that model, computed by the programs of its padded anonymous kind."""
 
     def __init__(self, table: ParameterTable, integration):
-        from ..objective import make_objective
+        from ..objective_programs import make_objective
 
         self.table, self.integration = table, integration
         self.n_fixed = table.n_fixed

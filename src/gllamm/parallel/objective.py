@@ -21,7 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec
 
-from ..objective import Objective, cluster_logliks, hessian_function, loglik, modes
+from ..objective import cluster_logliks, loglik, modes
+
+from ..objective_programs import Objective, hessian_function
 from .layout import AXIS, Layout
 
 try:  # jax >= 0.6

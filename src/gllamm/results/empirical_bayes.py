@@ -107,7 +107,7 @@ def _nested(result, kind: str) -> dict:
                           "predictor and cannot be told apart.")
     objective, data, state = result._evaluation(nested_ok=True)
     if kind == "mode" and result.integration.method != "laplace":  # joint modes, curvature-based SDs (lme4's)
-        from ..objective import make_objective
+        from ..objective_programs import make_objective
         from ..integrate import Integration
 
         laplace = make_objective(result.table_spec, Integration("laplace", 1))

@@ -251,7 +251,7 @@ class FitResult:
     def _evaluation(self, nested_ok: bool = False):
         """(objective, data, modes) at the estimates, for post-estimation computations."""
         from ..errors import GllammError
-        from ..objective import make_objective, settled_modes
+        from ..objective_programs import make_objective, settled_modes
 
         if len(self.spec.levels) > 1 and not nested_ok:
             raise GllammError("This post-estimation step is available for models with one level of latent "
@@ -271,7 +271,7 @@ class FitResult:
         """Parts of clusters for post-estimation: as many as the fit's chunk size (or the memory) needs."""
         if self.spec.discrete_level is not None:  # latent-class models are evaluated in one piece
             return 1
-        from ..objective import nodes_per_row
+        from ..objective_programs import nodes_per_row
         from ..parallel import auto_chunk_size
 
         size = self.options.get("chunk_size") or auto_chunk_size(nodes_per_row(self.table_spec, self.integration))

@@ -35,7 +35,7 @@ def gateaux_grid(result, size: int | None = None) -> np.ndarray:
 def gateaux_derivative(result, points) -> np.ndarray:
     """D(e) = sum_j w_j [f(y_j | e) / L_j - 1] at each point e (n, q): the directional derivative of the
     log-likelihood when mass moves from the fitted mixing distribution towards a point mass at e."""
-    from ..objective import make_objective
+    from ..objective_programs import make_objective
 
     objective = make_objective(result.table_spec, result.integration)
     data = result.design.data()

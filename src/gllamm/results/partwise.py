@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..design.partition import partition, unit_hierarchy
-from ..objective import settled_modes
+from ..objective_programs import settled_modes
 
 
 class PartwiseObjective:
