@@ -13,7 +13,6 @@ PACKAGE = Path(gllamm.__file__).parent
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 FILES_STILL_TOO_LONG = {  # file -> lines it may not exceed until it is split
-    "results/fit_result.py": 441,
     "runtime/compiled_cache.py": 412, "spec/parameters.py": 403,
 }
 FUNCTIONS_STILL_TOO_LONG = {  # (file, function) -> body lines it may not exceed
