@@ -31,14 +31,36 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     Returns the frame, and with return_latent=True also the drawn latent variables (one row per cluster;
     with nested levels a dict {level name: DataFrame}).
     """
-    from ..families.links import inverse_link_numpy
-
     rng = np.random.default_rng(seed)
-    design, spec, table = result.design, result.spec, result.table_spec
-    theta = np.asarray(result.theta if theta is None else theta, dtype=float)
-    from ..objective import latent_structure, level_key
+    design, spec = result.design, result.spec
+    params = result.table_spec.unpack(np.asarray(result.theta if theta is None else theta, dtype=float))
+    eta, b, drawn_class, loadings = _first_level_draws(result, params, rng)
+    if spec.family.name == "multinomial":  # category or ranking draws given the latent draws b
+        from .multinomial_predict import simulate_multinomial
 
-    params = table.unpack(theta)
+        def eta_of(X, Z, offset, codes):
+            value = X @ np.asarray(params.beta) + offset
+            return value + np.einsum("nk,nk->n", Z @ loadings.T, b[codes]) if spec.levels else value
+
+        frame = simulate_multinomial(result, eta_of, rng)
+        return _with_latent(frame, b, [], design, spec) if return_latent else frame
+    eta, higher = _higher_level_draws(result, params, rng, eta)
+    frame = _with_response(result, _draw_responses(result, params, eta, rng))
+    if return_latent:
+        frame, latent = _with_latent(frame, b, higher, design, spec)
+        if drawn_class is not None:
+            latent.insert(0, "class", drawn_class + 1)
+        return frame, latent
+    return frame
+
+
+def _first_level_draws(result, params, rng):
+    """(eta with the first level's latent variables drawn, their draws b per cluster, each cluster's drawn class
+    (latent classes; None otherwise), the loadings Lambda of the first level)."""
+    from ..objective import latent_structure
+
+    design, spec, table = result.design, result.spec, result.table_spec
+    loadings = None
     eta = design.X @ np.asarray(params.beta) + design.offset
     b = np.zeros((design.n_clusters, 0))
     drawn_class = None
@@ -72,15 +94,14 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
                     extra[:, product.lhs] += term
             b = b + extra @ M.T
         eta = eta + np.einsum("nk,nk->n", design.Z @ loadings.T, b[design.cluster_codes])
-    if spec.family.name == "multinomial":  # category or ranking draws given the latent draws b
-        from .multinomial_predict import simulate_multinomial
+    return eta, b, drawn_class, loadings
 
-        def eta_of(X, Z, offset, codes):
-            value = X @ np.asarray(params.beta) + offset
-            return value + np.einsum("nk,nk->n", Z @ loadings.T, b[codes]) if spec.levels else value
 
-        frame = simulate_multinomial(result, eta_of, rng)
-        return _with_latent(frame, b, [], design, spec) if return_latent else frame
+def _higher_level_draws(result, params, rng, eta):
+    """(eta with the latent variables of the levels above the first drawn, their draws per level)."""
+    from ..objective import latent_structure, level_key
+
+    design, spec, table = result.design, result.spec, result.table_spec
     # levels above the first: disturbances drawn level by level, then eta_l = M_l (Gamma_l w_l +
     # B_l,l+1 eta_l+1 + L_l u_l) composed from the top down
     draws = [rng.standard_normal((len(design.unit_labels(k)), spec.levels[k].dim)) for k in range(1, len(spec.levels))]
@@ -102,6 +123,14 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         inner_loadings, M2, _ = (np.asarray(x) for x in latent_structure(table, params, 0))
         through = higher[0] @ (M2 @ np.asarray(params.cross_effects[0])).T  # (level-3 units, q2)
         eta = eta + np.einsum("nk,nk->n", design.Z @ inner_loadings.T, through[design.level_codes(1)])
+    return eta, higher
+
+
+def _draw_responses(result, params, eta, rng) -> np.ndarray:
+    """Responses drawn from each row's family given eta (and the fitted dispersion, scale and thresholds)."""
+    from ..families.links import inverse_link_numpy
+
+    design, spec = result.design, result.spec
     index = design.dispersion_index if design.dispersion_index is not None else np.zeros(len(eta), dtype=int)
     log_dispersion = np.asarray(params.log_dispersion)[index]
     if spec.scale_names:  # log s_i = v_i' alpha
@@ -134,6 +163,13 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         mu = inverse_link_numpy(spec.family.link.name, eta)
         dispersion = np.exp(2 * log_dispersion) if spec.family.name == "gaussian" else np.exp(log_dispersion)
         y = _draw_response(spec.family, mu, design.trials, dispersion, rng)
+    return y
+
+
+def _with_response(result, y) -> pd.DataFrame:
+    """The model frame with the drawn responses written into the response column(s) (ordinal labels as the data
+    had them; in wide syntax data each indicator's column, cluster-level items for every unit of their cluster)."""
+    design, spec = result.design, result.spec
     frame = design.model_frame.copy()
     if spec.family.name == "ordinal" and not isinstance(spec.formula, ModelSyntax):
         original = frame[spec.formula.response]
@@ -181,11 +217,6 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
         frame[formula.response] = y
     else:
         raise GllammError(f"Cannot simulate the response expression '{formula.response}'; use a plain column.")
-    if return_latent:
-        frame, latent = _with_latent(frame, b, higher, design, spec)
-        if drawn_class is not None:
-            latent.insert(0, "class", drawn_class + 1)
-        return frame, latent
     return frame
 
 
