@@ -16,7 +16,6 @@ FILES_STILL_TOO_LONG = {  # file -> lines it may not exceed until it is split
     "runtime/compiled_cache.py": 412, "spec/parameters.py": 403,
 }
 FUNCTIONS_STILL_TOO_LONG = {  # (file, function) -> body lines it may not exceed
-    ("design/syntax_levels.py", "build_level"): 141,
     ("design/latent_classes.py", "discrete_model"): 111, ("estimate/start_values.py", "glm_start"): 96,
     ("spec/parameters.py", "unpack"): 84, ("optimize/newton.py", "maximize"): 79,
     ("results/summary.py", "render_summary"): 72, ("objective.py", "cluster_model"): 72,

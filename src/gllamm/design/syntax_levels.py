@@ -68,153 +68,194 @@ def _check_acyclic(latent: list[str], paths: list[tuple[int, int]], statements) 
 
 
 def build_level(statements, indicators, level_name, factor_scale, family, data, fix, labels, between,
-                 outer_latent=()):
-    """LevelSpec and covariate bookkeeping for the statements of one level block.
+                outer_latent=()):
+    """LevelSpec and covariate bookkeeping for the statements of one level block: (level, covariates of its
+    structural model, covariate effects on responses, regressions on latent variables of the level above).
 
     ``outer_latent``: latent variables of the level above; a regression on one of them is a cross-level
-    path (returned by name, resolved once that level is built).
+    path (returned by name, resolved once that level is built). ``fix`` and ``labels`` collect the modifiers.
     """
-    latent = []
-    for s in statements:
-        if s.op == "=~" and s.lhs not in latent:
-            latent.append(s.lhs)
-
-    def modifier(term, name):
-        if term.value is not None:
-            fix[name] = term.value
-        if term.label is not None:
-            labels.setdefault(term.label, []).append(name)
-
-    for s in statements:
-        if s.op == "=~":
-            for term in s.rhs:
-                if term.name in latent:
-                    raise GllammError(f"Line {s.line} ({s.text}): '{term.name}' is a latent variable; a higher-order "
-                                      "factor is written as a regression of one latent variable on another.")
-                _check_column(term.name, data, s)
-    # ---- loadings ---------------------------------------------------------------------------
-    loadings, measured = [], set()
-    for s in statements:
-        if s.op != "=~":
-            continue
-        m = latent.index(s.lhs)
-        for term in s.rhs:
-            name = f"{s.lhs}=~{term.name}"
-            first = s.lhs not in measured
-            measured.add(s.lhs)
-            value = term.value
-            if value is None and not term.free and first and factor_scale == "loading" and term.label is None:
-                value = 1.0
-            loadings.append(Loading(m, indicators.index(term.name), value, name))
-            if term.label is not None:
-                labels.setdefault(term.label, []).append(name)
-    # ---- regressions ------------------------------------------------------------------------------
-    paths, covariate_paths, covariates, endogenous, response_effects = [], [], [], set(), []
-    products, cross = [], []
-    for s in statements:
-        if s.op != "~":
-            continue
-        for term in s.rhs:
-            name = f"{s.lhs}~{term.name}"
-            if term.name in outer_latent and s.lhs in latent:  # a unit-level factor on a cluster-level one
-                endogenous.add(s.lhs)
-                cross.append((latent.index(s.lhs), term.name, name))
-                modifier(term, name)
-                continue
-            if ":" in term.name:  # latent interaction
-                a, b = term.name.split(":")
-                for part in (a, b):
-                    if part not in latent:
-                        raise GllammError(f"Line {s.line} ({s.text}): '{part}' in the interaction '{term.name}' is not a "
-                                          f"latent variable{' of this level' if between else ''}; interactions are "
-                                          "between latent variables (for observed covariates form the product column "
-                                          f"in the data).{closest(part, latent)}")
-                if between:
-                    raise GllammError(f"Line {s.line} ({s.text}): latent interactions are available at the unit level.")
-                if s.lhs in latent:
-                    endogenous.add(s.lhs)
-                    products.append((Product(latent.index(s.lhs), latent.index(a), latent.index(b), name), s))
-                elif s.lhs in indicators:
-                    products.append((Product(indicators.index(s.lhs), latent.index(a), latent.index(b), name,
-                                             response=True), s))
-                else:
-                    raise GllammError(f"Line {s.line} ({s.text}): '{s.lhs}' is not a latent variable or an indicator "
-                                      f"of one.{closest(s.lhs, latent + indicators)}")
-                modifier(term, name)
-                continue
-            if s.lhs in latent:
-                endogenous.add(s.lhs)
-                if term.name in latent:
-                    paths.append(Path(latent.index(s.lhs), latent.index(term.name), name))
-                else:
-                    _check_column(term.name, data, s)
-                    if item_level(term.name, data):
-                        raise GllammError(f"Line {s.line} ({s.text}): '{term.name}' varies across the items of a "
-                                          "unit, so it can explain responses ('y1 ~ x') but not a latent variable.")
-                    if term.name not in covariates:
-                        covariates.append(term.name)
-                    covariate_paths.append(Path(latent.index(s.lhs), covariates.index(term.name), name))
-            elif s.lhs in indicators:
-                if term.name in latent:
-                    raise GllammError(f"Line {s.line} ({s.text}): write a loading of '{s.lhs}' on '{term.name}' as "
-                                      f"'{term.name} =~ {s.lhs}'.")
-                _check_column(term.name, data, s)
-                response_effects.append((s.lhs, term.name, name))
-            else:
-                raise GllammError(f"Line {s.line} ({s.text}): '{s.lhs}' is not a latent variable or an indicator "
-                                  f"of one.{closest(s.lhs, latent + indicators)}")
-            modifier(term, name)
-    _check_acyclic(latent, [(p.lhs, p.rhs) for p in paths], statements)
-    for product, s in products:
-        for index in (product.a, product.b):
-            if latent[index] in endogenous:
-                raise GllammError(f"Line {s.line} ({s.text}): '{latent[index]}' is regressed on other variables; "
-                                  "interactions are between exogenous latent variables.")
-    # ---- covariances -------------------------------------------------------------------------------
-    free_pairs, zero_pairs = set(), set()
-    naming_level = LevelSpec(level_name, tuple(latent), ((0,),), naming="syntax")
-    for s in statements:
-        if s.op != "~~":
-            continue
-        for term in s.rhs:
-            if s.lhs in latent and term.name in latent:
-                a, b = sorted((latent.index(s.lhs), latent.index(term.name)))
-                if a == b:
-                    modifier(term, naming_level.covariance_name(a, a))
-                elif term.value == 0:
-                    zero_pairs.add((a, b))
-                else:
-                    free_pairs.add((a, b))
-                    if term.value is not None or term.label is not None:
-                        modifier(term, naming_level.covariance_name(b, a))
-            elif s.lhs == term.name and s.lhs in indicators:
-                if between:
-                    if term.value != 0:
-                        raise GllammError(f"Line {s.line} ({s.text}): between-level residual variances are written "
-                                          f"'{s.lhs} ~~ 0*{s.lhs}' (the GLLAMM form has none); add a between-level "
-                                          "factor for a cluster-level residual.")
-                elif family_of(family, s.lhs).has_dispersion:
-                    modifier(term, f"{s.lhs}~~{s.lhs}")
-                else:
-                    raise GllammError(f"Line {s.line} ({s.text}): a {family_of(family, s.lhs).name} response has no "
-                                      "residual variance.")
-            else:
-                raise GllammError(f"Line {s.line} ({s.text}): covariances between responses or between a response "
-                                  "and a latent variable are not available; add a latent variable for them.")
+    block = _LevelBlock(statements, indicators, level_name, family, data, fix, labels, between, outer_latent)
+    loadings, measured = block.loadings(factor_scale)
+    block.regressions()
+    free_pairs, zero_pairs = block.covariances()
+    latent = block.latent
     for name in latent:
         if name not in measured:
             raise GllammError(f"Latent variable '{name}' has no indicators ('{name} =~ ...').")
-    blocks = _blocks(latent, endogenous, free_pairs, zero_pairs)
+    blocks = _blocks(latent, block.endogenous, free_pairs, zero_pairs)
     unit_variance = factor_scale == "variance"
-    level = LevelSpec(level_name, tuple(latent), blocks, tuple(loadings), tuple(paths), tuple(covariate_paths),
-                      unit_variance=unit_variance, naming="syntax", products=tuple(p for p, _ in products))
+    level = LevelSpec(level_name, tuple(latent), blocks, tuple(loadings), tuple(block.paths),
+                      tuple(block.covariate_paths), unit_variance=unit_variance, naming="syntax",
+                      products=tuple(p for p, _ in block.products))
+    naming_level = LevelSpec(level_name, tuple(latent), ((0,),), naming="syntax")
     for m, name in enumerate(latent):
         if not any(l.latent == m and l.value not in (None, 0.0) for l in loadings) and not unit_variance \
                 and naming_level.covariance_name(m, m) not in fix:
             first = next(l for l in loadings if l.latent == m).name.split("=~")[1]
             raise GllammError(f"Latent variable '{name}' is not identified: fix one loading (e.g. 1*{first}) "
                               "or its variance (factor_scale='variance').")
-    return level, covariates, response_effects, cross
+    return level, block.covariates, block.response_effects, block.cross
+
+
+class _LevelBlock:
+    """The statements of one level block, read stage by stage (loadings, regressions, covariances)."""
+
+    def __init__(self, statements, indicators, level_name, family, data, fix, labels, between, outer_latent):
+        self.statements, self.indicators, self.level_name = statements, indicators, level_name
+        self.family, self.data, self.fix, self.labels = family, data, fix, labels
+        self.between, self.outer_latent = between, outer_latent
+        self.latent = []
+        for s in statements:
+            if s.op == "=~" and s.lhs not in self.latent:
+                self.latent.append(s.lhs)
+        for s in statements:
+            if s.op == "=~":
+                for term in s.rhs:
+                    if term.name in self.latent:
+                        raise GllammError(f"Line {s.line} ({s.text}): '{term.name}' is a latent variable; a "
+                                          "higher-order factor is written as a regression of one latent variable on "
+                                          "another.")
+                    _check_column(term.name, data, s)
+        self.paths, self.covariate_paths, self.covariates, self.endogenous = [], [], [], set()
+        self.response_effects, self.products, self.cross = [], [], []
+
+    def modifier(self, term, name):
+        """Record a term's fixed value and label under the parameter's name."""
+        if term.value is not None:
+            self.fix[name] = term.value
+        if term.label is not None:
+            self.labels.setdefault(term.label, []).append(name)
+
+    def loadings(self, factor_scale):
+        """(Loadings, the latent variables measured): the first loading of each factor fixed at 1 with
+        factor_scale="loading" unless the syntax frees (NA*) or labels it."""
+        loadings, measured = [], set()
+        for s in self.statements:
+            if s.op != "=~":
+                continue
+            m = self.latent.index(s.lhs)
+            for term in s.rhs:
+                name = f"{s.lhs}=~{term.name}"
+                first = s.lhs not in measured
+                measured.add(s.lhs)
+                value = term.value
+                if value is None and not term.free and first and factor_scale == "loading" and term.label is None:
+                    value = 1.0
+                loadings.append(Loading(m, self.indicators.index(term.name), value, name))
+                if term.label is not None:
+                    self.labels.setdefault(term.label, []).append(name)
+        return loadings, measured
+
+    def regressions(self):
+        """The '~' statements: paths among latent variables (B), on covariates (Gamma), on latent variables of the
+        level above (cross), latent interactions, and covariate effects on responses."""
+        latent, indicators, data = self.latent, self.indicators, self.data
+        for s in self.statements:
+            if s.op != "~":
+                continue
+            for term in s.rhs:
+                name = f"{s.lhs}~{term.name}"
+                if term.name in self.outer_latent and s.lhs in latent:  # a unit-level factor on a cluster-level one
+                    self.endogenous.add(s.lhs)
+                    self.cross.append((latent.index(s.lhs), term.name, name))
+                elif ":" in term.name:
+                    self._interaction(s, term, name)
+                elif s.lhs in latent:
+                    self.endogenous.add(s.lhs)
+                    if term.name in latent:
+                        self.paths.append(Path(latent.index(s.lhs), latent.index(term.name), name))
+                    else:
+                        self._covariate(s, term, name)
+                elif s.lhs in indicators:
+                    if term.name in latent:
+                        raise GllammError(f"Line {s.line} ({s.text}): write a loading of '{s.lhs}' on '{term.name}' "
+                                          f"as '{term.name} =~ {s.lhs}'.")
+                    _check_column(term.name, data, s)
+                    self.response_effects.append((s.lhs, term.name, name))
+                else:
+                    raise GllammError(f"Line {s.line} ({s.text}): '{s.lhs}' is not a latent variable or an indicator "
+                                      f"of one.{closest(s.lhs, latent + indicators)}")
+                self.modifier(term, name)
+        _check_acyclic(latent, [(p.lhs, p.rhs) for p in self.paths], self.statements)
+        for product, s in self.products:
+            for index in (product.a, product.b):
+                if latent[index] in self.endogenous:
+                    raise GllammError(f"Line {s.line} ({s.text}): '{latent[index]}' is regressed on other variables; "
+                                      "interactions are between exogenous latent variables.")
+
+    def _covariate(self, s, term, name):
+        """A latent variable regressed on an observed covariate (a column constant across a unit's items)."""
+        _check_column(term.name, self.data, s)
+        if item_level(term.name, self.data):
+            raise GllammError(f"Line {s.line} ({s.text}): '{term.name}' varies across the items of a "
+                              "unit, so it can explain responses ('y1 ~ x') but not a latent variable.")
+        if term.name not in self.covariates:
+            self.covariates.append(term.name)
+        self.covariate_paths.append(Path(self.latent.index(s.lhs), self.covariates.index(term.name), name))
+
+    def _interaction(self, s, term, name):
+        """A latent interaction 'a:b' in the equation of a latent variable or of a response."""
+        latent, indicators = self.latent, self.indicators
+        a, b = term.name.split(":")
+        for part in (a, b):
+            if part not in latent:
+                raise GllammError(f"Line {s.line} ({s.text}): '{part}' in the interaction '{term.name}' is not a "
+                                  f"latent variable{' of this level' if self.between else ''}; interactions are "
+                                  "between latent variables (for observed covariates form the product column "
+                                  f"in the data).{closest(part, latent)}")
+        if self.between:
+            raise GllammError(f"Line {s.line} ({s.text}): latent interactions are available at the unit level.")
+        if s.lhs in latent:
+            self.endogenous.add(s.lhs)
+            self.products.append((Product(latent.index(s.lhs), latent.index(a), latent.index(b), name), s))
+        elif s.lhs in indicators:
+            self.products.append((Product(indicators.index(s.lhs), latent.index(a), latent.index(b), name,
+                                          response=True), s))
+        else:
+            raise GllammError(f"Line {s.line} ({s.text}): '{s.lhs}' is not a latent variable or an indicator "
+                              f"of one.{closest(s.lhs, latent + indicators)}")
+
+    def covariances(self):
+        """The '~~' statements: (free covariances, covariances fixed at 0) of latent variables, by index pairs;
+        variances and residual variances only record their modifiers."""
+        latent, indicators = self.latent, self.indicators
+        free_pairs, zero_pairs = set(), set()
+        naming_level = LevelSpec(self.level_name, tuple(latent), ((0,),), naming="syntax")
+        for s in self.statements:
+            if s.op != "~~":
+                continue
+            for term in s.rhs:
+                if s.lhs in latent and term.name in latent:
+                    a, b = sorted((latent.index(s.lhs), latent.index(term.name)))
+                    if a == b:
+                        self.modifier(term, naming_level.covariance_name(a, a))
+                    elif term.value == 0:
+                        zero_pairs.add((a, b))
+                    else:
+                        free_pairs.add((a, b))
+                        if term.value is not None or term.label is not None:
+                            self.modifier(term, naming_level.covariance_name(b, a))
+                elif s.lhs == term.name and s.lhs in indicators:
+                    self._residual_variance(s, term)
+                else:
+                    raise GllammError(f"Line {s.line} ({s.text}): covariances between responses or between a "
+                                      "response and a latent variable are not available; add a latent variable for "
+                                      "them.")
+        return free_pairs, zero_pairs
+
+    def _residual_variance(self, s, term):
+        """'x ~~ v*x': a response's residual variance (none between levels, none for families without one)."""
+        if self.between:
+            if term.value != 0:
+                raise GllammError(f"Line {s.line} ({s.text}): between-level residual variances are written "
+                                  f"'{s.lhs} ~~ 0*{s.lhs}' (the GLLAMM form has none); add a between-level "
+                                  "factor for a cluster-level residual.")
+        elif family_of(self.family, s.lhs).has_dispersion:
+            self.modifier(term, f"{s.lhs}~~{s.lhs}")
+        else:
+            raise GllammError(f"Line {s.line} ({s.text}): a {family_of(self.family, s.lhs).name} response has no "
+                              "residual variance.")
 
 
 def pad_loadings(loadings: tuple, n_columns: int) -> tuple:
