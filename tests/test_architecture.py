@@ -13,11 +13,10 @@ PACKAGE = Path(gllamm.__file__).parent
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 FILES_STILL_TOO_LONG = {  # file -> lines it may not exceed until it is split
-    "runtime/compiled_cache.py": 412, "spec/parameters.py": 403,
+    "runtime/compiled_cache.py": 412,
 }
 FUNCTIONS_STILL_TOO_LONG = {  # (file, function) -> body lines it may not exceed
-    ("design/latent_classes.py", "discrete_model"): 111, ("estimate/start_values.py", "glm_start"): 96,
-    ("spec/parameters.py", "unpack"): 84, ("optimize/newton.py", "maximize"): 79,
+    ("optimize/newton.py", "maximize"): 79,
     ("results/summary.py", "render_summary"): 72, ("objective.py", "cluster_model"): 72,
     ("estimate/latent_classes.py", "fit_classes"): 70, ("results/predictions.py", "predict"): 65,
     ("estimate/iterations.py", "maximize_likelihood"): 61,

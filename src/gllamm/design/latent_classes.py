@@ -57,88 +57,11 @@ def discrete_model(spec: ModelSpec, design: Design, data: pd.DataFrame, classes:
 
     arrays = dict(design.chunks.arrays)
     if syntax:
-        names = [name for level in spec.levels for name in level.latent_names]
-        if target is None:
-            if len(names) != 1:
-                raise GllammError(f"The syntax defines {len(names)} latent variables ({', '.join(names)}); name the "
-                                  f"discrete one, e.g. classes={{'{names[0]}': {classes}}} (the others stay continuous "
-                                  "and are integrated within each class).")
-            target = names[0]
-        if target not in names:
-            raise GllammError(f"classes= names '{target}', which is not a latent variable of the syntax."
-                              f"{closest(target, names)} Latent variables: {', '.join(names)}.")
-        position = next(i for i, level in enumerate(spec.levels) if target in level.latent_names)
-        level = spec.levels[position]
-        index = level.latent_names.index(target)
-        if any(index in (p.lhs, p.rhs) for p in level.paths) or \
-                (position == 1 and any(p.rhs == index for p in spec.levels[0].cross_paths)):
-            raise GllammError(f"The discrete latent variable '{target}' cannot be in a regression on or of "
-                              "another latent variable.")
-        indicators = [s.strip() for s in design.response_name.split(",")]
-        columns = sorted({l.column for l in level.loading_list if l.latent == index and l.name})
-        items = [indicators[c] for c in columns]
-        n_items = len(indicators)
-        discrete = LevelSpec(level.name, tuple(items), tuple((k,) for k in range(len(items))),
-                             pad_loadings(tuple(Loading(k, c, 1.0, "") for k, c in enumerate(columns)), n_items),
-                             classes=classes, centred=(False,) * len(items), class_name=target, naming="syntax")
-        keep = [j for j, name in enumerate(fixed_names) if name not in {f"{item}~1" for item in items}]
-        own = [p for p in level.covariate_paths if p.lhs == index]
-        class_names = ("(Intercept)",) + tuple(spec.covariate_names[p.rhs] for p in own)
-        if concomitant is not None:
-            raise GllammError(f"In model syntax write the class-membership model as '{target} ~ w1 + w2', "
-                              "not concomitant=.")
-        covariate_names = spec.covariate_names
-        if len(spec.levels) == 2:  # classes of units or of clusters, the other level's factors stay normal
-            if level.dim != 1:
-                raise GllammError(f"With two levels, the level of the discrete latent variable '{target}' can hold "
-                                  "no other latent variables.")
-            levels = tuple(discrete if i == position else lv for i, lv in enumerate(spec.levels))
-            if position == 1:
-                parent = np.asarray(arrays["parent"])
-                codes, units = parent[design.cluster_codes], int(np.asarray(arrays["cluster_weight"]).shape[0])
-                w = np.asarray(arrays["w_outer"]) if own else None
-            else:
-                codes, units, w = design.cluster_codes, design.n_clusters, design.cluster_covariates
-        else:
-            codes, units, w = design.cluster_codes, design.n_clusters, design.cluster_covariates
-            if level.dim == 1:
-                levels = (discrete,)
-                covariate_names = ()
-            else:  # a factor mixture: the other latent variables stay continuous, within every class
-                levels = (_without(level, index, n_items), discrete)
-                arrays.update(parent=jnp.arange(design.n_clusters, dtype=jnp.int32), Z_outer=arrays["Z"])
-        V = np.column_stack([np.ones(units)] + [w[:, p.rhs] for p in own])
+        levels, keep, class_names, V, covariate_names, codes, units = _syntax_classes(spec, design, arrays, classes,
+                                                                                      target, concomitant)
     else:
-        position = len(spec.levels) - 1
-        if len(spec.levels) == 2:
-            names = [level.name for level in spec.levels]
-            if target is None:
-                raise GllammError(f"The model has two levels of random effects; name the one with classes, e.g. "
-                                  f"classes={{'{names[1]}': {classes}}} or classes={{'{names[0]}': {classes}}}.")
-            if target not in names:
-                raise GllammError(f"classes= names '{target}', which is not a grouping level of the model "
-                                  f"({', '.join(names)}).")
-            position = names.index(target)
-            if position == 1:
-                parent = np.asarray(arrays["parent"])
-                codes = parent[design.cluster_codes]
-                units = int(np.asarray(arrays["cluster_weight"]).shape[0])
-            else:
-                codes, units = design.cluster_codes, design.n_clusters
-        else:
-            if target is not None and target != spec.levels[0].name:
-                raise GllammError(f"classes= names '{target}'; the model's grouping level is "
-                                  f"'{spec.levels[0].name}'.")
-            codes, units = design.cluster_codes, design.n_clusters
-        level = spec.levels[position]
-        if level.paths or level.covariate_paths:
-            raise GllammError("Latent classes cannot have structural paths among latent variables.")
-        centred = tuple(name in fixed_names for name in level.latent_names)
-        discrete = replace(level, classes=classes, centred=centred, blocks=tuple((k,) for k in range(level.dim)))
-        levels = spec.levels[:position] + (discrete,) + spec.levels[position + 1:]
-        keep = list(range(len(fixed_names)))
-        class_names, V = _concomitant_matrix(concomitant, data, design, codes, units)
-        covariate_names = spec.covariate_names
+        levels, keep, class_names, V, covariate_names, codes, units = _formula_classes(spec, design, data, arrays,
+                                                                                       classes, target, concomitant)
     _check_constant(V, class_names)
     allowed = _allowed_classes(known_class, data, design, classes, codes, units)
     spec = replace(spec, fixed_names=tuple(fixed_names[j] for j in keep), levels=levels,
@@ -265,3 +188,102 @@ def _check_identified(spec: ModelSpec, design: Design, classes: int, units: int)
             raise GllammError(f"{classes} classes of {n_items} binary items have {n_params} parameters but the "
                               f"response patterns give only {possible} free probabilities; the model is not "
                               "identified. Fit fewer classes.")
+
+
+def _syntax_classes(spec, design, arrays, classes, target, concomitant):
+    """Model syntax: the discrete latent variable ``target`` (class-specific intercepts of its items; membership
+    regressed on its covariates) and the levels that stay normal. Returns (levels, kept fixed effects, membership
+    covariate names, their matrix V, structural covariates, each row's unit of the classes, number of units)."""
+    import jax.numpy as jnp
+
+    fixed_names = list(spec.fixed_names)
+    names = [name for level in spec.levels for name in level.latent_names]
+    if target is None:
+        if len(names) != 1:
+            raise GllammError(f"The syntax defines {len(names)} latent variables ({', '.join(names)}); name the "
+                              f"discrete one, e.g. classes={{'{names[0]}': {classes}}} (the others stay continuous "
+                              "and are integrated within each class).")
+        target = names[0]
+    if target not in names:
+        raise GllammError(f"classes= names '{target}', which is not a latent variable of the syntax."
+                          f"{closest(target, names)} Latent variables: {', '.join(names)}.")
+    position = next(i for i, level in enumerate(spec.levels) if target in level.latent_names)
+    level = spec.levels[position]
+    index = level.latent_names.index(target)
+    if any(index in (p.lhs, p.rhs) for p in level.paths) or \
+            (position == 1 and any(p.rhs == index for p in spec.levels[0].cross_paths)):
+        raise GllammError(f"The discrete latent variable '{target}' cannot be in a regression on or of "
+                          "another latent variable.")
+    indicators = [s.strip() for s in design.response_name.split(",")]
+    columns = sorted({l.column for l in level.loading_list if l.latent == index and l.name})
+    items = [indicators[c] for c in columns]
+    n_items = len(indicators)
+    discrete = LevelSpec(level.name, tuple(items), tuple((k,) for k in range(len(items))),
+                         pad_loadings(tuple(Loading(k, c, 1.0, "") for k, c in enumerate(columns)), n_items),
+                         classes=classes, centred=(False,) * len(items), class_name=target, naming="syntax")
+    keep = [j for j, name in enumerate(fixed_names) if name not in {f"{item}~1" for item in items}]
+    own = [p for p in level.covariate_paths if p.lhs == index]
+    class_names = ("(Intercept)",) + tuple(spec.covariate_names[p.rhs] for p in own)
+    if concomitant is not None:
+        raise GllammError(f"In model syntax write the class-membership model as '{target} ~ w1 + w2', "
+                          "not concomitant=.")
+    covariate_names = spec.covariate_names
+    if len(spec.levels) == 2:  # classes of units or of clusters, the other level's factors stay normal
+        if level.dim != 1:
+            raise GllammError(f"With two levels, the level of the discrete latent variable '{target}' can hold "
+                              "no other latent variables.")
+        levels = tuple(discrete if i == position else lv for i, lv in enumerate(spec.levels))
+        if position == 1:
+            parent = np.asarray(arrays["parent"])
+            codes, units = parent[design.cluster_codes], int(np.asarray(arrays["cluster_weight"]).shape[0])
+            w = np.asarray(arrays["w_outer"]) if own else None
+        else:
+            codes, units, w = design.cluster_codes, design.n_clusters, design.cluster_covariates
+    else:
+        codes, units, w = design.cluster_codes, design.n_clusters, design.cluster_covariates
+        if level.dim == 1:
+            levels = (discrete,)
+            covariate_names = ()
+        else:  # a factor mixture: the other latent variables stay continuous, within every class
+            levels = (_without(level, index, n_items), discrete)
+            arrays.update(parent=jnp.arange(design.n_clusters, dtype=jnp.int32), Z_outer=arrays["Z"])
+    V = np.column_stack([np.ones(units)] + [w[:, p.rhs] for p in own])
+    return levels, keep, class_names, V, covariate_names, codes, units
+
+
+def _formula_classes(spec, design, data, arrays, classes, target, concomitant):
+    """A formula model: the random effects of one grouping level (the named one of two) take ``classes`` mass
+    points, centred where the fixed part has the same term; membership from ``concomitant``. Returns as
+    ``_syntax_classes``."""
+    fixed_names = list(spec.fixed_names)
+    position = len(spec.levels) - 1
+    if len(spec.levels) == 2:
+        names = [level.name for level in spec.levels]
+        if target is None:
+            raise GllammError(f"The model has two levels of random effects; name the one with classes, e.g. "
+                              f"classes={{'{names[1]}': {classes}}} or classes={{'{names[0]}': {classes}}}.")
+        if target not in names:
+            raise GllammError(f"classes= names '{target}', which is not a grouping level of the model "
+                              f"({', '.join(names)}).")
+        position = names.index(target)
+        if position == 1:
+            parent = np.asarray(arrays["parent"])
+            codes = parent[design.cluster_codes]
+            units = int(np.asarray(arrays["cluster_weight"]).shape[0])
+        else:
+            codes, units = design.cluster_codes, design.n_clusters
+    else:
+        if target is not None and target != spec.levels[0].name:
+            raise GllammError(f"classes= names '{target}'; the model's grouping level is "
+                              f"'{spec.levels[0].name}'.")
+        codes, units = design.cluster_codes, design.n_clusters
+    level = spec.levels[position]
+    if level.paths or level.covariate_paths:
+        raise GllammError("Latent classes cannot have structural paths among latent variables.")
+    centred = tuple(name in fixed_names for name in level.latent_names)
+    discrete = replace(level, classes=classes, centred=centred, blocks=tuple((k,) for k in range(level.dim)))
+    levels = spec.levels[:position] + (discrete,) + spec.levels[position + 1:]
+    keep = list(range(len(fixed_names)))
+    class_names, V = _concomitant_matrix(concomitant, data, design, codes, units)
+    covariate_names = spec.covariate_names
+    return levels, keep, class_names, V, covariate_names, codes, units

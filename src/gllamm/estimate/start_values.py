@@ -21,7 +21,44 @@ from .iterations import maximize_likelihood
 def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fixed effects, ordinal thresholds and log dispersion of the model without latent variables (own engine)."""
     family = spec.family
-    y, trials = design.y, design.trials
+    thresholds = _start_thresholds(spec, design)
+    target = _link_target(family, design)
+    X = design.X
+    if family.name in ("ordinal", "multinomial"):
+        beta = np.zeros(X.shape[1])
+    else:
+        beta = least_squares_over_processes(X, target, design.weights)
+    glm_spec = replace(spec, levels=(), covariate_names=(), class_covariates=())
+    glm_table = ParameterTable(glm_spec)
+    log_disp = _start_dispersions(spec, design, X, beta, target)
+    scale = None
+    if spec.scale_names:  # start from a constant scale: the intercept (if any) carries log SD / log dispersion
+        scale = np.zeros(len(spec.scale_names))
+        if spec.scale_names[0] == "scale:(Intercept)":
+            scale[0] = log_disp
+    theta = glm_table.pack(beta, [], log_disp, thresholds=thresholds, scale=scale)
+    closed_form = family.name == "gaussian" and family.link.name == "identity" and not spec.scale_names and \
+        np.all(design.weights == 1)
+    try:  # (least squares and the groups' residual SDs are the Gaussian identity-link fit, or close to it)
+        result = None if closed_form else maximize_likelihood(glm_table, Integration("none", 0), design, theta, 100,
+                                                              1e-8, False, layout=layout)
+        if result is not None and np.all(np.isfinite(result.theta)):
+            theta = result.theta
+    except FloatingPointError:
+        pass
+    beta = theta[: len(spec.fixed_names)]
+    if spec.threshold_names or spec.scale_names:
+        unpacked = glm_table.unpack(theta)
+        thresholds, scale = np.asarray(unpacked.thresholds), np.asarray(unpacked.scale)
+    if spec.scale_names:
+        return beta, thresholds, scale
+    n_dispersions = len(spec.dispersions)
+    return beta, thresholds, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
+
+
+def _start_thresholds(spec, design):
+    """Ordinal thresholds kappa_k = g(P(y <= k)) at beta = 0, per ordinal item (None without thresholds)."""
+    family, y = spec.family, design.y
     thresholds = None
     if spec.threshold_names:  # kappa_k = g(P(y <= k)) with beta = 0, per ordinal item
         thresholds = []
@@ -35,6 +72,13 @@ def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tu
             kappa = np.maximum.accumulate(link_numpy(link, p) + mean_over_processes(design.offset[own]))
             thresholds.append(kappa + 1e-3 * np.arange(count))
         thresholds = np.concatenate(thresholds)
+    return thresholds
+
+
+def _link_target(family, design) -> np.ndarray:
+    """g(mu) - offset of a response moved inside the link's domain (the working response of the first IRLS step);
+    for mixed responses each row on its own family's link scale."""
+    y, trials = design.y, design.trials
     if family.name == "ordinal":
         mu = np.full_like(y, 0.5)
     elif family.name == "multinomial":  # start at equal category probabilities (beta = 0)
@@ -64,13 +108,12 @@ def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tu
         target = link_target - design.offset
     else:
         target = link_numpy(family.link.name, mu) - design.offset
-    X = design.X
-    if family.name in ("ordinal", "multinomial"):
-        beta = np.zeros(X.shape[1])
-    else:
-        beta = least_squares_over_processes(X, target, design.weights)
-    glm_spec = replace(spec, levels=(), covariate_names=(), class_covariates=())
-    glm_table = ParameterTable(glm_spec)
+    return target
+
+
+def _start_dispersions(spec, design, X, beta, target):
+    """Log residual SD (Gaussian, one per group of rows) or log dispersion (gamma) of the start fit."""
+    family, y = spec.family, design.y
     resid = target - X @ beta if X.shape[1] else target
     if family.name == "mixed":  # one value per dispersion, from its own rows
         fitted = X @ beta + design.offset if X.shape[1] else design.offset
@@ -93,29 +136,7 @@ def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tu
         log_disp = np.log(max(std_over_processes(resid) ** 2, 1e-4))
     else:
         log_disp = 0.0
-    scale = None
-    if spec.scale_names:  # start from a constant scale: the intercept (if any) carries log SD / log dispersion
-        scale = np.zeros(len(spec.scale_names))
-        if spec.scale_names[0] == "scale:(Intercept)":
-            scale[0] = log_disp
-    theta = glm_table.pack(beta, [], log_disp, thresholds=thresholds, scale=scale)
-    closed_form = family.name == "gaussian" and family.link.name == "identity" and not spec.scale_names and \
-        np.all(design.weights == 1)
-    try:  # (least squares and the groups' residual SDs are the Gaussian identity-link fit, or close to it)
-        result = None if closed_form else maximize_likelihood(glm_table, Integration("none", 0), design, theta, 100, 1e-8,
-                                                    False, layout=layout)
-        if result is not None and np.all(np.isfinite(result.theta)):
-            theta = result.theta
-    except FloatingPointError:
-        pass
-    beta = theta[: len(spec.fixed_names)]
-    if spec.threshold_names or spec.scale_names:
-        unpacked = glm_table.unpack(theta)
-        thresholds, scale = np.asarray(unpacked.thresholds), np.asarray(unpacked.scale)
-    if spec.scale_names:
-        return beta, thresholds, scale
-    n_dispersions = len(spec.dispersions)
-    return beta, thresholds, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
+    return log_disp
 
 
 _SEPARATION_ETA = 20.0  # |linear predictor| of the start fit beyond which separation is looked for

@@ -178,36 +178,7 @@ class ParameterTable:
                 if count:
                     log_dispersion = values
                 continue
-            level = self.spec.levels[index]
-            q = level.dim
-            if kind == "loadings":
-                matrix = jnp.zeros((q, self.columns(index)), theta.dtype)
-                fixed = [l for l in level.loading_list if l.value is not None]
-                if fixed:
-                    matrix = matrix.at[np.array([l.latent for l in fixed]), np.array([l.column for l in fixed])].set(
-                        np.array([l.value for l in fixed]))
-                free = self._free_loadings(level)
-                if free:
-                    matrix = matrix.at[np.array([l.latent for l in free]), np.array([l.column for l in free])].set(values)
-            elif kind == "paths":
-                matrix = jnp.zeros((q, q), theta.dtype)
-                if count:
-                    matrix = matrix.at[np.array([p.lhs for p in level.paths]), np.array([p.rhs for p in level.paths])].set(values)
-            elif kind == "covariate_paths":
-                matrix = jnp.zeros((q, max(1, len(self.spec.covariate_names))), theta.dtype)
-                if count:
-                    paths = level.covariate_paths
-                    matrix = matrix.at[np.array([p.lhs for p in paths]), np.array([p.rhs for p in paths])].set(values)
-            else:
-                matrix = jnp.zeros((q, q), theta.dtype)
-                if level.unit_variance:
-                    matrix = matrix + jnp.eye(q, dtype=theta.dtype)
-                if count:
-                    rows, cols = (np.array(x, dtype=int) for x in zip(*level.cholesky_positions))
-                    matrix = matrix.at[rows, cols].set(values)
-                if level.unit_variance:
-                    matrix = matrix / jnp.sqrt(jnp.sum(matrix * matrix, axis=1, keepdims=True))
-            parts[kind].append(matrix)
+            parts[kind].append(self._level_matrix(kind, index, values, theta.dtype))
         if class_logits is None and self.spec.discrete_level is not None:  # one class: nothing to estimate
             class_logits = jnp.zeros((1, len(self.spec.class_covariates)), theta.dtype)
         locations = tuple(self._locations(level, raw_locations[index], class_logits) if index in raw_locations
@@ -216,6 +187,40 @@ class ParameterTable:
                         tuple(parts["cholesky"]), log_dispersion, thresholds, scale, threshold_effects,
                         locations=locations, class_logits=class_logits, products=tuple(products),
                         cross_effects=tuple(cross_effects))
+
+    def _level_matrix(self, kind: str, index: int, values, dtype):
+        """A level's loading matrix Lambda (q, columns), paths B (q, q), covariate effects Gamma (q, covariates) or
+        Cholesky factor L (q, q; rows scaled to unit length with unit variances) from its theta segment."""
+        level = self.spec.levels[index]
+        q, count = level.dim, values.shape[0]
+        if kind == "loadings":
+            matrix = jnp.zeros((q, self.columns(index)), dtype)
+            fixed = [l for l in level.loading_list if l.value is not None]
+            if fixed:
+                matrix = matrix.at[np.array([l.latent for l in fixed]), np.array([l.column for l in fixed])].set(
+                    np.array([l.value for l in fixed]))
+            free = self._free_loadings(level)
+            if free:
+                matrix = matrix.at[np.array([l.latent for l in free]), np.array([l.column for l in free])].set(values)
+        elif kind == "paths":
+            matrix = jnp.zeros((q, q), dtype)
+            if count:
+                matrix = matrix.at[np.array([p.lhs for p in level.paths]), np.array([p.rhs for p in level.paths])].set(values)
+        elif kind == "covariate_paths":
+            matrix = jnp.zeros((q, max(1, len(self.spec.covariate_names))), dtype)
+            if count:
+                paths = level.covariate_paths
+                matrix = matrix.at[np.array([p.lhs for p in paths]), np.array([p.rhs for p in paths])].set(values)
+        else:
+            matrix = jnp.zeros((q, q), dtype)
+            if level.unit_variance:
+                matrix = matrix + jnp.eye(q, dtype=dtype)
+            if count:
+                rows, cols = (np.array(x, dtype=int) for x in zip(*level.cholesky_positions))
+                matrix = matrix.at[rows, cols].set(values)
+            if level.unit_variance:
+                matrix = matrix / jnp.sqrt(jnp.sum(matrix * matrix, axis=1, keepdims=True))
+        return matrix
 
     @staticmethod
     def reference_probabilities(level: LevelSpec, class_logits):
@@ -331,51 +336,10 @@ class ParameterTable:
         return names
 
     def reported(self, theta):
-        """theta -> reported parameter vector (a smooth map, used with the delta method)."""
-        unpacked = self.unpack(theta)
-        parts = [unpacked.beta, unpacked.thresholds]
-        for index, level in enumerate(self.spec.levels):
-            free = self._free_loadings(level)
-            if free:
-                parts.append(unpacked.loadings[index][np.array([l.latent for l in free]), np.array([l.column for l in free])])
-        for index, level in enumerate(self.spec.levels):
-            if level.paths:
-                parts.append(unpacked.structural[index][np.array([p.lhs for p in level.paths]),
-                                                        np.array([p.rhs for p in level.paths])])
-            if level.covariate_paths:
-                parts.append(unpacked.covariate_effects[index][np.array([p.lhs for p in level.covariate_paths]),
-                                                               np.array([p.rhs for p in level.covariate_paths])])
-            parts.append(unpacked.products[index])
-            if level.cross_paths:
-                parts.append(unpacked.cross_effects[index][np.array([p.lhs for p in level.cross_paths]),
-                                                           np.array([p.rhs for p in level.cross_paths])])
-        for index, level in enumerate(self.spec.levels):
-            factor = unpacked.cholesky[index]
-            psi = factor @ factor.T
-            pairs = self._covariance_pairs(level)
-            if pairs:
-                rows, cols = (np.array(x, dtype=int) for x in zip(*pairs))
-                parts.append(psi[rows, cols])
-        if self.spec.dispersions:
-            powers = np.asarray(self.spec.reported_dispersion_powers)
-            parts.append(jnp.exp(powers * unpacked.log_dispersion))
-        parts.append(unpacked.scale)
-        if unpacked.threshold_effects is not None:
-            parts.append(unpacked.threshold_effects.reshape(-1))
-        level = self.spec.discrete_level
-        if level is not None:
-            index = self.spec.levels.index(level)
-            E = unpacked.locations[index]
-            parts.append(E.T.reshape(-1))
-            pi = self.reference_probabilities(level, unpacked.class_logits)
-            centred = [k for k in range(level.dim) if level.centred[k]]
-            moments = jnp.einsum("c,ck,cl->kl", pi, E, E)  # centred: sum_c pi_c e_c e_c'
-            parts += [moments[r, c][None] for i, r in enumerate(centred) for c in centred[: i + 1]]
-            if unpacked.class_logits is not None:
-                parts.append(unpacked.class_logits[:-1].reshape(-1))
-                if self.spec.class_covariates == ("(Intercept)",):
-                    parts.append(pi)
-        return jnp.concatenate(parts)
+        """theta -> reported parameter vector (a smooth map, used with the delta method; ``reported_values``)."""
+        from .reported_values import reported_values
+
+        return reported_values(self, theta)
 
     def from_reported(self, values) -> np.ndarray:
         """theta from reported values; covariances missing from ``values`` are taken as 0."""
