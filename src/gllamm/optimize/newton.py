@@ -118,15 +118,7 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
     """
     start = time.perf_counter()
     log: list[dict] = []
-
-    def evaluate(theta):
-        value, grad = value_and_grad(theta)
-        return float(value), np.asarray(grad, dtype=float)
-
-    def sym_hessian(theta):
-        h = np.asarray(hessian(theta), dtype=float)
-        return 0.5 * (h + h.T)
-
+    evaluate, sym_hessian = _on_host(value_and_grad, hessian)
     theta = np.asarray(theta0, dtype=float).copy()
     value, grad = evaluate(theta)
     if verbose:
@@ -146,44 +138,28 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
             polish = _polish(evaluate, theta, value, grad, h)  # does not depend on the path (nor on units)
             if polish is None:
                 break
-            step, (theta, value, grad) = polish[0] - theta, polish
+            log.append(_entry(iterations, polish[1], polish[2], polish[0] - theta, start, final_newton_step=True))
+            theta, value, grad = polish
             h = sym_hessian(theta)
-            log.append(dict(iteration=iterations, loglik=value, max_abs_gradient=float(np.abs(grad).max()),
-                            step=float(np.linalg.norm(step)), seconds=time.perf_counter() - start,
-                            final_newton_step=True))
             continue
         iterations += 1
-        new_h = None
-        for _ in range(60):
-            step, predicted = newton_step(grad, h, radius)
-            new_value, new_grad = evaluate(theta + step)
-            actual = new_value - value
-            if np.isfinite(new_value) and np.all(np.isfinite(new_grad)) and actual >= -1e-12 * max(1.0, abs(value)):
-                new_h = sym_hessian(theta + step)
-                if np.all(np.isfinite(new_h)):  # (a point whose curvature is not finite is no place to go on from)
-                    break
-            radius = 0.25 * np.linalg.norm(step)
-        else:
+        accepted = _accepted_step(evaluate, sym_hessian, theta, value, grad, h, radius)
+        if accepted is None:
             message = "no step increased the log-likelihood to a point where it is finite and twice " \
                       "differentiable; " + message
             break
-        agreement = actual / predicted if predicted > 0 else 1.0
-        length = np.linalg.norm(step)
-        if agreement > 0.75 and length >= 0.99 * radius:
-            radius *= 2.0
-        elif agreement < 0.25:
-            radius = 0.25 * length
+        step, predicted, new_value, new_grad, new_h, radius = accepted
+        actual, length = new_value - value, np.linalg.norm(step)
+        radius = _new_radius(radius, actual / predicted if predicted > 0 else 1.0, length)
         theta, value, grad, h = theta + step, new_value, new_grad, new_h
-        entry = dict(iteration=iterations, loglik=value, max_abs_gradient=float(np.abs(grad).max()),
-                     step=float(length), seconds=time.perf_counter() - start)
+        entry = _entry(iterations, value, grad, step, start)
         log.append(entry)
         if verbose:
             print(f"Iteration {iterations:3d}: log likelihood = {value:.6f}   max|gradient| = {entry['max_abs_gradient']:.3g}")
         if abs(actual) < 1e-14 * max(1.0, abs(value)) and length < 1e-12 * max(1.0, np.linalg.norm(theta)):
             converged, message = assess_convergence(grad, h, tol)
             break
-        if len(log) > _STALL and value - log[-1 - _STALL]["loglik"] < 1e-10 * max(1.0, abs(value)):
-            # creeping towards a boundary (e.g. a probability of 0): no further gain worth having
+        if _stalled(log, value):  # creeping towards a boundary (e.g. a probability of 0): no gain worth having
             converged, message = assess_convergence(grad, h, tol)
             if not converged:
                 message = f"stopped: the last {_STALL} iterations raised the log-likelihood by less than 1e-10 " \
@@ -195,6 +171,57 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
             message = f"iteration limit ({max_iter}) reached; " + _limit_reason(start_value, log, message)
     return OptimizationResult(theta, value, grad, h, converged, iterations, message,
                               time.perf_counter() - start, log)
+
+
+def _on_host(value_and_grad, hessian):
+    """(theta -> (value, gradient) as host floats, theta -> symmetrised Hessian) from the device functions."""
+
+    def evaluate(theta):
+        value, grad = value_and_grad(theta)
+        return float(value), np.asarray(grad, dtype=float)
+
+    def sym_hessian(theta):
+        h = np.asarray(hessian(theta), dtype=float)
+        return 0.5 * (h + h.T)
+
+    return evaluate, sym_hessian
+
+
+def _stalled(log: list, value: float) -> bool:
+    """The last _STALL iterations raised the log-likelihood by less than 1e-10 relative."""
+    return len(log) > _STALL and value - log[-1 - _STALL]["loglik"] < 1e-10 * max(1.0, abs(value))
+
+
+def _entry(iteration: int, value: float, grad, step, start: float, **extra) -> dict:
+    """One line of the fit log."""
+    return dict(iteration=iteration, loglik=value, max_abs_gradient=float(np.abs(grad).max()),
+                step=float(np.linalg.norm(step)), seconds=time.perf_counter() - start, **extra)
+
+
+def _accepted_step(evaluate, sym_hessian, theta, value, grad, h, radius):
+    """(step, predicted increase, value, gradient and Hessian after it, trust radius) of the first trust-region step
+    that keeps the log-likelihood (within rounding) at a finite, twice differentiable point, the radius shrunk after
+    each failure; None after 60 failures."""
+    for _ in range(60):
+        step, predicted = newton_step(grad, h, radius)
+        new_value, new_grad = evaluate(theta + step)
+        if np.isfinite(new_value) and np.all(np.isfinite(new_grad)) \
+                and new_value - value >= -1e-12 * max(1.0, abs(value)):
+            new_h = sym_hessian(theta + step)
+            if np.all(np.isfinite(new_h)):  # (a point whose curvature is not finite is no place to go on from)
+                return step, predicted, new_value, new_grad, new_h, radius
+        radius = 0.25 * np.linalg.norm(step)
+    return None
+
+
+def _new_radius(radius: float, agreement: float, length: float) -> float:
+    """The trust radius after a step of ``length`` whose actual/predicted increase is ``agreement``: doubled after
+    good agreement at the boundary, a quarter of the step after poor agreement."""
+    if agreement > 0.75 and length >= 0.99 * radius:
+        return radius * 2.0
+    if agreement < 0.25:
+        return 0.25 * length
+    return radius
 
 
 def _limit_reason(start_value: float, log: list, message: str) -> str:
