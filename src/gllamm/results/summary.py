@@ -15,6 +15,18 @@ def _fmt(x: float, width: int = 10) -> str:
 
 def render_summary(result) -> str:
     """The text of FitResult.summary(): header, fixed effects, loadings/paths, variance components."""
+    table = result.table()
+    lines = _header_lines(result) + [""] + _coefficient_lines(result, table) + _variance_lines(result) \
+        + _class_lines(result, table) + _fit_measure_lines(result)
+    families = result.spec.dispersion_families or (result.family.name,) * len(result.spec.dispersions)
+    for key, member in zip(result.spec.dispersions, families):
+        if member == "gamma":
+            lines += ["", f"Dispersion (1/shape) {key}: {_fmt(float(result.params[key]))} (SE {_fmt(float(result.se[key])).strip()})"]
+    return "\n".join(lines)
+
+
+def _header_lines(result) -> list[str]:
+    """The model, data, log-likelihood, convergence, boundary and quadrature check."""
     family = result.family
     lines = [
         "Generalized linear latent and mixed model (gllamm)",
@@ -36,8 +48,12 @@ def render_summary(result) -> str:
                      "intervals are [0, upper)")
     if result.quadrature_check is not None:
         lines.append(f"  Quadrature:   {result.quadrature_check.describe()}")
-    lines += [""]
-    table = result.table()
+    return lines
+
+
+def _coefficient_lines(result, table) -> list[str]:
+    """Fixed effects, thresholds, threshold effects, level-1 scale, loadings and structural coefficients."""
+    family, lines = result.family, []
     if result.spec.fixed_names:
         lines += _coefficient_block(table.loc[list(result.spec.fixed_names)])
     if result.spec.threshold_names:
@@ -54,6 +70,12 @@ def render_summary(result) -> str:
                   + [p.name for p in level.products]]
     if structural:
         lines += ["", "Loadings and structural coefficients"] + _coefficient_block(table.loc[structural])[1:]
+    return lines
+
+
+def _variance_lines(result) -> list[str]:
+    """Variances and covariances of the latent variables and residual variances (fixed ones marked)."""
+    lines = []
     components = result.variance_components()
     if len(components):
         lines += ["", "Variances and covariances of latent variables" + (" and residuals" if (components.group == "Residual").any() else "")]
@@ -67,6 +89,12 @@ def render_summary(result) -> str:
             se = f"{'(fixed)':>10}" if row["name"] in fixed else _fmt(row.se)
             lines.append(f"{row.group:<{level_width}}{row['name']:<{name_width}}{_fmt(row.estimate)} {se}   "
                          f"{_fmt(row.sd_cor)}")
+    return lines
+
+
+def _class_lines(result, table) -> list[str]:
+    """Latent classes: locations, membership model, class probabilities; defined parameters."""
+    lines = []
     level = result.spec.discrete_level
     if level is not None:
         names = [level.location_name(c, k) for k in range(level.dim) for c in range(level.classes)]
@@ -81,12 +109,7 @@ def render_summary(result) -> str:
     if result.definitions:
         defined = table.loc[[d[0] for d in result.definitions]]
         lines += ["", "Defined parameters (delta-method standard errors)"] + _coefficient_block(defined)[1:]
-    lines += _fit_measure_lines(result)
-    families = result.spec.dispersion_families or (family.name,) * len(result.spec.dispersions)
-    for key, member in zip(result.spec.dispersions, families):
-        if member == "gamma":
-            lines += ["", f"Dispersion (1/shape) {key}: {_fmt(float(result.params[key]))} (SE {_fmt(float(result.se[key])).strip()})"]
-    return "\n".join(lines)
+    return lines
 
 
 def _coefficient_block(frame) -> list[str]:
