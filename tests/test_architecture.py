@@ -16,7 +16,6 @@ FILES_STILL_TOO_LONG = {  # file -> lines it may not exceed until it is split
     "runtime/compiled_cache.py": 412,
 }
 FUNCTIONS_STILL_TOO_LONG = {  # (file, function) -> body lines it may not exceed
-    ("objective.py", "cluster_model"): 72,
     ("estimate/latent_classes.py", "fit_classes"): 70, ("results/predictions.py", "predict"): 65,
     ("estimate/iterations.py", "maximize_likelihood"): 61,
 }

@@ -31,19 +31,7 @@ from .integrate import (
 from .integrate.shared_gaussian import (PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN, ZERO_DISPERSION,
                                        shared_log_integrals)
 from .spec import ParameterTable
-
-
-def latent_structure(table: ParameterTable, params, index: int = 0):
-    """(Lambda, M, M L) at one level: loadings, M = (I - B)^{-1}, and the map from u to eta = M (Gamma w + L u).
-
-    The paths B among latent variables have no loop (the model syntax refuses one), so B is nilpotent
-    (B^q = 0) and M = I + B + ... + B^(q-1) exactly: q - 1 small products, no LAPACK call, a small program."""
-    level = table.spec.levels[index]
-    q = level.dim
-    M = jnp.eye(q)
-    for _ in range(q - 1 if level.paths else 0):  # Horner: M <- I + B M
-        M = jnp.eye(q) + params.structural[index] @ M
-    return params.loadings[index], M, M @ params.cholesky[index]
+from .spec.latent_structure import interaction_coefficients, latent_structure, latent_values  # noqa: F401
 
 
 def cluster_model(table: ParameterTable, theta, data, standardized: bool = True) -> ClusterModel:
@@ -52,8 +40,18 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
     With standardized=False the latent coordinates are eta itself (not u with eta = M(Gamma w + L u)).
     """
     params = table.unpack(theta)
-    family = table.spec.family
     eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
+    log_dispersion, exact_rows = _row_dispersion(table, params, data)
+    row_kernel, row_derivatives = _row_functions(table, params, data, log_dispersion)
+    eta0, loadings, quadratic = _first_level_loadings(table, params, data, eta0, standardized)
+    n_units = data["parent"].shape[0] if "parent" in data else data["cluster_weight"].shape[0]
+    return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units,
+                        set_size=table.spec.set_size, quadratic=quadratic, exact_rows=exact_rows)
+
+
+def _row_dispersion(table, params, data):
+    """(each row's log dispersion: log sd of a Gaussian, log phi of a gamma, log s of a modelled scale; the rows with a
+    residual variance fixed at 0, or None)."""
     if table.spec.scale_names:  # log s_i = v_i' alpha
         log_dispersion = jnp.einsum("scm,s->cm", data["V"], params.scale)
     else:
@@ -64,6 +62,13 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         log_dispersion = jnp.where(flagged, 0.0, log_dispersion)
         exact_rows = flagged & (data["weight"] > 0)
 
+    return log_dispersion, exact_rows
+
+
+def _row_functions(table, params, data, log_dispersion):
+    """(eta -> log f(y | eta) per row, eta -> its first and second derivatives) with each row's data: response,
+    trials, dispersion, ordinal thresholds below and above its category, mixed family member, choice-set slots."""
+    family = table.spec.family
     row_data = [data["y"], data["trials"], log_dispersion]
     ordinal = bool(table.spec.threshold_names)
     if ordinal:  # thresholds below and above each row's category (clamped at the ends; see ordinal.py)
@@ -105,6 +110,12 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
         y, trials, log_disp, extra = rows(eta)
         return family.kernel_derivatives(y, eta, trials, log_disp, **extra)
 
+    return row_kernel, row_derivatives
+
+
+def _first_level_loadings(table, params, data, eta0, standardized: bool):
+    """(eta0 shifted by M Gamma w, each row's loadings on the standardised u (on eta with standardized=False, on the
+    class locations for a discrete level), the coefficients of latent interactions or None)."""
     quadratic = None
     if table.spec.levels and table.spec.levels[0].discrete:  # latent coordinates are the class locations
         loadings = jnp.einsum("rcm,kr->kcm", data["Z"], params.loadings[0])
@@ -117,32 +128,10 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
             eta0 = eta0 + jnp.einsum("kcm,ck->cm", weighted_z, shift[data["chunk_cluster"]])
         loadings = jnp.einsum("kcm,kl->lcm", weighted_z, ML) if standardized else weighted_z
         if level.products and standardized:
-            quadratic = _interaction_coefficients(level, params, data, weighted_z, M)
+            quadratic = interaction_coefficients(level, params, data, weighted_z, M)
     else:
         loadings = jnp.zeros((0,) + eta0.shape)
-    n_units = data["parent"].shape[0] if "parent" in data else data["cluster_weight"].shape[0]
-    return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units,
-                        set_size=set_size, quadratic=quadratic, exact_rows=exact_rows)
-
-
-def _interaction_coefficients(level, params, data, weighted_z, M):
-    """C_i (q, q, chunks, W) with eta_i += u' C_i u for the latent interactions.
-
-    Interacting latent variables are exogenous, eta_a = L_a u (row a of the Cholesky factor), so
-    eta_a eta_b = u' S_ab u with S_ab = (L_a' L_b + L_b' L_a) / 2. A structural term gamma eta_a eta_b in the
-    equation of latent k reaches row i through (z_i' Lambda' M)_k; a response term through row i's item dummy.
-    """
-    L = params.cholesky[0]
-    gamma = params.products[0]
-    q = L.shape[0]
-    coefficients = []
-    for p, product in enumerate(level.products):
-        if product.response:
-            coefficients.append(gamma[p] * data["Z"][product.lhs])
-        else:
-            coefficients.append(gamma[p] * jnp.einsum("kcm,k->cm", weighted_z, M[:, product.lhs]))
-    S = jnp.stack([0.5 * (jnp.outer(L[p.a], L[p.b]) + jnp.outer(L[p.b], L[p.a])) for p in level.products])
-    return jnp.einsum("pcm,pkl->klcm", jnp.stack(coefficients), S.reshape(len(level.products), q, q))
+    return eta0, loadings, quadratic
 
 
 def level_key(name: str, index: int) -> str:
@@ -256,26 +245,6 @@ def within_class_posterior(table: ParameterTable, integration: Integration, thet
     m = jnp.einsum("cu,cuk->uk", weights, mean)
     second = jnp.einsum("cu,cukl->ukl", weights, cov + mean[..., :, None] * mean[..., None, :])
     return m, second - m[:, :, None] * m[:, None, :]
-
-
-def latent_values(table: ParameterTable, params, u, w=None):
-    """The latent variables eta (..., q) at standardised values u (..., q) of the level's disturbances:
-
-        eta = M Gamma w + M L u + sum_p M[:, lhs_p] gamma_p eta_a eta_b,   eta_a = (L u)_a,
-
-    the last sum over the structural latent interactions (f3 ~ f1:f2) of exogenous latent variables.
-    """
-    level = table.spec.levels[0]
-    _, M, ML = latent_structure(table, params)
-    eta = u @ ML.T
-    L = params.cholesky[0]
-    for p, product in enumerate(level.products):
-        if not product.response:
-            pair = (u @ L[product.a]) * (u @ L[product.b])
-            eta = eta + params.products[0][p] * pair[..., None] * M[:, product.lhs]
-    if w is not None and level.covariate_paths:
-        eta = eta + w @ (M @ params.covariate_effects[0]).T
-    return eta
 
 
 def latent_posterior(table: ParameterTable, integration: Integration, theta, data, modes):
