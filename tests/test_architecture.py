@@ -17,7 +17,6 @@ FILES_STILL_TOO_LONG = {  # file -> lines it may not exceed until it is split
 }
 FUNCTIONS_STILL_TOO_LONG = {  # (file, function) -> body lines it may not exceed
     ("estimate/latent_classes.py", "fit_classes"): 70, ("results/predictions.py", "predict"): 65,
-    ("estimate/iterations.py", "maximize_likelihood"): 61,
 }
 
 

@@ -98,6 +98,30 @@ def summed_expected_information(table, design, theta) -> np.ndarray:
 _SCORING_TOL = 1e-2  # Newton decrement at which Fisher scoring hands over to Newton
 
 
+class _Modes:
+    """theta -> the adaptive quadrature's modes (or adaptation state) at theta, warm-started from the last theta's
+    and computed once per theta; from zero modes again if the warm start fails. ``settle``: adapt until the rule
+    settles (an evaluation at given parameters; the iterations of a fit otherwise carry the adaptation on)."""
+
+    def __init__(self, objective, data, needed: bool, settle: bool):
+        self.objective, self.data, self.needed, self.settle = objective, data, needed, settle
+        self.key, self.modes = None, objective.mode_start(data)
+
+    def __call__(self, theta):
+        if not self.needed:
+            return self.modes
+        key = theta.tobytes()
+        if self.key != key:
+            objective, data = self.objective, self.data
+            modes = objective.modes(theta, data, self.modes)
+            if not all_finite(modes):
+                modes = objective.modes(theta, data, objective.mode_start(data))
+            if self.settle:
+                modes = settled_modes(objective, theta, data, modes)
+            self.key, self.modes = key, modes
+        return self.modes
+
+
 def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints=None,
               fisher_scoring: bool = False, layout=None, data: dict | None = None) -> OptimizationResult:
     """Maximise over the free parameters phi (theta = offset + M phi); returns theta-scale estimates.
@@ -112,20 +136,7 @@ def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbo
         objective, data = PartitionedObjective(make_objective(table, integration), layout), layout.data(design)
     else:  # the programs of every formula of this kind (optimize/shared_programs.py)
         objective = SharedPrograms(table, integration)
-    state = {"key": None, "modes": objective.mode_start(data)}
-
-    def modes_at(theta):
-        if not table.spec.levels or not integration.needs_modes:
-            return state["modes"]
-        key = theta.tobytes()
-        if state["key"] != key:
-            modes = objective.modes(theta, data, state["modes"])
-            if not all_finite(modes):
-                modes = objective.modes(theta, data, objective.mode_start(data))
-            if max_iter == 0:  # evaluation at given parameters: adapt until the rule settles (the iterations
-                modes = settled_modes(objective, theta, data, modes)  # of a fit otherwise carry it on)
-            state.update(key=key, modes=modes)
-        return state["modes"]
+    modes_at = _Modes(objective, data, bool(table.spec.levels) and integration.needs_modes, settle=max_iter == 0)
 
     if constraints is None:
         constraints = Constraints(np.eye(len(theta0)), np.zeros(len(theta0)))
