@@ -15,9 +15,7 @@ MAX_FUNCTION_LINES = 60
 FILES_STILL_TOO_LONG = {  # file -> lines it may not exceed until it is split
     "runtime/compiled_cache.py": 412,
 }
-FUNCTIONS_STILL_TOO_LONG = {  # (file, function) -> body lines it may not exceed
-    ("estimate/latent_classes.py", "fit_classes"): 70, ("results/predictions.py", "predict"): 65,
-}
+FUNCTIONS_STILL_TOO_LONG: dict = {}  # (file, function) -> body lines it may not exceed until it is split
 
 
 def _modules() -> dict[str, Path]:

@@ -199,15 +199,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     constraints = build_constraints(table, fix, equal)
     top_keys = {"class_covariates", "class_allowed"} if spec.discrete_index == 1 else set()
     layout = layout_for(table, integration, design, devices, chunk_size, top_keys)
-    rng = np.random.default_rng(seed)
-    if start is not None:
-        from .start_values import start_values
-
-        candidates = [start_values(spec, design, table, start, False)]
-    else:
-        base = _base_start(spec, design, table, layout)
-        candidates = [_start(spec, design, table, None, base)] + [_start(spec, design, table, rng, base)
-                                                                  for _ in range(starts - 1)]
+    candidates = _candidates(spec, design, table, layout, start, starts, seed)
     fit_data = None if layout is not None else fitting_arrays(design, integration)  # (equal clusters as one)
     runs = []
     for theta0 in candidates:
@@ -216,7 +208,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
             theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
         try:
             runs.append(maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints,
-                                  layout=layout, data=fit_data))
+                                            layout=layout, data=fit_data))
         except (FloatingPointError, np.linalg.LinAlgError) as error:  # a hopeless start: recorded, not fatal
             runs.append(error)
     finished = [r for r in runs if not isinstance(r, Exception) and np.isfinite(r.loglik)]
@@ -227,19 +219,12 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
         ordered = _order(table, best.theta)
         if not np.array_equal(ordered, best.theta):
             relabelled = maximize_likelihood(table, integration, design, ordered, max_iter, tol, False, constraints,
-                                   layout=layout, data=fit_data)
+                                             layout=layout, data=fit_data)
             best = replace(relabelled, iterations=best.iterations + relabelled.iterations,
                            log=best.log + relabelled.log)
     summary = [[float(r.loglik), bool(r.converged), int(r.iterations)] if not isinstance(r, Exception)
                else [float("nan"), False, 0] for r in runs]
-    from ..objective_programs import make_objective
-
-    objective = make_objective(table, integration)
-    notes = _diagnose(table, best.theta, design.data(), objective)
-    if notes:
-        best = replace(best, converged=False if any("empty" in n for n in notes) else best.converged,
-                       message=best.message + "; " + "; ".join(notes))
-        warn_user("Latent classes: " + "; ".join(notes) + ".", ConvergenceWarning)
+    best, notes = _diagnosed(table, integration, design, best)
     options = dict(options, classes=classes, class_target=target, method=integration.method,
                    nip=int(integration.nip), concomitant=concomitant, known_class=known_class, starts=int(len(runs)),
                    seed=seed, start_summary=json.dumps(summary), fix=fix, equal=equal,
@@ -248,6 +233,32 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     options.update(distinct_clusters(fit_data, design))
     return make_result(spec, table, design, integration, best, options, constraints=constraints,
                         warn=max_iter > 0 and not notes)
+
+
+def _candidates(spec, design, table, layout, start, starts: int, seed) -> list:
+    """Starting values: ``start`` alone when given; otherwise a deterministic one (locations spread evenly, equal
+    class sizes) and starts - 1 seeded random ones."""
+    if start is not None:
+        from .start_values import start_values
+
+        return [start_values(spec, design, table, start, False)]
+    rng = np.random.default_rng(seed)
+    base = _base_start(spec, design, table, layout)
+    return [_start(spec, design, table, None, base)] + [_start(spec, design, table, rng, base)
+                                                        for _ in range(starts - 1)]
+
+
+def _diagnosed(table, integration, design, best):
+    """(the best run with what ``_diagnose`` finds added to its message, not converged when a class is empty;
+    the notes), with a ConvergenceWarning naming them."""
+    from ..objective_programs import make_objective
+
+    notes = _diagnose(table, best.theta, design.data(), make_objective(table, integration))
+    if notes:
+        best = replace(best, converged=False if any("empty" in n for n in notes) else best.converged,
+                       message=best.message + "; " + "; ".join(notes))
+        warn_user("Latent classes: " + "; ".join(notes) + ".", ConvergenceWarning)
+    return best, notes
 
 
 # ---- NPML ------------------------------------------------------------------------------------------

@@ -71,6 +71,13 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
                 else _mean(result, eta, log_scale, _members(result, newdata)))
     if not result.spec.levels:  # nothing to integrate
         return _mean(result, eta, log_scale, _members(result, newdata))
+    return _marginal(result, eta, Z, codes, log_scale, ordinal, newdata, nip)
+
+
+def _marginal(result, eta, Z, codes, log_scale, ordinal: bool, newdata, nip: int):
+    """Population-averaged means (or category probabilities): the conditional mean integrated over the latent
+    variables' distribution by Gauss-Hermite quadrature (``nip`` points per dimension), rows in slices (bounded
+    memory)."""
     dim = result.spec.levels[0].dim
     nodes, log_w = product_rule(nip, dim)
     weights = np.exp(log_w) / np.pi ** (dim / 2)
@@ -86,6 +93,8 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     log_scale, members = np.broadcast_to(log_scale, eta.shape), _members(result, newdata)
     return np.concatenate([_mean(result, eta_at_nodes(rows), log_scale[rows], members, rows) @ weights
                            for rows in row_slices(len(eta), len(weights))])
+
+
 
 
 def residuals(result, type: str = "pearson") -> np.ndarray:
