@@ -1,7 +1,7 @@
 """The package's shape: no import cycles among gllamm's modules (imports inside functions count too: a lazy import
 is still a dependency), ``gllamm.fit`` a short composition of named stages, and files and functions of a size a
-reader can hold. Files over 400 lines and pipeline functions over 60 lines that remain are listed with the size
-they may not exceed (they may only shrink; the list is the work still to do)."""
+reader can hold: no file over 400 lines, no function over 60 (an exception, while it lasts, is listed with the size
+it may not exceed)."""
 
 import ast
 import inspect
@@ -12,9 +12,7 @@ import gllamm
 PACKAGE = Path(gllamm.__file__).parent
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
-FILES_STILL_TOO_LONG = {  # file -> lines it may not exceed until it is split
-    "runtime/compiled_cache.py": 412,
-}
+FILES_STILL_TOO_LONG: dict = {}  # file -> lines it may not exceed until it is split
 FUNCTIONS_STILL_TOO_LONG: dict = {}  # (file, function) -> body lines it may not exceed until it is split
 
 

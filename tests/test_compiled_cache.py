@@ -166,7 +166,7 @@ def test_a_command_line_preloads_the_programs_of_its_last_run(tmp_path):
 
 
 def test_verbose_fits_say_when_they_compile(store, capsys):
-    from gllamm.runtime.compiled_cache import announce_compiles
+    from gllamm.runtime.compile_messages import announce_compiles
 
     @announce_compiles
     def fit(verbose=False):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .runtime.blas_threads import one_blas_thread
-from .runtime.compiled_cache import announce_compiles
+from .runtime.compile_messages import announce_compiles
 from .families import Family
 from .model import build_model
 from .options import split_options

@@ -36,7 +36,6 @@ ever opened.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import pickle
@@ -51,6 +50,7 @@ from pathlib import Path
 
 import jax
 
+from .compile_messages import say as _say
 from .trusted_directory import make_private_directory
 
 
@@ -249,31 +249,6 @@ def _load_stored(path: Path, needs_lapack: bool):
 
 
 _UNSTORABLE = "jit"  # index entry of a program that cannot be serialised: trace and compile it as usual
-
-
-_progress: list = [None]  # the function that reports compilations (set by ``announce_compiles``), or None
-
-
-def announce_compiles(function):
-    """Decorator for fit(): with ``verbose=True`` every compilation of a likelihood program is reported as it
-    starts and with its duration when done (a first fit can spend most of its time compiling)."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        if not kwargs.get("verbose"):
-            return function(*args, **kwargs)
-        previous, _progress[0] = _progress[0], lambda text: print(text, flush=True)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            _progress[0] = previous
-
-    return wrapper
-
-
-def _say(text: str) -> None:
-    if _progress[0] is not None:
-        _progress[0](text)
 
 
 def _compile(jitted, args, directory: Path, name: str = "likelihood") -> tuple[object, str]:
