@@ -46,3 +46,13 @@ def test_a_syntax_model_keeps_its_constraints_and_definitions():
     result = model.fit()
     assert result.params["visual=~x2"] == pytest.approx(result.params["visual=~x3"], abs=1e-12)
     assert result.table().loc["ratio", "estimate"] == pytest.approx(result.params["visual=~x2"] / 2, rel=1e-12)
+
+
+def test_a_result_keeps_its_options_as_given(contraception):
+    result = gllamm.fit("use ~ age + urban + (1 | district)", contraception, family="binomial", nip=12, tol=1e-9)
+    assert result.estimation == EstimationOptions(nip=12, tol=1e-9)
+    assert result.model.model_options.family == "binomial"
+    shown = result.settings().set_index("option")
+    assert shown.loc["nip", "value"] == 12 and shown.loc["nip", "stage"] == "estimation"
+    assert shown.loc["family", "stage"] == "model"
+    assert "method" not in shown.index  # (defaults are not listed)

@@ -61,7 +61,10 @@ class Model:
             names = {f: options.pop(f) for f in list(options) if f in ScaleOptions.__dataclass_fields__}
             scale = ScaleOptions(**names) if names else scale
             estimation = EstimationOptions(**options) if options else estimation
-        return fit_model(self, estimation or EstimationOptions(), scale or ScaleOptions())
+        from dataclasses import replace
+
+        estimation, scale = estimation or EstimationOptions(), scale or ScaleOptions()
+        return replace(fit_model(self, estimation, scale), estimation=estimation, scale_options=scale)
 
 
     def refit(self, data: pd.DataFrame, options: dict):

@@ -45,6 +45,8 @@ class FitResult:
     boundary: tuple = ()  # names of estimates on the boundary (variance 0, correlation +-1, probability 0)
     definitions: tuple = ()  # defined parameters (name, expression, ((label, reported name), ...)) of the syntax
     model: object = None  # the gllamm.Model fitted: refits and the bootstrap fit its text again through it
+    estimation: object = None  # the EstimationOptions and ScaleOptions it was fitted with (gllamm.options)
+    scale_options: object = None
 
     @property
     def singular(self) -> bool:
@@ -151,6 +153,13 @@ class FitResult:
         if name.startswith("P("):
             return 0.0, np.nan
         return np.nan, np.nan
+
+    def settings(self) -> pd.DataFrame:
+        """The options the fit was made with, by stage (data, model, estimation, scale-out): every option that
+        differs from its default, as given (MixedModels.jl's OptSummary, lme4's control)."""
+        from .settings import settings
+
+        return settings(self)
 
     def fit_measures(self) -> pd.Series:
         """Fit measures of an SEM with continuous indicators, named as lavaan's fitMeasures(): chisq, df, pvalue,
