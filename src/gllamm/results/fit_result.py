@@ -178,6 +178,14 @@ class FitResult:
 
         return standardized(self, level)
 
+    def modification_indices(self, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
+        """lavaan's modindices(): for every cross-loading, residual covariance and latent covariance the model fixes
+        at 0, the score test mi (chi-square, 1 df), the expected parameter change epc and its standardisation
+        sepc.all (gllamm.results.modification_indices)."""
+        from .modification_indices import modification_indices
+
+        return modification_indices(self, minimum, sort)
+
     def r_squared(self) -> pd.Series:
         """R-squared of every indicator and of every latent variable regressed on others (1 - residual variance /
         model-implied variance)."""

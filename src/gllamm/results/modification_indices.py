@@ -1,0 +1,163 @@
+"""Modification indices and expected parameter changes of a single-level SEM with continuous indicators (lavaan's
+modindices(): score tests with the expected information).
+
+Every parameter the model fixes at 0 that lavaan would consider is a candidate tau: a cross-loading f =~ y, a
+residual covariance y_i ~~ y_j, a covariance of latent disturbances fixed at 0. With the complete data's mean ybar
+and covariance S (divisor n), the normal log-likelihood in moment form
+
+    l(phi, tau) = -n/2 [log|Sigma| + tr(Sigma^{-1} (S + (ybar - mu)(ybar - mu)'))] + const,
+    Sigma = Lambda' M Psi M' Lambda + Theta,   M = (I - B)^{-1},   mu = nu,
+
+is differentiated exactly (JAX) at the estimates and tau = 0: the score d_j = dl/dtau_j and the expected
+information I = n/2 J_Sigma' (W (x) W) J_Sigma + n J_mu' W J_mu (W = Sigma^{-1}, J the Jacobians of vec Sigma and mu
+in (phi, tau); phi the model's free parameters). For each candidate on its own,
+
+    V_j = I_jj - I_j,phi I_phi,phi^{-1} I_phi,j,   mi_j = d_j^2 / V_j,   epc_j = d_j / V_j,
+
+and sepc.all standardises epc by the model-implied SDs: a loading by sd(f)/sd(y), a residual covariance by
+sqrt(theta_i theta_j), a latent covariance by sd(f_a) sd(f_b).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ..errors import GllammError
+from .fit_measures import single_level_sem_reason
+
+
+def modification_indices(result, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
+    """lhs, op, rhs, mi, epc, sepc.all of every candidate (see the module docstring); rows with mi >= ``minimum``,
+    largest first with ``sort``."""
+    items, Y = _complete_data(result)
+    candidates = _candidates(result, items)
+    if not candidates:
+        return pd.DataFrame(columns=["lhs", "op", "rhs", "mi", "epc", "sepc.all"])
+    free = _free_directions(result)
+    phi0 = np.zeros(free.shape[1])
+    theta0 = np.asarray(result.theta, dtype=float)
+    n = Y.shape[0]
+    mean, S = Y.mean(axis=0), np.cov(Y, rowvar=False, bias=True)
+
+    def moments(phi, tau):
+        return _moments(result, items, candidates, jnp.asarray(theta0) + jnp.asarray(free) @ phi, tau)
+
+    def loglik(phi, tau):
+        sigma, mu = moments(phi, tau)
+        centred = mean - mu
+        total = S + jnp.outer(centred, centred)
+        _, log_det = jnp.linalg.slogdet(sigma)
+        return -0.5 * n * (log_det + jnp.trace(jnp.linalg.solve(sigma, total)))
+
+    tau0 = np.zeros(len(candidates))
+    score = np.asarray(jax.grad(loglik, argnums=1)(phi0, tau0))
+    sigma, _ = (np.asarray(x) for x in moments(phi0, tau0))
+    jac_sigma = np.asarray(jax.jacfwd(lambda x: moments(x[: len(phi0)], x[len(phi0):])[0].reshape(-1))(
+        np.concatenate([phi0, tau0])))
+    jac_mu = np.asarray(jax.jacfwd(lambda x: moments(x[: len(phi0)], x[len(phi0):])[1])(np.concatenate([phi0, tau0])))
+    W = np.linalg.inv(sigma)
+    information = 0.5 * n * jac_sigma.T @ np.kron(W, W) @ jac_sigma + n * jac_mu.T @ W @ jac_mu
+    k = len(phi0)
+    I11, I12, I22 = information[:k, :k], information[:k, k:], information[k:, k:]
+    V = np.diag(I22) - np.einsum("ij,ij->j", I12, np.linalg.solve(I11, I12))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mi = np.where(V > 1e-10 * np.abs(np.diag(I22)), score ** 2 / V, np.nan)
+        epc = np.where(V > 1e-10 * np.abs(np.diag(I22)), score / V, np.nan)
+    frame = pd.DataFrame({"lhs": [c[0] for c in candidates], "op": [c[1] for c in candidates],
+                          "rhs": [c[2] for c in candidates], "mi": mi, "epc": epc,
+                          "sepc.all": epc * _standardizers(result, items, candidates, theta0)})
+    frame = frame[~(frame.mi < minimum)]
+    return frame.sort_values("mi", ascending=False).reset_index(drop=True) if sort else frame.reset_index(drop=True)
+
+
+def _complete_data(result):
+    """(indicator names, their data (units x items)), refusing what the score tests here do not cover."""
+    reason = single_level_sem_reason(result)
+    if reason is None and result.design.weights_argument is not None:
+        reason = "sampling weights"
+    if reason is not None:
+        raise GllammError("Modification indices are for single-level models in lavaan-style syntax with continuous "
+                          f"(Gaussian identity-link) indicators, no covariates and no weights ({reason}).")
+    items = list(result.design.response_name.split(", "))
+    Y = result.design.model_frame[items].to_numpy(dtype=float)
+    if np.isnan(Y).any():
+        raise GllammError("Modification indices with missing responses are not available yet (lavaan computes them "
+                          "from the observed-data information); fit the complete cases to screen for them.")
+    if any(f"{name}~~{name}" not in result.spec.dispersions for name in items):
+        raise GllammError("Modification indices need a residual variance for every indicator.")
+    return items, Y
+
+
+def _candidates(result, items: list[str]) -> list[tuple]:
+    """(lhs, op, rhs, kind, indices) of the parameters fixed at 0 that lavaan's modindices() lists: cross-loadings,
+    residual covariances of the indicators, covariances of latent disturbances fixed at 0."""
+    level = result.spec.levels[0]
+    latent = list(level.latent_names)
+    measured = {(l.latent, l.column) for l in level.loading_list if not (l.value == 0.0 and not l.name)}
+    out = [(latent[k], "=~", items[j], "loading", (k, j))
+           for k in range(len(latent)) for j in range(len(items)) if (k, j) not in measured]
+    out += [(items[i], "~~", items[j], "residual", (i, j)) for i in range(len(items)) for j in range(i + 1, len(items))]
+    endogenous = {p.lhs for p in level.paths}
+    block_of = {r: b for b, block in enumerate(level.blocks) for r in block}
+    out += [(latent[a], "~~", latent[b], "latent", (a, b)) for a in range(len(latent)) for b in range(a + 1, len(latent))
+            if block_of[a] != block_of[b] and a not in endogenous and b not in endogenous]
+    return out
+
+
+def _free_directions(result) -> np.ndarray:
+    """theta = theta_hat + D phi: the model's free parameters (fixed ones and equality constraints respected)."""
+    from ..spec.constraints import build_constraints
+
+    constraints = build_constraints(result.table_spec, result.options.get("fix"), result.options.get("equal"))
+    return constraints.matrix
+
+
+def _moments(result, items, candidates, theta, tau):
+    """(Sigma, mu) of the indicators at theta with the candidate parameters tau added."""
+    from ..objective import latent_structure
+
+    table = result.table_spec
+    params = table.unpack(theta)
+    loadings, _, _ = latent_structure(table, params)
+    q = loadings.shape[0]
+    B = params.structural[0] if params.structural[0] is not None else jnp.zeros((q, q))
+    L = params.cholesky[0]
+    psi = L @ L.T
+    residual = jnp.exp(2 * params.log_dispersion)
+    index = jnp.array([list(result.spec.dispersions).index(f"{name}~~{name}") for name in items])
+    Theta = jnp.diag(residual[index])
+    for t, (_, _, _, kind, where) in enumerate(candidates):
+        if kind == "loading":
+            loadings = loadings.at[where].add(tau[t])
+        elif kind == "residual":
+            Theta = Theta.at[where].add(tau[t]).at[where[::-1]].add(tau[t])
+        else:
+            psi = psi.at[where].add(tau[t]).at[where[::-1]].add(tau[t])
+    M = jnp.linalg.inv(jnp.eye(q) - B)
+    cov_eta = M @ psi @ M.T
+    sigma = loadings.T @ cov_eta @ loadings + Theta
+    intercepts = {name: k for k, name in enumerate(result.spec.fixed_names)}
+    mu = jnp.stack([params.beta[intercepts[f"{name}~1"]] for name in items])
+    return sigma, mu
+
+
+def _standardizers(result, items, candidates, theta) -> np.ndarray:
+    """The factor that turns each candidate's epc into sepc.all (model-implied SDs at the estimates)."""
+    sigma, _ = (np.asarray(x) for x in _moments(result, items, candidates, jnp.asarray(theta),
+                                                   jnp.zeros(len(candidates))))
+    from .standardized import _moments as standardized_moments
+
+    _, cov_eta, _, theta_items, _ = (np.asarray(x) for x in standardized_moments(result, jnp.asarray(theta)))
+    sd_y, sd_eta = np.sqrt(np.diag(sigma)), np.sqrt(np.diag(cov_eta))
+    out = []
+    for _, _, _, kind, (a, b) in candidates:
+        if kind == "loading":
+            out.append(sd_eta[a] / sd_y[b])
+        elif kind == "residual":
+            out.append(1.0 / np.sqrt(theta_items[a] * theta_items[b]))
+        else:
+            out.append(1.0 / (sd_eta[a] * sd_eta[b]))
+    return np.asarray(out)

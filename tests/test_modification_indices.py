@@ -1,0 +1,66 @@
+"""Modification indices against lavaan 0.6-14 (tests/reference/modification_indices.json, made by
+tests/reference/r/modification_indices.R: modindices() of the Holzinger-Swineford CFA and of an SEM with paths,
+every one of the 54 candidates), and the score test's meaning: freeing a candidate raises 2 log L by about its mi."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+import gllamm
+from gllamm import GllammError
+
+REFERENCE = json.loads((pathlib.Path(__file__).parent / "reference" / "modification_indices.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def holzinger():
+    return gllamm.datasets.load("holzinger")
+
+
+def _key(row):
+    return row["lhs"], row["op"], row["rhs"]
+
+
+@pytest.mark.parametrize("model", ["cfa", "sem"])
+def test_every_modification_index_equals_lavaans(holzinger, model):
+    reference = REFERENCE[model]
+    result = gllamm.fit(reference["model"], holzinger)
+    assert result.loglik == pytest.approx(reference["loglik"], abs=1e-5)
+    ours = {(r.lhs, r.op, r.rhs): r for r in result.modification_indices(sort=False).itertuples()}
+    assert len(ours) == len(reference["modindices"]) == 54
+    for row in reference["modindices"]:
+        mine = ours[_key(row)]
+        assert mine.mi == pytest.approx(row["mi"], rel=1e-3, abs=1e-4), _key(row)
+        assert mine.epc == pytest.approx(row["epc"], rel=1e-3, abs=1e-4), _key(row)
+        assert mine._6 == pytest.approx(row["sepc.all"], rel=1e-3, abs=1e-4), _key(row)  # sepc.all
+
+
+def test_the_largest_index_predicts_the_gain_of_freeing_it(holzinger):
+    """visual =~ x9 has mi 36.4: the model with that cross-loading free has 2 (log L1 - log L0) near it (the score
+    and likelihood-ratio statistics of one parameter agree to first order)."""
+    base = gllamm.fit(REFERENCE["cfa"]["model"], holzinger)
+    top = base.modification_indices().iloc[0]
+    assert (top.lhs, top.op, top.rhs) == ("visual", "=~", "x9")
+    freed = gllamm.fit(REFERENCE["cfa"]["model"].replace("x1 + x2 + x3", "x1 + x2 + x3 + x9"), holzinger)
+    assert 2 * (freed.loglik - base.loglik) == pytest.approx(top.mi, rel=0.15)
+    assert freed.params["visual=~x9"] == pytest.approx(top.epc, rel=0.25)
+
+
+def test_modification_indices_are_refused_where_they_are_not_defined(holzinger):
+    binary = holzinger.assign(**{f"b{i}": (holzinger[f"x{i}"] > holzinger[f"x{i}"].median()).astype(int)
+                                 for i in (1, 2, 3, 4)})
+    result = gllamm.fit("f =~ b1 + b2 + b3 + b4", binary, family="binomial", nip=6)
+    with pytest.raises(GllammError, match="Modification indices are for .* continuous"):
+        result.modification_indices()
+    missing = holzinger.copy()
+    missing.loc[:10, "x2"] = np.nan
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", gllamm.DataWarning)
+            incomplete = gllamm.fit("visual =~ x1 + x2 + x3", missing)
+    with pytest.raises(GllammError, match="missing responses"):
+        incomplete.modification_indices()
