@@ -135,8 +135,36 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
         level_weights_argument={name: values[keep_people] for name, values in middle_weights.items()} or None,
         level_units={"unit": len(keep_people)} | {c: len(h[1]) for c, h in zip(clusters, hierarchy)},
     )
-    equal = [tuple(names) for names in labels.values() if len(names) > 1]
+    equal = _label_equalities(syntax.equalities, labels, fix)
     return spec, design, SyntaxConstraints(fix, equal, {label: list(names) for label, names in labels.items()})
+
+
+def _label_equalities(equalities, labels: dict, fix: dict) -> list[tuple]:
+    """Equality groups of parameters: those sharing a label, merged across 'a == b' constraints; 'a == 0.5' fixes
+    the parameters labelled a (``fix`` changed in place)."""
+    from ..syntax.model_syntax import _number
+
+    parent = {label: label for label in labels}
+
+    def root(label):
+        while parent[label] != label:
+            label = parent[label]
+        return label
+
+    for left, right, line in equalities:
+        for label in (left, right):
+            if label not in labels and _number(label) is None:
+                raise GllammError(f"Line {line} ({left} == {right}): '{label}' is not a label of the model."
+                                  f"{closest(label, list(labels))} Labels: {', '.join(labels) or 'none'}.")
+        if _number(right) is not None:
+            for name in labels[left]:
+                fix[name] = _number(right)
+        else:
+            parent[root(left)] = root(right)
+    groups: dict = {}
+    for label, names in labels.items():
+        groups.setdefault(root(label), []).extend(names)
+    return [tuple(names) for names in groups.values() if len(names) > 1]
 
 
 def _fixed_part(stacked, indicators: list, response_effects: list, data: pd.DataFrame) -> tuple[np.ndarray, list]:

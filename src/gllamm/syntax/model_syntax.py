@@ -62,6 +62,7 @@ class ModelSyntax:
     text: str
     statements: tuple[Statement, ...]
     definitions: tuple[Definition, ...] = ()
+    equalities: tuple[tuple[str, str, int], ...] = ()  # label == label (or number), with its line
 
     @property
     def formula(self) -> str:
@@ -130,6 +131,7 @@ def parse_model_syntax(text: str) -> ModelSyntax:
     """Parse lavaan-style syntax; errors show the line with a caret under the problem."""
     statements: list[Statement] = []
     definitions: list[Definition] = []
+    equalities: list[tuple[str, str, int]] = []
     level = 1
     for line_number, raw_line in enumerate(text.splitlines(), start=1):
         line = re.split(r"[#!]", raw_line, maxsplit=1)[0]
@@ -145,6 +147,13 @@ def parse_model_syntax(text: str) -> ModelSyntax:
                                  "A level block is 'level: 1' (within units), 'level: 2' (between clusters), "
                                  "'level: 3' (clusters of clusters) and so on")
                 level = {"within": 1, "between": 2}.get(name) or int(name)
+                continue
+            if "==" in stripped:  # an equality constraint between labels (or a label and a number)
+                left, _, right = (part.strip() for part in stripped.partition("=="))
+                if not _NAME.match(left) or not (_NAME.match(right) or _number(right) is not None):
+                    raise _error(stripped, line_number, 0, "A constraint is written 'a == b' (two labels) or "
+                                 "'a == 0.5' (a label and a number); other expressions are not available yet")
+                equalities.append((left, right, line_number))
                 continue
             if ":=" in stripped:  # a defined parameter
                 name, _, expression = (part.strip() for part in stripped.partition(":="))
@@ -175,7 +184,15 @@ def parse_model_syntax(text: str) -> ModelSyntax:
         raise GllammError("The model syntax has no statements.")
     if not any(s.op == "=~" for s in statements):
         raise GllammError("The model syntax defines no latent variable (no '=~' statement).")
-    return ModelSyntax(text, tuple(statements), tuple(definitions))
+    return ModelSyntax(text, tuple(statements), tuple(definitions), tuple(equalities))
+
+
+def _number(text: str) -> float | None:
+    """The number ``text`` spells, or None."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def looks_like_syntax(model: str) -> bool:
