@@ -48,6 +48,17 @@ def test_the_largest_index_predicts_the_gain_of_freeing_it(holzinger):
     assert freed.params["visual=~x9"] == pytest.approx(top.epc, rel=0.25)
 
 
+def test_orthogonal_factors_and_a_just_identified_model(holzinger):
+    """lavaan 0.6-14: visual ~~ 0*textual lists the latent covariance (mi 26.552, epc 0.277, sepc.all 0.388) beside
+    the cross-loadings (textual =~ x1: 31.475); a one-factor model of three items has no candidate left (0 rows)."""
+    orthogonal = gllamm.fit("visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n visual ~~ 0*textual", holzinger)
+    top = orthogonal.modification_indices().head(2)
+    assert list(zip(top.lhs, top.op, top.rhs)) == [("textual", "=~", "x1"), ("visual", "~~", "textual")]
+    assert top.mi.tolist() == pytest.approx([31.475, 26.552], abs=1e-3)
+    assert top["sepc.all"].iloc[1] == pytest.approx(0.388, abs=1e-3)
+    assert len(gllamm.fit("visual =~ x1 + x2 + x3", holzinger).modification_indices()) == 0
+
+
 def test_modification_indices_are_refused_where_they_are_not_defined(holzinger):
     binary = holzinger.assign(**{f"b{i}": (holzinger[f"x{i}"] > holzinger[f"x{i}"].median()).astype(int)
                                  for i in (1, 2, 3, 4)})

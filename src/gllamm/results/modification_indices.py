@@ -31,7 +31,8 @@ from .fit_measures import single_level_sem_reason
 
 def modification_indices(result, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
     """lhs, op, rhs, mi, epc, sepc.all of every candidate (see the module docstring); rows with mi >= ``minimum``,
-    largest first with ``sort``."""
+    largest first with ``sort``. Candidates that would leave the model unidentified (no information left for them,
+    e.g. a residual covariance in a just-identified factor model) are left out, as lavaan does."""
     items, Y = _complete_data(result)
     candidates = _candidates(result, items)
     if not candidates:
@@ -69,7 +70,7 @@ def modification_indices(result, minimum: float = 0.0, sort: bool = True) -> pd.
     frame = pd.DataFrame({"lhs": [c[0] for c in candidates], "op": [c[1] for c in candidates],
                           "rhs": [c[2] for c in candidates], "mi": mi, "epc": epc,
                           "sepc.all": epc * _standardizers(result, items, candidates, theta0)})
-    frame = frame[~(frame.mi < minimum)]
+    frame = frame[frame.mi.notna() & (frame.mi >= minimum)]  # (a candidate the model cannot identify has none)
     return frame.sort_values("mi", ascending=False).reset_index(drop=True) if sort else frame.reset_index(drop=True)
 
 
