@@ -117,3 +117,10 @@ def test_missing_covariate_example_recovers_the_slope_that_the_error_prone_measu
     for name, value in example["TRUTH"].items():
         assert abs(result.params[name] - value) < 3 * result.se[name], name
     assert naive.params["w"] < example["TRUTH"]["xi=~y"] - 4 * result.se["xi=~y"]
+
+
+def test_measurement_invariance_example_runs_the_four_steps(capsys):
+    example = runpy.run_path(str(EXAMPLES / "measurement_invariance.py"))
+    fits = example["main"]()
+    assert [f.n_params for f in fits.values()] == [60, 54, 48, 39]
+    assert "scalar" in capsys.readouterr().out

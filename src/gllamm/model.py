@@ -10,6 +10,7 @@ shared by several parameters) and defined parameters (``ind := a*b``), kept on t
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,13 +18,14 @@ import pandas as pd
 from .design import Design, build_design
 from .design.identification import check_identified, check_response_varies
 from .design.syntax_design import build_syntax_design, widen
-from .errors import GllammError
+from .errors import DataWarning, GllammError, warn_user
 from .families import make_family
 from .options import OPTION_NAMES, DataOptions, EstimationOptions, ModelOptions, ScaleOptions, split_options
 from .results.defined_parameters import resolve as resolve_definitions
-from .spec import ModelSpec
+from .spec import ModelSpec, ParameterTable
 from .syntax import parse_formula
 from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
+from .syntax.multiple_groups import group_equalities, grouped_model
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class Model:
 
     def refit(self, data: pd.DataFrame, options: dict):
         """The same model text on other data (e.g. simulated), with ``options`` as ``gllamm.fit`` takes them."""
+        if self.data_options.group is not None:
+            raise GllammError("Refitting (refit, bootstrap) a multiple-group model is not available yet; fit the "
+                              "new data with gllamm.fit(..., group=...).")
         data_options, model_options, estimation, scale = split_options(options)
         return build_model(self.text, data, data_options, model_options).fit(estimation, scale)
 
@@ -97,28 +102,10 @@ def build_model(text: str, data: pd.DataFrame, data_options: DataOptions | None 
     d, m = data_options, model_options
     family = m.family if isinstance(m.family, dict) else make_family(m.family, m.link)
     if looks_like_syntax(text):
-        syntax = parse_model_syntax(text)
-        for name, value in dict(top_weights=d.top_weights, offset=d.offset, trials=d.trials, scale=m.scale,
-                                base=m.base, choice_set=m.choice_set, nominal=m.nominal).items():
-            if value is not None:
-                raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
-        if d.long is not None:
-            data = widen(data, d.long["unit"], d.long["item"], d.long["response"])
-        if m.family_by is not None:
-            raise GllammError("family_by= is for formula models on long data; in model syntax key the family "
-                              "mapping by indicator names.")
-        spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=m.factor_scale,
-                                                    cluster=d.cluster, weights=d.weights,
-                                                    cluster_weights=d.cluster_weights, level_weights=d.level_weights)
-        model = Model(text, data, spec, design, True, d, m, dict(implied.fix), tuple(implied.equal),
-                      resolve_definitions(syntax.definitions, implied.labels or {}))
+        model = _syntax_model(text, data, d, m, family)
     else:
-        spec, design = build_design(parse_formula(text), data, family, weights=d.weights, offset=d.offset,
-                                    trials=d.trials, cluster_weights=d.cluster_weights, top_weights=d.top_weights,
-                                    level_weights=d.level_weights, scale_weights=d.scale_weights, scale=m.scale,
-                                    family_by=m.family_by, base=m.base, choice_set=m.choice_set, nominal=m.nominal,
-                                    discrete=m.classes is not None)
-        model = Model(text, data, spec, design, False, d, m, {}, ())
+        model = _formula_model(text, data, d, m, family)
+    spec, design = model.spec, model.design
     if m.classes is not None and model.definitions:
         raise GllammError("Defined parameters (:=) with latent classes are not available yet; compute them from "
                           "res.params.")
@@ -132,3 +119,57 @@ def build_model(text: str, data: pd.DataFrame, data_options: DataOptions | None 
             raise GllammError("cluster= and long= are for model syntax; in a formula write the grouping in the random "
                               "terms, (1 | cluster).")
     return model
+
+
+def _syntax_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOptions, family) -> Model:
+    """A model in lavaan-style syntax (with group=, every group's copies as one model)."""
+    syntax = parse_model_syntax(text)
+    for name, value in dict(top_weights=d.top_weights, offset=d.offset, trials=d.trials, scale=m.scale,
+                            base=m.base, choice_set=m.choice_set, nominal=m.nominal).items():
+        if value is not None:
+            raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
+    if d.long is not None:
+        data = widen(data, d.long["unit"], d.long["item"], d.long["response"])
+    if m.family_by is not None:
+        raise GllammError("family_by= is for formula models on long data; in model syntax key the family "
+                          "mapping by indicator names.")
+    indicators = list(syntax.indicators)
+    original = data
+    if d.group is not None:  # one model of every group's copies (syntax/multiple_groups.py)
+        grouped_text, data, groups = grouped_model(syntax, data, d.group, m.group_equal)
+        syntax = parse_model_syntax(grouped_text)
+        if isinstance(family, dict):
+            family = {f"{name}.g{k}": value for k in range(1, len(groups) + 1) for name, value in family.items()}
+    elif m.group_equal is not None or m.group_partial is not None:
+        raise GllammError("group_equal= and group_partial= go with group= (the column of the groups).")
+    with warnings.catch_warnings():  # (the other groups' copies are missing by construction: not announced)
+        if d.group is not None:
+            warnings.filterwarnings("ignore", message=r"\d+ missing responses are left out", category=DataWarning)
+        spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=m.factor_scale,
+                                                    cluster=d.cluster, weights=d.weights,
+                                                    cluster_weights=d.cluster_weights,
+                                                    level_weights=d.level_weights)
+    if d.group is not None:
+        missing = int(original[indicators].isna().to_numpy().sum())
+        if missing:
+            warn_user(f"{missing} missing responses are left out (each unit keeps its observed responses).",
+                      DataWarning)
+    equal = tuple(implied.equal)
+    if d.group is not None:
+        equal += tuple(group_equalities(ParameterTable(spec).reported_names(), indicators, m.group_equal,
+                                        m.group_partial))
+    return Model(text, data, spec, design, True, d, m, dict(implied.fix), equal,
+                 resolve_definitions(syntax.definitions, implied.labels or {}))
+
+
+def _formula_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOptions, family) -> Model:
+    """A model given by an lme4-style formula."""
+    if d.group is not None:
+        raise GllammError("group= (multiple groups) is for models in lavaan-style syntax; in a formula model "
+                          "interact the effects with the group, e.g. 'y ~ x * C(group) + (1 | g)'.")
+    spec, design = build_design(parse_formula(text), data, family, weights=d.weights, offset=d.offset,
+                                trials=d.trials, cluster_weights=d.cluster_weights, top_weights=d.top_weights,
+                                level_weights=d.level_weights, scale_weights=d.scale_weights, scale=m.scale,
+                                family_by=m.family_by, base=m.base, choice_set=m.choice_set, nominal=m.nominal,
+                                discrete=m.classes is not None)
+    return Model(text, data, spec, design, False, d, m, {}, ())

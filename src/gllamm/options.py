@@ -26,7 +26,8 @@ METHODS = ("adaptive", "laplace", "ghq")
 class DataOptions:
     """Weights (level 1 ``weights``, level 2 ``cluster_weights``, top level ``top_weights``, levels between
     ``level_weights``; ``scale_weights`` "none", "size" or "effective"), ``offset``, binomial ``trials``; for model
-    syntax the nested ``cluster`` column(s) and ``long`` data {unit, item, response}."""
+    syntax the nested ``cluster`` column(s), ``long`` data {unit, item, response} and the ``group`` column of
+    multiple groups."""
 
     weights: object = None
     cluster_weights: object = None
@@ -37,6 +38,7 @@ class DataOptions:
     trials: object = None
     cluster: str | list | None = None
     long: dict | None = None
+    group: str | None = None  # multiple groups (syntax/multiple_groups.py)
 
     def __post_init__(self):
         if self.long is not None:
@@ -63,6 +65,8 @@ class ModelOptions:
     concomitant: str | None = None
     known_class: str | None = None
     factor_scale: str = "loading"
+    group_equal: tuple | list | str | None = None  # with group=: kinds of parameters equal across groups
+    group_partial: tuple | list | str | None = None  # ... except these (lavaan names, e.g. "visual=~x2")
 
     def __post_init__(self):
         if isinstance(self.family, dict) and self.link is not None:

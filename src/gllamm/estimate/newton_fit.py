@@ -115,7 +115,7 @@ def result_options(model, e, integration, fix, equal, information: str, n_free: 
     return dict(family=family.name, link=family.link.name, family_by=m.family_by, base=m.base, choice_set=m.choice_set,
                 nominal=m.nominal, families=families_json(family), method=e.method, nip=int(integration.nip or nip),
                 trials=d.trials, scale=m.scale, fix=fix, equal=equal, scale_weights=d.scale_weights,
-                factor_scale=m.factor_scale, cluster=d.cluster, information=information, n_free=n_free)
+                factor_scale=m.factor_scale, cluster=d.cluster, information=information, n_free=n_free, group=d.group)
 
 
 def families_json(family) -> str | None:

@@ -180,6 +180,9 @@ def single_level_sem_reason(result) -> str | None:
     """Why the fit is not a single-level SEM with continuous indicators and no covariates (None when it is): the
     models whose saturated model, standardised solution and R-squared are defined here."""
     spec = result.spec
+    if result.options.get("group") is not None:
+        return "fit measures, the standardised solution and modification indices of multiple-group models are not " \
+               "available yet"
     if not hasattr(spec.formula, "text"):
         return "fit measures are for models written in lavaan-style syntax (a formula model has no saturated model)"
     if not spec.family.exact_gaussian:

@@ -1,0 +1,109 @@
+"""Multiple groups and measurement invariance against lavaan 0.6-14: the configural CFA by school
+(tests/reference/mg_configural.json, from ../shared/reference) and metric, scalar and strict invariance
+(tests/reference/measurement_invariance.json, made by tests/reference/r/measurement_invariance.R)."""
+
+import json
+import pathlib
+import warnings
+
+import pandas as pd
+import pytest
+
+import gllamm
+from gllamm import GllammError
+
+REFERENCE = pathlib.Path(__file__).parent / "reference"
+CONFIGURAL = json.loads((REFERENCE / "mg_configural.json").read_text())
+INVARIANCE = json.loads((REFERENCE / "measurement_invariance.json").read_text())
+MODEL = INVARIANCE["model"]
+STEPS = {"configural": None, "metric": ["loadings"], "scalar": ["loadings", "intercepts"],
+         "strict": ["loadings", "intercepts", "residuals"]}
+
+
+@pytest.fixture(scope="module")
+def fits():
+    data = gllamm.datasets.load("holzinger")
+    return {step: gllamm.fit(MODEL, data, group="school", group_equal=equal) for step, equal in STEPS.items()}
+
+
+def _name(row) -> str:
+    g, lhs, op, rhs = row["group"], row["lhs"], row["op"], row["rhs"]
+    if op == "~1":
+        return f"{lhs}.g{g}~1"
+    if op == "~~" and lhs != rhs:
+        return f"{rhs}.g{g}~~{lhs}.g{g}"
+    return f"{lhs}.g{g}{op}{rhs}.g{g}"
+
+
+def test_the_configural_model_equals_lavaans(fits):
+    result = fits["configural"]
+    assert result.converged
+    assert result.loglik == pytest.approx(CONFIGURAL["loglik"], abs=1e-5)
+    checked = 0
+    for row in CONFIGURAL["params"]:
+        if row["op"] not in ("=~", "~~", "~1") or row["se"] in (0, "NA"):
+            continue
+        name = _name(row)
+        if name not in result.params.index:  # (a covariance is named with its variables the other way round)
+            name = f"{row['lhs']}.g{row['group']}~~{row['rhs']}.g{row['group']}"
+        assert result.params[name] == pytest.approx(row["est"], rel=1e-4, abs=1e-5), name
+        assert result.se[name] == pytest.approx(row["se"], rel=2e-3), name
+        checked += 1
+    assert checked == 60
+
+
+@pytest.mark.parametrize("step", ["metric", "scalar", "strict"])
+def test_invariance_steps_equal_lavaans(fits, step):
+    reference = INVARIANCE["fits"][step]
+    result = fits[step]
+    assert result.converged
+    assert result.loglik == pytest.approx(reference["loglik"], abs=1e-5)
+    assert result.n_params == reference["npar"]
+    for row in reference["latent_means_group2"]:  # free in the second group once intercepts are equal
+        if row["se"]:
+            name = f"{row['lhs']}.g2~_mean.g2"
+            assert result.params[name] == pytest.approx(row["est"], abs=1e-5)
+            assert result.se[name] == pytest.approx(row["se"], rel=2e-3)
+
+
+def test_chi_square_differences_equal_lavaans_anova(fits):
+    metric = gllamm.lr_test(fits["metric"], fits["configural"])
+    scalar = gllamm.lr_test(fits["scalar"], fits["metric"])
+    assert metric["statistic"] == pytest.approx(INVARIANCE["chisq_diff"][1], abs=1e-4) and metric["df"] == 6
+    assert scalar["statistic"] == pytest.approx(INVARIANCE["chisq_diff"][2], abs=1e-4) and scalar["df"] == 6
+
+
+def test_two_copies_of_the_data_give_the_single_group_fit_twice():
+    data = gllamm.datasets.load("holzinger")
+    single = gllamm.fit(MODEL, data)
+    doubled = pd.concat([data.assign(copy="a"), data.assign(copy="b")], ignore_index=True)
+    grouped = gllamm.fit(MODEL, doubled, group="copy")
+    assert grouped.loglik == pytest.approx(2 * single.loglik, abs=1e-6)
+    for name, value in single.params.items():
+        common = name.replace("~1", "").split("~~")[0].split("=~")[0]
+        for k in (1, 2):
+            renamed = name.replace(common, f"{common}.g{k}") if name.endswith("~1") else None
+            if renamed and renamed in grouped.params:
+                assert grouped.params[renamed] == pytest.approx(value, rel=1e-6)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(group="school", group_equal=["loading"]), r"group_equal= 'loading' is not a kind of parameter.*loadings"),
+    (dict(group="sex", group_equal=["loadings"], group_partial=["visual=~x7"]), r"group_partial= names"),
+    (dict(group="schol"), r"group= names 'schol'.*school"),
+    (dict(group_equal=["loadings"]), r"group_equal= and group_partial= go with group="),
+])
+def test_group_options_that_cannot_be_taken_are_explained(options, message):
+    with pytest.raises(GllammError, match=message):
+        gllamm.fit(MODEL, gllamm.datasets.load("holzinger"), **options)
+
+
+def test_a_group_with_too_few_units_and_formula_models_are_refused():
+    data = gllamm.datasets.load("holzinger")
+    tiny = data.assign(g=["small" if i < 2 else "big" for i in range(len(data))])
+    with pytest.raises(GllammError, match=r"fewer than 3 units"):
+        gllamm.fit(MODEL, tiny, group="g")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(GllammError, match=r"group= \(multiple groups\) is for models in lavaan-style syntax"):
+            gllamm.fit("x1 ~ x2 + (1 | school)", data, group="sex")
