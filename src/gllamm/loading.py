@@ -88,7 +88,7 @@ def _model(text, frame, spec, design, syntax: bool, arrays, options, implied=Non
                                top_weights=arrays.get("top_weights_argument"), level_weights=_level_weights(arrays),
                                scale_weights=options.get("scale_weights", "none"), offset=arrays.get("offset_argument"),
                                trials=arrays.get("trials") if options.get("trials") is not None else None,
-                               cluster=options.get("cluster"))
+                               cluster=options.get("cluster"), group=options.get("group"))
     model_options = ModelOptions(family=spec.family, family_by=options.get("family_by"), base=options.get("base"),
                                  choice_set=options.get("choice_set"), nominal=options.get("nominal"),
                                  scale=options.get("scale"), classes=options.get("classes"),
