@@ -107,3 +107,19 @@ def test_a_group_with_too_few_units_and_formula_models_are_refused():
         warnings.simplefilter("ignore")
         with pytest.raises(GllammError, match=r"group= \(multiple groups\) is for models in lavaan-style syntax"):
             gllamm.fit("x1 ~ x2 + (1 | school)", data, group="sex")
+
+
+def test_fit_measures_of_groups_equal_lavaans(fits):
+    """lavaan's fitMeasures of the configural fit (mg_configural.json) and chisq/df of the invariance steps."""
+    measures = fits["configural"].fit_measures()
+    reference = CONFIGURAL["fit"]
+    assert measures["chisq"] == pytest.approx(reference["chisq"], abs=1e-3)
+    for name in ("df", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "srmr",
+                 "baseline.chisq", "unrestricted.logl", "aic", "bic"):
+        assert measures[name] == pytest.approx(reference[name], rel=1e-4), name
+    for step in ("metric", "scalar", "strict"):
+        measures = fits[step].fit_measures()
+        assert measures["chisq"] == pytest.approx(INVARIANCE["fits"][step]["chisq"], abs=1e-3), step
+        assert measures["df"] == INVARIANCE["fits"][step]["df"], step
+        for name in ("cfi", "rmsea", "srmr"):  # (srmr with the mean residuals once intercepts are equal)
+            assert measures[name] == pytest.approx(INVARIANCE["fits"][step][name], rel=1e-4), (step, name)

@@ -36,6 +36,8 @@ NAMES = ("npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "base
 
 def fit_measures(result) -> pd.Series:
     """lavaan's fit measures of a single-level SEM with continuous indicators (see the module docstring)."""
+    if result.options.get("group") is not None and _group_reason(result) is None:
+        return _group_fit_measures(result)
     reason = _not_available(result)
     if reason is not None:
         series = pd.Series(np.nan, index=list(NAMES), name="fit measures")
@@ -191,7 +193,64 @@ def single_level_sem_reason(result) -> str | None:
     if len(spec.levels) != 1 or spec.discrete_level is not None:
         return "fit measures of models with several levels or latent classes are not available yet"
     level = spec.levels[0]
-    if level.covariate_paths or level.products or level.cross_paths or spec.scale_names or \
+    means_only = all(spec.covariate_names[p.rhs].startswith("_mean.g") for p in level.covariate_paths)  # (groups)
+    if (level.covariate_paths and not means_only) or level.products or level.cross_paths or spec.scale_names or \
             any(not name.endswith("~1") for name in spec.fixed_names):
         return "fit measures of models with covariates are not available yet"
     return None
+
+
+def _group_reason(result) -> str | None:
+    """Why the multiple-group measures do not apply (None when they do): the groups' model must be a single-level
+    SEM with complete continuous responses, as for one group."""
+    from dataclasses import replace
+
+    return single_level_sem_reason(replace(result, options={**result.options, "group": None})) \
+        or (None if result.design.weights_argument is None else "fit measures of weighted fits are not available")
+
+
+def _implied_means(result) -> dict:
+    """Model-implied mean of every indicator (intercept plus loadings times the latent means)."""
+    mean = np.asarray(result.predict(latent="zero"))
+    item = np.argmax(result.design.Z, axis=1)
+    names = result.design.response_name.split(", ")
+    return {name: float(mean[item == j][0]) for j, name in enumerate(names) if np.any(item == j)}
+
+
+def _group_fit_measures(result) -> pd.Series:
+    """Multiple groups (lavaan's definitions): saturated and baseline models per group, chisq = 2 (sum_g l_sat,g - l),
+    df = G p(p+3)/2 - k; rmsea and its interval times sqrt(G), its close-fit test at noncentrality
+    0.05^2 df N / G; srmr the groups' SRMR (covariance and mean residuals, each standardised by the sample SDs)
+    weighted by n_g / N."""
+    groups = int(max(int(name.rsplit(".g", 1)[1]) for name in result.design.response_name.split(", ")))
+    items = list(dict.fromkeys(name.rsplit(".g", 1)[0] for name in result.design.response_name.split(", ")))
+    p, saturated, baseline, srmr, sizes = len(items), 0.0, 0.0, [], []
+    implied_means = _implied_means(result)
+    for k in range(1, groups + 1):
+        columns = [f"{name}.g{k}" for name in items]
+        Y = result.design.model_frame[columns].to_numpy(dtype=float)
+        Y = Y[~np.isnan(Y).all(axis=1)]
+        mean, S, value = saturated_model(Y)
+        saturated, baseline = saturated + value, baseline + _independence_loglik(Y)
+        residual = ((S - implied_covariance(result, columns)) / np.sqrt(np.outer(np.diag(S), np.diag(S))))
+        residual = residual[np.tril_indices(p)]
+        mean_residual = (mean - np.array([implied_means[c] for c in columns])) / np.sqrt(np.diag(S))
+        srmr.append(np.sqrt((np.sum(residual ** 2) + np.sum(mean_residual ** 2)) / (len(residual) + p)))
+        sizes.append(len(Y))
+    N, k = sum(sizes), result.n_params
+    chisq, df = 2 * (saturated - result.loglik), groups * p * (p + 3) / 2 - k
+    base_chisq, base_df = 2 * (saturated - baseline), groups * p * (p - 1) / 2
+    excess, base_excess = max(chisq - df, 0.0), max(base_chisq - base_df, 0.0)
+    denominator = max(base_excess, excess)
+    values = {
+        "npar": k, "chisq": chisq, "df": df, "pvalue": stats.chi2.sf(chisq, df) if df > 0 else np.nan,
+        "baseline.chisq": base_chisq, "baseline.df": base_df, "baseline.pvalue": stats.chi2.sf(base_chisq, base_df),
+        "cfi": 1.0 - excess / denominator if denominator > 0 else 1.0,
+        "tli": (base_chisq / base_df - chisq / df) / (base_chisq / base_df - 1.0) if df > 0 else np.nan,
+        "logl": result.loglik, "unrestricted.logl": saturated, "aic": -2 * result.loglik + 2 * k,
+        "bic": -2 * result.loglik + np.log(N) * k, "ntotal": N,
+        "srmr": float(np.asarray(sizes) @ np.asarray(srmr) / N),
+    }
+    rmsea = _rmsea(chisq, df, N, close=0.05 / np.sqrt(groups))
+    values.update({name: value * np.sqrt(groups) if name != "rmsea.pvalue" else value for name, value in rmsea.items()})
+    return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")

@@ -15,6 +15,8 @@ summary_of <- function(fit) {
   means <- pe[pe$op == "~1" & pe$lhs %in% c("visual", "textual", "speed") & pe$group == 2, c("lhs", "est", "se")]
   list(loglik = as.numeric(logLik(fit)), npar = as.numeric(fitMeasures(fit, "npar")),
        chisq = as.numeric(fitMeasures(fit, "chisq")), df = as.numeric(fitMeasures(fit, "df")),
+       cfi = as.numeric(fitMeasures(fit, "cfi")), rmsea = as.numeric(fitMeasures(fit, "rmsea")),
+       srmr = as.numeric(fitMeasures(fit, "srmr")),
        latent_means_group2 = lapply(seq_len(nrow(means)), function(i) as.list(means[i, ])))
 }
 comparison <- anova(fits$configural, fits$metric, fits$scalar)
