@@ -123,3 +123,20 @@ def test_fit_measures_of_groups_equal_lavaans(fits):
         assert measures["df"] == INVARIANCE["fits"][step]["df"], step
         for name in ("cfi", "rmsea", "srmr"):  # (srmr with the mean residuals once intercepts are equal)
             assert measures[name] == pytest.approx(INVARIANCE["fits"][step][name], rel=1e-4), (step, name)
+
+
+def test_the_standardized_solution_of_groups_equals_lavaans(fits):
+    """std.all of every loading, (co)variance and intercept of the configural fit, group by group (mg_configural)."""
+    solution = fits["configural"].standardized()
+    checked = 0
+    for row in CONFIGURAL["params"]:
+        if row["op"] not in ("=~", "~~", "~1") or (row["op"] == "~1" and row["lhs"] in ("visual", "textual", "speed")):
+            continue
+        g = row["group"]
+        lhs, rhs = f"{row['lhs']}.g{g}", f"{row['rhs']}.g{g}" if row["rhs"] else ""
+        match = solution[(solution.lhs == lhs) & (solution.op == row["op"]) & (solution.rhs == rhs)]
+        if match.empty:
+            match = solution[(solution.lhs == rhs) & (solution.op == row["op"]) & (solution.rhs == lhs)]
+        assert float(match["std.all"].iloc[0]) == pytest.approx(row["std.all"], abs=2e-3), (lhs, row["op"], rhs)
+        checked += 1
+    assert checked == 66  # (per group: 9 loadings, 9 residual variances, 6 latent (co)variances, 9 intercepts)
