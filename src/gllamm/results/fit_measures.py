@@ -183,8 +183,7 @@ def single_level_sem_reason(result) -> str | None:
     models whose saturated model, standardised solution and R-squared are defined here."""
     spec = result.spec
     if result.options.get("group") is not None:
-        return "fit measures, the standardised solution and modification indices of multiple-group models are not " \
-               "available yet"
+        return "modification indices of multiple-group models are not available yet"
     if not hasattr(spec.formula, "text"):
         return "fit measures are for models written in lavaan-style syntax (a formula model has no saturated model)"
     if not spec.family.exact_gaussian:
