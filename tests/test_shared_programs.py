@@ -70,3 +70,14 @@ def test_padded_programs_give_the_models_own_derivatives():
     directions = np.eye(len(theta))[:, [0, 2, 5]]
     np.testing.assert_allclose(shared.hessian(theta, arrays, modes, directions),
                                np.asarray(own.hessian(theta, arrays, modes, directions)), rtol=1e-9, atol=1e-9)
+
+
+def test_a_second_invariance_step_of_a_multiple_group_model_compiles_nothing(caplog):
+    """Metric invariance after the configural fit: the same kind of model with constraints added (group_equal=)
+    runs the configural fit's programs."""
+    data = gllamm.datasets.load("holzinger")
+    model = "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6"
+    gllamm.fit(model, data, group="school")
+    result, compiled = _compilations(caplog, lambda: gllamm.fit(model, data, group="school", group_equal="loadings"))
+    assert result.converged
+    assert compiled == []

@@ -179,3 +179,11 @@ def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbo
         phi0 = scored.theta  # Newton finishes from there (with its final step, at least one)
     result = maximize(value_and_grad, hessian, phi0, max_iter=max_iter, tol=tol, verbose=verbose)
     return replace(result, theta=constraints.theta(result.theta))
+
+
+def constrained_start(constraints, theta0, fix, equal):
+    """Start values moved onto the constraints: equal parameters at their mean, fixed ones at their values."""
+    theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
+    if fix:
+        theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
+    return theta0

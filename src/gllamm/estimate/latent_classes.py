@@ -178,7 +178,8 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
 
     devices / chunk_size: as in ``fit`` (clusters in parts over devices and processes; not for NPML).
     """
-    from .iterations import distinct_clusters, fitting_arrays, layout_for, layout_options, maximize_likelihood
+    from .iterations import (constrained_start, distinct_clusters, fitting_arrays, layout_for, layout_options,
+                             maximize_likelihood)
     from ..results.construction import make_result
 
     classes, target = class_request(classes)
@@ -203,9 +204,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     fit_data = None if layout is not None else fitting_arrays(design, integration)  # (equal clusters as one)
     runs = []
     for theta0 in candidates:
-        theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
-        if fix:
-            theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
+        theta0 = constrained_start(constraints, theta0, fix, equal)
         try:
             runs.append(maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints,
                                             layout=layout, data=fit_data))

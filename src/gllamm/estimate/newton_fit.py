@@ -21,8 +21,8 @@ from ..results.construction import make_result
 from ..spec import ParameterTable
 from ..spec.constraints import build_constraints
 from .integration_choice import announce_cost, choose_integration, default_nip
-from .iterations import (distinct_clusters, fitting_arrays, layout_for, layout_options, maximize_likelihood,
-                         prefetch_programs, summed_expected_information)
+from .iterations import (constrained_start, distinct_clusters, fitting_arrays, layout_for, layout_options,
+                         maximize_likelihood, prefetch_programs, summed_expected_information)
 from .quadrature_refits import checked_laplace, checked_quadrature
 from .start_values import start_values
 
@@ -51,7 +51,7 @@ def fit_model(model, estimation, scale):
     if layout is None:  # (parts of clusters run other programs)
         fit_data = fitting_arrays(design, integration)
         prefetch_programs(table, integration, design, constraints, linear_gaussian, fit_data)
-    theta0 = _constrained_start(constraints, start_values(spec, design, table, e.start, e.verbose, layout), fix, equal)
+    theta0 = constrained_start(constraints, start_values(spec, design, table, e.start, e.verbose, layout), fix, equal)
     optimum = maximize_likelihood(table, integration, design, theta0, e.max_iter, e.tol, e.verbose, constraints,
                                   linear_gaussian, layout, fit_data)
     check = None
@@ -98,14 +98,6 @@ def _fisher_scoring(model, exact_indicators: bool) -> bool:
     spec = model.spec
     return model.syntax and spec.family.exact_gaussian and len(spec.levels) == 1 and not spec.levels[0].products \
         and model.data_options.weights is None and not exact_indicators
-
-
-def _constrained_start(constraints, theta0, fix, equal):
-    """Start values moved onto the constraints: equal parameters at their mean, fixed ones at their values."""
-    theta0 = constraints.theta(constraints.phi(theta0)) if (fix or equal) else theta0
-    if fix:
-        theta0 = np.where(constraints.matrix.sum(axis=1) == 0, constraints.offset, theta0)
-    return theta0
 
 
 def result_options(model, e, integration, fix, equal, information: str, n_free: int) -> dict:

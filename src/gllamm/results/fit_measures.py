@@ -49,20 +49,8 @@ def fit_measures(result) -> pd.Series:
     N, p = Y.shape
     _, S, saturated = saturated_model(Y)
     baseline = _independence_loglik(Y)
-    k = result.n_params
-    chisq, df = 2 * (saturated - result.loglik), p * (p + 3) / 2 - k
-    base_chisq, base_df = 2 * (saturated - baseline), p * (p - 1) / 2
-    excess, base_excess = max(chisq - df, 0.0), max(base_chisq - base_df, 0.0)
-    denominator = max(base_excess, excess)
-    values = {
-        "npar": k, "chisq": chisq, "df": df, "pvalue": stats.chi2.sf(chisq, df) if df > 0 else np.nan,
-        "baseline.chisq": base_chisq, "baseline.df": base_df, "baseline.pvalue": stats.chi2.sf(base_chisq, base_df),
-        "cfi": 1.0 - excess / denominator if denominator > 0 else 1.0,
-        "tli": (base_chisq / base_df - chisq / df) / (base_chisq / base_df - 1.0) if df > 0 else np.nan,
-        "logl": result.loglik, "unrestricted.logl": saturated, "aic": -2 * result.loglik + 2 * k,
-        "bic": -2 * result.loglik + np.log(N) * k, "ntotal": N,
-    }
-    values.update(_rmsea(chisq, df, N))
+    values = _chi_square_measures(result, saturated, baseline, p, N)
+    values.update(_rmsea(values["chisq"], values["df"], N))
     implied = implied_covariance(result, indicators)
     scale = np.sqrt(np.outer(np.diag(S), np.diag(S)))
     lower = np.tril_indices(p)
@@ -125,6 +113,24 @@ def _independence_loglik(Y: np.ndarray) -> float:
     return total
 
 
+def _chi_square_measures(result, saturated: float, baseline: float, p: int, N: int, groups: int = 1) -> dict:
+    """npar, chisq, df, their p-value, baseline chisq and df, CFI, TLI, log-likelihoods, AIC, BIC and N from the
+    saturated and baseline log-likelihoods (summed over ``groups`` groups of p indicators)."""
+    k = result.n_params
+    chisq, df = 2 * (saturated - result.loglik), groups * p * (p + 3) / 2 - k
+    base_chisq, base_df = 2 * (saturated - baseline), groups * p * (p - 1) / 2
+    excess, base_excess = max(chisq - df, 0.0), max(base_chisq - base_df, 0.0)
+    denominator = max(base_excess, excess)
+    return {
+        "npar": k, "chisq": chisq, "df": df, "pvalue": stats.chi2.sf(chisq, df) if df > 0 else np.nan,
+        "baseline.chisq": base_chisq, "baseline.df": base_df, "baseline.pvalue": stats.chi2.sf(base_chisq, base_df),
+        "cfi": 1.0 - excess / denominator if denominator > 0 else 1.0,
+        "tli": (base_chisq / base_df - chisq / df) / (base_chisq / base_df - 1.0) if df > 0 else np.nan,
+        "logl": result.loglik, "unrestricted.logl": saturated, "aic": -2 * result.loglik + 2 * k,
+        "bic": -2 * result.loglik + np.log(N) * k, "ntotal": N,
+    }
+
+
 def _rmsea(chisq: float, df: float, n: int, level: float = 0.90, close: float = 0.05) -> dict:
     """RMSEA, its interval from the noncentral chi-square distribution and the test of close fit."""
     if df <= 0:
@@ -178,11 +184,11 @@ def _not_available(result) -> str | None:
     return None
 
 
-def single_level_sem_reason(result) -> str | None:
+def single_level_sem_reason(result, groups: bool = False) -> str | None:
     """Why the fit is not a single-level SEM with continuous indicators and no covariates (None when it is): the
     models whose saturated model, standardised solution and R-squared are defined here."""
     spec = result.spec
-    if result.options.get("group") is not None:
+    if result.options.get("group") is not None and not groups:
         return "modification indices of multiple-group models are not available yet"
     if not hasattr(spec.formula, "text"):
         return "fit measures are for models written in lavaan-style syntax (a formula model has no saturated model)"
@@ -202,9 +208,7 @@ def single_level_sem_reason(result) -> str | None:
 def _group_reason(result) -> str | None:
     """Why the multiple-group measures do not apply (None when they do): the groups' model must be a single-level
     SEM with complete continuous responses, as for one group."""
-    from dataclasses import replace
-
-    return single_level_sem_reason(replace(result, options={**result.options, "group": None})) \
+    return single_level_sem_reason(result, groups=True) \
         or (None if result.design.weights_argument is None else "fit measures of weighted fits are not available")
 
 
@@ -236,20 +240,9 @@ def _group_fit_measures(result) -> pd.Series:
         mean_residual = (mean - np.array([implied_means[c] for c in columns])) / np.sqrt(np.diag(S))
         srmr.append(np.sqrt((np.sum(residual ** 2) + np.sum(mean_residual ** 2)) / (len(residual) + p)))
         sizes.append(len(Y))
-    N, k = sum(sizes), result.n_params
-    chisq, df = 2 * (saturated - result.loglik), groups * p * (p + 3) / 2 - k
-    base_chisq, base_df = 2 * (saturated - baseline), groups * p * (p - 1) / 2
-    excess, base_excess = max(chisq - df, 0.0), max(base_chisq - base_df, 0.0)
-    denominator = max(base_excess, excess)
-    values = {
-        "npar": k, "chisq": chisq, "df": df, "pvalue": stats.chi2.sf(chisq, df) if df > 0 else np.nan,
-        "baseline.chisq": base_chisq, "baseline.df": base_df, "baseline.pvalue": stats.chi2.sf(base_chisq, base_df),
-        "cfi": 1.0 - excess / denominator if denominator > 0 else 1.0,
-        "tli": (base_chisq / base_df - chisq / df) / (base_chisq / base_df - 1.0) if df > 0 else np.nan,
-        "logl": result.loglik, "unrestricted.logl": saturated, "aic": -2 * result.loglik + 2 * k,
-        "bic": -2 * result.loglik + np.log(N) * k, "ntotal": N,
-        "srmr": float(np.asarray(sizes) @ np.asarray(srmr) / N),
-    }
-    rmsea = _rmsea(chisq, df, N, close=0.05 / np.sqrt(groups))
+    N = sum(sizes)
+    values = _chi_square_measures(result, saturated, baseline, p, N, groups)
+    values["srmr"] = float(np.asarray(sizes) @ np.asarray(srmr) / N)
+    rmsea = _rmsea(values["chisq"], values["df"], N, close=0.05 / np.sqrt(groups))
     values.update({name: value * np.sqrt(groups) if name != "rmsea.pvalue" else value for name, value in rmsea.items()})
     return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")

@@ -117,11 +117,7 @@ def _values(result, rows, theta):
 def _check(result) -> None:
     """GllammError unless the fit is a single-level SEM with continuous indicators (of one group or several: the
     groups' copies are independent blocks of one model, each standardised by its own implied SDs)."""
-    if result.options.get("group") is not None:
-        from dataclasses import replace
-
-        result = replace(result, options={**result.options, "group": None})
-    reason = single_level_sem_reason(result)
+    reason = single_level_sem_reason(result, groups=True)
     if reason is not None:
         raise GllammError("The standardised solution and R-squared are for single-level models in lavaan-style "
                           f"syntax with continuous (Gaussian identity-link) indicators and no covariates ({reason}).")
