@@ -30,6 +30,10 @@ DESCRIPTIONS = {
     "holzinger": "lavaan::HolzingerSwineford1939: 9 ability tests x1-x9 of 301 pupils in 2 schools.",
     "twolevel": "lavaan::Demo.twolevel: y1-y6, within covariates x1-x3, between covariates w1-w2, 200 clusters.",
     "lsat7": "LSAT section 7: 5 binary items Q1-Q5 answered by 1,000 persons.",
+    "salamanders": "glmmTMB::Salamanders: salamander counts (count) in 644 surveys of 23 sites (site); minedno (1 = "
+                   "site not affected by mining), cover, DOY, Wtemp (standardised), spp (species).",
+    "penicillin": "lme4::Penicillin: diameter of the zone of growth inhibition, 6 samples (sample) of penicillin "
+                  "each tested on 24 plates (plate): fully crossed.",
 }
 _FILES = {name: f"{name}.csv" for name in DESCRIPTIONS} | {"pisaUSA2000": "pisaUSA2000.dta"}
 

@@ -182,8 +182,8 @@ def _scale_matrix(scale: str | None, frame: pd.DataFrame, family: Family):
     """
     if scale is None:
         return None, (), None
-    if family.name == "poisson":
-        raise GllammError("scale= models the level-1 scale, which a Poisson response does not have.")
+    if family.counts:
+        raise GllammError(f"scale= models the level-1 scale, which a {family.name} count response does not have.")
     matrix = model_matrix(scale, frame, na_action="raise")
     names = _rename_intercept(matrix.columns)
     V = np.asarray(matrix, dtype=float)

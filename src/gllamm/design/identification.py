@@ -55,7 +55,7 @@ def check_response_varies(spec, design) -> None:
             raise GllammError(f"The response '{name}' is {what} in every one of its {len(y)} rows, so the "
                               "probability of success has no estimate (its logit runs to infinity). Check the "
                               "response column and the rows kept.")
-    elif family.name == "poisson" and np.all(y == 0):
+    elif family.counts and np.all(y == 0):
         raise GllammError(f"The response '{name}' is 0 in every one of its {len(y)} rows, so the rate has no "
                           "estimate (its log runs to minus infinity). Check the response column and the rows kept.")
     elif np.all(y == y[0]):

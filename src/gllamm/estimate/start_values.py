@@ -85,7 +85,7 @@ def _link_target(family, design) -> np.ndarray:
         mu = np.full_like(y, 0.5)
     elif family.name == "binomial":
         mu = (y + 0.5) / (trials + 1.0)
-    elif family.name in ("poisson",):
+    elif family.counts:
         mu = y + 0.1
     elif family.link.name in ("log", "reciprocal"):
         floor = max(0.1 * abs(mean_over_processes(y)), 1e-8)
@@ -100,7 +100,7 @@ def _link_target(family, design) -> np.ndarray:
                 continue
             if member.name == "binomial":
                 mu[own] = (y[own] + 0.5) / (trials[own] + 1.0)
-            elif member.name == "poisson":
+            elif member.counts:
                 mu[own] = y[own] + 0.1
             elif member.link.name in ("log", "reciprocal"):
                 mu[own] = np.maximum(y[own], max(0.1 * abs(mean_over_processes(y[own])), 1e-8))
@@ -124,6 +124,8 @@ def _start_dispersions(spec, design, X, beta, target):
                 log_disp.append(np.log(max(std_over_processes(y[own] - inverse_link_numpy(member.link.name, fitted[own])), 1e-8)))
             elif member.name == "gamma":
                 log_disp.append(np.log(max(std_over_processes(resid[own]) ** 2, 1e-4)))
+            elif member.has_dispersion:  # negative binomial: alpha = 1
+                log_disp.append(0.0)
         log_disp = np.asarray(log_disp)
     elif family.name == "gaussian":
         residual = y - inverse_link_numpy(family.link.name, X @ beta + design.offset)

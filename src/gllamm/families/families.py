@@ -17,20 +17,25 @@ from jax.scipy.special import gammaln as jgammaln
 from ..errors import GllammError, check_choice
 from .links import LINK_ALIASES, Link
 from .multinomial import choice_derivatives, choice_log_probability
+from .negative_binomial import nb1_derivatives, nb1_kernel, nb2_derivatives, nb2_kernel
 from .ordinal import interval_derivatives, interval_log_probability
 
 FAMILY_LINKS = {
     "gaussian": ("identity", "log", "reciprocal"),
     "binomial": ("logit", "probit", "cloglog"),
     "poisson": ("log",),
+    "negbin": ("log",),
+    "negbin1": ("log",),
     "gamma": ("reciprocal", "log", "identity"),
     "ordinal": ("logit", "probit", "cloglog"),
     "multinomial": ("logit",),
 }
 FAMILY_ALIASES = {"normal": "gaussian", "gauss": "gaussian", "bernoulli": "binomial", "logit": "binomial",
                   "ologit": "ordinal", "cumulative": "ordinal", "mlogit": "multinomial", "nominal": "multinomial",
-                  "categorical": "multinomial"}
-CANONICAL = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "gamma": "reciprocal", "ordinal": "logit",
+                  "categorical": "multinomial", "nbinom2": "negbin", "negative_binomial": "negbin", "nb2": "negbin",
+                  "nbinom1": "negbin1", "nb1": "negbin1"}
+CANONICAL = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "gamma": "reciprocal", "negbin": "log",
+             "negbin1": "log", "ordinal": "logit",
              "multinomial": "logit"}
 
 
@@ -45,6 +50,8 @@ class Family:
                  scale is modelled (scaled probit/logit); the "dispersion" slot holds log s
     * poisson:   y log mu - mu - log y!; no dispersion
     * gamma:     nu log(nu y / mu) - nu y / mu - log y - log Gamma(nu), nu = 1/phi; dispersion log(phi)
+    * negbin:    NB2, Var(y) = mu + mu^2/theta; dispersion log(1/theta), reported as theta (negative_binomial.py)
+    * negbin1:   NB1, Var(y) = mu (1 + alpha); dispersion log(alpha), reported as alpha
     * ordinal:   log[F((kappa_y - eta)/s) - F((kappa_{y-1} - eta)/s)] (see ordinal.py); y is the
                  0-based category, the "dispersion" slot holds log s (0 unless the scale is modelled)
     """
@@ -55,12 +62,17 @@ class Family:
     @property
     def has_dispersion(self) -> bool:
         """True for families with a residual variance or dispersion parameter."""
-        return self.name in ("gaussian", "gamma")
+        return self.name in ("gaussian", "gamma", "negbin", "negbin1")
 
     @property
     def dispersion_name(self) -> str:
         """Name of the dispersion parameter in result tables."""
-        return {"gaussian": "var(Residual)", "gamma": "dispersion"}.get(self.name, "")
+        return {"gaussian": "var(Residual)", "gamma": "dispersion", "negbin": "theta", "negbin1": "alpha"}.get(self.name, "")
+
+    @property
+    def counts(self) -> bool:
+        """True for count families (Poisson and negative binomial)."""
+        return self.name in ("poisson", "negbin", "negbin1")
 
     @property
     def exact_gaussian(self) -> bool:
@@ -86,6 +98,10 @@ class Family:
             return y * log_p + (trials - y) * log_q
         if self.name == "poisson":
             return y * eta - jnp.exp(eta)
+        if self.name == "negbin":
+            return nb2_kernel(y, eta, log_dispersion)
+        if self.name == "negbin1":
+            return nb1_kernel(y, eta, log_dispersion)
         if self.name == "gamma":
             nu = jnp.exp(-log_dispersion)
             if self.link.name == "log":
@@ -118,6 +134,10 @@ class Family:
         if self.name == "poisson":
             mu = jnp.exp(eta)
             return y - mu, -mu
+        if self.name == "negbin":
+            return nb2_derivatives(y, eta, log_dispersion)
+        if self.name == "negbin1":
+            return nb1_derivatives(y, eta, log_dispersion)
         mu, m1, m2 = self.link.mean_derivatives(eta)
         if self.name == "gaussian":
             precision = jnp.exp(-2 * log_dispersion)
@@ -141,7 +161,7 @@ class Family:
                 return np.zeros_like(y)
             table = _log_factorials(int(trials.max()))
             return table[trials.astype(int)] - table[y.astype(int)] - table[(trials - y).astype(int)]
-        if self.name == "poisson":
+        if self.counts:
             return -_log_factorials(int(y.max()))[y.astype(int)]
         return np.zeros_like(y)
 
@@ -171,11 +191,12 @@ class Family:
                 if np.any(y > trials):
                     bad = int(np.sum(y > trials))
                     raise GllammError(f"Binomial response '{column}' exceeds its number of trials in {bad} rows.")
-        elif self.name == "poisson":
+        elif self.counts:
+            what = "Poisson" if self.name == "poisson" else "Negative binomial"
             if np.any(y < 0):
-                raise GllammError(f"Poisson response '{column}' has negative counts ({int(np.sum(y < 0))} rows); counts must be >= 0.")
+                raise GllammError(f"{what} response '{column}' has negative counts ({int(np.sum(y < 0))} rows); counts must be >= 0.")
             if np.any(y != np.round(y)):
-                raise GllammError(f"Poisson response '{column}' has non-integer values; counts must be whole numbers.")
+                raise GllammError(f"{what} response '{column}' has non-integer values; counts must be whole numbers.")
         elif self.name == "gamma":
             if np.any(y <= 0):
                 raise GllammError(f"Gamma response '{column}' must be strictly positive ({int(np.sum(y <= 0))} rows are not).")

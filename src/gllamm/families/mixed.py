@@ -46,6 +46,11 @@ class MixedFamily:
         return any(f.has_dispersion for f in self.members)
 
     @property
+    def counts(self) -> bool:
+        """Mixed responses are not one count family."""
+        return False
+
+    @property
     def exact_gaussian(self) -> bool:
         """Mixed responses are never integrated exactly."""
         return False

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GllammError, check_choice
+from ..families import negative_binomial
 from ..integrate import product_rule
 from .latent_classes import class_prediction
 from .multinomial_predict import multinomial_prediction
@@ -140,6 +141,8 @@ def _residuals_of(family, y, mean, trials, dispersion, type):
         variance = trials * p * (1 - p)
     elif family.name == "poisson":
         variance = mu
+    elif family.name in ("negbin", "negbin1"):
+        variance = negative_binomial.variance(family.name, mu, dispersion)
     else:
         variance = dispersion * mu**2
     if type == "pearson":
@@ -152,6 +155,9 @@ def _residuals_of(family, y, mean, trials, dispersion, type):
             unit = 2 * (np.where(y > 0, y * np.log(y / mu), 0) + np.where(m - y > 0, (m - y) * np.log((m - y) / (m - mu)), 0))
         elif family.name == "poisson":
             unit = 2 * (np.where(y > 0, y * np.log(y / mu), 0) - (y - mu))
+        elif family.name in ("negbin", "negbin1"):  # 2 (log f(y; mu = y) - log f(y; mu)), the dispersion held
+            saturated = negative_binomial.log_density_numpy(family.name, y, np.maximum(y, 1e-300), dispersion)
+            unit = 2 * (saturated - negative_binomial.log_density_numpy(family.name, y, mu, dispersion))
         else:
             unit = 2 * (-np.log(y / mu) + (y - mu) / mu)
     return np.sign(y - mu) * np.sqrt(np.clip(unit, 0, None))

@@ -10,16 +10,23 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GllammError
+from ..families import negative_binomial
 from ..syntax.model_syntax import ModelSyntax
 
 
+_REPORTED_POWER = {"gaussian": 2, "negbin": -1}  # variance = sigma^2; NB2's theta = 1/alpha
+
+
 def _draw_response(family, mu, trials, dispersion, rng):
+    """Responses with conditional mean mu given the reported dispersion (variance, gamma's 1/shape, theta, alpha)."""
     if family.name == "gaussian":
         return rng.normal(mu, np.sqrt(dispersion))
     if family.name == "binomial":
         return rng.binomial(trials.astype(int), np.clip(mu, 0, 1)).astype(float)
     if family.name == "poisson":
         return rng.poisson(mu).astype(float)
+    if family.name in ("negbin", "negbin1"):
+        return negative_binomial.draw(family.name, mu, dispersion, rng)
     shape = 1.0 / dispersion
     return rng.gamma(shape, mu / shape)
 
@@ -157,11 +164,11 @@ def _draw_responses(result, params, eta, rng) -> np.ndarray:
                 y[own] = np.sum(rng.uniform(size=(int(own.sum()), 1)) > cumulative, axis=1)
                 continue
             mu = inverse_link_numpy(member.link.name, eta[own])
-            dispersion = np.exp((2 if member.name == "gaussian" else 1) * log_dispersion[own])
+            dispersion = np.exp(_REPORTED_POWER.get(member.name, 1) * log_dispersion[own])
             y[own] = _draw_response(member, mu, design.trials[own], dispersion, rng)
     else:
         mu = inverse_link_numpy(spec.family.link.name, eta)
-        dispersion = np.exp(2 * log_dispersion) if spec.family.name == "gaussian" else np.exp(log_dispersion)
+        dispersion = np.exp(_REPORTED_POWER.get(spec.family.name, 1) * log_dispersion)
         y = _draw_response(spec.family, mu, design.trials, dispersion, rng)
     return y
 

@@ -13,6 +13,10 @@ def _fmt(x: float, width: int = 10) -> str:
     return f"{x:{width}.5f}" if abs(x) < 1000 else f"{x:{width}.2f}"
 
 
+_DISPERSION_LABELS = {"gamma": "Dispersion (1/shape)", "negbin": "Negative binomial (NB2, Var = mu + mu^2/theta)",
+                      "negbin1": "Negative binomial (NB1, Var = mu (1 + alpha))"}
+
+
 def render_summary(result) -> str:
     """The text of FitResult.summary(): header, fixed effects, loadings/paths, variance components."""
     table = result.table()
@@ -20,8 +24,9 @@ def render_summary(result) -> str:
         + _class_lines(result, table) + _fit_measure_lines(result)
     families = result.spec.dispersion_families or (result.family.name,) * len(result.spec.dispersions)
     for key, member in zip(result.spec.dispersions, families):
-        if member == "gamma":
-            lines += ["", f"Dispersion (1/shape) {key}: {_fmt(float(result.params[key]))} (SE {_fmt(float(result.se[key])).strip()})"]
+        if member in _DISPERSION_LABELS:
+            lines += ["", f"{_DISPERSION_LABELS[member]} {key}: {_fmt(float(result.params[key])).strip()} "
+                          f"(SE {_fmt(float(result.se[key])).strip()})"]
     return "\n".join(lines)
 
 

@@ -185,9 +185,10 @@ class ModelSpec:
 
     @property
     def reported_dispersion_powers(self) -> tuple[float, ...]:
-        """Reported value = exp(power * theta): 2 for a Gaussian variance (theta = log sigma), 1 for gamma."""
+        """Reported value = exp(power * theta): 2 for a Gaussian variance (theta = log sigma), 1 for gamma's
+        dispersion and NB1's alpha, -1 for NB2's theta = 1/alpha (theta = log alpha)."""
         families = self.dispersion_families or (self.family.name,) * len(self.dispersions)
-        return tuple(2.0 if name == "gaussian" else 1.0 for name in families)
+        return tuple({"gaussian": 2.0, "negbin": -1.0}.get(name, 1.0) for name in families)
 
     @property
     def threshold_names(self) -> tuple[str, ...]:
