@@ -332,8 +332,36 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
 
 
 def loglik(table: ParameterTable, integration: Integration, theta, data, modes, newton_steps: int = 1):
-    """Total log-likelihood: sum over clusters weighted by cluster weights."""
-    return jnp.sum(data["cluster_weight"] * cluster_logliks(table, integration, theta, data, modes, newton_steps))
+    """Total log-likelihood: sum over clusters weighted by cluster weights (the restricted log-likelihood
+    with ``integration.reml``)."""
+    value = jnp.sum(data["cluster_weight"] * cluster_logliks(table, integration, theta, data, modes, newton_steps))
+    if integration.reml:
+        value = value + reml_correction(table, integration, theta, data, modes)
+    return value
+
+
+def reml_correction(table: ParameterTable, integration: Integration, theta, data, modes):
+    """l_R(theta) - l(theta) = (p/2) log(2 pi) - (1/2) log det(X' V^-1 X) (Patterson and Thompson; lme4's REML).
+
+    For Gaussian identity-link responses log L is exactly quadratic in beta with Hessian -X' V^-1 X, so the
+    information is the Hessian of the marginal log-likelihood in beta (forward over reverse derivatives of the same
+    exact integral): no other form of V needed, at any number of levels. Maximising l + correction over beta and
+    the covariance parameters together gives the REML estimates (the correction does not depend on beta, whose
+    maximiser is then the GLS estimate). Columns of X that are all zero (padding of shared programs) are left out.
+    """
+    p = table.n_fixed
+    if p == 0:
+        return 0.0
+
+    def of_beta(beta):
+        t = jnp.concatenate([beta, theta[p:]])
+        return jnp.sum(data["cluster_weight"] * cluster_logliks(table, integration, t, data, modes, 1))
+
+    information = -jax.hessian(of_beta)(theta[:p])
+    padding = jnp.all(data["X"] == 0, axis=(1, 2))
+    information = information + jnp.diag(padding.astype(information.dtype))
+    _, log_det = jnp.linalg.slogdet(information)
+    return 0.5 * jnp.sum(~padding) * jnp.log(2 * jnp.pi) - 0.5 * log_det
 
 
 def modes(table: ParameterTable, integration: Integration, theta, data, start):

@@ -79,7 +79,7 @@ class EstimationOptions:
     """``method`` ("adaptive", "laplace" or "ghq") with ``nip`` points per latent dimension, ``start`` (a FitResult or
     theta; with ``max_iter=0`` only evaluated), ``fix`` and ``equal`` constraints, ``max_iter``, ``tol`` (the Newton
     decrement at convergence), ``information`` ("observed" or "expected"), ``starts`` and ``seed`` of class models,
-    ``verbose``."""
+    ``verbose``; ``reml`` (Gaussian identity-link mixed models) maximises the restricted likelihood."""
 
     method: str = "adaptive"
     nip: int | None = None
@@ -92,9 +92,12 @@ class EstimationOptions:
     starts: int | None = None
     seed: int | None = 0
     verbose: bool = False
+    reml: bool = False
 
     def __post_init__(self):
         max_iter, tol, seed = self.max_iter, self.tol, self.seed
+        if not isinstance(self.reml, (bool, np.bool_)):
+            raise GllammError(f"reml must be True or False; got {self.reml!r}.")
         if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
             raise GllammError(f"max_iter must be a whole number >= 0 (0 evaluates the log-likelihood at start=); "
                               f"got {max_iter!r}.")

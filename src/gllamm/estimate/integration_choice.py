@@ -4,6 +4,8 @@ Gauss-Hermite as asked; and the warning before a fit whose every evaluation is v
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..errors import ComputationWarning, GllammError, warn_user
@@ -16,10 +18,13 @@ def default_nip(dim: int) -> int:
     return 8 if dim <= 2 else (5 if dim == 3 else 3)
 
 
-def choose_integration(spec, design, method: str, nip: int | None) -> Integration:
+def choose_integration(spec, design, method: str, nip: int | None, reml: bool = False) -> Integration:
     """The integration rule of a model without latent classes: none without latent variables; exact Gaussian
     integration for Gaussian identity-link responses at one level (without latent interactions and with
-    method != "ghq"); otherwise ``method`` with ``nip`` points (default ``default_nip``), Laplace with one."""
+    method != "ghq"); otherwise ``method`` with ``nip`` points (default ``default_nip``), Laplace with one.
+    ``reml``: the same rule on the restricted likelihood (Gaussian identity-link formula models only)."""
+    if reml:
+        return replace(_reml_integration(spec, method), reml=True)
     if nip is None:
         nip = default_nip(spec.n_latent)
     if not isinstance(nip, (int, np.integer)) or nip < 1:
@@ -40,6 +45,27 @@ def choose_integration(spec, design, method: str, nip: int | None) -> Integratio
     if method == "laplace":
         return Integration("laplace", 1)
     return Integration(method, int(nip))
+
+
+def _reml_integration(spec, method: str) -> Integration:
+    """The exact rule of a Gaussian identity-link model (Laplace at nested levels, exact there too), or an error
+    saying why REML does not apply."""
+    family = spec.family
+    if not family.exact_gaussian:
+        raise GllammError(f"reml=True is for Gaussian responses with the identity link (linear mixed models); this "
+                          f"model's response is {family.name} with the {family.link.name} link. Leave out reml= "
+                          "(maximum likelihood).")
+    if spec.formula is None or isinstance(spec.formula, str):
+        raise GllammError("reml=True is for mixed-model formulas (y ~ x + (1 | g)); latent variable syntax is fitted "
+                          "by maximum likelihood.")
+    if spec.scale_names or any(level.discrete or level.products for level in spec.levels):
+        raise GllammError("reml=True is for linear mixed models without a modelled level-1 scale, latent classes or "
+                          "latent interactions; leave out reml= (maximum likelihood).")
+    if method == "ghq":
+        raise GllammError("reml=True integrates exactly; leave out method='ghq'.")
+    if not spec.levels:
+        return Integration("none", 0)
+    return Integration("laplace", 1) if len(spec.levels) > 1 else Integration("exact", 1)
 
 
 _NODES_PER_UNIT = 20_000  # quadrature nodes per unit beyond which a fit is announced as costly

@@ -24,6 +24,7 @@ from .integration_choice import announce_cost, choose_integration, default_nip
 from .iterations import (constrained_start, distinct_clusters, fitting_arrays, layout_for, layout_options,
                          maximize_likelihood, prefetch_programs, summed_expected_information)
 from .quadrature_refits import checked_laplace, checked_quadrature
+from .reml_covariance import reml_theta_vcov
 from .start_values import start_values
 
 
@@ -33,16 +34,22 @@ def fit_model(model, estimation, scale):
     fix = {**model.implied_fix, **(e.fix or {})} or None
     equal = (list(model.implied_equal) + list(e.equal or [])) or None
     if model.model_options.classes is not None:
+        if e.reml:
+            raise GllammError("reml=True is for linear mixed models; models with latent classes are fitted by "
+                              "maximum likelihood (leave out reml=).")
         return _fit_classes(model, e, scale, fix, equal)
     if e.starts is not None:
         raise GllammError("starts= is for models with latent classes; give classes= as well.")
     spec, design = model.spec, model.design
-    integration = choose_integration(spec, design, e.method, e.nip)
+    integration = choose_integration(spec, design, e.method, e.nip, e.reml)
     table = ParameterTable(spec)
     constraints = build_constraints(table, fix, equal)
     exact_indicators = mark_zero_dispersions(table, constraints, design, integration)
     announce_cost(spec, integration, design, table)
     layout = layout_for(table, integration, design, scale.devices, scale.chunk_size)
+    if integration.reml and layout is not None:
+        raise GllammError("reml=True fits on one device in one piece (its correction log det(X'V^-1 X) is not a sum "
+                          "over clusters); leave out devices= and chunk_size=.")
     if exact_indicators and layout is not None:
         raise GllammError("A residual variance fixed at exactly 0 is fitted on one device in one piece; leave out "
                           "devices= and chunk_size=, or fix it at a small positive value (e.g. 1e-6).")
@@ -67,6 +74,8 @@ def fit_model(model, estimation, scale):
     if information == "expected":
         fisher = constraints.matrix.T @ summed_expected_information(table, design, optimum.theta) @ constraints.matrix
         theta_vcov = constraints.matrix @ np.linalg.pinv(fisher) @ constraints.matrix.T
+    elif integration.reml:
+        theta_vcov = reml_theta_vcov(optimum.hessian, constraints.matrix, table.n_fixed)
     options = result_options(model, e, integration, fix, equal, information, int(constraints.matrix.shape[1]))
     options.update(layout_options(layout, design, spec, scale.chunk_size))
     options.update(distinct_clusters(fit_data, design))
@@ -107,7 +116,8 @@ def result_options(model, e, integration, fix, equal, information: str, n_free: 
     return dict(family=family.name, link=family.link.name, family_by=m.family_by, base=m.base, choice_set=m.choice_set,
                 nominal=m.nominal, families=families_json(family), method=e.method, nip=int(integration.nip or nip),
                 trials=d.trials, scale=m.scale, fix=fix, equal=equal, scale_weights=d.scale_weights,
-                factor_scale=m.factor_scale, cluster=d.cluster, information=information, n_free=n_free, group=d.group)
+                factor_scale=m.factor_scale, cluster=d.cluster, information=information, n_free=n_free, group=d.group,
+                reml=bool(e.reml))
 
 
 def families_json(family) -> str | None:

@@ -47,6 +47,7 @@ class Integration:
     method: str  # "adaptive" | "laplace" | "ghq" | "exact" | "discrete" (nip = classes) | "none" (no latent variables)
     nip: int
     classes: int = 0  # continuous latent variables inside latent classes: the number of classes summed over
+    reml: bool = False  # Gaussian identity-link models: the restricted likelihood (see objective.reml_correction)
 
     @property
     def within_classes(self) -> bool:
@@ -56,7 +57,7 @@ class Integration:
     @property
     def inner(self) -> "Integration":
         """The rule for the continuous latent variables (without the sum over classes)."""
-        return Integration(self.method, self.nip)
+        return Integration(self.method, self.nip, reml=self.reml)
 
     @property
     def needs_modes(self) -> bool:
@@ -69,6 +70,8 @@ class Integration:
         """Description for summaries."""
         if self.classes:
             return f"{self.inner.label} for the continuous latent variables; exact sum over {self.classes} latent classes"
+        if self.reml:
+            return Integration(self.method, self.nip).label + "; restricted maximum likelihood (REML)"
         return {
             "adaptive": f"adaptive Gauss-Hermite quadrature, {self.nip} points per dimension",
             "ghq": f"Gauss-Hermite quadrature (not adaptive), {self.nip} points per dimension",

@@ -14,7 +14,7 @@ more points, and a fit whose rule never passes is not converged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def needs_check(integration: Integration, spec) -> bool:
 
 def finer(integration: Integration) -> Integration:
     """The rule with EXTRA_POINTS more points per dimension."""
-    return Integration(integration.method, integration.nip + EXTRA_POINTS, integration.classes)
+    return replace(integration, nip=integration.nip + EXTRA_POINTS)
 
 
 def loglik_at(table, integration: Integration, theta: np.ndarray, data: dict, partitioned=None) -> float:

@@ -90,6 +90,18 @@ def wald_test(result, names, values=None, vcov: pd.DataFrame | None = None) -> d
     return {"chi2": chi2, "df": len(names), "p": _chi2_sf(chi2, len(names))}
 
 
+def _check_reml_pair(restricted, full) -> None:
+    """Restricted likelihoods of models with different fixed effects are likelihoods of different data (the
+    residual contrasts differ), so their ratio is no test: refuse, and a REML fit against an ML one."""
+    reml = [bool(getattr(r.integration, "reml", False)) for r in (restricted, full)]
+    if reml[0] != reml[1]:
+        raise GllammError("One fit is REML and the other maximum likelihood; refit both the same way (reml=False "
+                          "for a likelihood-ratio test of fixed effects).")
+    if reml[0] and list(restricted.spec.fixed_names) != list(full.spec.fixed_names):
+        raise GllammError("These REML fits differ in their fixed effects, whose restricted likelihoods are not "
+                          "comparable; refit both with reml=False (maximum likelihood) to test fixed effects.")
+
+
 def lr_test(restricted, full, boundary: bool = False) -> dict:
     """Likelihood-ratio test of a restricted (nested) fit against a fuller one.
 
@@ -97,6 +109,7 @@ def lr_test(restricted, full, boundary: bool = False) -> dict:
     50:50 mixture of chi2(df-1) and chi2(df) (Self and Liang), so p halves the naive
     value for df = 1; otherwise the naive chi2(df) p-value is conservative there.
     """
+    _check_reml_pair(restricted, full)
     statistic = 2.0 * (full.loglik - restricted.loglik)
     df = full.n_params - restricted.n_params
     if df <= 0:

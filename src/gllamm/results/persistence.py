@@ -35,7 +35,8 @@ def save(result, path) -> Path:
                 options={k: list(v) if isinstance(v, tuple) else v for k, v in result.options.items()
                          if isinstance(v, (str, int, float, type(None)))
                          or (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))},
-                integration=[result.integration.method, result.integration.nip, result.integration.classes], loglik=result.loglik,
+                integration=[result.integration.method, result.integration.nip, result.integration.classes,
+                             bool(result.integration.reml)], loglik=result.loglik,
                 converged=result.converged, iterations=result.iterations, message=result.message,
                 seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None,
                 quadrature_check=None if result.quadrature_check is None else result.quadrature_check.as_dict())

@@ -44,7 +44,9 @@ def _header_lines(result) -> list[str]:
     for number, (name, count) in enumerate(result.n_groups.items(), start=2):
         lines.append(f"  Level {number}:      {name}, {count} units")
     lines += [
-        f"  Log likelihood = {result.loglik:.4f}    AIC = {result.aic:.2f}    BIC = {result.bic:.2f}",
+        (f"  REML criterion = {-2 * result.loglik:.4f}    (restricted log likelihood {result.loglik:.4f}; compare "
+         "fits that differ in fixed effects by maximum likelihood)" if result.integration.reml else
+         f"  Log likelihood = {result.loglik:.4f}    AIC = {result.aic:.2f}    BIC = {result.bic:.2f}"),
         f"  Converged:    {'yes' if result.converged else 'NO'} after {result.iterations} iterations ({result.message})",
     ]
     if result.boundary:
