@@ -22,7 +22,7 @@ from .results import FitResult
 def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussian", link: str | None = None,
         family_by: str | None = None, base=None, choice_set: str | None = None, nominal: str | None = None,
         classes: int | str | None = None, concomitant: str | None = None, known_class: str | None = None,
-        starts: int | None = None, seed: int | None = 0, nip: int | None = None, method: str = "adaptive", weights=None, cluster_weights=None, top_weights=None, level_weights=None,
+        starts: int | None = None, seed: int | None = 0, nip: int | None = None, method: str | None = None, weights=None, cluster_weights=None, top_weights=None, level_weights=None,
         scale_weights: str = "none",
         offset=None, trials=None, scale: str | None = None,
         start=None, fix: dict | None = None, equal=None, factor_scale: str = "loading", cluster: str | list | None = None, long: dict | None = None,

@@ -16,6 +16,7 @@ from dataclasses import replace
 import jax
 import jax.numpy as jnp
 
+from .integrate.crossed import CrossedModel, crossed_loglik, crossed_modes
 from .integrate.discrete import class_log_probabilities, class_posterior, discrete_log_integrals
 from .integrate.nested_laplace import joint_modes, nested_laplace
 from .integrate.nested import (UpperLevel, inner_model, nested_adaptation, nested_class_posterior,
@@ -47,6 +48,32 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
     n_units = data["parent"].shape[0] if "parent" in data else data["cluster_weight"].shape[0]
     return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units,
                         set_size=table.spec.set_size, quadratic=quadratic, exact_rows=exact_rows)
+
+
+def crossed_model(table: ParameterTable, theta, data) -> CrossedModel:
+    """The joint integrand of crossed random effects at theta: row functions, eta0 = X beta + offset, and for each
+    factor k the loadings a_ik = (M_k L_k)' Lambda_k z_ik of its standardised effects and each row's unit."""
+    params = table.unpack(theta)
+    eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
+    log_dispersion, _ = _row_dispersion(table, params, data)
+    row_kernel, row_derivatives = _row_functions(table, params, data, log_dispersion)
+    loadings, codes, units = [], [], []
+    for k in range(len(table.spec.levels)):
+        loadings_matrix, _, ML = latent_structure(table, params, k)
+        weighted_z = jnp.einsum("rcm,kr->kcm", data[f"crossed_Z{k}"], loadings_matrix)
+        loadings.append(jnp.einsum("kcm,kl->lcm", weighted_z, ML))
+        codes.append(data[f"crossed_code{k}"])
+        units.append(data[f"crossed_units{k}"].shape[0])
+    return CrossedModel(row_kernel, row_derivatives, eta0, data["weight"], tuple(loadings), tuple(codes), tuple(units))
+
+
+def _crossed_loglik(table, integration, theta, data, modes, newton_steps):
+    """log L of a crossed model as one 'cluster' (the rows' constants included)."""
+    model = crossed_model(table, theta, data)
+    if integration.method == "exact":  # one Newton step from 0 reaches the mode of a quadratic h
+        modes = jnp.zeros(sum(model.sizes), theta.dtype)
+    value = crossed_loglik(model, modes, max(1, newton_steps))
+    return jnp.reshape(value + jnp.sum(data["weight"] * data["constant"]), (1,))
 
 
 def _row_dispersion(table, params, data):
@@ -302,6 +329,8 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
         constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
         return jax.scipy.special.logsumexp(terms, axis=-1) + constant
+    if table.spec.crossed:
+        return _crossed_loglik(table, integration, theta, data, modes, newton_steps)
     if len(table.spec.levels) >= 2:
         base, uppers = _nested_parts(table, theta, data)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))
@@ -372,6 +401,8 @@ def modes(table: ParameterTable, integration: Integration, theta, data, start):
     if integration.within_classes and table.spec.discrete_index == 1:  # modes of the continuous latent variables of every (unit, class)
         inner = _within_class_model(table, theta, data)[0]
         return start if integration.method == "ghq" else find_modes(inner, start)
+    if table.spec.crossed:
+        return crossed_modes(crossed_model(table, theta, data), start)
     if len(table.spec.levels) >= 2:
         base, uppers = _nested_parts(table, theta, data)
         if integration.method == "laplace":

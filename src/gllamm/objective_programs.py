@@ -72,6 +72,8 @@ class Objective:
 
     def _zero_modes(self, data):
         levels = self.table.spec.levels
+        if self.table.spec.crossed:  # all effects of all factors jointly
+            return np.zeros(sum(data[f"crossed_units{k}"].shape[0] * level.dim for k, level in enumerate(levels)))
         if self.integration.within_classes and self.table.spec.discrete_index == 1:
             return np.zeros((self.integration.classes * data["parent"].shape[0], levels[0].dim))
         if len(levels) >= 2:

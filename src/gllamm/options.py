@@ -81,7 +81,7 @@ class EstimationOptions:
     decrement at convergence), ``information`` ("observed" or "expected"), ``starts`` and ``seed`` of class models,
     ``verbose``; ``reml`` (Gaussian identity-link mixed models) maximises the restricted likelihood."""
 
-    method: str = "adaptive"
+    method: str | None = None  # None: adaptive quadrature (Laplace for crossed factors)
     nip: int | None = None
     start: object = None
     fix: dict | None = None
@@ -106,7 +106,8 @@ class EstimationOptions:
                               f"got {tol!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise GllammError(f"seed must be a whole number (or None for a fresh one); got {seed!r}.")
-        object.__setattr__(self, "method", check_choice("method", str(self.method).lower(), METHODS))
+        if self.method is not None:
+            object.__setattr__(self, "method", check_choice("method", str(self.method).lower(), METHODS))
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ def _check_rank(matrix: np.ndarray, names: list[str], what: str) -> None:
 
 def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width, cluster_weights=None,
                  dispersion_index=None, cluster_covariates=None, scale_matrix=None, member=None,
-                 available=None, threshold_rows=None, threshold_matrix=None) -> Chunks:
+                 available=None, threshold_rows=None, threshold_matrix=None, row_patterns: bool = True) -> Chunks:
     """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
     from ..runtime import jax_setup  # noqa: F401  (float64 on before arrays are made)
     import jax
@@ -256,6 +256,6 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         arrays["n_categories"] = np.asarray(np.where(valid, n_categories[safe], 2), dtype=np.int32)
     index = np.zeros(len(y), dtype=np.int32) if dispersion_index is None else dispersion_index
     arrays["dispersion_index"] = np.asarray(np.where(valid, index[safe], 0), dtype=np.int32)
-    if family.exact_gaussian:  # clusters with the same pattern of rows share one marginal covariance
+    if family.exact_gaussian and row_patterns:  # clusters with the same pattern of rows share one marginal covariance
         mark_row_patterns(arrays)
     return Chunks(jax.device_put(arrays), rows)  # (one transfer of them all)

@@ -15,6 +15,7 @@ from ..spec import ModelSpec
 from ..syntax import FormulaSpec
 from .data_checks import check_frame
 from .design import Design, _check_rank, _evaluate, _group_columns, _make_chunks, _rename_intercept, model_matrix
+from .crossed_factors import add_crossed_arrays, check_crossed_options
 from .formula_columns import complete_cases, formula_columns, option_columns
 from .formula_levels import first_level_weights, grouping_levels, per_unit_weights
 from .formula_multinomial import Rows, as_choice_sets
@@ -46,6 +47,8 @@ def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, we
     total_offset = _offset(formula, cc, options.kept("offset", complete))
     row_weights = _row_weights(options.kept("weights", complete), len(cc))
     levels = grouping_levels(formula, cc, family, discrete)
+    if levels.crossed:
+        check_crossed_options(levels, family, options, choice_set)
     rows = Rows(response.y, response.trials, X, fixed_names, total_offset, row_weights, list(levels.Z_levels),
                 levels.codes, levels.labels)
     per_cluster_weights = first_level_weights(options.kept("cluster_weights", complete), levels)
@@ -58,17 +61,19 @@ def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, we
     spec = ModelSpec(formula, family, tuple(rows.fixed_names), tuple(levels.levels), categories=response.categories,
                      threshold_covariates=threshold_covariates, scale_names=scale_names,
                      dispersion_names=response.dispersion_names, dispersion_families=response.dispersion_families,
-                     set_size=rows.set_size)
+                     set_size=rows.set_size, crossed=levels.crossed)
     rows.weights = _scale_level1_weights(rows.weights, rows.codes, scale_weights)
     _check_level_weight_options(options, levels)
-    Z = rows.Z_levels[0] if rows.Z_levels else np.zeros((len(rows.y), 0))
+    Z = rows.Z_levels[0] if rows.Z_levels and not levels.crossed else np.zeros((len(rows.y), 0))
     categories = response.categories
     chunks = _make_chunks(rows.y, rows.trials, rows.X, Z, rows.offset, rows.weights, rows.codes, len(rows.labels),
                           family, rows.chunk_width or chunk_width, per_cluster_weights if levels.parent is None else None,
                           scale_matrix=V, dispersion_index=response.dispersion_index, member=response.member,
                           available=rows.available, threshold_matrix=T,
                           threshold_rows=(np.zeros(len(rows.y), int), np.full(len(rows.y), len(categories)))
-                          if categories else None)
+                          if categories else None, row_patterns=not levels.crossed)
+    if levels.crossed:
+        add_crossed_arrays(chunks, levels)
     if levels.parent is not None:
         _levels_above(chunks, rows, levels, options, complete, per_cluster_weights)
     return spec, Design(

@@ -28,6 +28,9 @@ class Levels:
     top_labels: np.ndarray | None = None  # nested levels: the top level's unit labels
     top_of_row: np.ndarray | None = None  # nested levels: each row's top unit
     middle: list = ()  # levels between the first and the top: (row codes, labels, parent) each
+    crossed: bool = False  # grouping factors not nested in one another: every row is in one unit of each
+    factor_codes: list = ()  # crossed: each row's unit of every factor (in ``groups`` order)
+    factor_labels: list = ()  # crossed: the unit labels of every factor
 
     @property
     def group(self) -> str:
@@ -47,14 +50,11 @@ def grouping_levels(formula, cc: pd.DataFrame, family, discrete: bool) -> Levels
             raise GllammError(f"Grouping factor '{group}' has {keys[group].nunique()} level; a random effect needs "
                               "at least 2 groups.")
     groups = sorted(formula.groups, key=lambda g: -keys[g].nunique())  # more units = lower level
-    for lower, higher in zip(groups, groups[1:]):
-        if not_nested(keys[lower].to_numpy(), keys[higher].to_numpy()):
-            raise GllammError(
-                f"'{lower}' is not nested in '{higher}': some '{lower}' units occur in several '{higher}' units. "
-                f"If '{lower}' ids restart within each '{higher}', write (1 | {higher}/{lower}); crossed random "
-                "effects are not available yet (they will need method='laplace')."
-            )
-    result = Levels(groups, keys, [], [], [])
+    crossed = any(not_nested(keys[lower].to_numpy(), keys[higher].to_numpy()) for lower, higher in zip(groups, groups[1:]))
+    if crossed and discrete:
+        raise GllammError(f"Latent classes with crossed grouping factors ({', '.join(groups)}) are not a GLLAMM: "
+                          "classes belong to units of one level. Leave out classes= or nest the factors.")
+    result = Levels(groups, keys, [], [], [], crossed=crossed)
     for group in groups:
         level, Z_level = _level(formula, cc, group, result.random_specs)
         n_units = keys[group].nunique()
@@ -72,8 +72,26 @@ def grouping_levels(formula, cc: pd.DataFrame, family, discrete: bool) -> Levels
             )
         result.levels.append(level)
         result.Z_levels.append(Z_level)
-    _units(result, cc)
+    if crossed:
+        _crossed_units(result)
+    else:
+        _units(result, cc)
     return result
+
+
+def _crossed_units(levels: Levels) -> None:
+    """Crossed factors: ordered by number of random effects (n_k p_k, most first: that block is eliminated first,
+    integrate/crossed.py), each row's unit of every factor; the rows form one cluster."""
+    order = sorted(range(len(levels.groups)), key=lambda k: -levels.keys[levels.groups[k]].nunique()
+                   * levels.levels[k].dim)
+    levels.groups = [levels.groups[k] for k in order]
+    levels.levels = [levels.levels[k] for k in order]
+    levels.Z_levels = [levels.Z_levels[k] for k in order]
+    factorized = [pd.factorize(levels.keys[g], sort=True) for g in levels.groups]
+    levels.factor_codes = [np.asarray(codes, dtype=np.int32) for codes, _ in factorized]
+    levels.factor_labels = [np.asarray(labels) for _, labels in factorized]
+    n_rows = len(levels.factor_codes[0])
+    levels.codes, levels.labels = np.zeros(n_rows, dtype=np.int64), np.asarray(["(all rows)"])
 
 
 def _level(formula, cc, group: str, random_specs: list) -> tuple[LevelSpec, np.ndarray]:

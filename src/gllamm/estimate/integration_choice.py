@@ -23,8 +23,11 @@ def choose_integration(spec, design, method: str, nip: int | None, reml: bool = 
     integration for Gaussian identity-link responses at one level (without latent interactions and with
     method != "ghq"); otherwise ``method`` with ``nip`` points (default ``default_nip``), Laplace with one.
     ``reml``: the same rule on the restricted likelihood (Gaussian identity-link formula models only)."""
+    if spec.crossed:
+        return _crossed_integration(spec, method, nip, reml)
     if reml:
         return replace(_reml_integration(spec, method), reml=True)
+    method = method or "adaptive"
     if nip is None:
         nip = default_nip(spec.n_latent)
     if not isinstance(nip, (int, np.integer)) or nip < 1:
@@ -45,6 +48,28 @@ def choose_integration(spec, design, method: str, nip: int | None, reml: bool = 
     if method == "laplace":
         return Integration("laplace", 1)
     return Integration(method, int(nip))
+
+
+def _crossed_integration(spec, method: str | None, nip: int | None, reml: bool) -> Integration:
+    """Crossed factors: the joint Laplace approximation (integrate/crossed.py), exact for Gaussian identity-link
+    responses; quadrature is refused with the reason."""
+    factors = " x ".join(level.name for level in spec.levels)
+    if method in ("adaptive", "ghq"):
+        raise GllammError(
+            f"method='{method}' is not available for crossed random effects ({factors}): the likelihood does not "
+            "split into independent clusters, so quadrature would need nip^q nodes over all q random effects at "
+            "once. Crossed models are fitted by the Laplace approximation over all effects jointly (as glmer and "
+            "glmmTMB do; exact for Gaussian responses): leave out method= or give method='laplace'.")
+    if nip not in (None, 1):
+        raise GllammError(f"nip= sets quadrature points, which crossed random effects ({factors}) do not use "
+                          "(they are integrated by the Laplace approximation); leave out nip=.")
+    if any(level.discrete or level.products or level.paths or level.covariate_paths for level in spec.levels):
+        raise GllammError(f"Crossed random effects ({factors}) are random intercepts and coefficients; latent "
+                          "classes, paths and interactions need nested levels.")
+    if reml:
+        _reml_integration(spec, "laplace")  # (its checks)
+        return Integration("exact", 1, reml=True)
+    return Integration("exact" if spec.family.exact_gaussian else "laplace", 1)
 
 
 def _reml_integration(spec, method: str) -> Integration:

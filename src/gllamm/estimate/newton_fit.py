@@ -95,7 +95,8 @@ def _fit_classes(model, e, scale, fix, equal):
                    families=families_json(spec.family))
     result = fit_classes(spec, model.design, model.data, m.classes, syntax=model.syntax, concomitant=m.concomitant,
                          known_class=m.known_class, starts=e.starts, seed=e.seed, fix=fix, equal=equal, start=e.start,
-                         max_iter=e.max_iter, tol=e.tol, verbose=e.verbose, options=options, method=e.method,
+                         max_iter=e.max_iter, tol=e.tol, verbose=e.verbose, options=options,
+                         method=e.method or "adaptive",
                          nip=e.nip, devices=scale.devices, chunk_size=scale.chunk_size)
     return replace(result, model=model)
 

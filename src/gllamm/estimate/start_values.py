@@ -28,7 +28,7 @@ def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tu
         beta = np.zeros(X.shape[1])
     else:
         beta = least_squares_over_processes(X, target, design.weights)
-    glm_spec = replace(spec, levels=(), covariate_names=(), class_covariates=())
+    glm_spec = replace(spec, levels=(), covariate_names=(), class_covariates=(), crossed=False)
     glm_table = ParameterTable(glm_spec)
     log_disp = _start_dispersions(spec, design, X, beta, target)
     scale = None

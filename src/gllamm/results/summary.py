@@ -41,8 +41,14 @@ def _header_lines(result) -> list[str]:
         f"  Integration:  {result.integration.label}",
         f"  Observations: {result.nobs}" + (f"  ({result.design.n_dropped} rows with missing values dropped)" if result.design.n_dropped else ""),
     ]
-    for number, (name, count) in enumerate(result.n_groups.items(), start=2):
-        lines.append(f"  Level {number}:      {name}, {count} units")
+    if result.spec.crossed:
+        lines.append("  Crossed:      " + " x ".join(f"{name} ({count} units)" for name, count in result.n_groups.items()))
+        lines.append("                (" + ("integrated exactly" if result.integration.method == "exact" else
+                                           "Laplace approximation, the default for crossed factors")
+                     + " over all their random effects jointly; adaptive quadrature needs nested levels)")
+    else:
+        for number, (name, count) in enumerate(result.n_groups.items(), start=2):
+            lines.append(f"  Level {number}:      {name}, {count} units")
     lines += [
         (f"  REML criterion = {-2 * result.loglik:.4f}    (restricted log likelihood {result.loglik:.4f}; compare "
          "fits that differ in fixed effects by maximum likelihood)" if result.integration.reml else

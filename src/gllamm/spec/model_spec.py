@@ -164,6 +164,7 @@ class ModelSpec:
     threshold_groups: tuple = ()  # ordinal items with thresholds of their own: ((item, categories), ...)
     threshold_covariates: tuple[str, ...] = ()  # non-proportional odds: covariates t of kappa_k + t' gamma_k
     class_covariates: tuple[str, ...] = ()  # discrete level: covariates v of the class probabilities ("(Intercept)" first)
+    crossed: bool = False  # levels are grouping factors not nested in one another (integrate/crossed.py)
 
     @property
     def discrete_index(self) -> int | None:
