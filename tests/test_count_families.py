@@ -92,5 +92,5 @@ def test_negative_counts_and_scale_are_refused(salamanders):
     bad = salamanders.assign(count=salamanders["count"] - 1)
     with pytest.raises(GllammError, match="Negative binomial response 'count' has negative counts"):
         gllamm.fit(FORMULA, bad, family="negbin")
-    with pytest.raises(GllammError, match="negbin count response does not have"):
+    with pytest.raises(GllammError, match="negative binomial count response does not have"):
         gllamm.fit(FORMULA, salamanders, family="negbin", scale="~ cover")

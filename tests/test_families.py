@@ -17,7 +17,7 @@ def _data(family, link):
     if family == "binomial":
         trials = rng.integers(1, 6, n).astype(float)
         return rng.integers(0, 2, n) * trials, trials, rng.normal(size=n)
-    if family == "poisson":
+    if family in ("poisson", "negbin", "negbin1"):
         return rng.poisson(2.0, n).astype(float), np.ones(n), rng.normal(size=n)
     if family == "gamma":
         eta = rng.uniform(0.5, 2.0, n)
@@ -33,6 +33,11 @@ def _scipy_logpdf(family, y, trials, mu, log_dispersion):
         return stats.binom.logpmf(y, trials, mu)
     if family == "poisson":
         return stats.poisson.logpmf(y, mu)
+    alpha = np.exp(log_dispersion)
+    if family == "negbin":  # Var = mu + alpha mu^2: size 1/alpha, probability (1/alpha) / (1/alpha + mu)
+        return stats.nbinom.logpmf(y, 1 / alpha, (1 / alpha) / (1 / alpha + mu))
+    if family == "negbin1":  # Var = mu (1 + alpha): size mu/alpha, probability 1/(1 + alpha)
+        return stats.nbinom.logpmf(y, mu / alpha, 1 / (1 + alpha))
     shape = np.exp(-log_dispersion)
     return stats.gamma.logpdf(y, shape, scale=mu / shape)
 
@@ -109,3 +114,10 @@ def test_ordinal_probabilities_and_derivatives(link, cdf):
     values = fam.kernel(code, far, 1.0, 0.0, cuts)
     gradient = jax.grad(lambda e: jnp.sum(fam.kernel(code, e, 1.0, 0.0, cuts)))(far)
     assert np.all(np.isfinite(np.asarray(values))) and np.all(np.isfinite(np.asarray(gradient)))
+    # second derivatives by autodiff (as the Hessian in the parameters takes them) stay finite in every category
+    grid_code = np.repeat(np.arange(5.0), 41)
+    grid_eta = jnp.asarray(np.tile(np.linspace(-10, 10, 41), 5))
+    grid_cuts = (kappa[np.clip(grid_code.astype(int) - 1, 0, 3)], kappa[np.clip(grid_code.astype(int), 0, 3)], 5)
+    grid_total = lambda e: jnp.sum(fam.kernel(grid_code, e, 1.0, 0.0, grid_cuts))
+    _, grid_d2 = jax.jvp(jax.grad(grid_total), (grid_eta,), (jnp.ones_like(grid_eta),))
+    assert np.all(np.isfinite(np.asarray(grid_d2)))

@@ -59,11 +59,13 @@ def test_nested_ids_written_with_slash_give_the_same_fit(three_level):
     assert again.loglik == pytest.approx(result.loglik, abs=1e-8)
 
 
-def test_crossed_factors_are_refused(three_level):
+def test_crossed_factors_refuse_nested_quadrature(three_level):
+    """Factors that are not nested are crossed (test_crossed.py fits them); adaptive quadrature, which integrates
+    level by level, is refused with the reason."""
     frame, _ = three_level
     crossed = frame.assign(rater=np.arange(len(frame)) % 7)
-    with pytest.raises(gllamm.GllammError, match="not nested.*method='laplace'"):
-        gllamm.fit("y ~ x + (1 | comm) + (1 | rater)", crossed, family="binomial")
+    with pytest.raises(gllamm.GllammError, match="adaptive' is not available for crossed random effects"):
+        gllamm.fit("y ~ x + (1 | comm) + (1 | rater)", crossed, family="binomial", method="adaptive")
 
 
 def test_empirical_bayes_at_both_levels_matches_brute_force(three_level):

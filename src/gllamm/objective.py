@@ -16,7 +16,8 @@ from dataclasses import replace
 import jax
 import jax.numpy as jnp
 
-from .integrate.crossed import CrossedModel, crossed_loglik, crossed_modes
+from .crossed_objective import crossed_model, crossed_objective_loglik
+from .integrate.crossed import crossed_modes
 from .integrate.discrete import class_log_probabilities, class_posterior, discrete_log_integrals
 from .integrate.nested_laplace import joint_modes, nested_laplace
 from .integrate.nested import (UpperLevel, inner_model, nested_adaptation, nested_class_posterior,
@@ -29,8 +30,9 @@ from .integrate import (
     posterior_moments,
     posterior_nodes,
 )
-from .integrate.shared_gaussian import (PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN, ZERO_DISPERSION,
+from .integrate.shared_gaussian import (PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN,
                                        shared_log_integrals)
+from .row_functions import row_dispersion, row_functions
 from .spec import ParameterTable
 from .spec.latent_structure import interaction_coefficients, latent_structure, latent_values  # noqa: F401
 
@@ -42,102 +44,12 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
     """
     params = table.unpack(theta)
     eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
-    log_dispersion, exact_rows = _row_dispersion(table, params, data)
-    row_kernel, row_derivatives = _row_functions(table, params, data, log_dispersion)
+    log_dispersion, exact_rows = row_dispersion(table, params, data)
+    row_kernel, row_derivatives = row_functions(table, params, data, log_dispersion)
     eta0, loadings, quadratic = _first_level_loadings(table, params, data, eta0, standardized)
     n_units = data["parent"].shape[0] if "parent" in data else data["cluster_weight"].shape[0]
     return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units,
                         set_size=table.spec.set_size, quadratic=quadratic, exact_rows=exact_rows)
-
-
-def crossed_model(table: ParameterTable, theta, data) -> CrossedModel:
-    """The joint integrand of crossed random effects at theta: row functions, eta0 = X beta + offset, and for each
-    factor k the loadings a_ik = (M_k L_k)' Lambda_k z_ik of its standardised effects and each row's unit."""
-    params = table.unpack(theta)
-    eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
-    log_dispersion, _ = _row_dispersion(table, params, data)
-    row_kernel, row_derivatives = _row_functions(table, params, data, log_dispersion)
-    loadings, codes, units = [], [], []
-    for k in range(len(table.spec.levels)):
-        loadings_matrix, _, ML = latent_structure(table, params, k)
-        weighted_z = jnp.einsum("rcm,kr->kcm", data[f"crossed_Z{k}"], loadings_matrix)
-        loadings.append(jnp.einsum("kcm,kl->lcm", weighted_z, ML))
-        codes.append(data[f"crossed_code{k}"])
-        units.append(data[f"crossed_units{k}"].shape[0])
-    return CrossedModel(row_kernel, row_derivatives, eta0, data["weight"], tuple(loadings), tuple(codes), tuple(units))
-
-
-def _crossed_loglik(table, integration, theta, data, modes, newton_steps):
-    """log L of a crossed model as one 'cluster' (the rows' constants included)."""
-    model = crossed_model(table, theta, data)
-    if integration.method == "exact":  # one Newton step from 0 reaches the mode of a quadratic h
-        modes = jnp.zeros(sum(model.sizes), theta.dtype)
-    value = crossed_loglik(model, modes, max(1, newton_steps))
-    return jnp.reshape(value + jnp.sum(data["weight"] * data["constant"]), (1,))
-
-
-def _row_dispersion(table, params, data):
-    """(each row's log dispersion: log sd of a Gaussian, log phi of a gamma, log s of a modelled scale; the rows with a
-    residual variance fixed at 0, or None)."""
-    if table.spec.scale_names:  # log s_i = v_i' alpha
-        log_dispersion = jnp.einsum("scm,s->cm", data["V"], params.scale)
-    else:
-        log_dispersion = params.log_dispersion[data["dispersion_index"]]
-    exact_rows = None
-    if ZERO_DISPERSION in data:  # variances fixed at 0: log sd -inf, replaced before any arithmetic sees it
-        flagged = data[ZERO_DISPERSION][data["dispersion_index"]]  # (missing responses' rows too: no -inf anywhere)
-        log_dispersion = jnp.where(flagged, 0.0, log_dispersion)
-        exact_rows = flagged & (data["weight"] > 0)
-
-    return log_dispersion, exact_rows
-
-
-def _row_functions(table, params, data, log_dispersion):
-    """(eta -> log f(y | eta) per row, eta -> its first and second derivatives) with each row's data: response,
-    trials, dispersion, ordinal thresholds below and above its category, mixed family member, choice-set slots."""
-    family = table.spec.family
-    row_data = [data["y"], data["trials"], log_dispersion]
-    ordinal = bool(table.spec.threshold_names)
-    if ordinal:  # thresholds below and above each row's category (clamped at the ends; see ordinal.py)
-        code = data["y"].astype(jnp.int32)
-        first, n_categories = data["threshold_start"], data["n_categories"]  # the row's item: its thresholds
-        kappa = params.thresholds
-        below, above = first + jnp.clip(code - 1, 0, n_categories - 2), first + jnp.clip(code, 0, n_categories - 2)
-        lower, upper = kappa[below], kappa[above]
-        if params.threshold_effects is not None:  # non-proportional odds: kappa_ik = kappa_k + t_i' gamma_k
-            gamma = params.threshold_effects
-            lower = lower + jnp.einsum("mcw,cwm->cw", data["T"], gamma[below])
-            upper = upper + jnp.einsum("mcw,cwm->cw", data["T"], gamma[above])
-        row_data += [lower, upper, n_categories]
-
-    mixed = family.name == "mixed"
-    if mixed:
-        row_data.append(data["member"])
-    set_size = table.spec.set_size
-    if set_size > 1:
-        row_data.append(data["available"])
-
-    def rows(eta):  # broadcast (chunks, W) row data against eta of shape (chunks, ..., W)
-        index = (slice(None),) + (None,) * (eta.ndim - 2) + (slice(None),)
-        values = [x[index] for x in row_data]
-        extra = {}
-        if ordinal:
-            extra["cuts"] = (values[3], values[4], values[5])
-        if mixed:
-            extra["member"] = values[-1]
-        if set_size > 1:
-            extra["choice"] = (values[-1], set_size)
-        return values[0], values[1], values[2], extra
-
-    def row_kernel(eta):
-        y, trials, log_disp, extra = rows(eta)
-        return family.kernel(y, eta, trials, log_disp, **extra)
-
-    def row_derivatives(eta):
-        y, trials, log_disp, extra = rows(eta)
-        return family.kernel_derivatives(y, eta, trials, log_disp, **extra)
-
-    return row_kernel, row_derivatives
 
 
 def _first_level_loadings(table, params, data, eta0, standardized: bool):
@@ -330,7 +242,7 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         constant = jax.ops.segment_sum(constant, parent, num_segments=n_top, indices_are_sorted=True)
         return jax.scipy.special.logsumexp(terms, axis=-1) + constant
     if table.spec.crossed:
-        return _crossed_loglik(table, integration, theta, data, modes, newton_steps)
+        return crossed_objective_loglik(table, integration, theta, data, modes, newton_steps)
     if len(table.spec.levels) >= 2:
         base, uppers = _nested_parts(table, theta, data)
         constant = base.per_cluster(jnp.sum(data["weight"] * data["constant"], axis=-1))

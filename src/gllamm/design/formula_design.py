@@ -64,16 +64,7 @@ def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, we
                      set_size=rows.set_size, crossed=levels.crossed)
     rows.weights = _scale_level1_weights(rows.weights, rows.codes, scale_weights)
     _check_level_weight_options(options, levels)
-    Z = rows.Z_levels[0] if rows.Z_levels and not levels.crossed else np.zeros((len(rows.y), 0))
-    categories = response.categories
-    chunks = _make_chunks(rows.y, rows.trials, rows.X, Z, rows.offset, rows.weights, rows.codes, len(rows.labels),
-                          family, rows.chunk_width or chunk_width, per_cluster_weights if levels.parent is None else None,
-                          scale_matrix=V, dispersion_index=response.dispersion_index, member=response.member,
-                          available=rows.available, threshold_matrix=T,
-                          threshold_rows=(np.zeros(len(rows.y), int), np.full(len(rows.y), len(categories)))
-                          if categories else None, row_patterns=not levels.crossed)
-    if levels.crossed:
-        add_crossed_arrays(chunks, levels)
+    Z, chunks = _first_level_chunks(rows, levels, family, response, V, T, chunk_width, per_cluster_weights)
     if levels.parent is not None:
         _levels_above(chunks, rows, levels, options, complete, per_cluster_weights)
     return spec, Design(
@@ -97,6 +88,21 @@ def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, we
         nominal_categories=tuple(response.nominal[1]) if response.nominal is not None else (),
         nominal_base=response.nominal[2] if response.nominal is not None else 0,
     )
+
+
+def _first_level_chunks(rows, levels, family, response, V, T, chunk_width, per_cluster_weights):
+    """(the first level's Z, the chunked row arrays of the likelihood; the crossed factors' arrays added)."""
+    Z = rows.Z_levels[0] if rows.Z_levels and not levels.crossed else np.zeros((len(rows.y), 0))
+    categories = response.categories
+    chunks = _make_chunks(rows.y, rows.trials, rows.X, Z, rows.offset, rows.weights, rows.codes, len(rows.labels),
+                          family, rows.chunk_width or chunk_width, per_cluster_weights if levels.parent is None else None,
+                          scale_matrix=V, dispersion_index=response.dispersion_index, member=response.member,
+                          available=rows.available, threshold_matrix=T,
+                          threshold_rows=(np.zeros(len(rows.y), int), np.full(len(rows.y), len(categories)))
+                          if categories else None, row_patterns=not levels.crossed)
+    if levels.crossed:
+        add_crossed_arrays(chunks, levels)
+    return Z, chunks
 
 
 def _fixed_part(X_frame, n_rows: int, family, choice_set) -> tuple[np.ndarray, list[str]]:
@@ -188,7 +194,9 @@ def _scale_matrix(scale: str | None, frame: pd.DataFrame, family: Family):
     if scale is None:
         return None, (), None
     if family.counts:
-        raise GllammError(f"scale= models the level-1 scale, which a {family.name} count response does not have.")
+        kind = "Poisson" if family.name == "poisson" else "negative binomial"
+        raise GllammError(f"scale= models the level-1 scale, which a {kind} count response does not have (its variance "
+                          "is fixed by the mean and, for the negative binomial, the dispersion).")
     matrix = model_matrix(scale, frame, na_action="raise")
     names = _rename_intercept(matrix.columns)
     V = np.asarray(matrix, dtype=float)

@@ -47,11 +47,18 @@ def interval_log_probability(link: Link, code, n_categories: int, lower, upper, 
         middle = log_f_hi + _log1mexp(jnp.maximum(log_f_hi - log_f_lo, 1e-300))
         end = link.log_probabilities(jnp.where(first, b, -a))[0]  # log F(b) or log S(a) = log F(-a)
         return jnp.where(first | last, end, middle)
-    log_f_b, log_s_b = link.log_probabilities(b)
-    log_f_a, log_s_a = link.log_probabilities(a)
-    # both forms use only finite, strictly ordered inputs, so neither produces NaN gradients
-    left_form = log_f_b + _log1mexp(jnp.maximum(log_f_b - log_f_a, 1e-300))
-    right_form = log_s_a + _log1mexp(jnp.maximum(log_s_a - log_s_b, 1e-300))
+    log_f_b, _ = link.log_probabilities(b)
+    _, log_s_a = link.log_probabilities(a)
+    # each form sees only the rows it is used for (others get the harmless (-1, 0) or (0, 1)): a form evaluated
+    # where its difference rounds to 0 would put 0 * inf into the discarded rows' second derivatives
+    a_left, b_left = jnp.where(right_tail, -1.0, a), jnp.where(right_tail, 0.0, b)
+    a_right, b_right = jnp.where(right_tail, a, 0.0), jnp.where(right_tail, b, 1.0)
+    log_f_b_left, _ = link.log_probabilities(b_left)
+    log_f_a_left, _ = link.log_probabilities(a_left)
+    _, log_s_a_right = link.log_probabilities(a_right)
+    _, log_s_b_right = link.log_probabilities(b_right)
+    left_form = log_f_b_left + _log1mexp(jnp.maximum(log_f_b_left - log_f_a_left, 1e-300))
+    right_form = log_s_a_right + _log1mexp(jnp.maximum(log_s_a_right - log_s_b_right, 1e-300))
     middle = jnp.where(right_tail, right_form, left_form)
     return jnp.where(first, log_f_b, jnp.where(last, log_s_a, middle))
 
