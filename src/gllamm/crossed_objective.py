@@ -8,6 +8,9 @@ from .row_functions import row_dispersion, row_functions
 from .spec import ParameterTable
 from .spec.latent_structure import latent_structure
 
+CROSSED_STRUCTURE = ("crossed_rest_col", "crossed_contact", "crossed_contact_unit", "crossed_contact_col",
+                     "crossed_pair_first", "crossed_pair_second")
+
 
 def crossed_model(table: ParameterTable, theta, data) -> CrossedModel:
     """The joint integrand of crossed random effects at theta: row functions, eta0 = X beta + offset, and for each
@@ -23,13 +26,13 @@ def crossed_model(table: ParameterTable, theta, data) -> CrossedModel:
         loadings.append(jnp.einsum("kcm,kl->lcm", weighted_z, ML))
         codes.append(data[f"crossed_code{k}"])
         units.append(data[f"crossed_units{k}"].shape[0])
-    return CrossedModel(row_kernel, row_derivatives, eta0, data["weight"], tuple(loadings), tuple(codes), tuple(units))
+    structure = {name: data[name] for name in CROSSED_STRUCTURE}
+    return CrossedModel(row_kernel, row_derivatives, eta0, data["weight"], tuple(loadings), tuple(codes), tuple(units),
+                        structure)
 
 
 def crossed_objective_loglik(table, integration, theta, data, modes, newton_steps):
     """log L of a crossed model as one 'cluster' (the rows' constants included)."""
     model = crossed_model(table, theta, data)
-    if integration.method == "exact":  # one Newton step from 0 reaches the mode of a quadratic h
-        modes = jnp.zeros(sum(model.sizes), theta.dtype)
-    value = crossed_loglik(model, modes, max(1, newton_steps))
+    value = crossed_loglik(model, modes, max(1, newton_steps), exact=integration.method == "exact")
     return jnp.reshape(value + jnp.sum(data["weight"] * data["constant"]), (1,))

@@ -314,6 +314,8 @@ def modes(table: ParameterTable, integration: Integration, theta, data, start):
         inner = _within_class_model(table, theta, data)[0]
         return start if integration.method == "ghq" else find_modes(inner, start)
     if table.spec.crossed:
+        if integration.method == "exact":  # the log-likelihood solves for the mode itself
+            return start
         return crossed_modes(crossed_model(table, theta, data), start)
     if len(table.spec.levels) >= 2:
         base, uppers = _nested_parts(table, theta, data)

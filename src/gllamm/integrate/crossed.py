@@ -11,7 +11,8 @@ exact when h is quadratic (Gaussian, identity link). H = I + A' D A with D = dia
 sparse with a structure that block elimination exploits (as lme4 and MixedModels.jl do): the block of factor 0
 (the one with most effects) is block diagonal (n_0 blocks p_0 x p_0: no row belongs to two of its units), so it is
 eliminated unit by unit, leaving the dense Schur complement S = R - C' B^-1 C of the other factors' effects
-(q_r = sum_{k>0} n_k p_k), factored by Cholesky:
+(q_r = sum_{k>0} n_k p_k), factored by Cholesky. C is nonzero only where a unit of factor 0 meets a unit of
+another factor in some row, so S is assembled from those contacts only:
 
     log det H = sum_j log det B_j + log det S.
 
@@ -42,6 +43,7 @@ class CrossedModel:
     loadings: tuple
     codes: tuple
     units: tuple  # n_k per factor (static)
+    structure: dict  # the sparsity pattern of H (design/crossed_factors.py: crossed_structure)
 
     @property
     def dims(self) -> tuple:
@@ -79,89 +81,115 @@ class CrossedModel:
         return jnp.concatenate([g.reshape(-1) for g in gradient]), -self.weight * d2
 
 
-def _outer_blocks(model: CrossedModel, d):
-    """Diagonal blocks I + sum_i d_i a_ik a_ik' per unit (n_k, p_k, p_k), and the cross blocks
-    sum_i d_i a_ik a_il' (n_k p_k, n_l p_l) for k < l."""
-    flat_a = [a.reshape(a.shape[0], -1) for a in model.loadings]
-    flat_code = [c.reshape(-1) for c in model.codes]
-    flat_d = d.reshape(-1)
-    diagonal = []
-    for a, code, n in zip(flat_a, flat_code, model.units):
-        outer = jnp.einsum("pi,qi,i->ipq", a, a, flat_d)
-        diagonal.append(jax.ops.segment_sum(outer, code, num_segments=n) + jnp.eye(a.shape[0]))
-    cross = {}
-    for k in range(len(flat_a)):
-        for l in range(k + 1, len(flat_a)):
-            n_l = model.units[l]
-            pk, pl = flat_a[k].shape[0], flat_a[l].shape[0]
-            outer = jnp.einsum("pi,qi,i->ipq", flat_a[k], flat_a[l], flat_d)
-            block = jax.ops.segment_sum(outer, flat_code[k] * n_l + flat_code[l], num_segments=model.units[k] * n_l)
-            block = block.reshape(model.units[k], n_l, pk, pl).transpose(0, 2, 1, 3)
-            cross[k, l] = block.reshape(model.units[k] * pk, n_l * pl)
-    return diagonal, cross
+def _rest_loadings(model: CrossedModel):
+    """Each row's loading on the rest effect it touches per (factor l >= 1, effect m): (E, rows)."""
+    return jnp.concatenate([a.reshape(a.shape[0], -1) for a in model.loadings[1:]], axis=0)
 
 
-def _block_diagonal(blocks):
-    """A dense matrix from (n, p, p) diagonal blocks."""
-    n, p, _ = blocks.shape
-    eye = jnp.eye(n, dtype=blocks.dtype)
-    return jnp.einsum("jpq,jk->jpkq", blocks, eye).reshape(n * p, n * p)
+def _eliminated_blocks(model: CrossedModel, d):
+    """B_j = I + sum_{i in unit j} d_i a_i0 a_i0' (n_0, p_0, p_0) and its inverse."""
+    a0 = model.loadings[0].reshape(model.dims[0], -1)
+    outer = jnp.einsum("pi,qi,i->ipq", a0, a0, d.reshape(-1))
+    blocks = jax.ops.segment_sum(outer, model.codes[0].reshape(-1), num_segments=model.units[0]) + jnp.eye(a0.shape[0])
+    if a0.shape[0] == 1:
+        return blocks, 1.0 / blocks
+    chol = jnp.linalg.cholesky(blocks)
+    eye = jnp.broadcast_to(jnp.eye(a0.shape[0], dtype=blocks.dtype), blocks.shape)
+    return blocks, jax.scipy.linalg.cho_solve((chol, True), eye)
+
+
+def _rest_block(model: CrossedModel, d, q_rest: int):
+    """R = I + sum_i d_i r_i r_i' over the rest effects (dense q_r x q_r; each row adds E^2 entries)."""
+    s = model.structure
+    col = s["crossed_rest_col"].reshape(s["crossed_rest_col"].shape[0], -1)
+    a = _rest_loadings(model)
+    values = jnp.einsum("ei,fi,i->efi", a, a, d.reshape(-1))
+    rows = jnp.broadcast_to(col[:, None, :], values.shape)
+    cols = jnp.broadcast_to(col[None, :, :], values.shape)
+    return jnp.eye(q_rest, dtype=d.dtype).at[rows.reshape(-1), cols.reshape(-1)].add(values.reshape(-1))
 
 
 @dataclass(frozen=True)
 class _Factored:
-    """H = [[B, C], [C', R]] factored by eliminating B (block diagonal): chol(B_j) and chol(S), S = R - C'B^-1C."""
+    """H = [[B, C], [C', R]] factored by eliminating B (block diagonal, factor 0): B_j, B_j^-1, the nonzero blocks
+    C_t (p_0,) of C at the contacts t = (j_t, r_t), W_t = B_j^-1 C_t, and chol(S), S = R - C'B^-1C."""
 
-    b_chol: jnp.ndarray  # (n_0, p_0, p_0)
-    b_inv_c: jnp.ndarray  # (n_0, p_0, q_r)
-    c: jnp.ndarray  # (n_0, p_0, q_r)
-    s_chol: jnp.ndarray  # (q_r, q_r)
+    b: jnp.ndarray  # (n_0, p_0, p_0)
+    b_inv: jnp.ndarray  # (n_0, p_0, p_0)
+    c: jnp.ndarray  # (T, p_0)
+    w: jnp.ndarray  # (T, p_0)
+    unit: jnp.ndarray  # (T,) j_t
+    col: jnp.ndarray  # (T,) r_t
+    s: jnp.ndarray  # (q_r, q_r)
+    s_inv: jnp.ndarray  # (q_r, q_r)
+    s_log_det: jnp.ndarray
 
     def log_det(self):
-        diagonal = jnp.diagonal(self.b_chol, axis1=1, axis2=2)
-        return 2.0 * jnp.sum(jnp.log(diagonal)) + 2.0 * jnp.sum(jnp.log(jnp.diagonal(self.s_chol)))
+        """log det H = sum_j log det B_j + log det S."""
+        _, log_det_b = jnp.linalg.slogdet(self.b)
+        return jnp.sum(log_det_b) + self.s_log_det
 
     def solve(self, g):
-        """H^-1 g for g (q,)."""
-        n0, p0, _ = self.b_chol.shape
+        """H^-1 g for g (q,): x_r = S^-1 (g_r - C'B^-1 g_0), x_0 = B^-1 (g_0 - C x_r)."""
+        n0, p0, _ = self.b.shape
+        q_rest = self.s_inv.shape[0]
         g0, g_rest = g[:n0 * p0].reshape(n0, p0), g[n0 * p0:]
-        b_inv_g0 = _block_solve(self.b_chol, g0)
-        x_rest = jax.scipy.linalg.cho_solve((self.s_chol, True), g_rest - jnp.einsum("jpr,jp->r", self.c, b_inv_g0))
-        x0 = b_inv_g0 - jnp.einsum("jpr,r->jp", self.b_inv_c, x_rest)
+        y0 = jnp.einsum("jpq,jq->jp", self.b_inv, g0)
+        rhs = g_rest - jax.ops.segment_sum(jnp.sum(self.c * y0[self.unit], axis=1), self.col, num_segments=q_rest)
+        x_rest = inverse_times(self.s, self.s_inv, rhs)
+        x0 = y0 - jax.ops.segment_sum(self.w * x_rest[self.col][:, None], self.unit, num_segments=n0)
         return jnp.concatenate([x0.reshape(-1), x_rest])
 
 
-def _block_solve(chol, rhs):
-    """B_j^-1 rhs_j per unit, from the Cholesky factors (n, p, p); rhs (n, p) or (n, p, r)."""
-    vector = rhs.ndim == 2
-    rhs = rhs[..., None] if vector else rhs
-    y = jax.scipy.linalg.solve_triangular(chol, rhs, lower=True)
-    x = jax.scipy.linalg.solve_triangular(jnp.swapaxes(chol, 1, 2), y, lower=False)
-    return x[..., 0] if vector else x
-
-
 def factor_hessian(model: CrossedModel, d) -> _Factored:
-    """H = I + A' D A by block elimination of factor 0 (see the module docstring)."""
-    diagonal, cross = _outer_blocks(model, d)
-    K = len(diagonal)
-    rest_rows = []
-    for k in range(1, K):
-        row = []
-        for l in range(1, K):
-            if l == k:
-                row.append(_block_diagonal(diagonal[k]))
-            elif l > k:
-                row.append(cross[k, l])
-            else:
-                row.append(cross[l, k].T)
-        rest_rows.append(jnp.concatenate(row, axis=1))
-    R = jnp.concatenate(rest_rows, axis=0)
-    n0, p0 = model.units[0], model.dims[0]
-    c = jnp.concatenate([cross[0, l] for l in range(1, K)], axis=1).reshape(n0, p0, -1)
-    b_chol = jnp.linalg.cholesky(diagonal[0])
-    b_inv_c = _block_solve(b_chol, c)
-    S = R - jnp.einsum("jpr,jps->rs", c, b_inv_c)
-    return _Factored(b_chol, b_inv_c, c, jnp.linalg.cholesky(0.5 * (S + S.T)))
+    """H = I + A'DA by block elimination of factor 0, with the sparsity of C (see design/crossed_factors.py)."""
+    s = model.structure
+    q_rest = sum(model.sizes[1:])
+    b, b_inv = _eliminated_blocks(model, d)
+    a0 = model.loadings[0].reshape(model.dims[0], -1)
+    unit, col = s["crossed_contact_unit"], s["crossed_contact_col"]
+    contact = s["crossed_contact"].reshape(s["crossed_contact"].shape[0], -1)
+    terms = (d.reshape(-1) * _rest_loadings(model))[:, :, None] * a0.T[None]  # (E, rows, p_0)
+    c = jax.ops.segment_sum(terms.reshape(-1, a0.shape[0]), contact.reshape(-1), num_segments=unit.shape[0])
+    w = jnp.einsum("tpq,tq->tp", b_inv[unit], c)
+    first, second = s["crossed_pair_first"], s["crossed_pair_second"]
+    products = jnp.sum(c[first] * w[second], axis=1)
+    S = _rest_block(model, d, q_rest).at[col[first], col[second]].add(-products)
+    S = 0.5 * (S + S.T)
+    s_inv, s_log_det = spd_inverse_and_log_det(S)
+    return _Factored(b, b_inv, c, w, unit, col, S, s_inv, s_log_det)
+
+
+@jax.custom_jvp
+def spd_inverse_and_log_det(S):
+    """(S^-1, log det S) of a symmetric positive definite S, from its Cholesky factor.
+
+    Derivatives d S^-1 = -S^-1 dS S^-1 and d log det S = tr(S^-1 dS): matrix products, which cost far less than
+    differentiating the factorisation itself (second derivatives of log L take both)."""
+    chol = jnp.linalg.cholesky(S)
+    inverse = jax.scipy.linalg.cho_solve((chol, True), jnp.eye(S.shape[0], dtype=S.dtype))
+    return 0.5 * (inverse + inverse.T), 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
+
+
+@jax.custom_jvp
+def inverse_times(S, s_inv, b):
+    """S^-1 b given s_inv = S^-1, differentiated as d(S^-1 b) = S^-1 (db - dS S^-1 b): matrix-vector products
+    (the derivative of s_inv is not needed: it is S^-1's, which the rule writes out)."""
+    return s_inv @ b
+
+
+@inverse_times.defjvp
+def _inverse_times_jvp(primals, tangents):
+    (S, s_inv, b), (dS, _, db) = primals, tangents
+    x = inverse_times(S, s_inv, b)
+    return x, inverse_times(S, s_inv, db - dS @ x)
+
+
+@spd_inverse_and_log_det.defjvp
+def _spd_inverse_and_log_det_jvp(primals, tangents):
+    (S,), (dS,) = primals, tangents
+    inverse, log_det = spd_inverse_and_log_det(S)
+    return (inverse, log_det), (-inverse @ dS @ inverse, jnp.sum(inverse * dS))
 
 
 def newton_step(model: CrossedModel, u):
@@ -198,8 +226,16 @@ def crossed_modes(model: CrossedModel, start, max_steps: int = 100, tol: float =
     return u
 
 
-def crossed_loglik(model: CrossedModel, modes, newton_steps: int = 1):
-    """-h(u) - log det H(u) / 2 at u = ``newton_steps`` differentiated Newton steps from the modes."""
+def crossed_loglik(model: CrossedModel, modes, newton_steps: int = 1, exact: bool = False):
+    """-h(u) - log det H(u) / 2 at u = ``newton_steps`` differentiated Newton steps from the modes.
+
+    ``exact`` (h quadratic: Gaussian responses, identity link): from u = 0, h(u_hat) = h(0) - g'H^-1 g / 2 with
+    g = grad h(0), so one factorisation of H gives log L = -h(0) + g'H^-1 g / 2 - log det H / 2."""
+    if exact:
+        zero = jnp.zeros(sum(model.sizes), model.eta0.dtype)
+        gradient, d = model.gradient_and_curvature(zero)
+        factored = factor_hessian(model, d)
+        return -model.objective(zero) + 0.5 * gradient @ factored.solve(gradient) - 0.5 * factored.log_det()
     u = jax.lax.stop_gradient(modes)
     for _ in range(newton_steps):
         u = newton_step(model, u)
