@@ -41,6 +41,7 @@ def test_nb2_matches_glmmtmb(salamanders):
     assert "NB2, Var = mu + mu^2/theta" in result.summary()
 
 
+@pytest.mark.slow
 def test_nb1_matches_glmmtmb(salamanders):
     ref = load_reference("salamanders_nb1")
     result = gllamm.fit(FORMULA, salamanders, family="negbin1", method="laplace")
@@ -62,6 +63,7 @@ def _nb2_log_density(y, mu, theta):
         + y * np.log(mu / (theta + mu))
 
 
+@pytest.mark.slow
 def test_nb2_count_indicators_in_model_syntax_equal_brute_force():
     """A one-factor model for three NB2 count indicators: log L at the estimates against an independent
     100-point Gauss-Hermite integral over the factor per person (numpy/scipy)."""

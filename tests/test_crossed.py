@@ -39,6 +39,7 @@ def test_penicillin_crossed_ml_matches_lmer():
     assert "Crossed:      plate (24 units) x sample (6 units)" in result.summary()
 
 
+@pytest.mark.slow
 def test_penicillin_crossed_reml_matches_lmer():
     result = gllamm.fit("diameter ~ 1 + (1|plate) + (1|sample)", gllamm.datasets.load("penicillin"), reml=True)
     _check_lmer(result, load_reference("penicillin_reml"))
@@ -106,6 +107,7 @@ def _dense_laplace(y, eta0, Z):
     return np.sum(y * eta - np.logaddexp(0, eta)) - 0.5 * u @ u - 0.5 * np.linalg.slogdet(H)[1]
 
 
+@pytest.mark.slow
 def test_crossed_binary_laplace_equals_the_dense_laplace():
     data = _crossed_data(binary=True)
     result = gllamm.fit("y ~ x + (1 | person) + (1 | item)", data, family="binomial")
@@ -129,6 +131,7 @@ def test_verbagg_crossed_binary_matches_glmer():
         assert abs(result.params[varcorr_name(row)] / row["vcov"] - 1) < 2e-3, row
 
 
+@pytest.mark.slow
 def test_crossed_engine_on_nested_factors_equals_the_nested_laplace(monkeypatch):
     """An observation-level random effect (overdispersed counts, nested in the clusters) fitted by the crossed
     engine (forced) and by the nested-levels Laplace: the same log-likelihood and estimates."""

@@ -14,11 +14,13 @@ rng = np.random.default_rng(3)
 
 def _data(family, link):
     n = 50
-    if family == "binomial":
+    if family == "binomial":  # eta inside the link's domain: p in (0, 1)
         trials = rng.integers(1, 6, n).astype(float)
-        return rng.integers(0, 2, n) * trials, trials, rng.normal(size=n)
+        eta = {"log": rng.uniform(-3.0, -0.05, n), "identity": rng.uniform(0.05, 0.95, n)}.get(link, rng.normal(size=n))
+        return rng.integers(0, 2, n) * trials, trials, eta
     if family in ("poisson", "negbin", "negbin1"):
-        return rng.poisson(2.0, n).astype(float), np.ones(n), rng.normal(size=n)
+        eta = rng.uniform(0.2, 4.0, n) if link == "identity" else rng.normal(size=n)
+        return rng.poisson(2.0, n).astype(float), np.ones(n), eta
     if family == "gamma":
         eta = rng.uniform(0.5, 2.0, n)
         return rng.gamma(3.0, 1.0, n), np.ones(n), eta
@@ -60,9 +62,11 @@ def test_log_density_matches_scipy(family, link, use_jit):
 def test_closed_form_derivatives_match_autodiff(family, link):
     fam = gllamm.make_family(family, link)
     y, trials, eta = _data(family, link)
-    total = lambda e: jnp.sum(fam.kernel(y, e, trials, -0.3))  # binomial: the scaled (s = e^-0.3) kernel
+    # binomial: the scaled (s = e^-0.3) kernel; the log and identity links have no latent-response scale
+    log_dispersion = 0.0 if family == "binomial" and link in ("log", "identity") else -0.3
+    total = lambda e: jnp.sum(fam.kernel(y, e, trials, log_dispersion))
     d1_auto, d2_auto = jax.jvp(jax.grad(total), (jnp.asarray(eta),), (jnp.ones_like(eta),))
-    d1, d2 = fam.kernel_derivatives(y, eta, trials, -0.3)
+    d1, d2 = fam.kernel_derivatives(y, eta, trials, log_dispersion)
     np.testing.assert_allclose(d1, d1_auto, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(d2, d2_auto, rtol=1e-9, atol=1e-9)
 

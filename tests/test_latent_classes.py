@@ -137,6 +137,7 @@ def _npml_data(seed=5):
     return pd.DataFrame(dict(y=y, x=x, g=g))
 
 
+@pytest.mark.slow
 def test_npml_stops_where_the_gateaux_derivative_is_non_positive():
     data = _npml_data()
     res = gllamm.fit("y ~ x + (1 | g)", data, family="binomial", classes="npml")
@@ -341,6 +342,7 @@ def test_classes_at_the_top_of_two_nested_levels_equal_brute_force():
     assert (posterior.to_numpy().argmax(axis=1) == (mass > 0)).mean() > 0.8
 
 
+@pytest.mark.slow
 def test_classes_of_inner_units_inside_a_normal_top_level_equal_brute_force():
     """Groups belong to latent classes (discrete group effects) while schools have a normal random intercept:
     the classes are summed exactly inside adaptive quadrature over the school effect."""

@@ -31,6 +31,7 @@ def _check(result, ref):
         assert abs(result.params["var((Intercept)|judge)"] / row["vcov"] - 1) < 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("link,reference", [("logit", "wine"), ("probit", "wine_probit")])
 def test_wine_matches_clmm(link, reference):
     result = gllamm.fit(WINE, gllamm.datasets.load("wine"), family="ordinal", link=link, nip=10)
@@ -99,6 +100,7 @@ def _simulate_ordinal(link, seed=3, clusters=300, size=8):
     return pd.DataFrame(dict(y=y, x=x, g=g)), dict(zip(["1|2", "2|3", "3|4"], kappa)) | {"x": 0.8, "var((Intercept)|g)": 0.7}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("link", ["logit", "probit", "cloglog"])
 def test_recovers_simulated_ordinal_model(link):
     data, truth = _simulate_ordinal(link)
@@ -174,6 +176,7 @@ def _graded_items(n, seed=1):
     return data, cuts, loadings
 
 
+@pytest.mark.slow
 def test_graded_response_model_items_with_own_thresholds():
     """Ordinal items in a factor model: thresholds per item ("q1|t1", as lavaan), checked by recovery and
     by the marginal likelihood of a 1-d grid integral written here."""

@@ -30,6 +30,7 @@ def _check_lmer(result, ref, rename=str, variance_tol=2e-4):
         assert abs(result.params[varcorr_name(row)] / row["vcov"] - 1) < variance_tol, row
 
 
+@pytest.mark.slow
 def test_sleepstudy_reml_matches_lmer():
     ref = load_reference("sleepstudy_reml")
     result = gllamm.fit("reaction ~ days + (1 + days | subject)", gllamm.datasets.load("sleepstudy"), reml=True)
@@ -38,6 +39,7 @@ def test_sleepstudy_reml_matches_lmer():
     assert "REML criterion = 1743.6283" in text and "restricted maximum likelihood (REML)" in text
 
 
+@pytest.mark.slow
 def test_exam_reml_matches_lmer():
     """Unbalanced (65 schools of 2-198 pupils) random intercepts and slopes."""
     ref = load_reference("exam_reml")
@@ -46,6 +48,7 @@ def test_exam_reml_matches_lmer():
     _check_lmer(result, ref)
 
 
+@pytest.mark.slow
 def test_four_level_reml_matches_lmer():
     """Nested levels above the first (classes in schools in districts)."""
     ref = load_reference("four_level_reml")
@@ -54,6 +57,7 @@ def test_four_level_reml_matches_lmer():
     _check_lmer(result, ref)
 
 
+@pytest.mark.slow
 def test_balanced_one_way_reml_is_the_anova_estimator():
     rng = np.random.default_rng(4)
     k, n = 30, 6

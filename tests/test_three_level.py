@@ -195,6 +195,7 @@ def _numeric_gradient(function, v, h=1e-6):
     return np.array([(function(v + h * e) - function(v - h * e)) / (2 * h) for e in np.eye(len(v))])
 
 
+@pytest.mark.slow
 def test_weights_at_levels_two_and_three_equal_duplicated_units(three_level):
     """Sampling weights at every level: a level-2 weight of 2 equals that mother entered twice in her community
     (her integral squared), a level-3 weight of 2 equals the community entered twice; weights of 1 change nothing."""

@@ -91,6 +91,10 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     nominal: for ordinal responses, a one-sided formula ``"~ x"`` of covariates whose effects differ
         between thresholds (non-proportional / partial proportional odds, R's clm(nominal=)):
         P(y <= k) = F(kappa_k + t'gamma_k - eta), reported as "1|2:x", "2|3:x", ...
+    zero_inflation: for count responses (poisson, negbin, negbin1), a one-sided formula ``"~ w"`` of the
+        probability of a structural zero, logit pi_i = w_i' gamma (glmmTMB's ziformula): P(y = 0) =
+        pi + (1 - pi) f(0 | mu), P(y = k) = (1 - pi) f(k | mu); coefficients "zi:(Intercept)", "zi:w".
+        The random effects are in the count part.
     start: a FitResult or a theta vector to start from; with ``max_iter=0`` the
         log-likelihood is only evaluated there (no optimisation).
     fix: {parameter name: value} to hold fixed (fixed effects, variances of

@@ -76,7 +76,8 @@ def _rebuild(meta: dict, frame: pd.DataFrame, arrays: dict):
                                 scale_weights=options.get("scale_weights", "none"),
                                 family_by=options.get("family_by"), base=options.get("base"),
                                 choice_set=options.get("choice_set"), nominal=options.get("nominal"),
-                                discrete=options.get("classes") is not None)
+                                discrete=options.get("classes") is not None,
+                                zero_inflation=options.get("zero_inflation"))
     spec, design = _with_classes(spec, design, frame, options, syntax=False)
     design = _with_row_index(design, arrays["row_index"])
     return _restore(_model(meta["formula"], frame, spec, design, False, arrays, options), meta, arrays, options)
@@ -91,7 +92,8 @@ def _model(text, frame, spec, design, syntax: bool, arrays, options, implied=Non
                                cluster=options.get("cluster"), group=options.get("group"))
     model_options = ModelOptions(family=spec.family, family_by=options.get("family_by"), base=options.get("base"),
                                  choice_set=options.get("choice_set"), nominal=options.get("nominal"),
-                                 scale=options.get("scale"), classes=options.get("classes"),
+                                 scale=options.get("scale"), zero_inflation=options.get("zero_inflation"),
+                                 classes=options.get("classes"),
                                  concomitant=options.get("concomitant"), known_class=options.get("known_class"),
                                  factor_scale=options.get("factor_scale", "loading"))
     return Model(text, frame, spec, design, syntax, data_options, model_options,

@@ -125,7 +125,8 @@ def _syntax_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOptions
     """A model in lavaan-style syntax (with group=, every group's copies as one model)."""
     syntax = parse_model_syntax(text)
     for name, value in dict(top_weights=d.top_weights, offset=d.offset, trials=d.trials, scale=m.scale,
-                            base=m.base, choice_set=m.choice_set, nominal=m.nominal).items():
+                            base=m.base, choice_set=m.choice_set, nominal=m.nominal,
+                            zero_inflation=m.zero_inflation).items():
         if value is not None:
             raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
     if d.long is not None:
@@ -171,5 +172,5 @@ def _formula_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOption
                                 trials=d.trials, cluster_weights=d.cluster_weights, top_weights=d.top_weights,
                                 level_weights=d.level_weights, scale_weights=d.scale_weights, scale=m.scale,
                                 family_by=m.family_by, base=m.base, choice_set=m.choice_set, nominal=m.nominal,
-                                discrete=m.classes is not None)
+                                discrete=m.classes is not None, zero_inflation=m.zero_inflation)
     return Model(text, data, spec, design, False, d, m, {}, ())

@@ -51,7 +51,7 @@ class DataOptions:
 class ModelOptions:
     """The response ``family`` and ``link`` (or a mapping {response: family or (family, link)} with ``family_by``
     for formula models on long data), the multinomial ``base`` category, ``choice_set`` column, ordinal ``nominal``
-    and ``scale`` formulas, latent ``classes`` (a number or "npml") with their ``concomitant`` formula and
+    and ``scale`` formulas, the ``zero_inflation`` formula of count responses, latent ``classes`` (a number or "npml") with their ``concomitant`` formula and
     ``known_class`` column, and ``factor_scale`` ("loading" or "variance") of syntax models."""
 
     family: object = "gaussian"
@@ -61,6 +61,7 @@ class ModelOptions:
     choice_set: str | None = None
     nominal: str | None = None
     scale: str | None = None
+    zero_inflation: str | None = None  # count responses: one-sided formula of logit P(structural zero)
     classes: int | str | None = None
     concomitant: str | None = None
     known_class: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from .families.zero_inflation import zero_inflated_derivatives, zero_inflated_log_density
 from .integrate.shared_gaussian import ZERO_DISPERSION
 
 
@@ -67,5 +68,26 @@ def row_functions(table, params, data, log_dispersion):
     def row_derivatives(eta):
         y, trials, log_disp, extra = rows(eta)
         return family.kernel_derivatives(y, eta, trials, log_disp, **extra)
+
+    if table.spec.zero_inflation_names:
+        return _zero_inflated(row_kernel, row_derivatives, data, params)
+    return row_kernel, row_derivatives
+
+
+def _zero_inflated(count_kernel, count_derivatives, data, params):
+    """The row functions of the zero-inflated mixture around the count part's (families/zero_inflation.py);
+    logit P(structural zero) = w_i' gamma from the rows' zero-inflation covariates ``ZI`` (s, chunks, width)."""
+    zero_logit = jnp.einsum("scm,s->cm", data["ZI"], params.zero_inflation)
+    y = data["y"]
+
+    def broadcast(x, eta):
+        return x[(slice(None),) + (None,) * (eta.ndim - 2) + (slice(None),)]
+
+    def row_kernel(eta):
+        return zero_inflated_log_density(broadcast(y, eta), count_kernel(eta), broadcast(zero_logit, eta))
+
+    def row_derivatives(eta):
+        d1, d2 = count_derivatives(eta)
+        return zero_inflated_derivatives(broadcast(y, eta), count_kernel(eta), d1, d2, broadcast(zero_logit, eta))
 
     return row_kernel, row_derivatives

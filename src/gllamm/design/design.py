@@ -89,6 +89,8 @@ class Design:
     cluster_covariates: np.ndarray | None = None  # w (clusters, n_w) for the structural model
     scale_matrix: np.ndarray | None = None  # V (rows, n_scale) of the level-1 log-scale model
     scale_model_spec: object = None  # formulaic ModelSpec of V (rebuilds it for new data)
+    zero_inflation_matrix: np.ndarray | None = None  # W (rows, n_zi) of logit P(structural zero) = w' gamma
+    zero_inflation_model_spec: object = None  # formulaic ModelSpec of W
     member: np.ndarray | None = None  # mixed responses: the response type (family) of each row
     set_size: int = 1  # multinomial: rows (category slots) per observation
     choice: object = None  # choice/ranking data: the ChoiceLayout (slots -> data rows)
@@ -214,7 +216,8 @@ def _check_rank(matrix: np.ndarray, names: list[str], what: str) -> None:
 
 def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, width, cluster_weights=None,
                  dispersion_index=None, cluster_covariates=None, scale_matrix=None, member=None,
-                 available=None, threshold_rows=None, threshold_matrix=None, row_patterns: bool = True) -> Chunks:
+                 available=None, threshold_rows=None, threshold_matrix=None, row_patterns: bool = True,
+                 zero_inflation_matrix=None) -> Chunks:
     """Chunk layout of the row arrays, plus per-cluster weights and covariates w (clusters, n_w)."""
     from ..runtime import jax_setup  # noqa: F401  (float64 on before arrays are made)
     import jax
@@ -233,7 +236,7 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         y=take(y, family.pad_value),
         trials=take(trials, 1.0),
         constant=take(constant, 0.0),
-        offset=take(offset, 1.0),  # eta = 1 on padded rows: inside every link's domain
+        offset=take(offset, family.pad_eta),  # eta on padded rows: inside the link's domain
         weight=take(weights, 0.0),
         X=np.stack([take(X[:, j], 0.0) for j in range(X.shape[1])]) if X.shape[1] else np.zeros((0,) + rows.shape),
         Z=np.stack([take(Z[:, j], 0.0) for j in range(Z.shape[1])]) if Z.shape[1] else np.zeros((0,) + rows.shape),
@@ -246,6 +249,8 @@ def _make_chunks(y, trials, X, Z, offset, weights, codes, n_clusters, family, wi
         arrays["T"] = np.stack([take(threshold_matrix[:, j], 0.0) for j in range(threshold_matrix.shape[1])])
     if scale_matrix is not None:
         arrays["V"] = np.stack([take(scale_matrix[:, j], 0.0) for j in range(scale_matrix.shape[1])])
+    if zero_inflation_matrix is not None:
+        arrays["ZI"] = np.stack([take(zero_inflation_matrix[:, j], 0.0) for j in range(zero_inflation_matrix.shape[1])])
     arrays = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
     arrays["chunk_cluster"] = np.asarray(chunk_cluster, dtype=np.int32)
     if member is not None:

@@ -27,16 +27,21 @@ class FormulaColumns:
     thresholds: set = field(default_factory=set)
     scale_formula: str | None = None  # scale=, one-sided
     scale: set = field(default_factory=set)
+    zero_inflation_formula: str | None = None  # zero_inflation=, one-sided
+    zero_inflation: set = field(default_factory=set)
 
     def used(self, family_by: str | None, choice_set: str | None) -> list[str]:
         """Every column the model reads, sorted."""
         return sorted(self.response | self.fixed | self.offsets | self.random | self.scale | self.thresholds
+                      | self.zero_inflation
                       | set(self.groups) | ({family_by} if family_by else set()) | ({choice_set} if choice_set else set()))
 
 
-def formula_columns(formula, data: pd.DataFrame, family, family_by, choice_set, nominal, scale) -> FormulaColumns:
-    """The columns of the response, fixed part, offsets, random terms and groups, nominal= and scale=, each checked
-    to be in the data; the options that need a kind of response checked against the family."""
+def formula_columns(formula, data: pd.DataFrame, family, family_by, choice_set, nominal, scale,
+                    zero_inflation=None) -> FormulaColumns:
+    """The columns of the response, fixed part, offsets, random terms and groups, nominal=, scale= and
+    zero_inflation=, each checked to be in the data; the options that need a kind of response checked against the
+    family."""
     if formula.cbind:
         response = _variables(formula.cbind[0]) | _variables(formula.cbind[1])
     else:
@@ -85,6 +90,14 @@ def formula_columns(formula, data: pd.DataFrame, family, family_by, choice_set, 
         columns.scale_formula = one_sided(scale, "scale")
         columns.scale = _variables(columns.scale_formula)
         _check_columns(columns.scale, data, "scale=")
+    if zero_inflation is not None:
+        if isinstance(family, dict) or not family.counts:
+            what = "mixed responses" if isinstance(family, dict) else f"family='{family.name}'"
+            raise GllammError(f"zero_inflation= adds structural zeros to counts: use it with family='poisson', "
+                              f"'negbin' or 'negbin1' (not {what}).")
+        columns.zero_inflation_formula = one_sided(zero_inflation, "zero_inflation")
+        columns.zero_inflation = _variables(columns.zero_inflation_formula)
+        _check_columns(columns.zero_inflation, data, "zero_inflation=")
     return columns
 
 

@@ -20,13 +20,14 @@ from .formula_columns import complete_cases, formula_columns, option_columns
 from .formula_levels import first_level_weights, grouping_levels, per_unit_weights
 from .formula_multinomial import Rows, as_choice_sets
 from .formula_response import formula_response
+from .zero_inflation_design import zero_inflation_matrix
 
 
 def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, weights=None, offset=None, trials=None,
                  cluster_weights=None, top_weights=None, level_weights: dict | None = None, scale_weights: str = "none",
                  chunk_width: int | None = None, scale: str | None = None, family_by: str | None = None,
                  discrete: bool = False, base=None, choice_set: str | None = None, nominal: str | None = None,
-                 ) -> tuple[ModelSpec, Design]:
+                 zero_inflation: str | None = None) -> tuple[ModelSpec, Design]:
     """Build the ModelSpec and Design for an lme4-style formula on a data frame.
 
     Rows with a missing value in any used column are dropped (with a
@@ -34,7 +35,7 @@ def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, we
     the whole choice set of such a row is dropped, and a missing rank means "not ranked".
     """
     check_frame(data)
-    columns = formula_columns(formula, data, family, family_by, choice_set, nominal, scale)
+    columns = formula_columns(formula, data, family, family_by, choice_set, nominal, scale, zero_inflation)
     options = option_columns(data, weights, offset, trials, cluster_weights, top_weights, level_weights)
     used = columns.used(family_by, choice_set)
     complete, n_dropped = complete_cases(data, used, columns, options, choice_set)
@@ -58,13 +59,14 @@ def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, we
         raise GllammError("base= applies to family='multinomial'.")
     V, scale_names, scale_spec = _scale_matrix(columns.scale_formula, cc, family)
     T, threshold_covariates, threshold_spec = _threshold_matrix(columns.threshold_formula, cc, rows.fixed_names)
+    ZI, zero_names, zero_spec = zero_inflation_matrix(columns.zero_inflation_formula, cc, levels)
     spec = ModelSpec(formula, family, tuple(rows.fixed_names), tuple(levels.levels), categories=response.categories,
                      threshold_covariates=threshold_covariates, scale_names=scale_names,
                      dispersion_names=response.dispersion_names, dispersion_families=response.dispersion_families,
-                     set_size=rows.set_size, crossed=levels.crossed)
+                     set_size=rows.set_size, crossed=levels.crossed, zero_inflation_names=zero_names)
     rows.weights = _scale_level1_weights(rows.weights, rows.codes, scale_weights)
     _check_level_weight_options(options, levels)
-    Z, chunks = _first_level_chunks(rows, levels, family, response, V, T, chunk_width, per_cluster_weights)
+    Z, chunks = _first_level_chunks(rows, levels, family, response, (V, T, ZI), chunk_width, per_cluster_weights)
     if levels.parent is not None:
         _levels_above(chunks, rows, levels, options, complete, per_cluster_weights)
     return spec, Design(
@@ -82,7 +84,8 @@ def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, we
         top_labels=None if levels.top_labels is None else np.asarray(levels.top_labels),
         middle_labels=tuple(np.asarray(m[1]) for m in levels.middle) if len(levels.groups) > 2 else (),
         Z_levels=tuple(rows.Z_levels), scale_matrix=V, scale_model_spec=scale_spec,
-        threshold_matrix=T, threshold_model_spec=threshold_spec,
+        threshold_matrix=T, threshold_model_spec=threshold_spec, zero_inflation_matrix=ZI,
+        zero_inflation_model_spec=zero_spec,
         dispersion_index=response.dispersion_index, member=response.member, set_size=rows.set_size,
         choice=rows.choice if choice_set is not None else None,
         nominal_categories=tuple(response.nominal[1]) if response.nominal is not None else (),
@@ -90,8 +93,10 @@ def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, we
     )
 
 
-def _first_level_chunks(rows, levels, family, response, V, T, chunk_width, per_cluster_weights):
-    """(the first level's Z, the chunked row arrays of the likelihood; the crossed factors' arrays added)."""
+def _first_level_chunks(rows, levels, family, response, row_matrices, chunk_width, per_cluster_weights):
+    """(the first level's Z, the chunked row arrays of the likelihood; the crossed factors' arrays added);
+    ``row_matrices``: the rows' scale, threshold and zero-inflation covariates (each None when not modelled)."""
+    V, T, ZI = row_matrices
     Z = rows.Z_levels[0] if rows.Z_levels and not levels.crossed else np.zeros((len(rows.y), 0))
     categories = response.categories
     chunks = _make_chunks(rows.y, rows.trials, rows.X, Z, rows.offset, rows.weights, rows.codes, len(rows.labels),
@@ -99,7 +104,7 @@ def _first_level_chunks(rows, levels, family, response, V, T, chunk_width, per_c
                           scale_matrix=V, dispersion_index=response.dispersion_index, member=response.member,
                           available=rows.available, threshold_matrix=T,
                           threshold_rows=(np.zeros(len(rows.y), int), np.full(len(rows.y), len(categories)))
-                          if categories else None, row_patterns=not levels.crossed)
+                          if categories else None, row_patterns=not levels.crossed, zero_inflation_matrix=ZI)
     if levels.crossed:
         add_crossed_arrays(chunks, levels)
     return Z, chunks
@@ -197,6 +202,9 @@ def _scale_matrix(scale: str | None, frame: pd.DataFrame, family: Family):
         kind = "Poisson" if family.name == "poisson" else "negative binomial"
         raise GllammError(f"scale= models the level-1 scale, which a {kind} count response does not have (its variance "
                           "is fixed by the mean and, for the negative binomial, the dispersion).")
+    if family.name == "binomial" and family.link.name in ("log", "identity"):
+        raise GllammError(f"scale= models the SD of a latent response, which the binomial {family.link.name} link "
+                          "does not have; use link='probit' or 'logit' for a scaled binary model.")
     matrix = model_matrix(scale, frame, na_action="raise")
     names = _rename_intercept(matrix.columns)
     V = np.asarray(matrix, dtype=float)

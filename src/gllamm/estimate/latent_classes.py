@@ -53,7 +53,7 @@ def _base_start(spec, design, table, layout=None):
     """(fixed effects and log dispersions of the GLM start, theta with the continuous model's other starts)."""
     from .start_values import glm_start, start_values
 
-    beta, _, log_disp = glm_start(spec, design, False, layout)
+    beta, _, log_disp, _ = glm_start(spec, design, False, layout)
     return beta, log_disp, start_values(spec, design, table, None, False, layout)
 
 

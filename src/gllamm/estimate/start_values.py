@@ -18,8 +18,9 @@ from ..spec import ModelSpec, ParameterTable
 from .iterations import maximize_likelihood
 
 
-def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fixed effects, ordinal thresholds and log dispersion of the model without latent variables (own engine)."""
+def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tuple:
+    """Fixed effects, ordinal thresholds, log dispersions (the scale coefficients when the scale is modelled) and
+    zero-inflation coefficients of the model without latent variables (own engine)."""
     family = spec.family
     thresholds = _start_thresholds(spec, design)
     target = _link_target(family, design)
@@ -27,7 +28,7 @@ def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tu
     if family.name in ("ordinal", "multinomial"):
         beta = np.zeros(X.shape[1])
     else:
-        beta = least_squares_over_processes(X, target, design.weights)
+        beta = _inside_domain(family, design, least_squares_over_processes(X, target, design.weights))
     glm_spec = replace(spec, levels=(), covariate_names=(), class_covariates=(), crossed=False)
     glm_table = ParameterTable(glm_spec)
     log_disp = _start_dispersions(spec, design, X, beta, target)
@@ -47,13 +48,14 @@ def glm_start(spec: ModelSpec, design: Design, verbose: bool, layout=None) -> tu
     except FloatingPointError:
         pass
     beta = theta[: len(spec.fixed_names)]
+    unpacked = glm_table.unpack(theta)
+    zero_inflation = np.asarray(unpacked.zero_inflation)
     if spec.threshold_names or spec.scale_names:
-        unpacked = glm_table.unpack(theta)
         thresholds, scale = np.asarray(unpacked.thresholds), np.asarray(unpacked.scale)
     if spec.scale_names:
-        return beta, thresholds, scale
-    n_dispersions = len(spec.dispersions)
-    return beta, thresholds, (theta[len(theta) - n_dispersions:] if n_dispersions else np.zeros(0))
+        return beta, thresholds, scale, zero_inflation
+    log_dispersion = np.asarray(unpacked.log_dispersion) if spec.dispersions else np.zeros(0)
+    return beta, thresholds, log_dispersion, zero_inflation
 
 
 def _start_thresholds(spec, design):
@@ -73,6 +75,43 @@ def _start_thresholds(spec, design):
             thresholds.append(kappa + 1e-3 * np.arange(count))
         thresholds = np.concatenate(thresholds)
     return thresholds
+
+
+def _valid_eta(family, eta) -> np.ndarray:
+    """Where the mean h(eta) is in the family's parameter space (links that do not map onto it)."""
+    link = family.link.name
+    if family.name == "binomial" and link == "log":
+        return eta < 0
+    if family.name == "binomial" and link == "identity":
+        return (eta > 0) & (eta < 1)
+    if family.name in ("poisson", "gamma") and link in ("identity", "reciprocal"):
+        return eta > 0
+    return np.ones(len(eta), dtype=bool)
+
+
+def _inside_domain(family, design, beta):
+    """The least-squares start moved toward the intercept-only fit (every row at g(mean response)) until every
+    row's mean is valid (binomial with log or identity link, Poisson with identity link); a clear error when no
+    such start is found."""
+    if family.name == "mixed":
+        return beta
+    X, offset = design.X, design.offset
+    if np.all(_valid_eta(family, X @ beta + offset)):
+        return beta
+    base = np.zeros_like(beta)
+    intercept = [j for j in range(X.shape[1]) if np.all(X[:, j] == 1.0)]
+    if intercept:
+        mean = np.sum(design.y) / np.sum(design.trials) if family.name == "binomial" else np.mean(design.y)
+        base[intercept[0]] = link_numpy(family.link.name, mean) - np.mean(offset)
+    for t in 0.5 ** np.arange(1, 40):
+        shrunk = t * beta + (1 - t) * base
+        if np.all(_valid_eta(family, X @ shrunk + offset)):
+            return shrunk
+    if np.all(_valid_eta(family, X @ base + offset)):
+        return base
+    raise GllammError(f"No start values found with every row's mean inside the parameter space of the "
+                      f"{family.name} family with {family.link.name} link (e.g. probabilities in (0, 1)); give "
+                      f"start= values, or use the canonical link.")
 
 
 def _link_target(family, design) -> np.ndarray:
@@ -171,7 +210,7 @@ def start_values(spec, design, table, start, verbose, layout=None) -> np.ndarray
         if theta.shape != (table.size,):
             raise GllammError(f"start has {theta.size} values; this model has {table.size} parameters ({', '.join(table.frame().name)}).")
         return theta
-    beta, thresholds, log_disp = _separation_checked_start(spec, design, verbose, layout)
+    beta, thresholds, log_disp, zero_inflation = _separation_checked_start(spec, design, verbose, layout)
     scale = None
     if spec.scale_names:
         scale, log_disp = log_disp, np.zeros(0)
@@ -198,4 +237,4 @@ def start_values(spec, design, table, start, verbose, layout=None) -> np.ndarray
         factors.append(np.diag(level_scale))
     if spec.family.exact_gaussian:
         log_disp = log_disp + np.log(0.9)
-    return table.pack(beta, factors, log_disp, thresholds=thresholds, scale=scale)
+    return table.pack(beta, factors, log_disp, thresholds=thresholds, scale=scale, zero_inflation=zero_inflation)

@@ -22,8 +22,8 @@ from .ordinal import interval_derivatives, interval_log_probability
 
 FAMILY_LINKS = {
     "gaussian": ("identity", "log", "reciprocal"),
-    "binomial": ("logit", "probit", "cloglog"),
-    "poisson": ("log",),
+    "binomial": ("logit", "probit", "cloglog", "log", "identity"),
+    "poisson": ("log", "identity"),
     "negbin": ("log",),
     "negbin1": ("log",),
     "gamma": ("reciprocal", "log", "identity"),
@@ -94,9 +94,17 @@ class Family:
             mu = self.link.inverse(eta)
             return -log_dispersion - 0.5 * jnp.log(2 * jnp.pi) - 0.5 * (y - mu) ** 2 * jnp.exp(-2 * log_dispersion)
         if self.name == "binomial":  # log_dispersion: log of the latent-response scale (0 unless modelled)
-            log_p, log_q = self.link.log_probabilities(eta * jnp.exp(-log_dispersion))
-            return y * log_p + (trials - y) * log_q
+            eta = eta * jnp.exp(-log_dispersion)
+            log_p, log_q = self.link.log_probabilities(eta)
+            value = y * log_p + (trials - y) * log_q
+            if self.link.name in ("log", "identity"):  # outside (0, 1): log density -inf, with zero gradient
+                return jnp.where(self.link.binary_valid(eta), value, -jnp.inf)
+            return value
         if self.name == "poisson":
+            if self.link.name == "identity":  # mu = eta > 0
+                valid = eta > 0.0
+                mu = jnp.where(valid, eta, 1.0)
+                return jnp.where(valid, y * jnp.log(mu) - mu, -jnp.inf)
             return y * eta - jnp.exp(eta)
         if self.name == "negbin":
             return nb2_kernel(y, eta, log_dispersion)
@@ -132,6 +140,9 @@ class Family:
             a1, a2, b1, b2 = self.link.log_probability_derivatives(eta * scale)
             return (y * a1 + (trials - y) * b1) * scale, (y * a2 + (trials - y) * b2) * scale * scale
         if self.name == "poisson":
+            if self.link.name == "identity":
+                mu = jnp.where(eta > 0.0, eta, 1.0)
+                return y / mu - 1.0, -y / (mu * mu)
             mu = jnp.exp(eta)
             return y - mu, -mu
         if self.name == "negbin":
@@ -168,6 +179,15 @@ class Family:
     def mean(self, eta):
         """Conditional mean E(y | eta) per trial (a probability for binomial)."""
         return self.link.inverse(eta)
+
+    @property
+    def pad_eta(self) -> float:
+        """The linear predictor of padded rows (weight 0): inside the link's domain."""
+        if self.name == "binomial" and self.link.name == "log":
+            return -1.0
+        if self.name == "binomial" and self.link.name == "identity":
+            return 0.5
+        return 1.0
 
     @property
     def pad_value(self) -> float:

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 from jax.scipy.special import log_ndtr, ndtr
 
 
+@jax.custom_jvp
 def softplus(x):
-    """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)) (faster than jnp.logaddexp here)."""
+    """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)) (faster than jnp.logaddexp here), with its derivative
+    written out as logit^-1(x): that of max and |.| at x = 0 would be 0 instead of 1/2."""
     return jnp.maximum(x, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+@softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return softplus(x), jax.nn.sigmoid(x) * dx
 
 
 def _log_phi(x):
@@ -63,8 +72,29 @@ class Link:
             return mu, -mu * mu, 2.0 * mu * mu * mu
         raise AssertionError(self.name)
 
+    def binary_valid(self, eta):
+        """Where p = g^{-1}(eta) is a probability in (0, 1): everywhere for logit, probit and cloglog; eta < 0
+        for the log link (relative risks), 0 < eta < 1 for the identity link (risk differences)."""
+        if self.name == "log":
+            return eta < 0.0
+        if self.name == "identity":
+            return (eta > 0.0) & (eta < 1.0)
+        return jnp.ones(jnp.shape(eta), dtype=bool)
+
+    def _inside(self, eta):
+        """eta where it is valid, a valid stand-in elsewhere (the caller masks those rows out)."""
+        return jnp.where(self.binary_valid(eta), eta, -1.0 if self.name == "log" else 0.5)
+
     def log_probability_derivatives(self, eta):
         """First and second derivatives in eta of log p and log(1 - p): (a1, a2, b1, b2)."""
+        if self.name == "log":  # log p = eta, log(1 - p) = log(1 - e^eta)
+            p = jnp.exp(self._inside(eta))
+            q = 1.0 - p
+            return jnp.ones_like(p), jnp.zeros_like(p), -p / q, -p / (q * q)
+        if self.name == "identity":  # log p = log eta, log(1 - p) = log(1 - eta)
+            p = self._inside(eta)
+            q = 1.0 - p
+            return 1.0 / p, -1.0 / (p * p), -1.0 / q, -1.0 / (q * q)
         if self.name == "logit":
             p = 1.0 / (1.0 + jnp.exp(-eta))
             q = 1.0 / (1.0 + jnp.exp(eta))
@@ -82,7 +112,14 @@ class Link:
         raise AssertionError(self.name)
 
     def log_probabilities(self, eta):
-        """(log p, log(1 - p)) with p = g^{-1}(eta), for binary-response links."""
+        """(log p, log(1 - p)) with p = g^{-1}(eta), for binary-response links (log and identity links: at a valid
+        stand-in where p would leave (0, 1); see ``binary_valid``)."""
+        if self.name == "log":
+            inside = self._inside(eta)
+            return inside, _log1mexp(-inside)
+        if self.name == "identity":
+            inside = self._inside(eta)
+            return jnp.log(inside), jnp.log1p(-inside)
         if self.name == "logit":
             return -softplus(-eta), -softplus(eta)
         if self.name == "probit":

@@ -56,6 +56,11 @@ class MixedFamily:
         return False
 
     @property
+    def pad_eta(self) -> float:
+        """The linear predictor of padded rows (member 0's rows): inside its link's domain."""
+        return self.members[0].pad_eta
+
+    @property
     def pad_value(self) -> float:
         """Padded rows belong to member 0."""
         return self.members[0].pad_value
@@ -70,7 +75,7 @@ class MixedFamily:
                 lower, upper, n_categories = cuts
                 extra["cuts"] = (jnp.where(own, lower, -1.0), jnp.where(own, upper, 1.0),
                                  jnp.where(own, n_categories, 2))
-            values = getattr(family, method)(jnp.where(own, y, family.pad_value), jnp.where(own, eta, 1.0),
+            values = getattr(family, method)(jnp.where(own, y, family.pad_value), jnp.where(own, eta, family.pad_eta),
                                              jnp.where(own, trials, 1.0), own_dispersion, **extra)
             values = values if isinstance(values, tuple) else (values,)
             results = values if results is None else tuple(jnp.where(own, v, r) for v, r in zip(values, results))

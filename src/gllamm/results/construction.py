@@ -50,6 +50,8 @@ def make_result(spec, table, design, integration, optimum: OptimizationResult, o
             message += f"; the data do not determine {', '.join(flat[:8])}" + (" ..." if len(flat) > 8 else "") + \
                 " (the log-likelihood does not fall when a combination of them changes): the model is not " \
                 "identified there; fix or equate parameters, or simplify the model"
+    if not optimum.converged:
+        message += _edge_of_link_domain(spec, design, params)
     if boundary and "boundary (singular) fit" not in message:
         message += f"; boundary (singular) fit: {', '.join(boundary)} on the boundary of the parameter space"
     if not optimum.converged and warn:
@@ -63,3 +65,27 @@ def make_result(spec, table, design, integration, optimum: OptimizationResult, o
         gradient=optimum.gradient, fit_log=optimum.log, seconds=optimum.seconds, options=options,
         quadrature_check=quadrature_check, boundary=boundary, definitions=definitions, model=model,
     )
+
+
+def _edge_of_link_domain(spec, design, params) -> str:
+    """The reason an unconverged fit with a link that does not map onto the mean's parameter space (binomial log
+    or identity, Poisson identity) stopped: the maximum would put fitted means outside it."""
+    family = spec.family
+    limited = (family.name == "binomial" and family.link.name in ("log", "identity")) or \
+        (family.name == "poisson" and family.link.name == "identity")
+    if not limited or design.X is None or not spec.fixed_names:
+        return ""
+    eta = design.X @ params[list(spec.fixed_names)].to_numpy() + design.offset
+    if family.name == "binomial":
+        mean = np.exp(eta) if family.link.name == "log" else eta
+        edge, what = mean > 1 - 1e-4, "probabilities reach 1"
+        if family.link.name == "identity" and np.sum(mean < 1e-4) > np.sum(edge):
+            edge, what = mean < 1e-4, "probabilities reach 0"
+    else:
+        edge, what = eta < 1e-4, "means reach 0"
+    if not edge.any():
+        return ""
+    return (f"; the maximum lies on the edge of the {family.link.name} link's parameter space: fitted {what} for "
+            f"{int(edge.sum())} rows (with latent variables at 0), and the likelihood would keep rising past it; use "
+            f"the canonical link ({'logit' if family.name == 'binomial' else 'log'}) or a model whose means stay "
+            "inside")

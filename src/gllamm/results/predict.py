@@ -143,11 +143,14 @@ def _expected_score(result, eta, rows, link: str) -> np.ndarray:
     return np.sum(probabilities * score[expand], axis=-1)
 
 
-def _mean(result, eta, log_scale, member=None, rows: slice | None = None):
+def _mean(result, eta, log_scale, member=None, rows: slice | None = None, count_zero: bool = False):
     """h(eta), with P(y = 1) = F(eta / s) for binary responses with a modelled scale; per row's own link
     for mixed responses (``member``, of all rows), and the expected category value for their ordinal rows.
-    ``rows``: the slice of all rows that eta holds (default all)."""
+    ``rows``: the slice of all rows that eta holds (default all). ``count_zero``: P(y = 0 | eta) of a count
+    response instead of its mean."""
     family = result.family
+    if count_zero:
+        return count_zero_probability(result, inverse_link_numpy(family.link.name, eta))
     if family.name == "mixed":
         out = np.empty_like(eta, dtype=float)
         positions = np.arange(len(member))[slice(None) if rows is None else rows]
@@ -163,6 +166,15 @@ def _mean(result, eta, log_scale, member=None, rows: slice | None = None):
     if family.name == "binomial":
         eta = eta * np.exp(-np.reshape(log_scale, np.shape(log_scale) + (1,) * (np.ndim(eta) - np.ndim(log_scale))))
     return inverse_link_numpy(family.link.name, eta)
+
+
+def count_zero_probability(result, mu) -> np.ndarray:
+    """f(0 | mu) of the count part of a count response, at its fitted dispersion."""
+    from ..families.zero_inflation import count_zero_probability_numpy
+
+    spec = result.spec
+    dispersion = float(result.params[spec.dispersions[0]]) if spec.dispersions else None
+    return count_zero_probability_numpy(result.family.name, mu, dispersion)
 
 
 def _latent_at(result, u) -> np.ndarray:
@@ -317,7 +329,7 @@ def _nested_latent_parts(result, levels, codes):
     return constant, on_u
 
 
-def _nested_prediction(result, type, latent, nip, newdata=None, offset=None):
+def _nested_prediction(result, type, latent, nip, newdata=None, offset=None, count_zero: bool = False):
     """Predictions for nested levels, for the fitted data or new data.
 
     latent="zero" sets the disturbances of every level to 0 (the latent variables keep their covariate
@@ -339,7 +351,8 @@ def _nested_prediction(result, type, latent, nip, newdata=None, offset=None):
             return eta
         log_scale = _log_scale(result, newdata)
         return (_category_probabilities(result, eta, log_scale=log_scale, newdata=newdata)
-                if result.family.name == "ordinal" else _mean(result, eta, log_scale, _members(result, newdata)))
+                if result.family.name == "ordinal" else _mean(result, eta, log_scale, _members(result, newdata),
+                                                               count_zero=count_zero))
     constant, on_u = _nested_latent_parts(result, levels, codes)
     # a_i'u with u ~ N(0, I) is N(0, |a_i|^2): one Gauss-Hermite rule in the row's own direction is exact
     nodes, log_w = product_rule(nip, 1)
@@ -350,7 +363,7 @@ def _nested_prediction(result, type, latent, nip, newdata=None, offset=None):
     if result.family.name == "ordinal":
         return _category_probabilities(result, eta[:, None] + shift, weights, log_scale, newdata)
     return _mean(result, eta[:, None] + shift, np.broadcast_to(log_scale, eta.shape),
-                 _members(result, newdata)) @ weights
+                 _members(result, newdata), count_zero=count_zero) @ weights
 
 
 def cluster_loglik(result) -> pd.Series:

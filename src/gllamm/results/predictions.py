@@ -14,6 +14,7 @@ from .latent_classes import class_prediction
 from .multinomial_predict import multinomial_prediction
 from .new_data import complete_rows, scatter
 from .node_chunks import row_slices, warn_if_costly
+from .zero_inflation_predict import structural_zero_probability, zero_inflated
 from .predict import (_category_probabilities, _covariate_shift, _design_for, _latent_at, _log_scale, _mean, _members,
                       _nested_prediction, _row_latent, _syntax_newdata)
 
@@ -37,6 +38,8 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
                        nip=nip)
     if result.spec.discrete_level is not None:
         return class_prediction(result, newdata, type, latent, offset)
+    if result.spec.zero_inflation_names:
+        return _zero_inflated_prediction(result, newdata, type, latent, offset, nip)
     type = check_choice("type", type, ("linear", "mean", "probability"))
     if result.family.name == "multinomial":
         return multinomial_prediction(result, newdata, type, check_choice("latent", latent, ("zero", "eb", "marginal")),
@@ -49,10 +52,25 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
         raise GllammError(f"type='probability' is for ordinal and multinomial responses; use type='mean' for family "
                           f"'{result.family.name}'.")
     latent = check_choice("latent", latent, ("zero", "eb", "marginal"))
+    return _prediction(result, newdata, type, latent, offset, nip, ordinal)
+
+
+def _zero_inflated_prediction(result, newdata, type, latent, offset, nip):
+    """Predictions of a zero-inflated count response (results/zero_inflation_predict.py)."""
+    type = check_choice("type", type, ("linear", "mean", "count", "zero"))
+    latent = check_choice("latent", latent, ("zero", "eb", "marginal"))
+    if type == "linear":
+        return _prediction(result, newdata, type, latent, offset, nip, False)
+    count_part = _prediction(result, newdata, "mean", latent, offset, nip, False, count_zero=type == "zero")
+    return zero_inflated(type, structural_zero_probability(result, newdata), count_part)
+
+
+def _prediction(result, newdata, type, latent, offset, nip, ordinal, count_zero: bool = False):
+    """The linear predictor or mean (``count_zero``: P(y = 0) of a count response) of the rows."""
     if type == "linear" and latent == "marginal":
         raise GllammError("A marginal prediction is a mean: use type='mean' with latent='marginal'.")
     if len(result.spec.levels) > 1:
-        return _nested_prediction(result, type, latent, min(nip, 20), newdata, offset)
+        return _nested_prediction(result, type, latent, min(nip, 20), newdata, offset, count_zero)
     X, Z, total_offset, codes = _design_for(result, newdata, offset)
     beta = result.fixed_effects.to_numpy()
     eta = X @ beta + total_offset
@@ -69,13 +87,13 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
     log_scale = _log_scale(result, newdata)
     if latent != "marginal":
         return (_category_probabilities(result, eta, log_scale=log_scale, newdata=newdata) if ordinal
-                else _mean(result, eta, log_scale, _members(result, newdata)))
+                else _mean(result, eta, log_scale, _members(result, newdata), count_zero=count_zero))
     if not result.spec.levels:  # nothing to integrate
-        return _mean(result, eta, log_scale, _members(result, newdata))
-    return _marginal(result, eta, Z, codes, log_scale, ordinal, newdata, nip)
+        return _mean(result, eta, log_scale, _members(result, newdata), count_zero=count_zero)
+    return _marginal(result, eta, Z, codes, log_scale, ordinal, newdata, nip, count_zero)
 
 
-def _marginal(result, eta, Z, codes, log_scale, ordinal: bool, newdata, nip: int):
+def _marginal(result, eta, Z, codes, log_scale, ordinal: bool, newdata, nip: int, count_zero: bool = False):
     """Population-averaged means (or category probabilities): the conditional mean integrated over the latent
     variables' distribution by Gauss-Hermite quadrature (``nip`` points per dimension), rows in slices (bounded
     memory)."""
@@ -92,7 +110,7 @@ def _marginal(result, eta, Z, codes, log_scale, ordinal: bool, newdata, nip: int
     if ordinal:
         return _category_probabilities(result, eta, weights, log_scale, newdata, eta_at_nodes)
     log_scale, members = np.broadcast_to(log_scale, eta.shape), _members(result, newdata)
-    return np.concatenate([_mean(result, eta_at_nodes(rows), log_scale[rows], members, rows) @ weights
+    return np.concatenate([_mean(result, eta_at_nodes(rows), log_scale[rows], members, rows, count_zero) @ weights
                            for rows in row_slices(len(eta), len(weights))])
 
 
@@ -114,7 +132,26 @@ def residuals(result, type: str = "pearson") -> np.ndarray:
                                      _row_dispersion(result, own, member), type)
         return out
     mu = predict(result, latent="eb")
-    return _residuals_of(family, design.y, mu, design.trials, _row_dispersion(result, slice(None), family), type)
+    dispersion = _row_dispersion(result, slice(None), family)
+    if result.spec.zero_inflation_names:
+        return _zero_inflated_residuals(result, design.y, dispersion, type)
+    return _residuals_of(family, design.y, mu, design.trials, dispersion, type)
+
+
+def _zero_inflated_residuals(result, y, dispersion, type):
+    """Response and Pearson residuals of zero-inflated counts: mean (1 - pi) mu and variance
+    (1 - pi)(sigma_c^2 + pi mu^2), sigma_c^2 the count part's variance (as glmmTMB's)."""
+    if type == "deviance":
+        raise GllammError("Deviance residuals are not defined for zero-inflated counts (no saturated model of the "
+                          "mixture); use type='pearson' or type='response'.")
+    mu = predict(result, latent="eb", type="count")
+    pi = structural_zero_probability(result)
+    mean = (1.0 - pi) * mu
+    if type == "response":
+        return y - mean
+    name = result.family.name
+    count_variance = mu if name == "poisson" else negative_binomial.variance(name, mu, dispersion)
+    return (y - mean) / np.sqrt((1.0 - pi) * (count_variance + pi * mu * mu))
 
 
 def _row_dispersion(result, rows, family) -> np.ndarray:

@@ -37,7 +37,8 @@ def _header_lines(result) -> list[str]:
         "Generalized linear latent and mixed model (gllamm)",
         f"  Formula:      {result.spec.formula.formula}",
         (f"  Families:     {family.description}" if family.name == "mixed"
-         else f"  Family:       {family.name}    Link: {family.link.name}"),
+         else f"  Family:       {family.name}    Link: {family.link.name}"
+         + ("    with zero inflation (logit)" if result.spec.zero_inflation_names else "")),
         f"  Integration:  {result.integration.label}",
         f"  Observations: {result.nobs}" + (f"  ({result.design.n_dropped} rows with missing values dropped)" if result.design.n_dropped else ""),
     ]
@@ -77,6 +78,9 @@ def _coefficient_lines(result, table) -> list[str]:
     if result.spec.scale_names:
         what = {"gaussian": "log residual SD", "gamma": "log dispersion"}.get(family.name, "log SD of the latent response")
         lines += ["", f"Level-1 scale ({what})"] + _coefficient_block(table.loc[list(result.spec.scale_names)])[1:]
+    if result.spec.zero_inflation_names:
+        lines += ["", "Zero inflation (logit of the probability of a structural zero)"] + _coefficient_block(
+            table.loc[list(result.spec.zero_inflation_names)])[1:]
     structural = [name for level in result.spec.levels
                   for name in [l.name for l in level.loading_list if l.value is None]
                   + [p.name for p in level.paths] + [p.name for p in level.covariate_paths]

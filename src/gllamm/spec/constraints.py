@@ -48,7 +48,7 @@ def _positions(table: ParameterTable) -> dict[str, tuple[int, callable]]:
     cholesky_rows = iter([(level, pos) for level in table.spec.levels for pos in level.cholesky_positions])
     for row in frame.itertuples():
         if row.block in ("fixed", "loadings", "paths", "covariate_paths", "products", "cross_paths", "scale", "locations", "class_logits",
-                         "threshold_effects"):
+                         "threshold_effects", "zero_inflation"):
             out[row.name] = (row.position, lambda v: v)
         elif row.block == "cholesky":
             level, (r, c) = next(cholesky_rows)

@@ -149,6 +149,8 @@ class ModelSpec:
     ``scale_names``: the level-1 scale is modelled, log s_i = v_i' alpha: the residual SD
     (Gaussian), log dispersion (gamma), or the SD of the latent response of ordinal and
     binary models (scaled probit/logit; v without intercept); replaces the dispersions.
+    ``zero_inflation_names``: zero-inflated counts, P(structural zero) = logit^-1(w_i' gamma), w from
+    ``zero_inflation="~ w"`` (families/zero_inflation.py).
     """
 
     formula: object  # FormulaSpec or the model syntax text
@@ -165,6 +167,7 @@ class ModelSpec:
     threshold_covariates: tuple[str, ...] = ()  # non-proportional odds: covariates t of kappa_k + t' gamma_k
     class_covariates: tuple[str, ...] = ()  # discrete level: covariates v of the class probabilities ("(Intercept)" first)
     crossed: bool = False  # levels are grouping factors not nested in one another (integrate/crossed.py)
+    zero_inflation_names: tuple[str, ...] = ()  # count responses: logit of a structural zero, "zi:(Intercept)", "zi:w"
 
     @property
     def discrete_index(self) -> int | None:

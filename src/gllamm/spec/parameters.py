@@ -3,7 +3,7 @@
 The optimiser works on an unconstrained vector theta, in this order:
 
     [beta | thresholds | free loadings | B | Gamma | Cholesky elements of Psi per level | class locations per level
-     | log dispersions | scale | threshold effects | class-membership logits]
+     | log dispersions | scale | threshold effects | zero-inflation logits | class-membership logits]
 
 Ordinal thresholds are kappa_1 = t_1, kappa_k = kappa_{k-1} + exp(t_k) (ordered for any t).
 
@@ -44,6 +44,7 @@ class Unpacked:
     products: tuple = ()  # per level: coefficients of the latent interactions (n_products,)
     cross_effects: tuple = ()  # per level: B from the next level up (q_level, q_next), or None
     class_logits: jnp.ndarray | None = None  # rho (C, n_v) of class membership, last row 0 (reference class)
+    zero_inflation: jnp.ndarray | None = None  # gamma of logit P(structural zero) = w' gamma, or (0,)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class ParameterTable:
         position += len(self.spec.scale_names)
         segments.append(("threshold_effects", -1, position, len(self.spec.threshold_effect_names)))
         position += len(self.spec.threshold_effect_names)
+        segments.append(("zero_inflation", -1, position, len(self.spec.zero_inflation_names)))
+        position += len(self.spec.zero_inflation_names)
         segments.append(("class_logits", -1, position, len(self.spec.class_logit_names)))
         return segments
 
@@ -119,8 +122,8 @@ class ParameterTable:
             names = self.spec.threshold_names
             return [names[start] if k == 0 else f"log_increment[{names[start + k]}]"
                     for start, count in self.spec.threshold_layout for k in range(count)]
-        if kind == "scale":
-            return list(self.spec.scale_names)
+        if kind in ("scale", "zero_inflation"):
+            return list(getattr(self.spec, f"{kind}_names"))
         if kind == "threshold_effects":
             return list(self.spec.threshold_effect_names)
         if kind == "locations":
@@ -136,7 +139,7 @@ class ParameterTable:
         parts = {k: [] for k in ("loadings", "paths", "covariate_paths", "cholesky")}
         log_dispersion = jnp.zeros((1,), theta.dtype)
         thresholds = jnp.zeros((0,), theta.dtype)
-        scale = jnp.zeros((0,), theta.dtype)
+        scale = zero_inflation = jnp.zeros((0,), theta.dtype)
         threshold_effects = None
         raw_locations, class_logits = {}, None
         products = [jnp.zeros((0,), theta.dtype) for _ in self.spec.levels]
@@ -165,6 +168,9 @@ class ParameterTable:
             if kind == "scale":
                 scale = values
                 continue
+            if kind == "zero_inflation":
+                zero_inflation = values
+                continue
             if kind == "threshold_effects":
                 if count:
                     threshold_effects = values.reshape(len(self.spec.threshold_names), -1)
@@ -186,7 +192,7 @@ class ParameterTable:
         return Unpacked(beta, tuple(parts["loadings"]), tuple(parts["paths"]), tuple(parts["covariate_paths"]),
                         tuple(parts["cholesky"]), log_dispersion, thresholds, scale, threshold_effects,
                         locations=locations, class_logits=class_logits, products=tuple(products),
-                        cross_effects=tuple(cross_effects))
+                        cross_effects=tuple(cross_effects), zero_inflation=zero_inflation)
 
     def _level_matrix(self, kind: str, index: int, values, dtype):
         """A level's loading matrix Lambda (q, columns), paths B (q, q), covariate effects Gamma (q, covariates) or
@@ -245,7 +251,8 @@ class ParameterTable:
         return jnp.stack(columns, axis=1)
 
     def pack(self, beta, cholesky, log_dispersion=None, loadings=None, paths=None, covariate_paths=None,
-             thresholds=None, scale=None, threshold_effects=None, locations=None, class_logits=None) -> np.ndarray:
+             thresholds=None, scale=None, threshold_effects=None, locations=None, class_logits=None,
+             zero_inflation=None) -> np.ndarray:
         """Build theta (host side) from structured values; loadings/paths default to 1 and 0.
 
         ``thresholds``: increasing ordinal thresholds kappa (default: evenly spaced around 0).
@@ -261,8 +268,9 @@ class ParameterTable:
             if kind == "dispersion":
                 theta[start : start + count] = np.broadcast_to(np.asarray(log_dispersion, float), (count,))
                 continue
-            if kind == "scale":
-                theta[start : start + count] = 0.0 if scale is None else np.asarray(scale, float)
+            if kind in ("scale", "zero_inflation"):
+                given = scale if kind == "scale" else zero_inflation
+                theta[start : start + count] = 0.0 if given is None else np.asarray(given, float)
                 continue
             if kind == "threshold_effects":
                 theta[start : start + count] = 0.0 if threshold_effects is None else np.asarray(threshold_effects, float)
@@ -319,7 +327,7 @@ class ParameterTable:
         for level in self.spec.levels:
             names += [level.covariance_name(r, c) for r, c in self._covariance_pairs(level)]
         names += list(self.spec.dispersions) + list(self.spec.scale_names) + list(self.spec.threshold_effect_names)
-        return names + self._class_names()
+        return names + list(self.spec.zero_inflation_names) + self._class_names()
 
     def _class_names(self) -> list[str]:
         """Reported names of a discrete level: locations, implied (co)variances of centred latents,
@@ -359,7 +367,8 @@ class ParameterTable:
         thresholds = [values[n] for n in self.spec.threshold_names] or None
         theta = self.pack(beta, factors, log_dispersion if log_dispersion else None, loadings, paths, covariate_paths,
                           thresholds, [values[n] for n in self.spec.scale_names],
-                          [values[n] for n in self.spec.threshold_effect_names] or None)
+                          [values[n] for n in self.spec.threshold_effect_names] or None,
+                          zero_inflation=[values[n] for n in self.spec.zero_inflation_names])
         for kind, index, start, count in self._segments():  # unit-variance rows: off-diagonals of normalised L
             if kind == "cholesky" and count and self.spec.levels[index].unit_variance:
                 factor = factors[index] / np.diag(factors[index])[:, None]

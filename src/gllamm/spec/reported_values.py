@@ -41,6 +41,7 @@ def reported_values(table, theta):
     parts.append(unpacked.scale)
     if unpacked.threshold_effects is not None:
         parts.append(unpacked.threshold_effects.reshape(-1))
+    parts.append(unpacked.zero_inflation)
     level = table.spec.discrete_level
     if level is not None:
         index = table.spec.levels.index(level)
