@@ -133,8 +133,10 @@ def test_verbagg_crossed_binary_matches_glmer():
 
 @pytest.mark.slow
 def test_crossed_engine_on_nested_factors_equals_the_nested_laplace(monkeypatch):
-    """An observation-level random effect (overdispersed counts, nested in the clusters) fitted by the crossed
-    engine (forced) and by the nested-levels Laplace: the same log-likelihood and estimates."""
+    """A second factor with one level per observation is the one-factor model plus an observation-level residual
+    (overdispersed counts): fitted by the crossed engine (forced) and as nested levels by the Laplace
+    approximation, the same log-likelihood and estimates. (For Gaussian responses such a factor is refused: it
+    cannot be told apart from the residual.)"""
     rng = np.random.default_rng(7)
     g = np.repeat(np.arange(30), 6)
     x = rng.normal(size=g.size)
@@ -158,3 +160,4 @@ def test_crossed_bad_input_gets_clear_errors():
         gllamm.fit("y ~ x + (1 | person) + (1 | item)", data, nip=8)
     with pytest.raises(GllammError, match="need nested levels"):
         gllamm.fit("y ~ x + (1 | person) + (1 | item)", data, cluster_weights=np.ones(len(data)))
+
