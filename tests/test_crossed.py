@@ -90,6 +90,53 @@ def test_crossed_random_slopes_equal_the_dense_gaussian_likelihood():
     _, log_det = np.linalg.slogdet(V)
     dense = -0.5 * (len(data) * np.log(2 * np.pi) + log_det + r @ np.linalg.solve(V, r))
     assert abs(result.loglik - dense) < 1e-8
+    # conditional modes and covariances: the Gaussian posterior of u, mean Z'V^-1 r and covariance I - Z'V^-1 Z
+    mean_u = Z.T @ np.linalg.solve(V, r)
+    cov_u = np.eye(Z.shape[1]) - Z.T @ np.linalg.solve(V, Z)
+    p = result.params
+    L = np.linalg.cholesky(np.array([[p["var((Intercept)|person)"], p["cov((Intercept),x|person)"]],
+                                     [p["cov((Intercept),x|person)"], p["var(x|person)"]]]))
+    persons = data.person.max() + 1
+    eb = result.empirical_bayes()
+    person = eb["person"]
+    for j in (0, 7, 23):
+        block = slice(2 * j, 2 * j + 2)
+        np.testing.assert_allclose(person.loc[j, ["(Intercept)", "x"]], L @ mean_u[block], atol=1e-8)
+        cov_b = L @ cov_u[block, block] @ L.T
+        np.testing.assert_allclose(person.loc[j, ["sd((Intercept))", "sd(x)"]], np.sqrt(np.diag(cov_b)), atol=1e-8)
+        np.testing.assert_allclose(person.loc[j, "corr((Intercept),x)"],
+                                   cov_b[0, 1] / np.sqrt(cov_b[0, 0] * cov_b[1, 1]), atol=1e-8)
+    sd_item = np.sqrt(p["var((Intercept)|item)"])
+    np.testing.assert_allclose(eb["item"]["(Intercept)"], sd_item * mean_u[2 * persons:], atol=1e-8)
+    np.testing.assert_allclose(eb["item"]["sd((Intercept))"],
+                               sd_item * np.sqrt(np.diag(cov_u)[2 * persons:]), atol=1e-8)
+
+
+def test_penicillin_conditional_modes_match_lme4_ranef():
+    """ranef(condVar=TRUE) of the ML fit (tests/reference/r/crossed_ranef.R -> penicillin_ranef.json); predictions
+    with the effects at their modes, integrated out (the fixed part, for a Gaussian), and for an unseen plate;
+    simulated responses with the model's variance."""
+    ref = load_reference("penicillin_ranef")
+    pen = gllamm.datasets.load("penicillin")
+    result = gllamm.fit("diameter ~ 1 + (1|plate) + (1|sample)", pen)
+    eb = result.empirical_bayes()
+    for factor in ("plate", "sample"):
+        frame = eb[factor].loc[ref[factor]["labels"]]
+        np.testing.assert_allclose(frame["(Intercept)"], ref[factor]["mode"], atol=2e-5)
+        np.testing.assert_allclose(frame["sd((Intercept))"], ref[factor]["sd"], rtol=1e-4)
+    mu = result.params["(Intercept)"]
+    expected = mu + eb["plate"]["(Intercept)"].loc[pen.plate].to_numpy() + \
+        eb["sample"]["(Intercept)"].loc[pen["sample"]].to_numpy()
+    np.testing.assert_allclose(result.predict(latent="eb"), expected, rtol=1e-12)
+    np.testing.assert_allclose(result.predict(latent="marginal"), mu, rtol=1e-12)
+    new = pd.DataFrame({"plate": ["unseen", "a"], "sample": ["A", "A"]})
+    np.testing.assert_allclose(result.predict(new, latent="eb"),
+                               [mu + eb["sample"].loc["A", "(Intercept)"], expected[0]], rtol=1e-12)
+    draws = [result.simulate(seed=s)["diameter"].to_numpy()[0] for s in range(400)]
+    total = result.params[["var((Intercept)|plate)", "var((Intercept)|sample)", "var(Residual)"]].sum()
+    assert abs(np.var(draws) / total - 1) < 0.25  # (sampling SD of the ratio about 0.07)
+    frame, latent = result.simulate(seed=1, return_latent=True)
+    assert set(latent) == {"plate", "sample"} and latent["plate"].shape == (24, 1)
 
 
 def _dense_laplace(y, eta0, Z):
@@ -114,6 +161,12 @@ def test_crossed_binary_laplace_equals_the_dense_laplace():
     assert result.converged and result.integration.method == "laplace"
     eta0 = result.params["(Intercept)"] + result.params["x"] * data.x.to_numpy()
     assert abs(result.loglik - _dense_laplace(data.y.to_numpy(), eta0, _random_design(data, result, False))) < 1e-8
+    # the marginal mean of a row: E[expit(eta0 + b_person + b_item)] by a 40 x 40 Gauss-Hermite product rule
+    x, w = np.polynomial.hermite.hermgauss(40)
+    sp, si = np.sqrt(result.params["var((Intercept)|person)"]), np.sqrt(result.params["var((Intercept)|item)"])
+    b = np.sqrt(2) * (sp * x[:, None] + si * x[None, :])
+    marginal = [np.sum(w[:, None] * w[None, :] * expit(e + b)) / np.pi for e in eta0[:5]]
+    np.testing.assert_allclose(result.predict(latent="marginal")[:5], marginal, rtol=1e-8)
 
 
 @pytest.mark.slow

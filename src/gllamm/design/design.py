@@ -83,6 +83,8 @@ class Design:
     level_weights_argument: dict | None = None  # the level_weights= values {grouping factor: complete rows' values}
     level_units: dict | None = None  # number of units per level, innermost first
     Z_levels: tuple = ()  # Z of every level (Z is the first)
+    crossed_codes: tuple = ()  # crossed factors: each row's unit of every factor (levels' order)
+    crossed_labels: tuple = ()  # crossed factors: the unit labels of every factor
     top_labels: np.ndarray | None = None  # labels of the top-level units when levels are nested
     middle_labels: tuple = ()  # labels of the units of the levels between the first and the top (4+ levels)
     dispersion_index: np.ndarray | None = None  # which residual variance/dispersion applies to each row

@@ -3,7 +3,7 @@ latent variables and Z columns of each level, and the units every row belongs to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ class Levels:
     crossed: bool = False  # grouping factors not nested in one another: every row is in one unit of each
     factor_codes: list = ()  # crossed: each row's unit of every factor (in ``groups`` order)
     factor_labels: list = ()  # crossed: the unit labels of every factor
+    spec_groups: list = field(default_factory=list)  # the grouping factor of each entry of random_specs
 
     @property
     def group(self) -> str:
@@ -57,6 +58,7 @@ def grouping_levels(formula, cc: pd.DataFrame, family, discrete: bool) -> Levels
     result = Levels(groups, keys, [], [], [], crossed=crossed)
     for group in groups:
         level, Z_level = _level(formula, cc, group, result.random_specs)
+        result.spec_groups += [group] * (len(result.random_specs) - len(result.spec_groups))
         n_units = keys[group].nunique()
         n_cov = len(level.cholesky_positions)
         if n_units <= n_cov:
@@ -87,6 +89,8 @@ def _crossed_units(levels: Levels) -> None:
     levels.groups = [levels.groups[k] for k in order]
     levels.levels = [levels.levels[k] for k in order]
     levels.Z_levels = [levels.Z_levels[k] for k in order]
+    levels.random_specs = [spec for group in levels.groups
+                           for spec, owner in zip(levels.random_specs, levels.spec_groups) if owner == group]
     factorized = [pd.factorize(levels.keys[g], sort=True) for g in levels.groups]
     levels.factor_codes = [np.asarray(codes, dtype=np.int32) for codes, _ in factorized]
     levels.factor_labels = [np.asarray(labels) for _, labels in factorized]

@@ -20,20 +20,7 @@ import pandas as pd
 
 
 from ..errors import DataWarning, check_choice, warn_user
-
-
-def _frame(result, means, covs, index: int = 0, labels=None) -> pd.DataFrame:
-    level = result.spec.levels[index]
-    names = list(level.latent_names)
-    index = pd.Index(result.design.cluster_labels if labels is None else labels, name=level.name)
-    out = pd.DataFrame(means, index=index, columns=names)
-    for k, name in enumerate(names):
-        out[f"sd({name})"] = np.sqrt(np.clip(covs[:, k, k], 0, None))
-    for k in range(len(names)):
-        for m in range(k):
-            denom = np.sqrt(covs[:, k, k] * covs[:, m, m])
-            out[f"corr({names[m]},{names[k]})"] = np.where(denom > 0, covs[:, k, m] / np.where(denom > 0, denom, 1), 0.0)
-    return out
+from .eb_frame import eb_frame as _frame
 
 
 def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
@@ -41,6 +28,10 @@ def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
     kind = check_choice("kind", kind, ("mean", "mode", "ml"))
     if result.spec.discrete_level is not None:
         return _discrete(result, kind)
+    if result.spec.crossed:
+        from .crossed_effects import crossed_empirical_bayes
+
+        return crossed_empirical_bayes(result, kind)
     if len(result.spec.levels) >= 2:
         return _nested(result, kind)
     objective, data, modes = result._evaluation()

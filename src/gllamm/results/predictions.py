@@ -69,6 +69,10 @@ def _prediction(result, newdata, type, latent, offset, nip, ordinal, count_zero:
     """The linear predictor or mean (``count_zero``: P(y = 0) of a count response) of the rows."""
     if type == "linear" and latent == "marginal":
         raise GllammError("A marginal prediction is a mean: use type='mean' with latent='marginal'.")
+    if result.spec.crossed:
+        from .crossed_effects import crossed_prediction
+
+        return crossed_prediction(result, type, latent, min(nip, 20), newdata, offset, count_zero)
     if len(result.spec.levels) > 1:
         return _nested_prediction(result, type, latent, min(nip, 20), newdata, offset, count_zero)
     X, Z, total_offset, codes = _design_for(result, newdata, offset)

@@ -36,11 +36,17 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
 
     theta: parameters in the internal parameterisation (default: the estimates).
     Returns the frame, and with return_latent=True also the drawn latent variables (one row per cluster;
-    with nested levels a dict {level name: DataFrame}).
+    with nested levels or crossed factors a dict {level name: DataFrame}).
     """
     rng = np.random.default_rng(seed)
     design, spec = result.design, result.spec
     params = result.table_spec.unpack(np.asarray(result.theta if theta is None else theta, dtype=float))
+    if spec.crossed:  # every factor's effects drawn independently
+        from .crossed_effects import crossed_draws
+
+        eta, draws = crossed_draws(result, params, rng)
+        frame = _with_response(result, _draw_responses(result, params, eta, rng))
+        return (frame, draws) if return_latent else frame
     eta, b, drawn_class, loadings = _first_level_draws(result, params, rng)
     if spec.family.name == "multinomial":  # category or ranking draws given the latent draws b
         from .multinomial_predict import simulate_multinomial
