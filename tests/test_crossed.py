@@ -214,3 +214,11 @@ def test_crossed_bad_input_gets_clear_errors():
     with pytest.raises(GllammError, match="need nested levels"):
         gllamm.fit("y ~ x + (1 | person) + (1 | item)", data, cluster_weights=np.ones(len(data)))
 
+
+
+def test_post_estimation_that_needs_independent_clusters_is_refused():
+    result = gllamm.fit("diameter ~ 1 + (1|plate) + (1|sample)", gllamm.datasets.load("penicillin"))
+    with pytest.raises(GllammError, match="Sandwich SEs need independent clusters"):
+        result.robust_vcov()
+    with pytest.raises(GllammError, match="does not split into independent clusters"):
+        result.cluster_loglik()

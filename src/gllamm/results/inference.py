@@ -33,6 +33,10 @@ def robust_vcov(result, cluster=None, data: pd.DataFrame | None = None) -> pd.Da
     """
     from ..parallel import sum_over_processes
 
+    if result.spec.crossed:
+        raise GllammError(f"Sandwich SEs need independent clusters; with crossed factors "
+                          f"({' x '.join(level.name for level in result.spec.levels)}) no grouping of the rows is "
+                          "independent of the others. Use the model-based SEs or a parametric bootstrap (bootstrap()).")
     objective, arrays, modes = result._evaluation(nested_ok=True)
     scores = np.asarray(objective.cluster_scores(result.theta, arrays, modes))  # (top-level clusters, params)
     scores = scores * np.asarray(arrays["cluster_weight"])[:, None]  # the top-level units' weights

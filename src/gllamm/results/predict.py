@@ -368,6 +368,9 @@ def _nested_prediction(result, type, latent, nip, newdata=None, offset=None, cou
 
 def cluster_loglik(result) -> pd.Series:
     """Each cluster's contribution log L_j to the log-likelihood (before cluster weights)."""
+    if result.spec.crossed:
+        raise GllammError("With crossed factors the log-likelihood does not split into independent clusters: "
+                          "its only term is the total, result.loglik.")
     objective, data, modes = result._evaluation(nested_ok=True)
     values = np.asarray(objective.cluster_values(result.theta, data, modes))
     top = result.spec.levels[-1].name
