@@ -2,6 +2,7 @@
 
     python benchmarks/crossed.py            # InstEval (lmer ML) and VerbAgg (glmer / glmmTMB Laplace)
     python benchmarks/crossed.py --no-r     # gllamm only
+    python benchmarks/crossed.py --binary   # also InstEval's ratings >= 4 as a crossed logit (glmmTMB, Laplace)
 
 InstEval (lme4::InstEval, 73,421 ratings; students x lecturers, lecturers' departments by service) is not
 bundled: it is exported from R into a temporary CSV when R is installed, or read from --insteval PATH.
@@ -29,6 +30,13 @@ VERBAGG_FORMULA = "r2 ~ anger + male + btype_scold + btype_shout + situ_self + m
 R_INSTEVAL = """suppressPackageStartupMessages(library(lme4))
 write.csv(InstEval[, c("s", "d", "dept", "service", "y")], "{path}", row.names=FALSE)
 f <- function() lmer(y ~ service + (1|s) + (1|d) + (1|dept:service), InstEval, REML=FALSE)
+fit <- f(); secs <- median(sapply(seq_len({reps}), function(i) system.time(f())[["elapsed"]]))
+cat(sprintf('{{"seconds": %.3f, "loglik": %.6f}}\\n', secs, as.numeric(logLik(fit))))
+"""
+
+R_INSTEVAL_BINARY = """suppressPackageStartupMessages(library(glmmTMB))
+d <- lme4::InstEval; d$yb <- as.numeric(d$y >= 4); d$ds <- interaction(d$dept, d$service)
+f <- function() glmmTMB(yb ~ service + (1|s) + (1|d) + (1|ds), d, family=binomial)
 fit <- f(); secs <- median(sapply(seq_len({reps}), function(i) system.time(f())[["elapsed"]]))
 cat(sprintf('{{"seconds": %.3f, "loglik": %.6f}}\\n', secs, as.numeric(logLik(fit))))
 """
@@ -81,6 +89,7 @@ def main() -> None:
     parser.add_argument("--no-r", action="store_true", help="skip R even if installed")
     parser.add_argument("--insteval", type=Path, help="a CSV of lme4::InstEval (s, d, dept, service, y)")
     parser.add_argument("--reps", type=int, default=1, help="R fits per timing (median)")
+    parser.add_argument("--binary", action="store_true", help="also InstEval's ratings >= 4 as a crossed logit")
     args = parser.parse_args()
     use_r = shutil.which("Rscript") is not None and not args.no_r
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,6 +104,13 @@ def main() -> None:
             r_seconds = {"lmer": r_fit["seconds"]} if r_fit else {}
             _report("InstEval (Gaussian, exact)", result, first, second, r_seconds,
                     {"lmer": r_fit["loglik"]} if r_fit else {})
+            if args.binary:
+                frame = _insteval(path).assign(yb=lambda f: (f["y"] >= 4).astype(float))
+                formula = INSTEVAL_FORMULA.replace("y ~", "yb ~")
+                result, first, second = _fit_twice(formula, frame, family="binomial")
+                tmb = _rscript(R_INSTEVAL_BINARY.format(reps=args.reps)) if use_r else None
+                _report("InstEval ratings >= 4 (binary, Laplace)", result, first, second,
+                        {"glmmTMB": tmb["seconds"]} if tmb else {}, {"glmmTMB": tmb["loglik"]} if tmb else {})
         verbagg = gllamm.datasets.load("verbagg")
         result, first, second = _fit_twice(VERBAGG_FORMULA, verbagg, family="binomial")
         r_seconds, r_loglik = {}, {}
