@@ -227,3 +227,18 @@ def test_a_laplace_fit_that_exploits_the_approximation_is_not_converged():
                                family="binomial", method="laplace")
     assert contraception.converged and contraception.quadrature_check.passed
     assert "Laplace check passed" in contraception.summary()
+
+
+def test_start_values_by_name_are_matched_or_refused():
+    """start= with reported names (a fit's params, or some of them) is read by name: the log-likelihood evaluated
+    at another fit's params equals that fit's; a partial dict reaches the same maximum; an unknown name is an
+    error (a named Series was read as the internal theta vector before)."""
+    sal = gllamm.datasets.load("salamanders")
+    formula = "count ~ minedno + cover + (1|site)"
+    fit = gllamm.fit(formula, sal, family="poisson")
+    again = gllamm.fit(formula, sal, family="poisson", start=fit.params, max_iter=0)
+    assert abs(again.loglik - fit.loglik) < 1e-10
+    partial = gllamm.fit(formula, sal, family="poisson", start={"(Intercept)": -0.5, "var((Intercept)|site)": 0.2})
+    assert abs(partial.loglik - fit.loglik) < 1e-8
+    with pytest.raises(GllammError, match="start= names parameters this model does not have: intercept"):
+        gllamm.fit(formula, sal, family="poisson", start={"intercept": 1.0})

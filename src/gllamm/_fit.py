@@ -95,8 +95,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         probability of a structural zero, logit pi_i = w_i' gamma (glmmTMB's ziformula): P(y = 0) =
         pi + (1 - pi) f(0 | mu), P(y = k) = (1 - pi) f(k | mu); coefficients "zi:(Intercept)", "zi:w".
         The random effects are in the count part.
-    start: a FitResult or a theta vector to start from; with ``max_iter=0`` the
-        log-likelihood is only evaluated there (no optimisation).
+    start: where to start: {reported parameter name: value} for some or all parameters (the rest at the default
+        start values; e.g. another fit's ``params``; unknown names are an error), a FitResult, or the internal
+        theta vector; with ``max_iter=0`` the log-likelihood is only evaluated there (no optimisation).
     fix: {parameter name: value} to hold fixed (fixed effects, variances of
         latent variables in their own block, "var(Residual)", "dispersion").
     equal: groups of parameter names constrained to be equal, e.g. [("x1", "x2")].

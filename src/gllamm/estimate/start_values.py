@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import jax
 import numpy as np
+import pandas as pd
 
 from ..design import Design
 from ..design.identification import check_separation
@@ -205,6 +206,10 @@ def _separation_checked_start(spec, design, verbose, layout):
 
 
 def start_values(spec, design, table, start, verbose, layout=None) -> np.ndarray:
+    """theta to start from: ``start`` (a FitResult, the internal theta, or {reported name: value} for some or all
+    parameters, the others at their default start values), or the default start values."""
+    if isinstance(start, (dict, pd.Series)):
+        return _named_start(table, dict(start), start_values(spec, design, table, None, verbose, layout))
     if start is not None:
         theta = np.asarray(getattr(start, "theta", start), dtype=float)  # a FitResult or theta
         if theta.shape != (table.size,):
@@ -238,3 +243,16 @@ def start_values(spec, design, table, start, verbose, layout=None) -> np.ndarray
     if spec.family.exact_gaussian:
         log_disp = log_disp + np.log(0.9)
     return table.pack(beta, factors, log_disp, thresholds=thresholds, scale=scale, zero_inflation=zero_inflation)
+
+
+def _named_start(table, given: dict, default_theta) -> np.ndarray:
+    """theta from reported values by name (variances, covariances and dispersions as reported), the parameters not
+    named at their values in ``default_theta``; unknown names are an error that lists the model's names."""
+    names = table.reported_names()
+    unknown = [name for name in given if name not in names]
+    if unknown:
+        raise GllammError(f"start= names parameters this model does not have: {', '.join(map(str, unknown))}. Its "
+                          f"parameters: {', '.join(names)}.")
+    values = dict(zip(names, np.asarray(table.reported(np.asarray(default_theta)), dtype=float)))
+    values.update({name: float(value) for name, value in given.items()})
+    return np.asarray(table.from_reported(values), dtype=float)
