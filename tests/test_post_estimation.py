@@ -344,3 +344,26 @@ def test_save_load_with_cluster_weights(tmp_path):
     loaded = gllamm.load(result.save(tmp_path / "weighted.gllamm"))
     np.testing.assert_array_equal(loaded.design.cluster_weights, result.design.cluster_weights)
     np.testing.assert_array_equal(loaded.robust_vcov().to_numpy(), result.robust_vcov().to_numpy())
+
+
+def test_statsmodels_and_broom_names(contraception_fit):
+    """bse/pvalues/zvalues/llf/cov_params/conf_int/tidy read the same numbers as table(); lme4's type names."""
+    fit = contraception_fit
+    table = fit.table(level=0.9)
+    np.testing.assert_array_equal(fit.bse, fit.table()["se"])
+    np.testing.assert_array_equal(fit.pvalues, fit.table()["p"])
+    np.testing.assert_array_equal(fit.tvalues, fit.table()["z"])
+    assert fit.llf == fit.loglik and fit.cov_params() is fit.vcov
+    intervals = fit.conf_int(level=0.9)
+    np.testing.assert_array_equal(intervals["lower"], table["ci_lower"])
+    z = 1.6448536269514722  # the 95th percentile of N(0, 1)
+    np.testing.assert_allclose(intervals["upper"] - fit.params, z * fit.se, rtol=1e-12)
+    tidy = fit.tidy()
+    variance = [n for n in fit.params.index if n.startswith("var(")]
+    assert list(tidy.term) == list(fit.params.index)
+    assert set(tidy.loc[tidy.term.isin(variance), "group"]) == {"district"}
+    assert (tidy.loc[tidy.term.isin(fit.spec.fixed_names), "effect"] == "fixed").all()
+    np.testing.assert_array_equal(fit.predict(type="response"), fit.predict(type="mean"))
+    np.testing.assert_array_equal(fit.predict(type="link"), fit.predict(type="linear"))
+    with pytest.raises(gllamm.GllammError, match="method='wald' gives Wald"):
+        fit.conf_int(method="profile")

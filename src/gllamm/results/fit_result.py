@@ -19,10 +19,11 @@ from statistics import NormalDist
 from ..design import Design
 from ..integrate import Integration
 from ..spec import ModelSpec, ParameterTable
+from .conventions import ConventionalNames
 
 
 @dataclass(frozen=True)
-class FitResult:
+class FitResult(ConventionalNames):
     """Estimates, standard errors and diagnostics of a fitted GLLAMM (read-only)."""
 
     spec: ModelSpec
@@ -241,7 +242,9 @@ class FitResult:
 
     def predict(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
                 offset=None, nip: int = 40) -> np.ndarray:
-        """Linear predictor or mean with latent variables at 0, at their EB means, or integrated out ("marginal")."""
+        """type "linear" (lme4: "link"), "mean" ("response"), "probability" (ordinal and nominal), or for
+        zero-inflated counts "count" and "zero" (P(y = 0)); latent variables at 0 (the default), at their EB
+        means ("eb"), or integrated out ("marginal": population-averaged)."""
         from .predictions import predict
 
         return predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip)

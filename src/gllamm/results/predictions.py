@@ -23,6 +23,7 @@ def predict(result, newdata: pd.DataFrame | None = None, *, type: str = "mean", 
             offset=None, nip: int = 40) -> np.ndarray:
     """Predictions for the fitted data (newdata=None) or new data; see the module docstring. Rows of new data
     with a missing covariate get NaN; a category the fit did not see is a GllammError (``new_data``)."""
+    type = {"response": "mean", "link": "linear"}.get(type, type)  # lme4's names
     if newdata is not None and result.design.fixed_model_spec is not None:
         if not isinstance(newdata, pd.DataFrame):
             raise GllammError(f"newdata must be a pandas DataFrame; got {newdata.__class__.__name__}.")

@@ -1,0 +1,73 @@
+"""The names Python users know from statsmodels and broom, on every FitResult: ``bse``, ``pvalues``,
+``zvalues``/``tvalues``, ``llf``, ``cov_params()``, ``conf_int()`` and ``tidy()``; all read from ``table()`` (Wald
+statistics from the observed information; fixed parameters and estimates on the boundary get NaN SEs and tests
+there, boundary intervals [0, upper))."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from ..errors import GllammError
+
+_GROUP = re.compile(r"\|([^|()]+)\)$")
+
+
+class ConventionalNames:
+    """statsmodels/broom names for a FitResult's estimates (a mixin: needs ``table``, ``loglik``, ``vcov``,
+    ``spec``)."""
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors of the reported parameters (statsmodels' name)."""
+        return self.table()["se"]
+
+    @property
+    def zvalues(self) -> pd.Series:
+        """Wald z = estimate / SE."""
+        return self.table()["z"]
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """statsmodels' name for the Wald statistics (here z: normal reference distribution)."""
+        return self.zvalues
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values of the Wald z."""
+        return self.table()["p"]
+
+    @property
+    def llf(self) -> float:
+        """The maximised log-likelihood (statsmodels' name for ``loglik``)."""
+        return self.loglik
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance matrix of the reported parameters (``vcov``), J (-H)^-1 J'."""
+        return self.vcov
+
+    def conf_int(self, level: float = 0.95, method: str = "wald") -> pd.DataFrame:
+        """Confidence intervals (columns lower, upper): estimate -+ z_(1+level)/2 SE for every reported parameter;
+        [0, upper) for variances on the boundary."""
+        if method != "wald":
+            raise GllammError(f"conf_int(method='{method}') is not available yet; method='wald' gives Wald "
+                              "intervals, and bootstrap() gives replicates to take percentiles from.")
+        table = self.table(level=level)
+        return pd.DataFrame({"lower": table["ci_lower"], "upper": table["ci_upper"]})
+
+    def tidy(self, level: float = 0.95) -> pd.DataFrame:
+        """One row per reported parameter (broom's shape): term, effect ("fixed" or "ran_pars"), group (the
+        grouping factor of a variance component, "Residual" for residual variances), estimate, std_error,
+        statistic, p_value, conf_low, conf_high."""
+        table = self.table(level=level)
+        fixed = set(self.spec.fixed_names)
+        groups = []
+        for name in table.index:
+            match = _GROUP.search(str(name))
+            groups.append(match.group(1) if match else ("Residual" if "Residual" in str(name) else ""))
+        return pd.DataFrame({
+            "term": table.index, "effect": ["fixed" if n in fixed else "ran_pars" for n in table.index],
+            "group": groups, "estimate": table["estimate"].to_numpy(), "std_error": table["se"].to_numpy(),
+            "statistic": table["z"].to_numpy(), "p_value": table["p"].to_numpy(),
+            "conf_low": table["ci_lower"].to_numpy(), "conf_high": table["ci_upper"].to_numpy()})
