@@ -367,3 +367,15 @@ def test_statsmodels_and_broom_names(contraception_fit):
     np.testing.assert_array_equal(fit.predict(type="link"), fit.predict(type="linear"))
     with pytest.raises(gllamm.GllammError, match="method='wald' gives Wald"):
         fit.conf_int(method="profile")
+
+
+def test_boundary_correction_only_for_one_variance_at_zero():
+    """Self and Liang's 50:50 mixture halves p when one variance is tested at 0; for a fixed effect it is refused."""
+    data = gllamm.datasets.load("contraception")
+    glm = gllamm.fit("use ~ age + urban", data, family="binomial")
+    glmm = gllamm.fit("use ~ age + urban + (1 | district)", data, family="binomial")
+    naive, mixture = gllamm.lr_test(glm, glmm), gllamm.lr_test(glm, glmm, boundary=True)
+    assert mixture["p"] == pytest.approx(0.5 * naive["p"], rel=1e-12)
+    bigger = gllamm.fit("use ~ age + urban + livch1 + (1 | district)", data, family="binomial")
+    with pytest.raises(gllamm.GllammError, match="adds livch1, none a variance"):
+        gllamm.lr_test(glmm, bigger, boundary=True)

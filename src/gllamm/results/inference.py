@@ -120,5 +120,28 @@ def lr_test(restricted, full, boundary: bool = False) -> dict:
         raise GllammError("The first fit must be the restricted model, with fewer parameters than the second.")
     p = _chi2_sf(statistic, df)
     if boundary:
+        _check_boundary_test(restricted, full)
         p = 0.5 * p + 0.5 * (_chi2_sf(statistic, df - 1) if df > 1 else float(statistic <= 0))
     return {"statistic": float(statistic), "df": df, "p": p, "boundary_mixture": boundary}
+
+
+def _is_variance(name: str) -> bool:
+    """A variance of latent variables (formula 'var(x|g)', syntax 'f~~f')."""
+    if name.startswith("var(") and "Residual" not in name:
+        return True
+    left, tilde, right = name.partition("~~")
+    return bool(tilde) and left.strip() == right.strip()
+
+
+def _check_boundary_test(restricted, full) -> None:
+    """The 50:50 mixture holds when the fuller model adds one variance (with its covariances): refuse it for tests
+    of other parameters (their p-value needs no correction) and of several variances (another mixture)."""
+    added = [name for name in full.params.index if name not in restricted.params.index]
+    variances = [name for name in added if _is_variance(str(name))]
+    if not variances:
+        raise GllammError(f"boundary=True corrects the p-value of a test of a variance at 0; the fuller model adds "
+                          f"{', '.join(map(str, added)) or 'no named parameter'}, none a variance: use boundary=False.")
+    if len(variances) > 1:
+        raise GllammError(f"boundary=True gives the 50:50 mixture for one variance tested at 0; this test sets "
+                          f"{len(variances)} variances to 0 ({', '.join(variances)}), whose null distribution is "
+                          "another chi-bar-square mixture. Use boundary=False (conservative).")
