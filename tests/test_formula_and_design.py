@@ -69,6 +69,9 @@ def test_cbind_and_trials_give_the_same_likelihood():
     b = gllamm.fit("s ~ 1 + (1 | g)", frame, family="binomial", trials="n")
     assert a.loglik == pytest.approx(b.loglik, abs=1e-8)
     assert a.params["(Intercept)"] == pytest.approx(b.params["(Intercept)"], abs=1e-6)
+    # arithmetic of columns and numbers inside cbind(), as lme4 users write it: cbind(s, 7 - k) with k = s + 7 - n
+    c = gllamm.fit("cbind(s, 7 - k) ~ 1 + (1 | g)", frame.assign(k=s + 7 - n), family="binomial")
+    assert c.loglik == pytest.approx(a.loglik, abs=1e-10)
 
 
 def test_unit_weights_and_zero_offset_change_nothing():

@@ -42,8 +42,8 @@ def formula_columns(formula, data: pd.DataFrame, family, family_by, choice_set, 
     """The columns of the response, fixed part, offsets, random terms and groups, nominal=, scale= and
     zero_inflation=, each checked to be in the data; the options that need a kind of response checked against the
     family."""
-    if formula.cbind:
-        response = _variables(formula.cbind[0]) | _variables(formula.cbind[1])
+    if formula.cbind:  # each part a column or arithmetic of columns and numbers, cbind(k, 7 - k), as evaluated
+        response = _variables(f"I({formula.cbind[0]})") | _variables(f"I({formula.cbind[1]})")
     else:
         response = _variables(formula.response)
     _check_columns(response, data, "the response")
