@@ -160,3 +160,9 @@ def test_an_optimum_outside_the_parameter_space_is_explained():
     assert not result.converged
     with pytest.raises(GllammError, match="latent response, which the binomial log link"):
         gllamm.fit("y ~ x", pd.DataFrame(dict(y=y, x=x)), family="binomial", link="log", scale="~ x")
+
+
+def test_a_likelihood_that_is_not_finite_at_the_start_is_explained(salamanders):
+    """Sites whose counts are all 0 put the mode of their effect on mu = 0 under the identity link."""
+    with pytest.raises(GllammError, match="all zeros under an identity link"):
+        gllamm.fit("count ~ minedno + (1|site)", salamanders, family="poisson", link="identity")

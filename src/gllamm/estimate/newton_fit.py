@@ -59,8 +59,11 @@ def fit_model(model, estimation, scale):
         fit_data = fitting_arrays(design, integration)
         prefetch_programs(table, integration, design, constraints, linear_gaussian, fit_data)
     theta0 = constrained_start(constraints, start_values(spec, design, table, e.start, e.verbose, layout), fix, equal)
-    optimum = maximize_likelihood(table, integration, design, theta0, e.max_iter, e.tol, e.verbose, constraints,
-                                  linear_gaussian, layout, fit_data)
+    try:
+        optimum = maximize_likelihood(table, integration, design, theta0, e.max_iter, e.tol, e.verbose, constraints,
+                                      linear_gaussian, layout, fit_data)
+    except FloatingPointError as error:
+        raise GllammError(f"{error} {_not_finite_reason(spec)}") from None
     check = None
     if e.max_iter > 0 and needs_check(integration, spec):
         optimum, integration, layout, check = checked_quadrature(table, integration, design, optimum, theta0,
@@ -126,3 +129,15 @@ def families_json(family) -> str | None:
     if family.name != "mixed":
         return None
     return json.dumps({label: [f.name, f.link.name] for label, f in zip(family.labels, family.members)})
+
+
+def _not_finite_reason(spec) -> str:
+    """What to do when the log-likelihood is not finite at the start values."""
+    family = spec.family
+    if (family.name == "binomial" and family.link.name in ("log", "identity")) or \
+            (family.name in ("poisson", "gamma") and family.link.name in ("identity", "reciprocal")):
+        return (f"With the {family.link.name} link the mean must stay inside its parameter space for every value of "
+                "the latent variables the integration visits; a unit whose responses put its mode on the edge (e.g. "
+                "all zeros under an identity link) has no finite likelihood there. Use the canonical link, or give "
+                "start= values.")
+    return "Give start= values (a previous fit's params, or some parameters by name) or simplify the model."
