@@ -33,6 +33,7 @@ def test_measurement_error_example_removes_the_attenuation():
     assert naive.params["xbar"] < example["TRUTH"]["xi=~d"] - 2 * result.se["xi=~d"]
 
 
+@pytest.mark.slow
 def test_multilevel_sem_example_equals_the_multivariate_normal_likelihood():
     """The example's model is linear-Gaussian: each class's responses are jointly normal, so the exact
     log-likelihood is a sum of multivariate normal log densities, computed here independently."""

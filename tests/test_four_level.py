@@ -350,6 +350,7 @@ def test_weights_at_a_middle_level_equal_duplicated_units(four_level, tmp_path):
                    level_weights={"school": "w"})
 
 
+@pytest.mark.slow
 def test_weights_of_a_middle_cluster_level_in_syntax_equal_duplicated_clusters(tmp_path):
     """Multilevel syntax with level_weights={"cls": w} (integer w): the pseudo-likelihood equals the likelihood
     of the data with every class (and its pupils) repeated w times, and that fit is converged at the weighted

@@ -168,6 +168,7 @@ def test_a_fit_on_collapsed_groups_reaches_the_unit_by_unit_estimates():
     np.testing.assert_allclose(fit.se, unit_by_unit.se[fit.se.index], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_one_program_gives_value_gradient_and_hessian_of_the_collapsed_groups():
     """The iterations on collapsed groups take log L, gradient and Hessian from one program
     (Objective.value_grad_hessian); they equal JAX's derivatives of the unit-by-unit log-likelihood."""
