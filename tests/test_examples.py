@@ -3,6 +3,7 @@
 import runpy
 import sys
 from pathlib import Path
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
