@@ -81,3 +81,31 @@ def test_a_second_invariance_step_of_a_multiple_group_model_compiles_nothing(cap
     result, compiled = _compilations(caplog, lambda: gllamm.fit(model, data, group="school", group_equal="loadings"))
     assert result.converged
     assert compiled == []
+
+
+def test_a_second_crossed_formula_compiles_nothing(caplog):
+    """Crossed factors (integrate/crossed.py): another fixed part of the same size on the same rows and factors."""
+    data = gllamm.datasets.load("penicillin")
+    data = data.assign(a=np.arange(len(data)) % 3, b=np.arange(len(data)) % 5)
+    gllamm.fit("diameter ~ a + (1 | plate) + (1 | sample)", data)
+    result, compiled = _compilations(caplog, lambda: gllamm.fit("diameter ~ b + (1 | plate) + (1 | sample)", data))
+    assert result.spec.crossed and result.converged
+    assert compiled == []
+
+
+def test_a_second_zero_inflated_formula_compiles_nothing(caplog):
+    """Zero-inflated counts: other count covariates and zero-inflation covariates of the same counts."""
+    data = gllamm.datasets.load("salamanders")
+    gllamm.fit("count ~ minedno + (1 | site)", data, family="poisson", zero_inflation="~ minedno", method="laplace")
+    result, compiled = _compilations(caplog, lambda: gllamm.fit("count ~ cover + (1 | site)", data, family="poisson",
+                                                                zero_inflation="~ cover", method="laplace"))
+    assert result.converged and result.spec.zero_inflation_names == ("zi:(Intercept)", "zi:cover")
+    assert compiled == []
+
+
+def test_a_second_negative_binomial_formula_compiles_nothing(caplog):
+    data = gllamm.datasets.load("salamanders")
+    gllamm.fit("count ~ minedno + (1 | site)", data, family="negbin", method="laplace")
+    result, compiled = _compilations(caplog, lambda: gllamm.fit("count ~ cover + (1 | site)", data, family="negbin",
+                                                                method="laplace"))
+    assert result.converged and compiled == []

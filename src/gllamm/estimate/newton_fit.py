@@ -134,8 +134,7 @@ def families_json(family) -> str | None:
 def _not_finite_reason(spec) -> str:
     """What to do when the log-likelihood is not finite at the start values."""
     family = spec.family
-    if (family.name == "binomial" and family.link.name in ("log", "identity")) or \
-            (family.name in ("poisson", "gamma") and family.link.name in ("identity", "reciprocal")):
+    if family.bounded_mean:
         return (f"With the {family.link.name} link the mean must stay inside its parameter space for every value of "
                 "the latent variables the integration visits; a unit whose responses put its mode on the edge (e.g. "
                 "all zeros under an identity link) has no finite likelihood there. Use the canonical link, or give "

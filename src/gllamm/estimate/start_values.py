@@ -78,26 +78,12 @@ def _start_thresholds(spec, design):
     return thresholds
 
 
-def _valid_eta(family, eta) -> np.ndarray:
-    """Where the mean h(eta) is in the family's parameter space (links that do not map onto it)."""
-    link = family.link.name
-    if family.name == "binomial" and link == "log":
-        return eta < 0
-    if family.name == "binomial" and link == "identity":
-        return (eta > 0) & (eta < 1)
-    if family.name in ("poisson", "gamma") and link in ("identity", "reciprocal"):
-        return eta > 0
-    return np.ones(len(eta), dtype=bool)
-
-
 def _inside_domain(family, design, beta):
     """The least-squares start moved toward the intercept-only fit (every row at g(mean response)) until every
     row's mean is valid (binomial with log or identity link, Poisson with identity link); a clear error when no
     such start is found."""
-    if family.name == "mixed":
-        return beta
     X, offset = design.X, design.offset
-    if np.all(_valid_eta(family, X @ beta + offset)):
+    if not family.bounded_mean or np.all(family.eta_in_domain(X @ beta + offset)):
         return beta
     base = np.zeros_like(beta)
     intercept = [j for j in range(X.shape[1]) if np.all(X[:, j] == 1.0)]
@@ -106,9 +92,9 @@ def _inside_domain(family, design, beta):
         base[intercept[0]] = link_numpy(family.link.name, mean) - np.mean(offset)
     for t in 0.5 ** np.arange(1, 40):
         shrunk = t * beta + (1 - t) * base
-        if np.all(_valid_eta(family, X @ shrunk + offset)):
+        if np.all(family.eta_in_domain(X @ shrunk + offset)):
             return shrunk
-    if np.all(_valid_eta(family, X @ base + offset)):
+    if np.all(family.eta_in_domain(X @ base + offset)):
         return base
     raise GllammError(f"No start values found with every row's mean inside the parameter space of the "
                       f"{family.name} family with {family.link.name} link (e.g. probabilities in (0, 1)); give "

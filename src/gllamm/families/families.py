@@ -181,6 +181,24 @@ class Family:
         return self.link.inverse(eta)
 
     @property
+    def bounded_mean(self) -> bool:
+        """The link can put the mean outside its parameter space: binomial log or identity, Poisson identity,
+        gamma identity or reciprocal (``eta_in_domain`` says where it stays inside)."""
+        return (self.name == "binomial" and self.link.name in ("log", "identity")) or \
+            (self.name in ("poisson", "gamma") and self.link.name in ("identity", "reciprocal"))
+
+    def eta_in_domain(self, eta) -> np.ndarray:
+        """Where the mean h(eta) is in the family's parameter space (host side)."""
+        eta = np.asarray(eta, dtype=float)
+        if not self.bounded_mean:
+            return np.ones(eta.shape, dtype=bool)
+        if self.name == "binomial" and self.link.name == "log":
+            return eta < 0
+        if self.name == "binomial":
+            return (eta > 0) & (eta < 1)
+        return eta > 0
+
+    @property
     def pad_eta(self) -> float:
         """The linear predictor of padded rows (weight 0): inside the link's domain."""
         if self.name == "binomial" and self.link.name == "log":

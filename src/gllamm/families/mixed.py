@@ -56,6 +56,11 @@ class MixedFamily:
         return False
 
     @property
+    def bounded_mean(self) -> bool:
+        """(Start values and messages about the mean's parameter space are per family; not for mixed responses.)"""
+        return False
+
+    @property
     def pad_eta(self) -> float:
         """The linear predictor of padded rows (member 0's rows): inside its link's domain."""
         return self.members[0].pad_eta

@@ -16,6 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from . import negative_binomial
 from .links import softplus
 
 
@@ -34,17 +35,10 @@ def zero_inflated_derivatives(y, count_log_density, d1, d2, zero_logit):
     return r * d1, r * d2 + jnp.where(zero, r * (1.0 - r) * d1 * d1, 0.0)
 
 
-def structural_zero_probability(zero_logit):
-    """pi = logit^-1(z)."""
-    return 1.0 / (1.0 + jnp.exp(-zero_logit))
-
-
 def count_zero_probability_numpy(name: str, mu, dispersion=None):
     """f_c(0 | mu) of the count part on the host: e^-mu (Poisson), (theta / (theta + mu))^theta (NB2, dispersion
     theta), (1 + alpha)^(-mu / alpha) (NB1, dispersion alpha)."""
     mu = np.asarray(mu, dtype=float)
     if name == "poisson":
         return np.exp(-mu)
-    if name == "negbin":
-        return np.exp(-dispersion * np.log1p(mu / dispersion))
-    return np.exp(-(mu / dispersion) * np.log1p(dispersion))
+    return np.exp(negative_binomial.log_density_numpy(name, np.zeros_like(mu), mu, dispersion))

@@ -241,13 +241,3 @@ def crossed_loglik(model: CrossedModel, modes, newton_steps: int = 1, exact: boo
         u = newton_step(model, u)
     _, d = model.gradient_and_curvature(u)
     return -model.objective(u) - 0.5 * factor_hessian(model, d).log_det()
-
-
-def crossed_posterior(model: CrossedModel, modes):
-    """Posterior modes u_hat and the diagonal of H(u_hat)^-1 (conditional variances of the standardised effects,
-    lme4's condVar on the u scale), each split by factor as (n_k, p_k)."""
-    _, d = model.gradient_and_curvature(modes)
-    factored = factor_hessian(model, d)
-    q = modes.shape[0]
-    variances = jax.lax.map(lambda e: factored.solve(e) @ e, jnp.eye(q, dtype=modes.dtype), batch_size=64)
-    return model.split(modes), model.split(variances)

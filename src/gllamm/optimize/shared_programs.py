@@ -57,6 +57,7 @@ def anonymous_spec(spec, n_fixed: int):
                    covariate_names=_placeholders(spec.covariate_names, "w"),
                    categories=_placeholders(spec.categories, "c"), scale_names=_placeholders(spec.scale_names, "s"),
                    threshold_groups=groups, threshold_covariates=_placeholders(spec.threshold_covariates, "t"),
+                   zero_inflation_names=_placeholders(spec.zero_inflation_names, "z"),
                    class_covariates=tuple(v if v == "(Intercept)" else f"v{k}"
                                           for k, v in enumerate(spec.class_covariates)))
 

@@ -71,9 +71,7 @@ def _edge_of_link_domain(spec, design, params) -> str:
     """The reason an unconverged fit with a link that does not map onto the mean's parameter space (binomial log
     or identity, Poisson identity) stopped: the maximum would put fitted means outside it."""
     family = spec.family
-    limited = (family.name == "binomial" and family.link.name in ("log", "identity")) or \
-        (family.name == "poisson" and family.link.name == "identity")
-    if not limited or design.X is None or not spec.fixed_names:
+    if not family.bounded_mean or family.name == "gamma" or design.X is None or not spec.fixed_names:
         return ""
     eta = design.X @ params[list(spec.fixed_names)].to_numpy() + design.offset
     if family.name == "binomial":

@@ -22,17 +22,13 @@ def _moments_program(table, exact: bool):
     import jax.numpy as jnp
 
     from ..crossed_objective import crossed_model
-    from ..integrate.crossed import crossed_modes, factor_hessian
+    from ..integrate.crossed import crossed_modes, factor_hessian, newton_step
 
     def moments(theta, data):
         model = crossed_model(table, theta, data)
         q = sum(model.sizes)
         zero = jnp.zeros(q, theta.dtype)
-        if exact:  # one Newton step from 0 reaches the mode of a quadratic h
-            gradient, d = model.gradient_and_curvature(zero)
-            u = -factor_hessian(model, d).solve(gradient)
-        else:
-            u = crossed_modes(model, zero)
+        u = newton_step(model, zero) if exact else crossed_modes(model, zero)  # (one step: the mode of a quadratic h)
         _, d = model.gradient_and_curvature(u)
         factored = factor_hessian(model, d)
         blocks, start = [], 0
@@ -138,10 +134,9 @@ def crossed_draws(result, params, rng) -> tuple[np.ndarray, dict]:
     eta = result.design.X @ np.asarray(params.beta) + result.design.offset
     draws = {}
     for k, level in enumerate(result.spec.levels):
-        _, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, k))
+        Lambda, _, ML = (np.asarray(x) for x in latent_structure(result.table_spec, params, k))
         labels = result.design.crossed_labels[k]
         b = rng.standard_normal((len(labels), level.dim)) @ ML.T
-        Lambda = np.asarray(latent_structure(result.table_spec, params, k)[0])
         eta = eta + np.einsum("nk,nk->n", np.asarray(result.design.Z_levels[k]) @ Lambda.T, b[codes[k]])
         draws[level.name] = pd.DataFrame(b, index=pd.Index(labels, name=level.name), columns=list(level.latent_names))
     return eta, draws

@@ -136,11 +136,10 @@ def residuals(result, type: str = "pearson") -> np.ndarray:
             out[own] = _residuals_of(member, design.y[own], mean[own], design.trials[own],
                                      _row_dispersion(result, own, member), type)
         return out
-    mu = predict(result, latent="eb")
     dispersion = _row_dispersion(result, slice(None), family)
     if result.spec.zero_inflation_names:
         return _zero_inflated_residuals(result, design.y, dispersion, type)
-    return _residuals_of(family, design.y, mu, design.trials, dispersion, type)
+    return _residuals_of(family, design.y, predict(result, latent="eb"), design.trials, dispersion, type)
 
 
 def _zero_inflated_residuals(result, y, dispersion, type):

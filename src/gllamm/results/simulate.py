@@ -177,7 +177,9 @@ def _draw_responses(result, params, eta, rng) -> np.ndarray:
         dispersion = np.exp(_REPORTED_POWER.get(spec.family.name, 1) * log_dispersion)
         y = _draw_response(spec.family, mu, design.trials, dispersion, rng)
     if spec.zero_inflation_names:  # a structural zero with probability pi_i = logit^-1(w_i' gamma)
-        pi = 1.0 / (1.0 + np.exp(-(design.zero_inflation_matrix @ np.asarray(params.zero_inflation))))
+        from .zero_inflation_predict import structural_zero_probability
+
+        pi = structural_zero_probability(result, gamma=params.zero_inflation)
         y = np.where(rng.uniform(size=len(y)) < pi, 0.0, y)
     return y
 

@@ -16,15 +16,16 @@ from .predict import _model_columns
 ZERO_INFLATED_TYPES = ("count", "zero")
 
 
-def structural_zero_probability(result, newdata=None) -> np.ndarray:
-    """pi_i = logit^-1(w_i' gamma) of the fitted rows or of new data."""
+def structural_zero_probability(result, newdata=None, gamma=None) -> np.ndarray:
+    """pi_i = logit^-1(w_i' gamma) of the fitted rows or of new data (gamma: the estimates unless given)."""
     spec, design = result.spec, result.design
     names = list(spec.zero_inflation_names)
     if newdata is None:
         W = design.zero_inflation_matrix
     else:
         W = _model_columns(design.zero_inflation_model_spec, newdata, names, prefix="zi:")
-    return 1.0 / (1.0 + np.exp(-(W @ result.params[names].to_numpy())))
+    gamma = result.params[names].to_numpy() if gamma is None else np.asarray(gamma)
+    return 1.0 / (1.0 + np.exp(-(W @ gamma)))
 
 
 def zero_inflated(type: str, pi, count_part) -> np.ndarray:
