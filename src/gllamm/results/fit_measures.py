@@ -35,7 +35,12 @@ NAMES = ("npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "base
 
 
 def fit_measures(result) -> pd.Series:
-    """lavaan's fit measures of a single-level SEM with continuous indicators (see the module docstring)."""
+    """lavaan's fit measures of a single-level SEM with continuous indicators (see the module docstring), of
+    multiple groups, or of a two-level SEM (results/two_level_fit_measures.py)."""
+    from .two_level_fit_measures import is_two_level_sem, two_level_fit_measures
+
+    if is_two_level_sem(result):
+        return two_level_fit_measures(result)
     if result.options.get("group") is not None and _group_reason(result) is None:
         return _group_fit_measures(result)
     reason = _not_available(result)
@@ -113,12 +118,16 @@ def _independence_loglik(Y: np.ndarray) -> float:
     return total
 
 
-def _chi_square_measures(result, saturated: float, baseline: float, p: int, N: int, groups: int = 1) -> dict:
+def _chi_square_measures(result, saturated: float, baseline: float, p: int, N: int, groups: int = 1,
+                         saturated_params: int | None = None, baseline_df: int | None = None) -> dict:
     """npar, chisq, df, their p-value, baseline chisq and df, CFI, TLI, log-likelihoods, AIC, BIC and N from the
-    saturated and baseline log-likelihoods (summed over ``groups`` groups of p indicators)."""
+    saturated and baseline log-likelihoods (summed over ``groups`` groups of p indicators; by default the
+    saturated model has p(p+3)/2 parameters per group and the baseline p(p-1)/2 fewer)."""
     k = result.n_params
-    chisq, df = 2 * (saturated - result.loglik), groups * p * (p + 3) / 2 - k
-    base_chisq, base_df = 2 * (saturated - baseline), groups * p * (p - 1) / 2
+    saturated_params = groups * p * (p + 3) / 2 if saturated_params is None else saturated_params
+    chisq, df = 2 * (saturated - result.loglik), saturated_params - k
+    base_df = groups * p * (p - 1) / 2 if baseline_df is None else baseline_df
+    base_chisq = 2 * (saturated - baseline)
     excess, base_excess = max(chisq - df, 0.0), max(base_chisq - base_df, 0.0)
     denominator = max(base_excess, excess)
     return {

@@ -141,6 +141,13 @@ def _coefficient_block(frame) -> list[str]:
     return lines
 
 
+def _level_srmr(measures) -> str:
+    """' (within 0.0251, between 0.1511)' for two-level models (lavaan's srmr is their sum), else ''."""
+    if "srmr_within" not in measures:
+        return ""
+    return f" (within {measures['srmr_within']:.4f}, between {measures['srmr_between']:.4f})"
+
+
 def _fit_measure_lines(result) -> list[str]:
     """Chi-square, CFI, TLI, RMSEA and SRMR of SEMs with continuous indicators (nothing for other models)."""
     if not hasattr(result.spec.formula, "text") or not result.spec.family.exact_gaussian:
@@ -152,6 +159,6 @@ def _fit_measure_lines(result) -> list[str]:
     return ["", "Fit measures (as lavaan's fitMeasures)",
             f"  Chi-square = {m['chisq']:.3f}, df = {m['df']:.0f}, p = {m['pvalue']:.4g}   "
             f"(baseline {m['baseline.chisq']:.3f}, df {m['baseline.df']:.0f})",
-            f"  CFI = {m['cfi']:.4f}   TLI = {m['tli']:.4f}   SRMR = {m['srmr']:.4f}",
+            f"  CFI = {m['cfi']:.4f}   TLI = {m['tli']:.4f}   SRMR = {m['srmr']:.4f}" + _level_srmr(m),
             f"  RMSEA = {m['rmsea']:.4f}, 90% CI [{m['rmsea.ci.lower']:.4f}, {m['rmsea.ci.upper']:.4f}], "
             f"P(RMSEA <= 0.05) = {m['rmsea.pvalue']:.4g}"]
