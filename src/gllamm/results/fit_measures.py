@@ -35,12 +35,8 @@ NAMES = ("npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "base
 
 
 def fit_measures(result) -> pd.Series:
-    """lavaan's fit measures of a single-level SEM with continuous indicators (see the module docstring), of
-    multiple groups, or of a two-level SEM (results/two_level_fit_measures.py)."""
-    from .two_level_fit_measures import is_two_level_sem, two_level_fit_measures
-
-    if is_two_level_sem(result):
-        return two_level_fit_measures(result)
+    """lavaan's fit measures of a single-level SEM with continuous indicators (see the module docstring) or of
+    multiple groups."""
     if result.options.get("group") is not None and _group_reason(result) is None:
         return _group_fit_measures(result)
     reason = _not_available(result)

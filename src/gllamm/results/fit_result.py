@@ -166,10 +166,12 @@ class FitResult(ConventionalNames):
         """Fit measures of an SEM with continuous indicators, named as lavaan's fitMeasures(): chisq, df, pvalue,
         baseline.chisq, cfi, tli, rmsea (with its 90% interval and close-fit p-value), srmr, aic, bic, ...
         (chisq = 2 (l_saturated - l); see gllamm.results.fit_measures). NaN, with the reason in
-        ``.attrs["note"]``, for models without a saturated model in closed form."""
+        ``.attrs["note"]``, for models without a saturated model in closed form. Two-level SEMs add srmr_within
+        and srmr_between (gllamm.results.two_level_fit_measures)."""
         from .fit_measures import fit_measures
+        from .two_level_fit_measures import is_two_level_sem, two_level_fit_measures
 
-        return fit_measures(self)
+        return two_level_fit_measures(self) if is_two_level_sem(self) else fit_measures(self)
 
     def standardized(self, level: float = 0.95) -> pd.DataFrame:
         """The standardised solution of an SEM with continuous indicators, as lavaan's standardizedSolution():
