@@ -47,12 +47,24 @@ class ConventionalNames:
         """Covariance matrix of the reported parameters (``vcov``), J (-H)^-1 J'."""
         return self.vcov
 
-    def conf_int(self, level: float = 0.95, method: str = "wald") -> pd.DataFrame:
-        """Confidence intervals (columns lower, upper): estimate -+ z_(1+level)/2 SE for every reported parameter;
-        [0, upper) for variances on the boundary."""
+    def conf_int(self, level: float = 0.95, method: str = "wald", sd: bool = False) -> pd.DataFrame:
+        """Confidence intervals (columns lower, upper) of every reported parameter.
+
+        method="wald": estimate -+ z_(1+level)/2 SE ([0, upper) for variances on the boundary);
+        method="profile": the values c with 2 (l_hat - max{l : psi = c}) <= chi2_1(level) (lme4's
+        confint(method="profile"); gllamm.results.profile), with ``sd=True`` for the SDs and correlations of the
+        variance components in place of variances and covariances, as lme4 reports them."""
+        if method == "profile":
+            from .profile import profile_intervals
+
+            return profile_intervals(self, level, sd=sd)
         if method != "wald":
-            raise GllammError(f"conf_int(method='{method}') is not available yet; method='wald' gives Wald "
-                              "intervals, and bootstrap() gives replicates to take percentiles from.")
+            raise GllammError(f"conf_int(method='{method}') is not available; method='wald' gives Wald intervals, "
+                              "method='profile' profile-likelihood intervals, and bootstrap() gives replicates "
+                              "to take percentiles from.")
+        if sd:
+            raise GllammError("sd=True is for method='profile' (Wald intervals of SDs are the variances' on "
+                              "another scale only approximately); use method='profile'.")
         table = self.table(level=level)
         return pd.DataFrame({"lower": table["ci_lower"], "upper": table["ci_upper"]})
 

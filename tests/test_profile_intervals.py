@@ -1,0 +1,72 @@
+"""Profile-likelihood intervals against lme4 (tests/reference/sleepstudy_profile.json, cbpp_profile.json, made by
+tests/reference/r/refs_fit_measures_crossed_nb_profile.R):
+
+    confint(lmer(Reaction ~ Days + (Days|Subject), sleepstudy, REML=FALSE), method="profile")
+        .sig01 [14.3815, 37.7160]  .sig02 [-0.4815, 0.6850]  .sig03 [3.8012, 8.7534]  .sigma [22.8983, 28.8580]
+        (Intercept) [237.6807, 265.1295]  Days [7.3587, 13.5759]
+    confint(glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, binomial, nAGQ=25),
+            method="profile")
+        .sig01 [0.3488, 1.1113]  (Intercept) [-1.9047, -0.9462]  period2 [-1.6161, -0.4066] ...
+
+.sig01, .sig02, .sig03 are the SDs and the correlation of the random effects: gllamm's sd=True rows."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import gllamm
+from reference_cases import CASES, load_reference
+
+LME4_NAMES = {".sig01": "sd((Intercept)|subject)", ".sig02": "cor((Intercept),days|subject)",
+              ".sig03": "sd(days|subject)", ".sigma": "sd(Residual)", "Days": "days"}
+
+
+@pytest.fixture(scope="module")
+def sleepstudy():
+    return gllamm.fit("reaction ~ days + (1 + days | subject)", gllamm.datasets.load("sleepstudy"))
+
+
+def test_sleepstudy_profile_intervals_equal_lme4s(sleepstudy):
+    intervals = sleepstudy.conf_int(method="profile", sd=True)
+    for row in load_reference("sleepstudy_profile")["ci"]:
+        name = LME4_NAMES.get(row["name"], row["name"])
+        tolerance = 5e-3 if name.startswith("sd(") else 2e-3
+        assert intervals.loc[name, "lower"] == pytest.approx(row["lower"], abs=tolerance), name
+        assert intervals.loc[name, "upper"] == pytest.approx(row["upper"], abs=tolerance), name
+
+
+def test_the_profile_at_an_end_is_the_critical_value(sleepstudy):
+    """Independent of the constrained Newton steps: refitting with the slope fixed at an end of its interval lowers
+    2 log L by chi2_1(0.95) = 3.8415; a variance's interval is its SD's squared (profiles are invariant)."""
+    intervals = sleepstudy.conf_int(method="profile")
+    for end in ("lower", "upper"):
+        fixed = gllamm.fit("reaction ~ days + (1 + days | subject)", gllamm.datasets.load("sleepstudy"),
+                           fix={"days": float(intervals.loc["days", end])})
+        assert 2 * (sleepstudy.loglik - fixed.loglik) == pytest.approx(stats.chi2.ppf(0.95, 1), abs=1e-5)
+    sd = sleepstudy.conf_int(method="profile", sd=True)
+    assert np.allclose(intervals.loc["var(Residual)"], sd.loc["sd(Residual)"] ** 2, rtol=1e-5)
+    covariance = intervals.loc["cov((Intercept),days|subject)"]
+    assert covariance["lower"] < sleepstudy.params["cov((Intercept),days|subject)"] < covariance["upper"]
+    wald = sleepstudy.conf_int()
+    assert list(intervals.index) == list(wald.index)
+
+
+def test_cbpp_profile_intervals_equal_lme4s():
+    dataset, formula, options = CASES["cbpp"]
+    result = gllamm.fit(formula, gllamm.datasets.load(dataset), **options)
+    intervals = result.conf_int(method="profile", sd=True)
+    names = {".sig01": "sd((Intercept)|herd)"}
+    for row in load_reference("cbpp_profile")["ci"]:
+        name = names.get(row["name"], row["name"])
+        tolerance = 5e-3 if name.startswith("sd(") else 2e-3
+        assert intervals.loc[name, "lower"] == pytest.approx(row["lower"], abs=tolerance), name
+        assert intervals.loc[name, "upper"] == pytest.approx(row["upper"], abs=tolerance), name
+
+
+def test_profile_options_are_checked(sleepstudy):
+    with pytest.raises(gllamm.GllammError, match="level must be between 0 and 1"):
+        sleepstudy.conf_int(level=95, method="profile")
+    with pytest.raises(gllamm.GllammError, match="sd=True is for method='profile'"):
+        sleepstudy.conf_int(sd=True)
+    with pytest.raises(gllamm.GllammError, match="method='profile'"):
+        sleepstudy.conf_int(method="bayes")
