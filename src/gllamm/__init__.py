@@ -25,6 +25,7 @@ with quiet_imports():  # (the collector would rescan the imported stack; see run
     from .optimize import maximize
     from .parallel import initialize_distributed, read_clusters
     from .results import FitResult
+    from .results.comparison import anova, compare
     from .results.inference import lr_test
     from .loading import load
     from .spec import LevelSpec, ModelSpec, ParameterTable
@@ -38,5 +39,5 @@ __all__ = [
     "ComputationWarning", "ConvergenceWarning", "DataWarning", "QuadratureWarning", "results", "Design", "Family", "FitResult", "FormulaSpec", "GllammError",
     "Integration", "LevelSpec", "Model", "build_model", "ModelSpec", "ParameterTable", "build_design", "datasets", "fit",
     "initialize_distributed", "read_clusters",
-    "load", "lr_test", "make_family", "make_objective", "maximize", "parse_formula",
+    "anova", "compare", "load", "lr_test", "make_family", "make_objective", "maximize", "parse_formula",
 ]

@@ -83,3 +83,11 @@ class ConventionalNames:
             "group": groups, "estimate": table["estimate"].to_numpy(), "std_error": table["se"].to_numpy(),
             "statistic": table["z"].to_numpy(), "p_value": table["p"].to_numpy(),
             "conf_low": table["ci_lower"].to_numpy(), "conf_high": table["ci_upper"].to_numpy()})
+
+    def wald_test_terms(self) -> pd.DataFrame:
+        """One Wald chi-square test per term of the fixed-effects formula (a factor's dummies jointly): columns
+        chi2, df, p (gllamm.results.comparison.wald_test_terms)."""
+        from .comparison import wald_test_terms
+
+        return wald_test_terms(self)
+
