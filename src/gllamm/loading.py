@@ -64,6 +64,7 @@ def _rebuild(meta: dict, frame: pd.DataFrame, arrays: dict):
         from .results.defined_parameters import resolve
 
         definitions = resolve(syntax.definitions, implied.labels or {})
+        design = _with_data_rows(design, arrays)
         model = _model(meta["syntax"], frame, spec, design, True, arrays, options, implied, definitions)
         return _restore(model, meta, arrays, options)
     spec, design = build_design(parse_formula(meta["formula"]), frame, family, weights=arrays.get("weights_argument"),
@@ -79,7 +80,7 @@ def _rebuild(meta: dict, frame: pd.DataFrame, arrays: dict):
                                 discrete=options.get("classes") is not None,
                                 zero_inflation=options.get("zero_inflation"))
     spec, design = _with_classes(spec, design, frame, options, syntax=False)
-    design = _with_row_index(design, arrays["row_index"])
+    design = _with_data_rows(_with_row_index(design, arrays["row_index"]), arrays)
     return _restore(_model(meta["formula"], frame, spec, design, False, arrays, options), meta, arrays, options)
 
 
@@ -152,6 +153,16 @@ def _check(saved: dict | None):
                             int(saved["n_clusters"]))
     return QuadratureCheck(int(saved["nip"]), float(saved["loglik"]), int(saved["check_nip"]),
                            float(saved["check_loglik"]))
+
+
+def _with_data_rows(design, arrays):
+    """The saved positions of the design's rows in the user's data frame and its index (files from earlier
+    versions: those of the saved frame)."""
+    from dataclasses import replace
+
+    if "data_rows" not in arrays:
+        return design
+    return replace(design, data_rows=np.asarray(arrays["data_rows"]), data_index=pd.Index(arrays["data_index"]))
 
 
 def _with_row_index(design, row_index):

@@ -101,6 +101,8 @@ class Design:
     threshold_matrix: np.ndarray | None = None  # T (rows, n_t) of the threshold covariates (non-proportional odds)
     threshold_model_spec: object = None  # formulaic ModelSpec of T (rebuilds it for new data)
     threshold_item: np.ndarray | None = None  # ordinal items with own thresholds: each row's item (group) index
+    data_rows: np.ndarray | None = None  # position in the user's data frame of each row's source row (unit)
+    data_index: pd.Index | None = None  # the user's data frame's index, dropped rows included
 
     @property
     def n_obs(self) -> int:

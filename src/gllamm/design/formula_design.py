@@ -72,6 +72,7 @@ def build_design(formula: FormulaSpec, data: pd.DataFrame, family: Family, *, we
     return spec, Design(
         y=rows.y, trials=rows.trials, X=rows.X, Z=Z, offset=rows.offset, weights=rows.weights,
         cluster_codes=rows.codes, cluster_labels=rows.labels, chunks=chunks, row_index=cc.index,
+        data_rows=np.flatnonzero(np.asarray(complete)), data_index=data.index,
         n_dropped=n_dropped, response_name=formula.response, fixed_model_spec=X_frame.model_spec,
         random_model_specs=tuple(levels.random_specs),
         group_columns=tuple(_group_columns(levels.group) if levels.groups else []),

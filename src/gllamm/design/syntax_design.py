@@ -127,6 +127,7 @@ def build_syntax_design(syntax: ModelSyntax, data: pd.DataFrame, family: Family,
     design = Design(
         y=y, trials=trials, X=X, Z=Z, offset=offset, weights=weights, cluster_codes=codes,
         cluster_labels=np.asarray(data.index[keep_people]), chunks=chunks, row_index=data.index[person],
+        data_rows=np.asarray(person), data_index=data.index,
         n_dropped=dropped_people, response_name=", ".join(indicators), group_columns=(), model_frame=model_frame,
         dispersion_index=dispersion_index, cluster_covariates=w, member=member,
         threshold_item=threshold_item, top_labels=hierarchy[-1][1] if clusters else None,

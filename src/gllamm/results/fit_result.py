@@ -19,11 +19,13 @@ from statistics import NormalDist
 from ..design import Design
 from ..integrate import Integration
 from ..spec import ModelSpec, ParameterTable
+from .class_methods import LatentClassMethods
 from .conventions import ConventionalNames
+from .sem_tables import StructuralEquationTables
 
 
 @dataclass(frozen=True)
-class FitResult(ConventionalNames):
+class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods):
     """Estimates, standard errors and diagnostics of a fitted GLLAMM (read-only)."""
 
     spec: ModelSpec
@@ -162,40 +164,6 @@ class FitResult(ConventionalNames):
 
         return settings(self)
 
-    def fit_measures(self) -> pd.Series:
-        """Fit measures of an SEM with continuous indicators, named as lavaan's fitMeasures(): chisq, df, pvalue,
-        baseline.chisq, cfi, tli, rmsea (with its 90% interval and close-fit p-value), srmr, aic, bic, ...
-        (chisq = 2 (l_saturated - l); see gllamm.results.fit_measures). NaN, with the reason in
-        ``.attrs["note"]``, for models without a saturated model in closed form. Two-level SEMs add srmr_within
-        and srmr_between (gllamm.results.two_level_fit_measures)."""
-        from .fit_measures import fit_measures
-        from .two_level_fit_measures import is_two_level_sem, two_level_fit_measures
-
-        return two_level_fit_measures(self) if is_two_level_sem(self) else fit_measures(self)
-
-    def standardized(self, level: float = 0.95) -> pd.DataFrame:
-        """The standardised solution of an SEM with continuous indicators, as lavaan's standardizedSolution():
-        lhs, op, rhs, est, std.lv (latent variables standardised), std.all (observed too; e.g. a loading
-        lambda sd(f) / sd(y)), with delta-method SE, z and interval of std.all (gllamm.results.standardized)."""
-        from .standardized import standardized
-
-        return standardized(self, level)
-
-    def modification_indices(self, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
-        """lavaan's modindices(): for every cross-loading, residual covariance and latent covariance the model fixes
-        at 0, the score test mi (chi-square, 1 df), the expected parameter change epc and its standardisation
-        sepc.all (gllamm.results.modification_indices)."""
-        from .modification_indices import modification_indices
-
-        return modification_indices(self, minimum, sort)
-
-    def r_squared(self) -> pd.Series:
-        """R-squared of every indicator and of every latent variable regressed on others (1 - residual variance /
-        model-implied variance)."""
-        from .standardized import r_squared
-
-        return r_squared(self)
-
     def variance_components(self, level: float = 0.95) -> pd.DataFrame:
         """Variances and covariances of latent variables (and residual variances), with SDs/correlations and SEs
         (gllamm.results.variance_components)."""
@@ -243,62 +211,28 @@ class FitResult(ConventionalNames):
         return empirical_bayes(self, kind)
 
     def predict(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
-                offset=None, nip: int = 40) -> np.ndarray:
-        """type "linear" (lme4: "link"), "mean" ("response"), "probability" (ordinal and nominal), or for
-        zero-inflated counts "count" and "zero" (P(y = 0)); latent variables at 0 (the default), at their EB
-        means ("eb"), or integrated out ("marginal": population-averaged)."""
+                offset=None, nip: int = 40, se: bool = False, level: float = 0.95):
+        """Predictions on the rows of the data (the fitted data, or ``newdata``) as a Series on its index, NaN for
+        dropped rows (see gllamm.results.aligned_predictions). type "linear" (lme4: "link"), "mean" ("response"),
+        "probability" (ordinal and nominal: a DataFrame), for zero-inflated counts "count" and "zero"; the latent
+        variables at 0 (the default: predictions for a typical cluster), at their EB means ("eb"), or integrated out
+        ("marginal": population-averaged). ``se=True``: a DataFrame mean, se, lower, upper by the delta method
+        (gllamm.results.prediction_uncertainty)."""
+        from .aligned_predictions import aligned
+
+        if se:
+            from .prediction_uncertainty import prediction_frame
+
+            frame = prediction_frame(self, newdata, type, latent, offset, nip, level)
+            return aligned(self, frame.to_numpy(), newdata).set_axis(list(frame.columns), axis=1)
         from .predictions import predict
 
-        return predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip)
+        return aligned(self, predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip), newdata)
 
-    # ---- latent classes --------------------------------------------------------------------
-    def class_probabilities(self, kind: str = "posterior", newdata: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Class probabilities per cluster: "posterior" P(c | y_j) by Bayes' rule, or "prior" pi_jc from the
-        class-membership model (also for ``newdata``)."""
-        from ..errors import check_choice
-        from .latent_classes import posterior_class_probabilities, prior_class_probabilities
-
-        kind = check_choice("kind", kind, ("posterior", "prior"))
-        if kind == "posterior":
-            if newdata is not None:
-                from ..errors import GllammError
-
-                raise GllammError("Posterior class probabilities are for the fitted clusters; use kind='prior' "
-                                  "for new data.")
-            return posterior_class_probabilities(self)
-        return prior_class_probabilities(self, newdata)
-
-    def modal_class(self) -> pd.Series:
-        """Most probable class (1..C) of each cluster given its responses."""
-        from .latent_classes import modal_class
-
-        return modal_class(self)
-
-    @property
-    def entropy(self) -> float:
-        """Relative entropy of the posterior class probabilities: 1 = perfect classification, 0 = none."""
-        from .latent_classes import classification_entropy
-
-        return classification_entropy(self)
-
-    def class_profiles(self) -> pd.DataFrame:
-        """Per class: probability, locations and (latent class models) each item's mean response in the class."""
-        from .latent_classes import class_profiles
-
-        return class_profiles(self)
-
-    @property
-    def starts(self) -> pd.DataFrame:
-        """Log-likelihood, convergence and iterations from every starting value of a latent class fit."""
-        from .latent_classes import start_summary
-
-        return start_summary(self)
-
-    def gateaux(self, points=None) -> pd.Series:
-        """Gateaux derivative of the log-likelihood towards a point mass at each point (NPML check)."""
-        from .latent_classes import gateaux
-
-        return gateaux(self, points)
+    def get_prediction(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
+                       offset=None, nip: int = 40, level: float = 0.95) -> pd.DataFrame:
+        """predict(..., se=True) (statsmodels' name): mean, se, lower, upper per row."""
+        return self.predict(newdata, type=type, latent=latent, offset=offset, nip=nip, se=True, level=level)
 
     def residuals(self, type: str = "pearson") -> np.ndarray:
         """Pearson, deviance or response residuals, conditional on the EB means."""

@@ -1,0 +1,45 @@
+"""Predictions put back on the user's rows: a pandas Series (or a DataFrame of category probabilities, or of
+indicators for model syntax) with the index of the data frame given, NaN where a row was dropped from the fit
+(a missing value) or has a missing covariate in new data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _columns(result, width: int) -> list:
+    """Column labels of a prediction with ``width`` columns per row (category probabilities)."""
+    categories = list(getattr(result.spec, "categories", ()) or ())
+    return categories if len(categories) == width else list(range(width))
+
+
+def _labelled(result, values: np.ndarray, index: pd.Index, name: str):
+    if values.ndim == 1:
+        return pd.Series(values, index=index, name=name)
+    return pd.DataFrame(values, index=index, columns=_columns(result, values.shape[1]))
+
+
+def aligned(result, values, newdata: pd.DataFrame | None, name: str = "prediction"):
+    """``values`` (one per design row, or per new-data row) as a Series/DataFrame on the user's index; returned
+    unchanged where rows do not map one to one (choice sets, rankings, new units of model syntax)."""
+    values = np.asarray(values)
+    design = result.design
+    if newdata is not None:
+        if design.fixed_model_spec is not None and values.shape[0] == len(newdata):
+            return _labelled(result, values, newdata.index, name)
+        return values
+    if design.data_rows is None or design.choice is not None or design.set_size > 1 \
+            or values.shape[0] != len(design.data_rows):
+        return values
+    if design.fixed_model_spec is None and values.ndim == 1:  # model syntax: units x indicators
+        indicators = design.response_name.split(", ")
+        item = np.argmax(design.Z, axis=1) if design.Z.shape[1] == len(indicators) else None
+        if item is None:
+            return values
+        table = np.full((len(design.data_index), len(indicators)), np.nan)
+        table[design.data_rows, item] = values
+        return pd.DataFrame(table, index=design.data_index, columns=indicators)
+    full = np.full((len(design.data_index),) + values.shape[1:], np.nan)
+    full[design.data_rows] = values
+    return _labelled(result, full, design.data_index, name)

@@ -1,0 +1,117 @@
+"""Predictions with standard errors and intervals (predict(se=True), get_prediction) by the delta method.
+
+A prediction is a smooth function m_i(theta) of the parameters: the linear predictor eta_i = x_i' beta + o_i
+(+ the latent part at the EB values, held fixed, for latent="eb"), the conditional mean h(eta_i), or the marginal
+(population-averaged) mean
+
+    m_i(theta) = int h(eta_i + z_i' Lambda' eta) phi(eta; 0, Sigma(theta)) d eta
+               ~= sum_k w_k h(eta_i + z_i' Lambda' eta(sqrt(2) t_k))   (Gauss-Hermite, nip points per dimension).
+
+With J = d m / d theta (exact, JAX forward mode) and V the covariance of theta, se_i = sqrt(J_i V J_i').
+Intervals: for linear predictors and conditional means the interval of eta (eta -+ z se(eta)) mapped through h,
+which stays inside the mean's range; for marginal means m -+ z se.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import GllammError
+
+
+def _check_supported(result, type: str) -> None:
+    spec = result.spec
+    reasons = []
+    if spec.crossed or len(spec.levels) > 1 or spec.discrete_level is not None:
+        reasons.append("crossed, nested or latent class models")
+    if type not in ("linear", "mean"):
+        reasons.append(f"type='{type}'")
+    if result.family.name not in ("gaussian", "binomial", "poisson", "gamma", "negbin", "negbin1") \
+            or spec.zero_inflation_names or spec.scale_names:
+        reasons.append(f"family '{result.family.name}' (or zero inflation / a modelled scale)")
+    if spec.levels and (spec.levels[0].covariate_paths or spec.levels[0].products):
+        reasons.append("latent variables regressed on covariates or interacting")
+    if result.design.fixed_model_spec is None:
+        reasons.append("models written in model syntax")
+    if reasons:
+        raise GllammError("predict(se=True) is available for formula models with one level of random effects (or "
+                          "none) and mean predictions of Gaussian, binomial, Poisson, gamma or negative binomial "
+                          f"responses; not for {', '.join(reasons)}. Use result.bootstrap() for the uncertainty of "
+                          "other predictions.")
+
+
+def _prediction_function(result, X, Z, offset, type: str, latent: str, nip: int):
+    """theta -> the predictions (rows,) as a JAX function."""
+    import jax.numpy as jnp
+
+    from ..integrate import product_rule
+    from ..spec.latent_structure import latent_values
+
+    table, link = result.table_spec, result.family.link
+    marginal = latent == "marginal" and bool(result.spec.levels)
+    if marginal:
+        dim = result.spec.levels[0].dim
+        nodes, log_w = product_rule(nip, dim)
+        weights = jnp.asarray(np.exp(log_w) / np.pi ** (dim / 2))
+        nodes = jnp.asarray(np.sqrt(2.0) * nodes)
+
+    def predictions(theta):
+        params = table.unpack(theta)
+        eta = jnp.asarray(X) @ params.beta + jnp.asarray(offset)
+        if type == "linear":
+            return eta
+        if not marginal:
+            return link.inverse(eta)
+        latent_at_nodes = latent_values(table, params, nodes)  # (nodes, q)
+        row_loadings = jnp.asarray(Z) @ params.loadings[0].T  # (rows, q)
+        return link.inverse(eta[:, None] + row_loadings @ latent_at_nodes.T) @ weights
+
+    return predictions
+
+
+def prediction_frame(result, newdata, type: str, latent: str, offset, nip: int, level: float) -> pd.DataFrame:
+    """Columns mean (the prediction), se, lower, upper for every row (see the module docstring)."""
+    import jax
+
+    from .predict import _design_for
+    from .predictions import predict
+
+    type = {"response": "mean", "link": "linear"}.get(type, type)
+    _check_supported(result, type)
+    if not 0 < level < 1:
+        raise GllammError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
+    rows = None
+    if newdata is not None:
+        from .new_data import complete_rows
+
+        rows = np.asarray(complete_rows(result, newdata))
+        newdata = newdata[rows]
+    X, Z, total_offset, _ = _design_for(result, newdata, offset)
+    shift = 0.0
+    if latent == "eb" and result.spec.levels:  # the EB part of the linear predictor, held at its value
+        shift = np.asarray(predict(result, newdata, type="linear", latent="eb", offset=offset)) - \
+            (X @ result.fixed_effects.to_numpy() + total_offset)
+    theta = np.asarray(result.theta, dtype=float)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    function = _prediction_function(result, X, Z, total_offset + shift, type, latent, nip)
+    value = np.asarray(function(theta))
+    jacobian = np.asarray(jax.jacfwd(function)(theta))
+    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jacobian, result.theta_vcov, jacobian), 0, None))
+    if type == "mean" and not (latent == "marginal" and result.spec.levels):
+        linear = np.asarray(_prediction_function(result, X, Z, total_offset + shift, "linear", latent, nip)(theta))
+        linear_jacobian = np.asarray(jax.jacfwd(_prediction_function(result, X, Z, total_offset + shift, "linear",
+                                                                     latent, nip))(theta))
+        linear_se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", linear_jacobian, result.theta_vcov, linear_jacobian),
+                                    0, None))
+        ends = np.asarray(result.family.link.inverse(np.stack([linear - z * linear_se, linear + z * linear_se])))
+        lower, upper = ends.min(axis=0), ends.max(axis=0)
+    else:
+        lower, upper = value - z * se, value + z * se
+    frame = pd.DataFrame({"mean": value, "se": se, "lower": lower, "upper": upper})
+    if rows is not None:
+        full = pd.DataFrame(np.nan, index=range(len(rows)), columns=frame.columns)
+        full.iloc[np.flatnonzero(rows)] = frame.to_numpy()
+        frame = full
+    return frame

@@ -1,0 +1,83 @@
+"""Predictions on the user's rows (a Series on the data frame's index, NaN for dropped rows) and their standard
+errors by the delta method, checked against a parametric simulation: 1,000 draws of the parameters from their
+estimated normal distribution, each turned into predictions by an independent NumPy computation (the inverse
+logit, and for marginal means 60-point Gauss-Hermite quadrature over the random intercept)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+import gllamm
+
+
+@pytest.fixture(scope="module")
+def contraception():
+    data = gllamm.datasets.load("contraception")
+    data.index = data.index + 1000
+    data.loc[data.index[:5], "age"] = np.nan
+    with pytest.warns(gllamm.DataWarning, match="Dropped 5"):
+        result = gllamm.fit("use ~ age + urban + (1 | district)", data, family="binomial")
+    return result, data
+
+
+def test_predictions_are_aligned_to_the_data_frame(contraception):
+    result, data = contraception
+    from gllamm.results.predictions import predict
+
+    prediction = result.predict()
+    assert isinstance(prediction, pd.Series) and prediction.index.equals(data.index)
+    assert prediction.iloc[:5].isna().all() and prediction.iloc[5:].notna().all()
+    np.testing.assert_array_equal(prediction.iloc[5:].to_numpy(), predict(result, None))
+    new = result.predict(data.iloc[:10])
+    assert new.index.equals(data.index[:10]) and new.iloc[:5].isna().all()
+    np.testing.assert_allclose(new.iloc[5:], prediction.iloc[5:10], rtol=1e-12)
+
+
+def _draws(result, n=1000, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.multivariate_normal(np.asarray(result.theta), result.theta_vcov, size=n)
+
+
+def test_standard_errors_match_a_parametric_simulation(contraception):
+    result, data = contraception
+    frame = result.predict(se=True).iloc[5:]
+    X = result.design.X
+    draws = _draws(result)
+    conditional = special.expit(draws[:, :3] @ X.T)  # (draws, rows): beta comes first in theta
+    simulated = conditional.std(axis=0)
+    assert np.median(np.abs(frame["se"].to_numpy() / simulated - 1)) < 0.05
+    assert ((frame["lower"] < frame["mean"]) & (frame["mean"] < frame["upper"])).all()
+
+    marginal = result.predict(se=True, latent="marginal").iloc[5:]
+    np.testing.assert_allclose(marginal["mean"], result.predict(latent="marginal").iloc[5:], rtol=1e-8)
+    nodes, weights = np.polynomial.hermite.hermgauss(60)
+    sd = np.abs(draws[:, 3])  # the random intercept's SD (its Cholesky element)
+    eta = draws[:, :3] @ X.T  # (draws, rows)
+    means = np.einsum("k,dik->di", weights / np.sqrt(np.pi),
+                      special.expit(eta[:, :, None] + np.sqrt(2) * sd[:, None, None] * nodes[None, None, :]))
+    assert np.median(np.abs(marginal["se"].to_numpy() / means.std(axis=0) - 1)) < 0.05
+
+
+def test_link_scale_standard_errors_are_exact_for_linear_predictors(contraception):
+    result, data = contraception
+    frame = result.get_prediction(data.iloc[5:15], type="link")
+    X = result.design.X[:10]
+    V = result.vcov.loc[list(result.spec.fixed_names), list(result.spec.fixed_names)].to_numpy()
+    np.testing.assert_allclose(frame["se"], np.sqrt(np.einsum("ij,jk,ik->i", X, V, X)), rtol=1e-10)
+    np.testing.assert_allclose(frame["upper"] - frame["mean"], 1.959963984540054 * frame["se"], rtol=1e-10)
+
+
+def test_predictions_of_model_syntax_are_units_by_indicators():
+    data = gllamm.datasets.load("holzinger")
+    result = gllamm.fit("visual =~ x1 + x2 + x3", data)
+    prediction = result.predict()
+    assert list(prediction.columns) == ["x1", "x2", "x3"] and prediction.index.equals(data.index)
+    np.testing.assert_allclose(prediction.iloc[0], [result.params[f"x{k}~1"] for k in (1, 2, 3)], rtol=1e-10)
+
+
+def test_unsupported_standard_errors_say_what_to_do():
+    data = gllamm.datasets.load("holzinger")
+    result = gllamm.fit("visual =~ x1 + x2 + x3", data)
+    with pytest.raises(gllamm.GllammError, match="model syntax.*bootstrap"):
+        result.predict(se=True)
