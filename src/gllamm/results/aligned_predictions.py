@@ -14,24 +14,24 @@ def _columns(result, width: int) -> list:
     return categories if len(categories) == width else list(range(width))
 
 
-def _labelled(result, values: np.ndarray, index: pd.Index, name: str):
+def _labelled(result, values: np.ndarray, index: pd.Index, name: str, columns=None):
     if values.ndim == 1:
         return pd.Series(values, index=index, name=name)
-    return pd.DataFrame(values, index=index, columns=_columns(result, values.shape[1]))
+    return pd.DataFrame(values, index=index, columns=columns or _columns(result, values.shape[1]))
 
 
 def aligned(result, values, newdata: pd.DataFrame | None, name: str = "prediction"):
     """``values`` (one per design row, or per new-data row) as a Series/DataFrame on the user's index; returned
     unchanged where rows do not map one to one (choice sets, rankings, new units of model syntax)."""
-    values = np.asarray(values)
+    columns = list(values.columns) if isinstance(values, pd.DataFrame) else None
+    original, values = values, np.asarray(values)
     design = result.design
     if newdata is not None:
         if design.fixed_model_spec is not None and values.shape[0] == len(newdata):
-            return _labelled(result, values, newdata.index, name)
-        return values
-    if design.data_rows is None or design.choice is not None or design.set_size > 1 \
-            or values.shape[0] != len(design.data_rows):
-        return values
+            return _labelled(result, values, newdata.index, name, columns)
+        return original
+    if design.data_rows is None or design.choice is not None or values.shape[0] != len(design.data_rows):
+        return original
     if design.fixed_model_spec is None and values.ndim == 1:  # model syntax: units x indicators
         indicators = design.response_name.split(", ")
         item = np.argmax(design.Z, axis=1) if design.Z.shape[1] == len(indicators) else None
@@ -42,4 +42,4 @@ def aligned(result, values, newdata: pd.DataFrame | None, name: str = "predictio
         return pd.DataFrame(table, index=design.data_index, columns=indicators)
     full = np.full((len(design.data_index),) + values.shape[1:], np.nan)
     full[design.data_rows] = values
-    return _labelled(result, full, design.data_index, name)
+    return _labelled(result, full, design.data_index, name, columns)
