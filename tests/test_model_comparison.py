@@ -79,3 +79,25 @@ def test_wald_test_per_term_is_the_joint_test_of_its_columns(fits):
     assert tests.loc["C(period)", "chi2"] == pytest.approx(b @ np.linalg.solve(V, b), rel=1e-10)
     z = result.params["(Intercept)"] / result.se["(Intercept)"]
     assert tests.loc["(Intercept)", "chi2"] == pytest.approx(z ** 2, rel=1e-10)
+
+
+def test_parallel_bootstrap_gives_the_serial_replicates(fits):
+    """Replicate b uses child b of SeedSequence(seed): the same table whatever the number of processes."""
+    serial = fits["mixed"].bootstrap(n_boot=6, seed=11, progress=False)
+    parallel = fits["mixed"].bootstrap(n_boot=6, seed=11, n_jobs=2, progress=False)
+    assert serial.shape == (6 - serial.attrs["failed"], 5)
+    np.testing.assert_allclose(parallel.to_numpy(), serial.to_numpy(), rtol=1e-10)
+    assert parallel.attrs["failed"] == serial.attrs["failed"]
+    with pytest.raises(gllamm.GllammError, match="top level of a module"):
+        fits["mixed"].bootstrap(lambda r: r.params, n_boot=2, n_jobs=2)
+    with pytest.raises(gllamm.GllammError, match="n_jobs must be"):
+        fits["mixed"].bootstrap(n_boot=2, n_jobs=0)
+
+
+def test_bootstrap_intervals_are_percentiles_of_the_replicates(fits):
+    result = fits["mixed"]
+    intervals = result.conf_int(method="bootstrap", n_boot=20, seed=3)
+    replicates = result.bootstrap(n_boot=20, seed=3, progress=False)
+    np.testing.assert_allclose(intervals["lower"], replicates.quantile(0.025), rtol=1e-12)
+    np.testing.assert_allclose(intervals["upper"], replicates.quantile(0.975), rtol=1e-12)
+    assert intervals.attrs["n_boot"] == 20 and list(intervals.index) == list(result.params.index)

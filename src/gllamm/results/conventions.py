@@ -47,21 +47,27 @@ class ConventionalNames:
         """Covariance matrix of the reported parameters (``vcov``), J (-H)^-1 J'."""
         return self.vcov
 
-    def conf_int(self, level: float = 0.95, method: str = "wald", sd: bool = False) -> pd.DataFrame:
+    def conf_int(self, level: float = 0.95, method: str = "wald", sd: bool = False, n_boot: int = 200, seed=None,
+                 n_jobs: int = 1) -> pd.DataFrame:
         """Confidence intervals (columns lower, upper) of every reported parameter.
 
         method="wald": estimate -+ z_(1+level)/2 SE ([0, upper) for variances on the boundary);
         method="profile": the values c with 2 (l_hat - max{l : psi = c}) <= chi2_1(level) (lme4's
         confint(method="profile"); gllamm.results.profile), with ``sd=True`` for the SDs and correlations of the
-        variance components in place of variances and covariances, as lme4 reports them."""
+        variance components in place of variances and covariances, as lme4 reports them; method="bootstrap":
+        percentiles of ``n_boot`` parametric bootstrap replicates (``seed``, ``n_jobs`` processes)."""
         if method == "profile":
             from .profile import profile_intervals
 
             return profile_intervals(self, level, sd=sd)
+        if method == "bootstrap":
+            from .bootstrap import bootstrap_intervals
+
+            return bootstrap_intervals(self, level, n_boot, seed, n_jobs)
         if method != "wald":
             raise GllammError(f"conf_int(method='{method}') is not available; method='wald' gives Wald intervals, "
-                              "method='profile' profile-likelihood intervals, and bootstrap() gives replicates "
-                              "to take percentiles from.")
+                              "method='profile' profile-likelihood intervals and method='bootstrap' percentile "
+                              "intervals of parametric bootstrap replicates.")
         if sd:
             raise GllammError("sd=True is for method='profile' (Wald intervals of SDs are the variances' on "
                               "another scale only approximately); use method='profile'.")

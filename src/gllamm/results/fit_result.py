@@ -270,11 +270,12 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
 
         return refit(self, data, **changes)
 
-    def bootstrap(self, statistic=None, n_boot: int = 100, seed=None) -> pd.DataFrame:
-        """Parametric bootstrap replicates of ``statistic`` (default: the parameters)."""
-        from .simulate import bootstrap
+    def bootstrap(self, statistic=None, n_boot: int = 100, seed=None, n_jobs: int = 1, progress=None) -> pd.DataFrame:
+        """Parametric bootstrap replicates of ``statistic`` (default: the parameters), in ``n_jobs`` processes with
+        a progress bar (gllamm.results.bootstrap); failed refits are counted in ``.attrs["failed"]``."""
+        from .bootstrap import bootstrap
 
-        return bootstrap(self, statistic, n_boot, seed)
+        return bootstrap(self, statistic, n_boot, seed, n_jobs, progress)
 
     def save(self, path):
         """Save to a file readable by gllamm.load (no pickles)."""

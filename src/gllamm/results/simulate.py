@@ -289,30 +289,3 @@ def refit(result, frame: pd.DataFrame, **changes):
                    level_weights=design.level_weights_argument)
     options.update(changes)
     return result.model.refit(frame, options)
-
-
-def bootstrap(result, statistic=None, n_boot: int = 100, seed=None) -> pd.DataFrame:
-    """Parametric bootstrap: simulate from the fit, refit (starting at the estimates), apply statistic.
-
-    statistic: function FitResult -> array-like or Series (default: the parameters).
-    Returns one row per replicate (non-converged refits are dropped and counted in .attrs).
-    """
-    import warnings
-
-    from ..errors import ConvergenceWarning
-
-    statistic = statistic or (lambda r: r.params)
-    rng = np.random.default_rng(seed)
-    rows, failed = [], 0
-    for _ in range(n_boot):
-        frame = simulate(result, seed=rng)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            fit = refit(result, frame, start=result)
-        if not fit.converged:
-            failed += 1
-            continue
-        rows.append(pd.Series(statistic(fit)))
-    out = pd.DataFrame(rows).reset_index(drop=True)
-    out.attrs["failed"] = failed
-    return out

@@ -1,0 +1,145 @@
+"""Parametric bootstrap: data simulated from the fit, the model refitted to each (from the estimates), a statistic
+of every refit; serially or in parallel processes, with a progress bar; and percentile intervals from it.
+
+Replicate b draws its data from its own random stream, child b of numpy's SeedSequence(seed), so the replicates do
+not depend on how they are shared among processes: n_jobs=1 and n_jobs=2 give the same table. Worker processes
+read the fit from a saved file (gllamm.load: nothing in it is executed) and return the statistics; a refit that
+does not converge (or fails) is left out and counted in ``.attrs["failed"]``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConvergenceWarning, GllammError
+
+
+def _replicate(result, seed_sequence, statistic):
+    """(statistic of the refit to data simulated with this replicate's stream) or None when it fails."""
+    from .simulate import refit, simulate
+
+    frame = simulate(result, seed=np.random.default_rng(seed_sequence))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            fit = refit(result, frame, start=result)
+        except (GllammError, np.linalg.LinAlgError, FloatingPointError):
+            return None
+    return pd.Series(statistic(fit)) if fit.converged else None
+
+
+def _params(fit):
+    return fit.params
+
+
+def _worker(path: str, seeds: list, statistic):
+    """Replicates ``seeds`` [(b, SeedSequence)] of the fit saved at ``path`` (run in a worker process)."""
+    from ..loading import load
+
+    result = load(path)
+    return [(b, _replicate(result, seed, statistic)) for b, seed in seeds]
+
+
+def _progress(total: int, progress):
+    """A tqdm progress bar (None when turned off: progress=False, or by default when stderr is not a terminal)."""
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="bootstrap", unit="refit")
+
+
+def bootstrap(result, statistic=None, n_boot: int = 100, seed=None, n_jobs: int = 1, progress=None) -> pd.DataFrame:
+    """Parametric bootstrap replicates of ``statistic`` (FitResult -> array-like or Series; default the parameters):
+    one row per converged replicate, in replicate order; ``.attrs["failed"]`` counts the others. ``n_jobs``
+    processes share the replicates (the statistic must then be a module-level function, which can be sent to
+    them); ``progress`` shows a progress bar (default: when stderr is a terminal)."""
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise GllammError(f"n_boot must be a positive whole number of replicates; got {n_boot!r}.")
+    if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+        raise GllammError(f"n_jobs must be a positive number of processes (or -1: one per core); got {n_jobs!r}.")
+    n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+    statistic = statistic or _params
+    seeds = list(enumerate(np.random.SeedSequence(seed).spawn(n_boot)))
+    bar = _progress(n_boot, progress)
+    try:
+        outcomes = _serial(result, seeds, statistic, bar) if n_jobs == 1 or n_boot == 1 else \
+            _parallel(result, seeds, statistic, min(n_jobs, n_boot), bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    rows = [value for _, value in sorted(outcomes, key=lambda pair: pair[0]) if value is not None]
+    out = pd.DataFrame(rows).reset_index(drop=True)
+    out.attrs["failed"] = sum(value is None for _, value in outcomes)
+    out.attrs["n_boot"] = n_boot
+    return out
+
+
+def _serial(result, seeds, statistic, bar) -> list:
+    outcomes = []
+    for b, seed in seeds:
+        outcomes.append((b, _replicate(result, seed, statistic)))
+        if bar is not None:
+            bar.update(1)
+    return outcomes
+
+
+def _parallel(result, seeds, statistic, n_jobs: int, bar) -> list:
+    """The replicates in ``n_jobs`` spawned processes, in batches of a few replicates each."""
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        pickle.dumps(statistic)
+    except Exception as error:  # (a lambda or a local function)
+        raise GllammError(f"With n_jobs > 1 the statistic is sent to other processes, so it must be a function defined "
+                          f"at the top level of a module (not a lambda or a nested function): {error}. Use n_jobs=1 "
+                          "for other statistics.") from None
+    batch = max(1, min(8, len(seeds) // (4 * n_jobs)))
+    batches = [seeds[i:i + batch] for i in range(0, len(seeds), batch)]
+    outcomes = []
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "fit.gllamm")
+        result.save(path)
+        context = multiprocessing.get_context("spawn")  # (JAX's threads do not survive fork)
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
+            futures = [pool.submit(_worker, path, part, statistic) for part in batches]
+            try:
+                for future in as_completed(futures):
+                    done = future.result()
+                    outcomes.extend(done)
+                    if bar is not None:
+                        bar.update(len(done))
+            except BrokenProcessPool:
+                raise GllammError("A bootstrap worker process stopped. Worker processes start by importing the script "
+                                  "that runs them: in a script, put the code that fits and bootstraps under "
+                                  "'if __name__ == \"__main__\":' (Python's rule for process pools), or use "
+                                  "n_jobs=1.") from None
+    return outcomes
+
+
+def bootstrap_intervals(result, level: float = 0.95, n_boot: int = 200, seed=None, n_jobs: int = 1,
+                        progress=None) -> pd.DataFrame:
+    """Percentile intervals (lower, upper) of every reported parameter: the (1 - level)/2 and (1 + level)/2
+    quantiles of ``n_boot`` parametric bootstrap replicates (``.attrs`` holds n_boot and the failed count)."""
+    if not 0 < level < 1:
+        raise GllammError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
+    replicates = bootstrap(result, None, n_boot, seed, n_jobs, progress)
+    if len(replicates) < 2:
+        raise GllammError(f"Only {len(replicates)} of {n_boot} bootstrap refits converged; no interval can be taken "
+                          "from them.")
+    tail = (1 - level) / 2
+    out = pd.DataFrame({"lower": replicates.quantile(tail), "upper": replicates.quantile(1 - tail)})
+    out = out.reindex(result.params.index)
+    out.attrs.update(n_boot=n_boot, failed=replicates.attrs["failed"])
+    return out
