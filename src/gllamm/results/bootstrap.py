@@ -3,15 +3,14 @@ of every refit; serially or in parallel processes, with a progress bar; and perc
 
 Replicate b draws its data from its own random stream, child b of numpy's SeedSequence(seed), so the replicates do
 not depend on how they are shared among processes: n_jobs=1 and n_jobs=2 give the same table. Worker processes
-read the fit from a saved file (gllamm.load: nothing in it is executed) and return the statistics; a refit that
-does not converge (or fails) is left out and counted in ``.attrs["failed"]``.
+(spawned by this one) receive the fit through their pipe and return the statistics; a refit that does not converge
+(or fails) is left out and counted in ``.attrs["failed"]``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import warnings
 
 import numpy as np
@@ -38,11 +37,8 @@ def _params(fit):
     return fit.params
 
 
-def _worker(path: str, seeds: list, statistic):
-    """Replicates ``seeds`` [(b, SeedSequence)] of the fit saved at ``path`` (run in a worker process)."""
-    from ..loading import load
-
-    result = load(path)
+def _worker(result, seeds: list, statistic):
+    """Replicates ``seeds`` [(b, SeedSequence)] of the fit (run in a worker process)."""
     return [(b, _replicate(result, seed, statistic)) for b, seed in seeds]
 
 
@@ -108,23 +104,20 @@ def _parallel(result, seeds, statistic, n_jobs: int, bar) -> list:
     batch = max(1, min(8, len(seeds) // (4 * n_jobs)))
     batches = [seeds[i:i + batch] for i in range(0, len(seeds), batch)]
     outcomes = []
-    with tempfile.TemporaryDirectory() as directory:
-        path = os.path.join(directory, "fit.gllamm")
-        result.save(path)
-        context = multiprocessing.get_context("spawn")  # (JAX's threads do not survive fork)
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-            futures = [pool.submit(_worker, path, part, statistic) for part in batches]
-            try:
-                for future in as_completed(futures):
-                    done = future.result()
-                    outcomes.extend(done)
-                    if bar is not None:
-                        bar.update(len(done))
-            except BrokenProcessPool:
-                raise GllammError("A bootstrap worker process stopped. Worker processes start by importing the script "
-                                  "that runs them: in a script, put the code that fits and bootstraps under "
-                                  "'if __name__ == \"__main__\":' (Python's rule for process pools), or use "
-                                  "n_jobs=1.") from None
+    context = multiprocessing.get_context("spawn")  # (JAX's threads do not survive fork)
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
+        futures = [pool.submit(_worker, result, part, statistic) for part in batches]
+        try:
+            for future in as_completed(futures):
+                done = future.result()
+                outcomes.extend(done)
+                if bar is not None:
+                    bar.update(len(done))
+        except BrokenProcessPool:
+            raise GllammError("A bootstrap worker process stopped. Worker processes start by importing the script "
+                              "that runs them: in a script, put the code that fits and bootstraps under "
+                              "'if __name__ == \"__main__\":' (Python's rule for process pools), or use "
+                              "n_jobs=1.") from None
     return outcomes
 
 
