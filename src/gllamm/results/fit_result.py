@@ -301,8 +301,9 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
 
         return item_characteristic_curves(self, ax)
 
-    def summary(self) -> str:
-        """Text summary in the spirit of gllamm and lme4 output."""
+    def summary(self):
+        """Summary in the spirit of gllamm and lme4 output: a str (print it) that renders as HTML in notebooks and
+        has to_latex() and to_markdown() (gllamm.results.summary_object.Summary)."""
         from .summary import render_summary
 
         return render_summary(self)

@@ -17,8 +17,9 @@ _DISPERSION_LABELS = {"gamma": "Dispersion (1/shape)", "negbin": "Negative binom
                       "negbin1": "Negative binomial (NB1, Var = mu (1 + alpha))"}
 
 
-def render_summary(result) -> str:
-    """The text of FitResult.summary(): header, fixed effects, loadings/paths, variance components."""
+def render_summary(result):
+    """The text of FitResult.summary() (a Summary: a str with HTML, LaTeX and Markdown renderings): header, fixed
+    effects, loadings/paths, variance components."""
     table = result.table()
     lines = _header_lines(result) + [""] + _coefficient_lines(result, table) + _variance_lines(result) \
         + _class_lines(result, table) + _fit_measure_lines(result)
@@ -27,7 +28,9 @@ def render_summary(result) -> str:
         if member in _DISPERSION_LABELS:
             lines += ["", f"{_DISPERSION_LABELS[member]} {key}: {_fmt(float(result.params[key])).strip()} "
                           f"(SE {_fmt(float(result.se[key])).strip()})"]
-    return "\n".join(lines)
+    from .summary_object import Summary, summary_tables
+
+    return Summary("\n".join(lines), "\n".join(_header_lines(result)), summary_tables(result))
 
 
 def _header_lines(result) -> list[str]:
