@@ -108,7 +108,7 @@ def test_post_estimation_for_nested_levels(three_level, tmp_path):
     x, w = np.polynomial.hermite.hermgauss(60)
     u, w = np.sqrt(2) * x, w / np.sqrt(np.pi)
     s2, s3 = np.sqrt(result.params["var((Intercept)|mom)"]), np.sqrt(result.params["var((Intercept)|comm)"])
-    eta = result.predict(type="linear")[:5]
+    eta = result.predict(type="linear").to_numpy()[:5]  # (a Series on the data's index)
     grid = eta[:, None, None] + s2 * u[None, :, None] + s3 * u[None, None, :]
     direct = np.einsum("m,n,imn->i", w, w, 1 / (1 + np.exp(-grid)))
     np.testing.assert_allclose(result.predict(latent="marginal")[:5], direct, atol=1e-6)

@@ -1,6 +1,7 @@
-"""Predictions put back on the user's rows: a pandas Series (or a DataFrame of category probabilities, or of
-indicators for model syntax) with the index of the data frame given, NaN where a row was dropped from the fit
-(a missing value) or has a missing covariate in new data."""
+"""Predictions put back on the user's rows: a pandas Series (or a DataFrame of category probabilities) with the
+index of the data frame given, NaN where a row was dropped from the fit (a missing value) or has a missing
+covariate in new data. Models written in model syntax keep one value per (unit, indicator) row, in the stacked
+order of the fit."""
 
 from __future__ import annotations
 
@@ -32,14 +33,8 @@ def aligned(result, values, newdata: pd.DataFrame | None, name: str = "predictio
         return original
     if design.data_rows is None or design.choice is not None or values.shape[0] != len(design.data_rows):
         return original
-    if design.fixed_model_spec is None and values.ndim == 1:  # model syntax: units x indicators
-        indicators = design.response_name.split(", ")
-        item = np.argmax(design.Z, axis=1) if design.Z.shape[1] == len(indicators) else None
-        if item is None:
-            return values
-        table = np.full((len(design.data_index), len(indicators)), np.nan)
-        table[design.data_rows, item] = values
-        return pd.DataFrame(table, index=design.data_index, columns=indicators)
+    if design.fixed_model_spec is None:  # model syntax: one value per (unit, indicator) row, stacked
+        return original
     full = np.full((len(design.data_index),) + values.shape[1:], np.nan)
     full[design.data_rows] = values
     return _labelled(result, full, design.data_index, name, columns)

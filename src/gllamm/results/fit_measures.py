@@ -219,7 +219,9 @@ def _group_reason(result) -> str | None:
 
 def _implied_means(result) -> dict:
     """Model-implied mean of every indicator (intercept plus loadings times the latent means)."""
-    mean = np.asarray(result.predict(latent="zero"))
+    from .predictions import predict
+
+    mean = np.asarray(predict(result, None, latent="zero"))
     item = np.argmax(result.design.Z, axis=1)
     names = result.design.response_name.split(", ")
     return {name: float(mean[item == j][0]) for j, name in enumerate(names) if np.any(item == j)}

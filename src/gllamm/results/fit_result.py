@@ -229,6 +229,15 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
 
         return aligned(self, predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip), newdata)
 
+    def marginal_effects(self, variables=None, at: dict | None = None, latent: str = "marginal", level: float = 0.95,
+                         nip: int = 40) -> pd.DataFrame:
+        """Average marginal effects of numeric covariates (dY/dX) and contrasts of categorical ones (level - first
+        level) on the predicted mean, population-averaged (latent="marginal") or at the latent variables' mean
+        ("zero"), with delta-method SEs (Stata's margins, dydx(); gllamm.results.marginal_effects)."""
+        from .marginal_effects import marginal_effects
+
+        return marginal_effects(self, variables, at, latent, level, nip)
+
     def get_prediction(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
                        offset=None, nip: int = 40, level: float = 0.95) -> pd.DataFrame:
         """predict(..., se=True) (statsmodels' name): mean, se, lower, upper per row."""
