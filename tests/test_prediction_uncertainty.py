@@ -80,3 +80,27 @@ def test_unsupported_standard_errors_say_what_to_do():
     result = gllamm.fit("visual =~ x1 + x2 + x3", data)
     with pytest.raises(gllamm.GllammError, match="model syntax.*bootstrap"):
         result.predict(se=True)
+
+
+def test_posterior_mean_of_the_mean_is_gllapreds_mu(contraception):
+    """latent='posterior' = E[expit(x'b + u) | y_j] (gllapred, mu), checked by brute force on a fine grid of the
+    random intercept for three districts; latent='eb' plugs E[u | y_j] in instead and differs."""
+    result, data = contraception
+    posterior = result.predict(latent="posterior")
+    eb = result.predict(latent="eb")
+    frame = data.iloc[5:].copy()
+    beta, sd = result.fixed_effects.to_numpy(), np.sqrt(result.params["var((Intercept)|district)"])
+    eta = result.design.X @ beta
+    grid = np.linspace(-8 * sd, 8 * sd, 4001)
+    log_prior = -0.5 * (grid / sd) ** 2
+    for district in frame.district.unique()[:3]:
+        rows = np.flatnonzero(frame.district.to_numpy() == district)
+        y = frame.use.to_numpy()[rows]
+        p = special.expit(eta[rows, None] + grid[None, :])
+        log_post = log_prior + np.sum(np.where(y[:, None] == 1, np.log(p), np.log1p(-p)), axis=0)
+        weight = np.exp(log_post - log_post.max())
+        weight /= weight.sum()
+        np.testing.assert_allclose(posterior.iloc[5:].to_numpy()[rows], p @ weight, rtol=2e-6)
+    assert np.abs(posterior - eb).max() > 1e-3
+    with pytest.raises(gllamm.GllammError, match="leave out newdata"):
+        result.predict(data.iloc[:3], latent="posterior")

@@ -215,8 +215,9 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
         """Predictions on the rows of the data (the fitted data, or ``newdata``) as a Series on its index, NaN for
         dropped rows (see gllamm.results.aligned_predictions). type "linear" (lme4: "link"), "mean" ("response"),
         "probability" (ordinal and nominal: a DataFrame), for zero-inflated counts "count" and "zero"; the latent
-        variables at 0 (the default: predictions for a typical cluster), at their EB means ("eb"), or integrated out
-        ("marginal": population-averaged). ``se=True``: a DataFrame mean, se, lower, upper by the delta method
+        variables at 0 (the default: predictions for a typical cluster), at their EB means ("eb": h(E[eta | y])),
+        integrated over their posterior ("posterior": E[h(eta) | y], gllamm's gllapred, mu) or over their
+        distribution ("marginal": population-averaged). ``se=True``: a DataFrame mean, se, lower, upper by the delta method
         (gllamm.results.prediction_uncertainty)."""
         from .aligned_predictions import aligned
 
@@ -225,6 +226,15 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
 
             frame = prediction_frame(self, newdata, type, latent, offset, nip, level)
             return aligned(self, frame.to_numpy(), newdata).set_axis(list(frame.columns), axis=1)
+        if latent == "posterior":  # E[h(eta) | y]: the posterior mean of the mean (gllapred, mu)
+            from .posterior_response_mean import posterior_response_means
+
+            if newdata is not None or type not in ("mean", "response"):
+                from ..errors import GllammError
+
+                raise GllammError("latent='posterior' is the posterior mean of the fitted rows' means given their "
+                                  "clusters' responses: leave out newdata and use type='mean'.")
+            return aligned(self, posterior_response_means(self), None)
         from .predictions import predict
 
         return aligned(self, predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip), newdata)
