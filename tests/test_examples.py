@@ -126,3 +126,14 @@ def test_measurement_invariance_example_runs_the_four_steps(capsys):
     fits = example["main"]()
     assert [f.n_params for f in fits.values()] == [60, 54, 48, 39]
     assert "scalar" in capsys.readouterr().out
+
+
+def test_comparing_models_example(tmp_path, capsys):
+    example = runpy.run_path(str(EXAMPLES / "comparing_models.py"))
+    output = tmp_path / "intervals.png"
+    glm, glmm, null, intervals = example["main"](output, n_boot=20)
+    text = capsys.readouterr().out
+    assert "chi-bar-square: var((Intercept)|herd) tested at 0" in text and "Pr(>Chisq)" in text
+    assert output.exists() and output.stat().st_size > 5_000
+    profile = intervals["profile"]
+    assert (profile["lower"] < glmm.params).all() and (glmm.params < profile["upper"]).all()
