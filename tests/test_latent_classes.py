@@ -452,3 +452,17 @@ def test_predictions_with_classes_over_a_normal_level():
     eb_group = res.empirical_bayes()["(Intercept)"].to_numpy()
     expected = expit(eta0 + (posterior @ e)[school] + eb_group[group])
     np.testing.assert_allclose(res.predict(latent="eb"), expected, atol=1e-10)
+
+
+def test_starts_in_parallel_processes_give_the_serial_runs():
+    """n_jobs=2 shares the starts between two processes: the same runs, the same chosen fit."""
+    data = gllamm.datasets.load("lsat7")
+    model = "theta =~ Q1 + Q2 + Q3 + Q4 + Q5"
+    serial = gllamm.fit(model, data, family="binomial", classes=2, starts=4)
+    parallel = gllamm.fit(model, data, family="binomial", classes=2, starts=4, n_jobs=2)
+    np.testing.assert_allclose(np.asarray(parallel.theta), np.asarray(serial.theta), rtol=1e-10)
+    assert parallel.starts.equals(serial.starts)
+    with pytest.raises(gllamm.GllammError, match="random starts of latent class models"):
+        gllamm.fit(model, data, family="binomial", n_jobs=2)
+    with pytest.raises(gllamm.GllammError, match="n_jobs must be a positive number"):
+        gllamm.fit(model, data, family="binomial", classes=2, n_jobs=0)

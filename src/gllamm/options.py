@@ -79,7 +79,7 @@ class ModelOptions:
 class EstimationOptions:
     """``method`` ("adaptive", "laplace" or "ghq") with ``nip`` points per latent dimension, ``start`` (a FitResult or
     theta; with ``max_iter=0`` only evaluated), ``fix`` and ``equal`` constraints, ``max_iter``, ``tol`` (the Newton
-    decrement at convergence), ``information`` ("observed" or "expected"), ``starts`` and ``seed`` of class models,
+    decrement at convergence), ``information`` ("observed" or "expected"), ``starts``, ``seed`` and ``n_jobs`` (processes) of class models,
     ``verbose``; ``reml`` (Gaussian identity-link mixed models) maximises the restricted likelihood."""
 
     method: str | None = None  # None: adaptive quadrature (Laplace for crossed factors)
@@ -91,6 +91,7 @@ class EstimationOptions:
     tol: float = 1e-8
     information: str | None = None
     starts: int | None = None
+    n_jobs: int = 1  # processes the starts of latent class models are shared among
     seed: int | None = 0
     verbose: bool = False
     reml: bool = False
@@ -105,6 +106,7 @@ class EstimationOptions:
         if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not np.isfinite(tol) or tol <= 0:
             raise GllammError(f"tol must be a positive number (the Newton decrement at convergence, default 1e-8); "
                               f"got {tol!r}.")
+        check_n_jobs(self.n_jobs)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise GllammError(f"seed must be a whole number (or None for a fresh one); got {seed!r}.")
         if self.method is not None:
@@ -122,6 +124,15 @@ class ScaleOptions:
 GROUPS = (DataOptions, ModelOptions, EstimationOptions, ScaleOptions)
 OPTION_NAMES = tuple(f.name for group in (ModelOptions, EstimationOptions, DataOptions, ScaleOptions)
                      for f in fields(group))
+
+
+def check_n_jobs(n_jobs) -> int:
+    """n_jobs as a number of processes (-1: one per core)."""
+    import os
+
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+        raise GllammError(f"n_jobs must be a positive number of processes (or -1: one per core); got {n_jobs!r}.")
+    return (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
 
 
 def split_options(options: dict) -> tuple[DataOptions, ModelOptions, EstimationOptions, ScaleOptions]:

@@ -173,13 +173,15 @@ def class_integration(spec, method: str, nip: int | None) -> Integration:
 
 def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known_class, starts, seed, fix, equal,
                 start, max_iter, tol, verbose, options, method: str = "adaptive", nip: int | None = None,
-                devices: int | None = None, chunk_size: int | None = None):
+                devices: int | None = None, chunk_size: int | None = None, n_jobs: int = 1):
     """Fit the model with a discrete latent variable of ``classes`` classes (or by NPML).
 
-    devices / chunk_size: as in ``fit`` (clusters in parts over devices and processes; not for NPML).
+    devices / chunk_size: as in ``fit`` (clusters in parts over devices and processes; not for NPML); n_jobs:
+    processes the starts are shared among (estimate/parallel_starts.py).
     """
     from .iterations import (constrained_start, distinct_clusters, fitting_arrays, layout_for, layout_options,
                              maximize_likelihood)
+    from .parallel_starts import start_runs
     from ..results.construction import make_result
 
     classes, target = class_request(classes)
@@ -202,14 +204,8 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     layout = layout_for(table, integration, design, devices, chunk_size, top_keys)
     candidates = _candidates(spec, design, table, layout, start, starts, seed)
     fit_data = None if layout is not None else fitting_arrays(design, integration)  # (equal clusters as one)
-    runs = []
-    for theta0 in candidates:
-        theta0 = constrained_start(constraints, theta0, fix, equal)
-        try:
-            runs.append(maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints,
-                                            layout=layout, data=fit_data))
-        except (FloatingPointError, np.linalg.LinAlgError) as error:  # a hopeless start: recorded, not fatal
-            runs.append(error)
+    runs = start_runs(table, integration, design, [constrained_start(constraints, t, fix, equal) for t in candidates],
+                      max_iter, tol, verbose, constraints, layout, fit_data, n_jobs)
     finished = [r for r in runs if not isinstance(r, Exception) and np.isfinite(r.loglik)]
     if not finished:
         raise GllammError(f"No starting value gave a finite log-likelihood ({runs[0]}).")

@@ -40,6 +40,9 @@ def fit_model(model, estimation, scale):
         return _fit_classes(model, e, scale, fix, equal)
     if e.starts is not None:
         raise GllammError("starts= is for models with latent classes; give classes= as well.")
+    if e.n_jobs != 1:
+        raise GllammError("n_jobs= runs the random starts of latent class models (classes=) in parallel processes; "
+                          "for a bootstrap in parallel use result.bootstrap(n_jobs=...).")
     spec, design = model.spec, model.design
     integration = choose_integration(spec, design, e.method, e.nip, e.reml)
     table = ParameterTable(spec)
@@ -100,7 +103,7 @@ def _fit_classes(model, e, scale, fix, equal):
                          known_class=m.known_class, starts=e.starts, seed=e.seed, fix=fix, equal=equal, start=e.start,
                          max_iter=e.max_iter, tol=e.tol, verbose=e.verbose, options=options,
                          method=e.method or "adaptive",
-                         nip=e.nip, devices=scale.devices, chunk_size=scale.chunk_size)
+                         nip=e.nip, devices=scale.devices, chunk_size=scale.chunk_size, n_jobs=e.n_jobs)
     return replace(result, model=model)
 
 

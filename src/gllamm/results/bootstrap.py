@@ -9,7 +9,6 @@ not depend on how they are shared among processes: n_jobs=1 and n_jobs=2 give th
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 
@@ -60,9 +59,9 @@ def bootstrap(result, statistic=None, n_boot: int = 100, seed=None, n_jobs: int 
     them); ``progress`` shows a progress bar (default: when stderr is a terminal)."""
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise GllammError(f"n_boot must be a positive whole number of replicates; got {n_boot!r}.")
-    if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
-        raise GllammError(f"n_jobs must be a positive number of processes (or -1: one per core); got {n_jobs!r}.")
-    n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+    from ..options import check_n_jobs
+
+    n_jobs = check_n_jobs(n_jobs)
     statistic = statistic or _params
     seeds = list(enumerate(np.random.SeedSequence(seed).spawn(n_boot)))
     bar = _progress(n_boot, progress)
