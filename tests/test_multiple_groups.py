@@ -140,3 +140,27 @@ def test_the_standardized_solution_of_groups_equals_lavaans(fits):
         assert float(match["std.all"].iloc[0]) == pytest.approx(row["std.all"], abs=2e-3), (lhs, row["op"], rhs)
         checked += 1
     assert checked == 66  # (per group: 9 loadings, 9 residual variances, 6 latent (co)variances, 9 intercepts)
+
+
+@pytest.mark.parametrize("case", ["equal", "fixed"])
+def test_group_specific_modifiers_equal_lavaans(case):
+    """c(a, a)*x2 and c(0.5, NA)*x2 in a two-school CFA (tests/reference/group_labels.json, made by
+    tests/reference/r/group_labels.R: cfa(model, data = hs, group = "school", meanstructure = TRUE))."""
+    reference = json.loads((REFERENCE / "group_labels.json").read_text())[case]
+    result = gllamm.fit(reference["model"], gllamm.datasets.load("holzinger"), group="school")
+    assert result.loglik == pytest.approx(reference["loglik"], abs=1e-5)
+    assert result.n_params == reference["npar"]
+    for row in reference["x2_loading"]:
+        name = f"visual.g{row['group']}=~x2.g{row['group']}"
+        if row["se"] == 0:
+            assert name not in result.params.index or result.params[name] == pytest.approx(row["est"])
+        else:
+            assert result.params[name] == pytest.approx(row["est"], abs=1e-4)
+
+
+def test_group_specific_modifiers_need_one_per_group_and_group():
+    data = gllamm.datasets.load("holzinger")
+    with pytest.raises(gllamm.GllammError, match="gives 3 modifiers for 2 groups"):
+        gllamm.fit("visual =~ x1 + c(a, b, c)*x2 + x3", data, group="school")
+    with pytest.raises(gllamm.GllammError, match="add group="):
+        gllamm.fit("visual =~ x1 + c(a, b)*x2 + x3", data)

@@ -136,6 +136,10 @@ def _syntax_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOptions
                           "mapping by indicator names.")
     indicators = list(syntax.indicators)
     original = data
+    per_group = [f"c({', '.join(t.per_group)})*{t.name}" for st in syntax.statements for t in st.rhs if t.per_group]
+    if per_group and d.group is None:
+        raise GllammError(f"{per_group[0]} gives one modifier per group: add group= (the column of the groups), or "
+                          "write a single label, value or NA.")
     if d.group is not None:  # one model of every group's copies (syntax/multiple_groups.py)
         grouped_text, data, groups = grouped_model(syntax, data, d.group, m.group_equal)
         syntax = parse_model_syntax(grouped_text)

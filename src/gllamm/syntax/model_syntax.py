@@ -32,6 +32,7 @@ class Term:
     value: float | None = None
     free: bool = False
     label: str | None = None
+    per_group: tuple | None = None  # c(a1, a2)*x: one modifier per group (with group=; syntax/multiple_groups.py)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,13 @@ def _parse_term(raw: str, text: str, line_number: int, offset: int) -> Term:
         return Term(name, value=float(modifier))
     if _NAME.match(modifier):
         return Term(name, label=modifier)
-    raise _error(text, line_number, column, f"'{modifier}' is not a number, NA or a label")
+    per_group = re.fullmatch(r"c\((.*)\)", modifier)
+    if per_group:
+        parts = tuple(part.strip() for part in per_group.group(1).split(","))
+        if all(part.upper() == "NA" or _NUMBER.match(part) or _NAME.match(part) for part in parts):
+            return Term(name, per_group=parts)
+    raise _error(text, line_number, column, f"'{modifier}' is not a number, NA, a label or c(...) of them (one per "
+                 "group)")
 
 
 def parse_model_syntax(text: str) -> ModelSyntax:

@@ -5,7 +5,8 @@ the group's number (``visual.g2``, ``x2.g2``; groups numbered in order of appear
 an indicator's copy holding its values in that group's units and missing elsewhere, and latent variables of
 different groups uncorrelated. A unit then has responses only on its own group's copies, and its likelihood is that
 of its group's model: the log-likelihood is the sum over groups, as in lavaan. Observed covariates keep their names.
-Labels in the syntax keep theirs, so a label shared by the groups' copies makes them equal (lavaan's rule).
+Labels in the syntax keep theirs, so a label shared by the groups' copies makes them equal (lavaan's rule);
+``c(a1, a2)*x2`` gives each group its own modifier (label, value or NA), as in lavaan.
 
 ``group_equal`` adds equality across groups by kind of parameter: "loadings", "intercepts", "residuals",
 "regressions", "thresholds" (by the parameter's name with the group numbers taken out); ``group_partial`` names
@@ -58,7 +59,7 @@ def grouped_model(syntax: ModelSyntax, data: pd.DataFrame, group: str, group_equ
         for name in indicators:
             frame[f"{name}.g{k}"] = data[name].where(member)
         for statement in syntax.statements:
-            lines.append(_renamed(statement.text, renamed, k))
+            lines.append(_renamed(_group_modifiers(statement.text, k, len(labels)), renamed, k))
         if "intercepts" in equal and k > 1 and "means" not in equal:  # latent means free beyond the first group
             frame[f"_mean.g{k}"] = 1.0
             lines += [f"{name}.g{k} ~ _mean.g{k}" for name in latent]
@@ -82,6 +83,19 @@ def _correlated_pairs(syntax: ModelSyntax, latent: list[str]) -> list[tuple[str,
     zero = {frozenset((s.lhs, t.name)) for s in syntax.statements if s.op == "~~" for t in s.rhs if t.value == 0}
     exogenous = [name for name in latent if name not in endogenous]
     return [(a, b) for i, a in enumerate(exogenous) for b in exogenous[i + 1:] if frozenset((a, b)) not in zero]
+
+
+def _group_modifiers(text: str, k: int, n_groups: int) -> str:
+    """A statement with every per-group modifier c(m_1, ..., m_G)*x replaced by group k's m_k*x (lavaan's
+    group-specific labels and values: c(a1, a2)*x2 labels x2's loading a1 in the first group, a2 in the second)."""
+    def pick(match):
+        parts = [part.strip() for part in match.group(1).split(",")]
+        if len(parts) != n_groups:
+            raise GllammError(f"'{match.group(0)}' gives {len(parts)} modifiers for {n_groups} groups: give one per "
+                              f"group, in the groups' order (order of appearance in the data), in:\n  {text}")
+        return f"{parts[k - 1]}*"
+
+    return re.sub(r"\bc\(([^()]*)\)\s*\*", pick, text)
 
 
 def _renamed(text: str, names: set, k: int) -> str:
