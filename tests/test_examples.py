@@ -128,6 +128,7 @@ def test_measurement_invariance_example_runs_the_four_steps(capsys):
     assert "scalar" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # 3 s: three fits, profiles and a bootstrap; CI runs it (python -m pytest -m slow)
 def test_comparing_models_example(tmp_path, capsys):
     example = runpy.run_path(str(EXAMPLES / "comparing_models.py"))
     output = tmp_path / "intervals.png"

@@ -454,6 +454,7 @@ def test_predictions_with_classes_over_a_normal_level():
     np.testing.assert_allclose(res.predict(latent="eb"), expected, atol=1e-10)
 
 
+@pytest.mark.slow  # 4 s: starts two processes; CI runs it (python -m pytest -m slow)
 def test_starts_in_parallel_processes_give_the_serial_runs():
     """n_jobs=2 shares the starts between two processes: the same runs, the same chosen fit."""
     data = gllamm.datasets.load("lsat7")

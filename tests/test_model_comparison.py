@@ -81,6 +81,7 @@ def test_wald_test_per_term_is_the_joint_test_of_its_columns(fits):
     assert tests.loc["(Intercept)", "chi2"] == pytest.approx(z ** 2, rel=1e-10)
 
 
+@pytest.mark.slow  # 3 s: starts two processes; CI runs it (python -m pytest -m slow)
 def test_parallel_bootstrap_gives_the_serial_replicates(fits):
     """Replicate b uses child b of SeedSequence(seed): the same table whatever the number of processes."""
     serial = fits["mixed"].bootstrap(n_boot=6, seed=11, progress=False)

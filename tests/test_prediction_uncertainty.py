@@ -39,6 +39,7 @@ def _draws(result, n=1000, seed=1):
     return rng.multivariate_normal(np.asarray(result.theta), result.theta_vcov, size=n)
 
 
+@pytest.mark.slow  # 6 s: 1,000 draws and a marginal Jacobian; CI runs it (python -m pytest -m slow)
 def test_standard_errors_match_a_parametric_simulation(contraception):
     result, data = contraception
     frame = result.predict(se=True).iloc[5:]

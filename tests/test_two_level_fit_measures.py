@@ -34,6 +34,7 @@ def two_level(reference):
     return gllamm.fit(reference["model"], gllamm.datasets.load("twolevel"), cluster="cluster")
 
 
+@pytest.mark.slow  # 5 s: a two-level fit; CI runs it (python -m pytest -m slow)
 def test_fit_measures_equal_lavaans(two_level, reference):
     measures, expected = two_level.fit_measures(), reference["fit"]
     assert abs(two_level.loglik - reference["loglik"]) < 1e-4
@@ -46,6 +47,7 @@ def test_fit_measures_equal_lavaans(two_level, reference):
     assert "within" in two_level.summary() and f"{measures['srmr_within']:.4f}" in two_level.summary()
 
 
+@pytest.mark.slow  # shares the two-level fit; CI runs it (python -m pytest -m slow)
 def test_level_srmr_from_lavaans_unrestricted_matrices(two_level, reference):
     within, between = implied_two_level(two_level, ITEMS)
     assert _correlation_rmr(np.array(reference["h1_within_cov"]), within) == \
