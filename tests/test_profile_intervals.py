@@ -21,9 +21,10 @@ LME4_NAMES = {".sig01": "sd((Intercept)|subject)", ".sig02": "cor((Intercept),da
               ".sig03": "sd(days|subject)", ".sigma": "sd(Residual)", "Days": "days"}
 
 
-def _assert_lme4s(intervals, reference: str, names: dict) -> None:
+def _assert_lme4s(intervals, reference: str, names: dict, case: str | None = None) -> None:
     """Every bound within 2e-3 of lme4's (5e-3 for SDs), the issue's acceptance."""
-    for row in load_reference(reference)["ci"]:
+    rows = load_reference(reference) if case is None else load_reference(reference)[case]
+    for row in rows["ci"]:
         name = names.get(row["name"], row["name"])
         tolerance = 5e-3 if name.startswith("sd(") else 2e-3
         assert intervals.loc[name, "lower"] == pytest.approx(row["lower"], abs=tolerance), name
@@ -68,3 +69,31 @@ def test_profile_options_are_checked(sleepstudy):
         sleepstudy.conf_int(sd=True)
     with pytest.raises(gllamm.GllammError, match="method='profile'"):
         sleepstudy.conf_int(method="bayes")
+
+
+def _nested_crossed(case: str) -> dict:
+    """tests/reference/nested_crossed_profile.json (tests/reference/r/nested_crossed_profile.R): lme4's profile
+    intervals of Penicillin (crossed plate x sample) and of three nested levels; .sig0k is the SD of the k-th term."""
+    reference = load_reference("nested_crossed_profile")[case]
+    names = {f".sig0{k}": f"sd((Intercept)|{term})" for k, term in enumerate(reference["terms"], start=1)}
+    return {**names, ".sigma": "sd(Residual)"}
+
+
+def test_crossed_profile_intervals_equal_lme4s():
+    result = gllamm.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", gllamm.datasets.load("penicillin"))
+    reference = load_reference("nested_crossed_profile")["penicillin"]
+    assert result.loglik == pytest.approx(reference["loglik"], abs=1e-6)
+    _assert_lme4s(result.conf_int(method="profile", sd=True), "nested_crossed_profile", _nested_crossed("penicillin"),
+                  case="penicillin")
+
+
+@pytest.mark.slow  # 13 s: three levels by adaptive quadrature at every profile point
+def test_nested_profile_intervals_equal_lme4s():
+    import pandas as pd
+
+    from reference_cases import REFERENCE_DIR
+
+    data = pd.read_csv(REFERENCE_DIR / "four_level.csv")
+    result = gllamm.fit("g ~ x + (1 | cls) + (1 | school) + (1 | district)", data)
+    _assert_lme4s(result.conf_int(method="profile", sd=True), "nested_crossed_profile", _nested_crossed("nested"),
+                  case="nested")
