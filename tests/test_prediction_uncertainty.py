@@ -105,3 +105,25 @@ def test_posterior_mean_of_the_mean_is_gllapreds_mu(contraception):
     assert np.abs(posterior - eb).max() > 1e-3
     with pytest.raises(gllamm.GllammError, match="leave out newdata"):
         result.predict(data.iloc[:3], latent="posterior")
+
+
+@pytest.mark.slow  # 4 s: a three-level Laplace fit
+def test_standard_errors_of_nested_and_crossed_models():
+    """The marginal mean integrates every level's effects (nested or crossed): it equals predict(latent='marginal')
+    (computed level by level by product rules); latent='zero' SEs are those of x'b."""
+    from reference_cases import REFERENCE_DIR
+
+    data = pd.read_csv(REFERENCE_DIR / "four_level.csv")
+    nested = gllamm.fit("y ~ x + (1 | cls) + (1 | school) + (1 | district)", data, family="binomial",
+                        method="laplace")
+    frame = nested.predict(se=True, latent="marginal")
+    np.testing.assert_allclose(frame["mean"], nested.predict(latent="marginal"), atol=1e-6)
+    new = nested.predict(data.iloc[:4], se=True, latent="marginal")
+    np.testing.assert_allclose(new.to_numpy(), frame.iloc[:4].to_numpy(), rtol=1e-10)
+    link = nested.get_prediction(type="link")
+    X, V = nested.design.X, nested.vcov.loc[["(Intercept)", "x"], ["(Intercept)", "x"]].to_numpy()
+    np.testing.assert_allclose(link["se"], np.sqrt(np.einsum("ij,jk,ik->i", X, V, X)), rtol=1e-10)
+    crossed = gllamm.fit("r2 ~ anger + male + (1 | id) + (1 | item)", gllamm.datasets.load("verbagg"),
+                         family="binomial")
+    np.testing.assert_allclose(crossed.predict(se=True, latent="marginal")["mean"],
+                               crossed.predict(latent="marginal"), atol=1e-5)

@@ -48,7 +48,8 @@ def _mean_function(result, latent: str, nip: int):
     from .prediction_uncertainty import _prediction_function
 
     def average(theta, X, Z, offset):
-        return _prediction_function(result, X, Z, offset, "mean", latent, nip)(theta).mean()
+        return _prediction_function(result, X, [Z] if result.spec.levels else [], offset, "mean", latent, nip)(
+            theta).mean()
 
     return average
 
@@ -71,7 +72,7 @@ def marginal_effects(result, variables=None, at: dict | None = None, latent: str
     from .predict import _design_for
 
     latent = check_choice("latent", latent, ("marginal", "zero"))
-    _check_supported(result, "mean")
+    _check_supported(result, "mean", nested_ok=False)
     frame = result.design.model_frame.copy()
     for column, value in (at or {}).items():
         if column not in frame:

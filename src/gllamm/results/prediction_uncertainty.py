@@ -2,10 +2,10 @@
 
 A prediction is a smooth function m_i(theta) of the parameters: the linear predictor eta_i = x_i' beta + o_i
 (+ the latent part at the EB values, held fixed, for latent="eb"), the conditional mean h(eta_i), or the marginal
-(population-averaged) mean
+(population-averaged) mean over the random effects of every level (nested or crossed), whose sum a_i'u is normal
+with variance |a_i|^2:
 
-    m_i(theta) = int h(eta_i + z_i' Lambda' eta) phi(eta; 0, Sigma(theta)) d eta
-               ~= sum_k w_k h(eta_i + z_i' Lambda' eta(sqrt(2) t_k))   (Gauss-Hermite, nip points per dimension).
+    m_i(theta) = int h(eta_i + |a_i| t) phi(t) dt  ~=  sum_k w_k h(eta_i + sqrt(2) |a_i| t_k)   (Gauss-Hermite).
 
 With J = d m / d theta (exact, JAX forward mode) and V the covariance of theta, se_i = sqrt(J_i V J_i').
 Intervals: for linear predictors and conditional means the interval of eta (eta -+ z se(eta)) mapped through h,
@@ -21,41 +21,39 @@ from scipy import stats
 from ..errors import GllammError
 
 
-def _check_supported(result, type: str) -> None:
+def _check_supported(result, type: str, nested_ok: bool = True) -> None:
     spec = result.spec
     reasons = []
-    if spec.crossed or len(spec.levels) > 1 or spec.discrete_level is not None:
-        reasons.append("crossed, nested or latent class models")
+    if spec.discrete_level is not None or (len(spec.levels) > 1 and not nested_ok):
+        reasons.append("latent class models" + ("" if nested_ok else " or several levels"))
     if type not in ("linear", "mean"):
         reasons.append(f"type='{type}'")
     if result.family.name not in ("gaussian", "binomial", "poisson", "gamma", "negbin", "negbin1") \
             or spec.zero_inflation_names or spec.scale_names:
         reasons.append(f"family '{result.family.name}' (or zero inflation / a modelled scale)")
-    if spec.levels and (spec.levels[0].covariate_paths or spec.levels[0].products):
-        reasons.append("latent variables regressed on covariates or interacting")
+    if any(level.covariate_paths or level.products or level.cross_paths or level.discrete for level in spec.levels):
+        reasons.append("latent variables regressed on covariates, on each other or interacting")
     if result.design.fixed_model_spec is None:
         reasons.append("models written in model syntax")
     if reasons:
-        raise GllammError("predict(se=True) is available for formula models with one level of random effects (or "
-                          "none) and mean predictions of Gaussian, binomial, Poisson, gamma or negative binomial "
-                          f"responses; not for {', '.join(reasons)}. Use result.bootstrap() for the uncertainty of "
-                          "other predictions.")
+        raise GllammError("predict(se=True) and marginal_effects() are available for formula models with random "
+                          "effects (any levels, nested or crossed) and mean predictions of Gaussian, binomial, "
+                          f"Poisson, gamma or negative binomial responses; not for {', '.join(reasons)}. Use "
+                          "result.bootstrap() for the uncertainty of other predictions.")
 
 
-def _prediction_function(result, X, Z, offset, type: str, latent: str, nip: int):
-    """theta -> the predictions (rows,) as a JAX function."""
+def _prediction_function(result, X, Z_levels, offset, type: str, latent: str, nip: int):
+    """theta -> the predictions (rows,) as a JAX function. A marginal mean integrates the rows' total random part
+    a_i'u (a_i = the rows' loadings on every level's standardised effects): normal with variance |a_i|^2, so
+    m_i = sum_k w_k h(eta_i + sqrt(2) |a_i| t_k) by 1-dimensional Gauss-Hermite quadrature."""
     import jax.numpy as jnp
 
-    from ..integrate import product_rule
-    from ..spec.latent_structure import latent_values
+    from ..spec.latent_structure import latent_structure
 
     table, link = result.table_spec, result.family.link
     marginal = latent == "marginal" and bool(result.spec.levels)
-    if marginal:
-        dim = result.spec.levels[0].dim
-        nodes, log_w = product_rule(nip, dim)
-        weights = jnp.asarray(np.exp(log_w) / np.pi ** (dim / 2))
-        nodes = jnp.asarray(np.sqrt(2.0) * nodes)
+    nodes, weights = np.polynomial.hermite.hermgauss(nip)
+    nodes, weights = jnp.asarray(np.sqrt(2.0) * nodes), jnp.asarray(weights / np.sqrt(np.pi))
 
     def predictions(theta):
         params = table.unpack(theta)
@@ -64,18 +62,36 @@ def _prediction_function(result, X, Z, offset, type: str, latent: str, nip: int)
             return eta
         if not marginal:
             return link.inverse(eta)
-        latent_at_nodes = latent_values(table, params, nodes)  # (nodes, q)
-        row_loadings = jnp.asarray(Z) @ params.loadings[0].T  # (rows, q)
-        return link.inverse(eta[:, None] + row_loadings @ latent_at_nodes.T) @ weights
+        variance = 0.0
+        for k, Z in enumerate(Z_levels):
+            loadings, _, ML = latent_structure(table, params, k)
+            a = jnp.asarray(Z) @ loadings.T @ ML  # (rows, q_k)
+            variance = variance + jnp.sum(a * a, axis=1)
+        return link.inverse(eta[:, None] + jnp.sqrt(variance)[:, None] * nodes[None, :]) @ weights
 
     return predictions
+
+
+def _rows(result, newdata, offset):
+    """X, the rows' Z of every level, and the offset of the fitted or new rows."""
+    from .predict import _design_for, _nested_rows
+
+    design, levels = result.design, result.spec.levels
+    X, Z, total_offset, _ = _design_for(result, newdata, offset)
+    if len(levels) <= 1:
+        return X, ([Z] if levels else []), total_offset
+    if newdata is None:
+        return X, list(design.Z_levels), total_offset
+    if result.spec.crossed:
+        raise GllammError("predict(newdata, se=True) of crossed models is not available yet; predict the fitted "
+                          "rows, or use result.bootstrap().")
+    return X, _nested_rows(result, newdata, offset)[1], total_offset
 
 
 def prediction_frame(result, newdata, type: str, latent: str, offset, nip: int, level: float) -> pd.DataFrame:
     """Columns mean (the prediction), se, lower, upper for every row (see the module docstring)."""
     import jax
 
-    from .predict import _design_for
     from .predictions import predict
 
     type = {"response": "mean", "link": "linear"}.get(type, type)
@@ -88,7 +104,7 @@ def prediction_frame(result, newdata, type: str, latent: str, offset, nip: int, 
 
         rows = np.asarray(complete_rows(result, newdata))
         newdata = newdata[rows]
-    X, Z, total_offset, _ = _design_for(result, newdata, offset)
+    X, Z, total_offset = _rows(result, newdata, offset)
     shift = 0.0
     if latent == "eb" and result.spec.levels:  # the EB part of the linear predictor, held at its value
         shift = np.asarray(predict(result, newdata, type="linear", latent="eb", offset=offset)) - \
