@@ -69,11 +69,22 @@ def test_link_scale_standard_errors_are_exact_for_linear_predictors(contraceptio
     np.testing.assert_allclose(frame["upper"] - frame["mean"], 1.959963984540054 * frame["se"], rtol=1e-10)
 
 
-def test_predictions_of_model_syntax_are_stacked_rows():
+def test_predictions_of_model_syntax_are_units_by_indicators():
     data = gllamm.datasets.load("holzinger")
-    result = gllamm.fit("visual =~ x1 + x2 + x3", data)
-    prediction = result.predict()
-    assert isinstance(prediction, np.ndarray) and prediction.shape == (3 * len(data),)
+    data.index = data.index + 100
+    data.loc[101, "x2"] = np.nan
+    with pytest.warns(gllamm.DataWarning, match="1 missing responses"):
+        result = gllamm.fit("visual =~ x1 + x2 + x3", data)
+    prediction = result.predict(latent="eb")
+    assert list(prediction.columns) == ["x1", "x2", "x3"] and prediction.index.equals(data.index)
+    assert np.isnan(prediction.loc[101, "x2"]) and prediction.drop(101).notna().all().all()
+    from gllamm.results.predictions import predict
+
+    values = prediction.to_numpy().ravel()
+    np.testing.assert_array_equal(np.sort(values[~np.isnan(values)]), np.sort(predict(result, None, latent="eb")))
+    with pytest.warns(gllamm.DataWarning):
+        new = result.predict(data.iloc[:3], latent="eb")
+    np.testing.assert_allclose(new.to_numpy(), prediction.iloc[:3].to_numpy(), rtol=1e-8)
 
 
 def test_unsupported_standard_errors_say_what_to_do():

@@ -213,7 +213,8 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
     def predict(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
                 offset=None, nip: int = 40, se: bool = False, level: float = 0.95):
         """Predictions on the rows of the data (the fitted data, or ``newdata``) as a Series on its index, NaN for
-        dropped rows (see gllamm.results.aligned_predictions). type "linear" (lme4: "link"), "mean" ("response"),
+        dropped rows (model syntax: a DataFrame of units x indicators; see gllamm.results.aligned_predictions).
+        type "linear" (lme4: "link"), "mean" ("response"),
         "probability" (ordinal and nominal: a DataFrame), for zero-inflated counts "count" and "zero"; the latent
         variables at 0 (the default: predictions for a typical cluster), at their EB means ("eb": h(E[eta | y])),
         integrated over their posterior ("posterior": E[h(eta) | y], gllamm's gllapred, mu) or over their
@@ -237,6 +238,11 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
             return aligned(self, posterior_response_means(self), None)
         from .predictions import predict
 
+        if newdata is not None and self.design.fixed_model_spec is None:  # model syntax: the new units' fit
+            from .predict import _syntax_newdata
+
+            scored = _syntax_newdata(self, newdata, latent)
+            return aligned(scored, predict(scored, None, type=type, latent=latent, offset=offset, nip=nip), None)
         return aligned(self, predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip), newdata)
 
     def marginal_effects(self, variables=None, at: dict | None = None, latent: str = "marginal", level: float = 0.95,
