@@ -54,3 +54,16 @@ def test_marginal_effects_at_values_and_bad_names(mixed):
         result.marginal_effects(variables="income")
     with pytest.raises(gllamm.GllammError, match="not a column the model uses"):
         result.marginal_effects(at={"income": 1})
+
+
+@pytest.mark.slow  # 4 s: a three-level Laplace fit
+def test_marginal_effects_of_nested_models_are_derivatives_of_predictions():
+    from reference_cases import REFERENCE_DIR
+
+    data = pd.read_csv(REFERENCE_DIR / "four_level.csv")
+    result = gllamm.fit("y ~ x + (1 | cls) + (1 | school) + (1 | district)", data, family="binomial", method="laplace")
+    effect = result.marginal_effects(variables="x")["estimate"].iloc[0]
+    h = 1e-3
+    up = result.predict(data.assign(x=data.x + h), latent="marginal").mean()
+    down = result.predict(data.assign(x=data.x - h), latent="marginal").mean()
+    assert effect == pytest.approx((up - down) / (2 * h), rel=1e-5)

@@ -47,9 +47,8 @@ def _mean_function(result, latent: str, nip: int):
     """(theta, X, Z, offset) -> mean over rows of the predicted means."""
     from .prediction_uncertainty import _prediction_function
 
-    def average(theta, X, Z, offset):
-        return _prediction_function(result, X, [Z] if result.spec.levels else [], offset, "mean", latent, nip)(
-            theta).mean()
+    def average(theta, X, Z_levels, offset):
+        return _prediction_function(result, X, Z_levels, offset, "mean", latent, nip)(theta).mean()
 
     return average
 
@@ -68,11 +67,13 @@ def marginal_effects(result, variables=None, at: dict | None = None, latent: str
     mean over the fitted rows (see the module docstring); ``at`` fixes covariates at values for every row."""
     import jax
 
-    from .prediction_uncertainty import _check_supported
-    from .predict import _design_for
+    from .prediction_uncertainty import _check_supported, _rows
 
     latent = check_choice("latent", latent, ("marginal", "zero"))
-    _check_supported(result, "mean", nested_ok=False)
+    _check_supported(result, "mean")
+    if result.spec.crossed:
+        raise GllammError("marginal_effects() of crossed models is not available yet (their rows' effects for "
+                          "changed covariates need the crossed design of new data); use predict() differences.")
     frame = result.design.model_frame.copy()
     for column, value in (at or {}).items():
         if column not in frame:
@@ -88,11 +89,11 @@ def marginal_effects(result, variables=None, at: dict | None = None, latent: str
         if _categorical(column):
             levels = list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) \
                 else sorted(column.unique())
-            designs = [_design_for(result, frame.assign(**{name: pd.Series([lv] * len(frame), index=frame.index,
-                                                                          dtype=column.dtype)}), offset)
+            designs = [_rows(result, frame.assign(**{name: pd.Series([lv] * len(frame), index=frame.index,
+                                                                    dtype=column.dtype)}), offset)
                        for lv in levels]
-            for lv, (X, Z, o, _) in zip(levels[1:], designs[1:]):
-                X0, Z0, o0, _ = designs[0]
+            for lv, (X, Z, o) in zip(levels[1:], designs[1:]):
+                X0, Z0, o0 = designs[0]
 
                 def contrast(t, X=X, Z=Z, o=o, X0=X0, Z0=Z0, o0=o0):
                     return average(t, X, Z, o) - average(t, X0, Z0, o0)
@@ -102,10 +103,10 @@ def marginal_effects(result, variables=None, at: dict | None = None, latent: str
             continue
         values = column.to_numpy(dtype=float)
         h = 1e-4 * max(float(np.std(values)), float(np.mean(np.abs(values))), 1.0)
-        X, Z, o, _ = _design_for(result, frame, offset)
-        Xp, Zp, _, _ = _design_for(result, frame.assign(**{name: values + h}), offset)
-        Xm, Zm, _, _ = _design_for(result, frame.assign(**{name: values - h}), offset)
-        dX, dZ = (Xp - Xm) / (2 * h), (Zp - Zm) / (2 * h)
+        X, Z, o = _rows(result, frame, offset)
+        Xp, Zp, _ = _rows(result, frame.assign(**{name: values + h}), offset)
+        Xm, Zm, _ = _rows(result, frame.assign(**{name: values - h}), offset)
+        dX, dZ = (Xp - Xm) / (2 * h), [(p - m) / (2 * h) for p, m in zip(Zp, Zm)]
 
         def slope(t, X=X, Z=Z, o=o, dX=dX, dZ=dZ):
             return jax.jvp(lambda A, B: average(t, A, B, o), (X, Z), (dX, dZ))[1]

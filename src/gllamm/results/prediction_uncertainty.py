@@ -21,11 +21,11 @@ from scipy import stats
 from ..errors import GllammError
 
 
-def _check_supported(result, type: str, nested_ok: bool = True) -> None:
+def _check_supported(result, type: str) -> None:
     spec = result.spec
     reasons = []
-    if spec.discrete_level is not None or (len(spec.levels) > 1 and not nested_ok):
-        reasons.append("latent class models" + ("" if nested_ok else " or several levels"))
+    if spec.discrete_level is not None:
+        reasons.append("latent class models")
     if type not in ("linear", "mean"):
         reasons.append(f"type='{type}'")
     if result.family.name not in ("gaussian", "binomial", "poisson", "gamma", "negbin", "negbin1") \

@@ -65,6 +65,9 @@ def _header_lines(result) -> list[str]:
                      "intervals are [0, upper)")
     if result.quadrature_check is not None:
         lines.append(f"  Quadrature:   {result.quadrature_check.describe()}")
+    if result.spec.levels and result.spec.discrete_level is None:
+        lines.append("  Predictions:  predict() sets the random effects / latent variables to their mean (0); "
+                     "latent='marginal' averages over them, 'eb'/'posterior' uses each cluster's posterior")
     return lines
 
 
