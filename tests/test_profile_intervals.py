@@ -97,3 +97,18 @@ def test_nested_profile_intervals_equal_lme4s():
     result = gllamm.fit("g ~ x + (1 | cls) + (1 | school) + (1 | district)", data)
     _assert_lme4s(result.conf_int(method="profile", sd=True), "nested_crossed_profile", _nested_crossed("nested"),
                   case="nested")
+
+
+@pytest.mark.slow  # 5 s: a latent class model profiled, then refitted twice
+def test_latent_class_profiles_reach_the_critical_value():
+    """Two latent classes of the LSAT items: refitting with a class-specific logit fixed at an end of its interval
+    lowers 2 log L by chi2_1(0.95); the class probabilities' intervals mirror each other (they sum to 1)."""
+    data = gllamm.datasets.load("lsat7")
+    model = "theta =~ Q1 + Q2 + Q3 + Q4 + Q5"
+    result = gllamm.fit(model, data, family="binomial", classes=2)
+    intervals = result.conf_int(method="profile")
+    for end in ("lower", "upper"):
+        fixed = gllamm.fit(model, data, family="binomial", classes=2,
+                           fix={"theta1:Q1": float(intervals.loc["theta1:Q1", end])})
+        assert 2 * (result.loglik - fixed.loglik) == pytest.approx(stats.chi2.ppf(0.95, 1), abs=1e-5)
+    np.testing.assert_allclose(intervals.loc["P(theta2)"].to_numpy()[::-1], 1 - intervals.loc["P(theta1)"], rtol=1e-6)

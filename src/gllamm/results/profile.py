@@ -165,9 +165,6 @@ def profile_intervals(result, level: float = 0.95, sd: bool = False) -> pd.DataF
     if not result.converged:
         raise GllammError("Profile intervals need a converged fit (the profile starts at the maximum); "
                           f"this fit did not converge: {result.message}")
-    if result.integration.classes:
-        raise GllammError("Profile intervals of latent class models are not available yet; use "
-                          "conf_int(method='wald') or conf_int(method='bootstrap').")
     quantile = float(stats.norm.ppf(0.5 + level / 2))
     likelihood = _Likelihood(result)
     phi_hat = likelihood.constraints.phi(np.asarray(result.theta))
