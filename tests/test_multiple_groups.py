@@ -164,3 +164,20 @@ def test_group_specific_modifiers_need_one_per_group_and_group():
         gllamm.fit("visual =~ x1 + c(a, b, c)*x2 + x3", data, group="school")
     with pytest.raises(gllamm.GllammError, match="add group="):
         gllamm.fit("visual =~ x1 + c(a, b)*x2 + x3", data)
+
+
+def test_refit_and_bootstrap_keep_the_constraints_once():
+    """A refit of a model with shared labels (or group_equal) implies its equalities again: they must not also be
+    passed on (a constraint given twice made the refit unidentified and every bootstrap replicate fail)."""
+    data = gllamm.datasets.load("holzinger")
+    labelled = gllamm.fit("visual =~ x1 + a*x2 + a*x3", data)
+    again = labelled.refit(data)
+    assert again.converged and again.n_params == labelled.n_params
+    assert again.loglik == pytest.approx(labelled.loglik, abs=1e-8)
+    grouped = gllamm.fit("visual =~ x1 + x2 + x3", data, group="school", group_equal=["loadings"])
+    again = grouped.refit(data)
+    assert again.converged and again.n_params == grouped.n_params
+    assert again.loglik == pytest.approx(grouped.loglik, abs=1e-8)
+    replicates = grouped.bootstrap(n_boot=3, seed=1, progress=False)  # simulated groups' copies -> one column each
+    assert replicates.attrs["failed"] == 0 and replicates.shape == (3, grouped.params.size)
+    assert (replicates["visual.g1=~x2.g1"] == replicates["visual.g2=~x2.g2"]).all()

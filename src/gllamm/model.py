@@ -10,9 +10,11 @@ shared by several parameters) and defined parameters (``ind := a*b``), kept on t
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .design import Design, build_design
@@ -71,11 +73,47 @@ class Model:
 
     def refit(self, data: pd.DataFrame, options: dict):
         """The same model text on other data (e.g. simulated), with ``options`` as ``gllamm.fit`` takes them."""
-        if self.data_options.group is not None:
-            raise GllammError("Refitting (refit, bootstrap) a multiple-group model is not available yet; fit the "
-                              "new data with gllamm.fit(..., group=...).")
+        options = _without_implied(self, options)
+        if self.data_options.group is not None:  # the groups' copies back to one column per indicator
+            data = _ungrouped(self, data)
+            options = {**options, "group": self.data_options.group, "group_equal": self.model_options.group_equal,
+                       "group_partial": self.model_options.group_partial}
         data_options, model_options, estimation, scale = split_options(options)
         return build_model(self.text, data, data_options, model_options).fit(estimation, scale)
+
+
+def _without_implied(model: "Model", options: dict) -> dict:
+    """A result's fix/equal options less the constraints the model text implies (labels, 1*x, group_equal), which
+    the refitted model implies again: given twice, an equality would enter the constraint map twice."""
+    implied_equal = {tuple(group) for group in model.implied_equal}
+    equal = [group for group in (options.get("equal") or []) if tuple(group) not in implied_equal]
+    fix = {name: value for name, value in (options.get("fix") or {}).items()
+           if name not in model.implied_fix or model.implied_fix[name] != value}
+    return {**options, "equal": equal or None, "fix": fix or None}
+
+
+def _ungrouped(model: "Model", data: pd.DataFrame) -> pd.DataFrame:
+    """Data of a multiple-group model as the user gives it: data with the group column as they are; data of the
+    groups' copies (``x2.g1``, ``x2.g2``: simulate's) merged into ``x2`` from each unit's group, the group column
+    taken from the fitted data (same units in the same order)."""
+    group = model.data_options.group
+    copies = [c for c in data.columns if re.fullmatch(r".+\.g\d+", str(c))]
+    if not copies:
+        return data
+    if len(data) != len(model.data):
+        raise GllammError(f"Data with the groups' copies ({copies[0]}, ...) must have the fitted units' rows "
+                          f"({len(model.data)}); got {len(data)}.")
+    labels = list(pd.unique(model.data[group]))
+    member = {k: (model.data[group] == label).to_numpy() for k, label in enumerate(labels, start=1)}
+    out = data.drop(columns=copies).copy()
+    for name in dict.fromkeys(str(c).rsplit(".g", 1)[0] for c in copies):
+        values = np.full(len(data), np.nan)
+        for k, inside in member.items():
+            if f"{name}.g{k}" in data:
+                values = np.where(inside, data[f"{name}.g{k}"].to_numpy(dtype=float), values)
+        out[name] = values
+    out[group] = model.data[group].to_numpy()
+    return out
 
 
 def build_model(text: str, data: pd.DataFrame, data_options: DataOptions | None = None,
