@@ -78,9 +78,9 @@ def test_multilevel_sem_example_equals_the_multivariate_normal_likelihood():
     person = data.loc[design.row_index]
     expected = np.where(item < 3, np.r_[nu, tau][item] + np.r_[lam, kap][item] * (g * person.w + b * delta * person.v),
                         np.r_[nu, tau][item] + np.r_[lam, kap][item] * delta * person.v)
-    np.testing.assert_allclose(result.predict(latent="marginal", nip=6), expected, rtol=1e-9)
-    np.testing.assert_allclose(result.predict(latent="zero"), expected, rtol=1e-9)
-    conditional = result.predict(latent="eb")  # the EB values of both levels plugged in
+    np.testing.assert_allclose(result.predict(layout="long", latent="marginal", nip=6), expected, rtol=1e-9)
+    np.testing.assert_allclose(result.predict(layout="long", latent="zero"), expected, rtol=1e-9)
+    conditional = result.predict(layout="long", latent="eb")  # the EB values of both levels plugged in
     assert np.corrcoef(conditional, design.y)[0, 1] > np.corrcoef(expected, design.y)[0, 1] + 0.2
     eb = result.empirical_bayes()
     assert set(eb) == {"unit", "cls"} and len(eb["cls"]) == 120

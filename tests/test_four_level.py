@@ -267,7 +267,7 @@ def test_syntax_with_factors_at_three_levels_equals_the_multivariate_normal_like
     np.testing.assert_allclose(eb["school"]["fs"].loc[list(eb_school)].to_numpy(), list(eb_school.values()), atol=1e-6)
     np.testing.assert_allclose(eb["cls"]["fc"].loc[list(eb_class)].to_numpy(), list(eb_class.values()), atol=1e-6)
     # marginal means: nu_j + lambda_j gamma x_i (every latent variable has mean zero apart from fw's x effect)
-    marginal = result.predict(latent="marginal")
+    marginal = result.predict(layout="long", latent="marginal")
     item = result.design.Z.argmax(axis=1)
     expected = nu[item] + lam[item] * p["fw~x"] * frame.x.loc[result.design.row_index].to_numpy()
     np.testing.assert_allclose(marginal, expected, atol=1e-8)

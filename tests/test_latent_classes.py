@@ -305,7 +305,7 @@ def test_factor_mixture_equals_brute_force_and_recovers():
     assert list(eb.columns[:2]) == ["f", "sd(f)"] and np.corrcoef(eb["f"], b)[0, 1] > 0.4
     # marginal probabilities of the first unit's six items: classes and f integrated out
     direct = np.einsum("c,ckn,n->k", pi, expit(E[:, :, None] + sd * x[None, None, :]), np.exp(log_w))
-    np.testing.assert_allclose(res.predict(latent="marginal")[:6], direct, atol=1e-6)
+    np.testing.assert_allclose(res.predict(layout="long", latent="marginal")[:6], direct, atol=1e-6)
 
 
 def test_classes_at_the_top_of_two_nested_levels_equal_brute_force():

@@ -98,14 +98,14 @@ def test_predictions_with_latent_interactions(fitted):
     the EB prediction plugs in the EB values; with the disturbances at 0 the prediction is the intercept."""
     data, res = fitted
     p = res.params
-    marginal = res.predict(latent="marginal", nip=10)
+    marginal = res.predict(layout="long", latent="marginal", nip=10)
     rows = res.design.Z[:, 6] == 1  # the x7 rows
     np.testing.assert_allclose(marginal[rows], p["x7~1"] + p["f3~f1:f2"] * p["f1~~f2"], rtol=1e-8)
     eb = res.empirical_bayes()
-    conditional = res.predict(latent="eb")
+    conditional = res.predict(layout="long", latent="eb")
     person = res.design.cluster_codes[rows]
     np.testing.assert_allclose(conditional[rows], p["x7~1"] + eb["f3"].to_numpy()[person], rtol=1e-10)
-    np.testing.assert_allclose(res.predict(latent="zero")[rows], p["x7~1"], rtol=1e-12)
+    np.testing.assert_allclose(res.predict(layout="long", latent="zero")[rows], p["x7~1"], rtol=1e-12)
 
 
 @pytest.mark.parametrize("syntax, message", [

@@ -172,8 +172,8 @@ def test_factor_model_with_continuous_and_ordinal_items_equals_brute_force():
 
         marginal[own] = expected(loading * f) @ (w / np.sqrt(2 * np.pi))
         conditional[own] = expected(loading * eb[person[own]])
-    np.testing.assert_allclose(res.predict(latent="marginal"), marginal, atol=1e-6)
-    np.testing.assert_allclose(res.predict(latent="eb"), conditional, atol=1e-10)
+    np.testing.assert_allclose(res.predict(layout="long", latent="marginal"), marginal, atol=1e-6)
+    np.testing.assert_allclose(res.predict(layout="long", latent="eb"), conditional, atol=1e-10)
     letters = data.assign(o1=pd.Categorical(data.o1.map(dict(zip(range(1, 5), "abcd"))), ordered=True))
     named = gllamm.fit("f =~ y1 + y2 + o1 + o2 + o3", letters, family=family, nip=6, max_iter=0)
     with pytest.raises(gllamm.GllammError, match="'o1' are not numbers"):

@@ -211,9 +211,10 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
         return empirical_bayes(self, kind)
 
     def predict(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
-                offset=None, nip: int = 40, se: bool = False, level: float = 0.95):
+                offset=None, nip: int = 40, se: bool = False, level: float = 0.95, layout: str = "wide"):
         """Predictions on the rows of the data (the fitted data, or ``newdata``) as a Series on its index, NaN for
-        dropped rows (model syntax: a DataFrame of units x indicators; see gllamm.results.aligned_predictions).
+        dropped rows (model syntax: a DataFrame of units x indicators, or with layout="long" one value per
+        (unit, indicator) row as fitted; see gllamm.results.aligned_predictions).
         type "linear" (lme4: "link"), "mean" ("response"),
         "probability" (ordinal and nominal: a DataFrame), for zero-inflated counts "count" and "zero"; the latent
         variables at 0 (the default: predictions for a typical cluster), at their EB means ("eb": h(E[eta | y])),
@@ -238,12 +239,18 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
             return aligned(self, posterior_response_means(self), None)
         from .predictions import predict
 
-        if newdata is not None and self.design.fixed_model_spec is None:  # model syntax: the new units' fit
+        from ..errors import check_choice
+
+        layout = check_choice("layout", layout, ("wide", "long"))
+        if self.design.fixed_model_spec is not None:
+            return aligned(self, predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip), newdata)
+        scored = self  # model syntax: new units are scored by the fit at its estimates on their data
+        if newdata is not None:
             from .predict import _syntax_newdata
 
             scored = _syntax_newdata(self, newdata, latent)
-            return aligned(scored, predict(scored, None, type=type, latent=latent, offset=offset, nip=nip), None)
-        return aligned(self, predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip), newdata)
+        values = predict(scored, None, type=type, latent=latent, offset=offset, nip=nip)
+        return values if layout == "long" else aligned(scored, values, None)
 
     def marginal_effects(self, variables=None, at: dict | None = None, latent: str = "marginal", level: float = 0.95,
                          nip: int = 40) -> pd.DataFrame:
