@@ -75,3 +75,26 @@ def test_modification_indices_are_refused_where_they_are_not_defined(holzinger):
             incomplete = gllamm.fit("visual =~ x1 + x2 + x3", missing)
     with pytest.raises(GllammError, match="missing responses"):
         incomplete.modification_indices()
+
+
+@pytest.mark.slow  # 2 multiple-group fits and their score tests
+@pytest.mark.parametrize("case, equal", [("configural", None), ("scalar", ["loadings", "intercepts"])])
+def test_multiple_group_modification_indices_equal_lavaans(case, equal):
+    """tests/reference/mg_modification_indices.json (tests/reference/r/mg_modification_indices.R): every candidate
+    of lavaan's modindices() of the school-by-school CFA, with its group (scalar: the markers' loadings too)."""
+    import json
+
+    from reference_cases import REFERENCE_DIR
+
+    reference = json.loads((REFERENCE_DIR / "mg_modification_indices.json").read_text())
+    result = gllamm.fit(reference["model"], gllamm.datasets.load("holzinger"), group="school", group_equal=equal)
+    ours = result.modification_indices(sort=False).set_index(["lhs", "op", "rhs"])
+    rows = reference[case]["modindices"]
+    assert len(ours) == len(rows)
+    for row in rows:
+        g = row["group"]
+        mine = ours.loc[(f"{row['lhs']}.g{g}", row["op"], f"{row['rhs']}.g{g}")]
+        assert mine["group"] == g
+        assert mine["mi"] == pytest.approx(row["mi"], rel=1e-2, abs=1e-4)
+        assert mine["epc"] == pytest.approx(row["epc"], rel=1e-2, abs=1e-4)
+        assert mine["sepc.all"] == pytest.approx(row["sepc.all"], rel=1e-2, abs=1e-4)

@@ -1,5 +1,5 @@
-"""Modification indices and expected parameter changes of a single-level SEM with continuous indicators (lavaan's
-modindices(): score tests with the expected information).
+"""Modification indices and expected parameter changes of a single-level SEM with continuous indicators, one group
+or several (lavaan's modindices(): score tests with the expected information).
 
 Every parameter the model fixes at 0 that lavaan would consider is a candidate tau: a cross-loading f =~ y, a
 residual covariance y_i ~~ y_j, a covariance of latent disturbances fixed at 0. With the complete data's mean ybar
@@ -15,7 +15,9 @@ in (phi, tau); phi the model's free parameters). For each candidate on its own,
     V_j = I_jj - I_j,phi I_phi,phi^{-1} I_phi,j,   mi_j = d_j^2 / V_j,   epc_j = d_j / V_j,
 
 and sepc.all standardises epc by the model-implied SDs: a loading by sd(f)/sd(y), a residual covariance by
-sqrt(theta_i theta_j), a latent covariance by sd(f_a) sd(f_b).
+sqrt(theta_i theta_j), a latent covariance by sd(f_a) sd(f_b). With multiple groups the log-likelihood and the
+information are sums over the groups (each group's copies of the indicators, moments of its own units), and the
+candidates are those within a group.
 """
 
 from __future__ import annotations
@@ -33,25 +35,26 @@ def modification_indices(result, minimum: float = 0.0, sort: bool = True) -> pd.
     """lhs, op, rhs, mi, epc, sepc.all of every candidate (see the module docstring); rows with mi >= ``minimum``,
     largest first with ``sort``. Candidates that would leave the model unidentified (no information left for them,
     e.g. a residual covariance in a just-identified factor model) are left out, as lavaan does."""
-    items, Y = _complete_data(result)
+    items, groups = _complete_data(result)
     candidates = _candidates(result, items)
     if not candidates:
         return pd.DataFrame(columns=["lhs", "op", "rhs", "mi", "epc", "sepc.all"])
     free = _free_directions(result)
     phi0 = np.zeros(free.shape[1])
     theta0 = np.asarray(result.theta, dtype=float)
-    n = Y.shape[0]
-    mean, S = Y.mean(axis=0), np.cov(Y, rowvar=False, bias=True)
 
     def moments(phi, tau):
         return _moments(result, items, candidates, jnp.asarray(theta0) + jnp.asarray(free) @ phi, tau)
 
-    def loglik(phi, tau):
-        sigma, mu = moments(phi, tau)
-        centred = mean - mu
-        total = S + jnp.outer(centred, centred)
-        _, log_det = jnp.linalg.slogdet(sigma)
-        return -0.5 * n * (log_det + jnp.trace(jnp.linalg.solve(sigma, total)))
+    def loglik(phi, tau):  # the groups' moment-form log-likelihoods (one group without group=)
+        sigma_all, mu_all = moments(phi, tau)
+        total_value = 0.0
+        for index, n, mean, S in groups:
+            sigma, mu = sigma_all[np.ix_(index, index)], mu_all[index]
+            centred = mean - mu
+            _, log_det = jnp.linalg.slogdet(sigma)
+            total_value = total_value - 0.5 * n * (log_det + jnp.trace(jnp.linalg.solve(sigma, S + jnp.outer(centred, centred))))
+        return total_value
 
     tau0 = np.zeros(len(candidates))
     score = np.asarray(jax.grad(loglik, argnums=1)(phi0, tau0))
@@ -59,8 +62,12 @@ def modification_indices(result, minimum: float = 0.0, sort: bool = True) -> pd.
     jac_sigma = np.asarray(jax.jacfwd(lambda x: moments(x[: len(phi0)], x[len(phi0):])[0].reshape(-1))(
         np.concatenate([phi0, tau0])))
     jac_mu = np.asarray(jax.jacfwd(lambda x: moments(x[: len(phi0)], x[len(phi0):])[1])(np.concatenate([phi0, tau0])))
-    W = np.linalg.inv(sigma)
-    information = 0.5 * n * jac_sigma.T @ np.kron(W, W) @ jac_sigma + n * jac_mu.T @ W @ jac_mu
+    information = 0.0
+    for index, n, _, _ in groups:  # expected information, summed over the groups
+        W = np.linalg.inv(sigma[np.ix_(index, index)])
+        rows = (np.asarray(index)[:, None] * len(items) + np.asarray(index)[None, :]).reshape(-1)
+        J = jac_sigma[rows]
+        information = information + 0.5 * n * J.T @ np.kron(W, W) @ J + n * jac_mu[index].T @ W @ jac_mu[index]
     k = len(phi0)
     I11, I12, I22 = information[:k, :k], information[:k, k:], information[k:, k:]
     V = np.diag(I22) - np.einsum("ij,ij->j", I12, np.linalg.solve(I11, I12))
@@ -70,26 +77,36 @@ def modification_indices(result, minimum: float = 0.0, sort: bool = True) -> pd.
     frame = pd.DataFrame({"lhs": [c[0] for c in candidates], "op": [c[1] for c in candidates],
                           "rhs": [c[2] for c in candidates], "mi": mi, "epc": epc,
                           "sepc.all": epc * _standardizers(result, items, candidates, theta0)})
+    if len(groups) > 1:  # multiple groups: each candidate's group (the number its names carry, as lavaan's column)
+        frame.insert(3, "group", [int(lhs.rsplit(".g", 1)[1]) for lhs in frame.lhs])
     frame = frame[frame.mi.notna() & (frame.mi >= minimum)]  # (a candidate the model cannot identify has none)
     return frame.sort_values("mi", ascending=False).reset_index(drop=True) if sort else frame.reset_index(drop=True)
 
 
 def _complete_data(result):
-    """(indicator names, their data (units x items)), refusing what the score tests here do not cover."""
-    reason = single_level_sem_reason(result)
+    """(indicator names, per group (their positions, n, mean, covariance with divisor n)): one group, or each group's
+    copies of the indicators with its own units; refusing what the score tests here do not cover."""
+    grouped = result.options.get("group") is not None
+    reason = single_level_sem_reason(result, groups=grouped)
     if reason is None and result.design.weights_argument is not None:
         reason = "sampling weights"
     if reason is not None:
         raise GllammError("Modification indices are for single-level models in lavaan-style syntax with continuous "
                           f"(Gaussian identity-link) indicators, no covariates and no weights ({reason}).")
     items = list(result.design.response_name.split(", "))
-    Y = result.design.model_frame[items].to_numpy(dtype=float)
-    if np.isnan(Y).any():
-        raise GllammError("Modification indices with missing responses are not available yet (lavaan computes them "
-                          "from the observed-data information); fit the complete cases to screen for them.")
     if any(f"{name}~~{name}" not in result.spec.dispersions for name in items):
         raise GllammError("Modification indices need a residual variance for every indicator.")
-    return items, Y
+    suffixes = [name.rsplit(".g", 1)[1] if grouped else "" for name in items]
+    groups = []
+    for suffix in dict.fromkeys(suffixes):
+        index = [j for j, s in enumerate(suffixes) if s == suffix]
+        Y = result.design.model_frame[[items[j] for j in index]].to_numpy(dtype=float)
+        Y = Y[~np.isnan(Y).all(axis=1)]  # (a group's units: the other groups' copies are empty)
+        if np.isnan(Y).any():
+            raise GllammError("Modification indices with missing responses are not available yet (lavaan computes "
+                              "them from the observed-data information); fit the complete cases to screen for them.")
+        groups.append((np.asarray(index), Y.shape[0], Y.mean(axis=0), np.cov(Y, rowvar=False, bias=True)))
+    return items, groups
 
 
 def _candidates(result, items: list[str]) -> list[tuple]:
@@ -97,14 +114,22 @@ def _candidates(result, items: list[str]) -> list[tuple]:
     residual covariances of the indicators, covariances of latent disturbances fixed at 0."""
     level = result.spec.levels[0]
     latent = list(level.latent_names)
-    measured = {(l.latent, l.column) for l in level.loading_list if not (l.value == 0.0 and not l.name)}
+    # free loadings are no candidates; fixed ones are (at 0: cross-loadings; at another value, e.g. a marker's 1:
+    # lavaan lists it too, and keeps it where the model identifies it, as in multiple groups with equal loadings)
+    measured = {(l.latent, l.column) for l in level.loading_list if l.value is None}
+    def group(name):  # multiple groups: candidates within a group only (its copies end in .g<k>)
+        return name.rsplit(".g", 1)[1] if result.options.get("group") is not None else ""
+
     out = [(latent[k], "=~", items[j], "loading", (k, j))
-           for k in range(len(latent)) for j in range(len(items)) if (k, j) not in measured]
-    out += [(items[i], "~~", items[j], "residual", (i, j)) for i in range(len(items)) for j in range(i + 1, len(items))]
+           for k in range(len(latent)) for j in range(len(items))
+           if (k, j) not in measured and group(latent[k]) == group(items[j])]
+    out += [(items[i], "~~", items[j], "residual", (i, j)) for i in range(len(items)) for j in range(i + 1, len(items))
+            if group(items[i]) == group(items[j])]
     endogenous = {p.lhs for p in level.paths}
     block_of = {r: b for b, block in enumerate(level.blocks) for r in block}
     out += [(latent[a], "~~", latent[b], "latent", (a, b)) for a in range(len(latent)) for b in range(a + 1, len(latent))
-            if block_of[a] != block_of[b] and a not in endogenous and b not in endogenous]
+            if block_of[a] != block_of[b] and a not in endogenous and b not in endogenous
+            and group(latent[a]) == group(latent[b])]
     return out
 
 
@@ -142,6 +167,9 @@ def _moments(result, items, candidates, theta, tau):
     sigma = loadings.T @ cov_eta @ loadings + Theta
     intercepts = {name: k for k, name in enumerate(result.spec.fixed_names)}
     mu = jnp.stack([params.beta[intercepts[f"{name}~1"]] for name in items])
+    if result.spec.levels[0].covariate_paths:  # multiple groups' free latent means (paths on their _mean.g<k> column,
+        # each latent variable on its own group's only): mu = nu + Lambda' M Gamma 1
+        mu = mu + loadings.T @ M @ params.covariate_effects[0] @ jnp.ones(params.covariate_effects[0].shape[1])
     return sigma, mu
 
 
