@@ -1,8 +1,8 @@
 """The runs of several starting values of a latent class model, one after another or in parallel processes.
 
 Each start is maximised independently (``maximize_likelihood``); with ``n_jobs`` > 1 the starts are shared among
-that many spawned processes, which receive the model's table, integration, design and constraints through their
-pipe and return each run (or the error that ended it). The runs are the same, in the same order, either way.
+that many spawned processes (parallel/worker_pool.py), which receive the model's table, integration, design and
+constraints and return each run (or the error that ended it). The runs are the same, in the same order, either way.
 """
 
 from __future__ import annotations
@@ -36,23 +36,9 @@ def start_runs(table, integration, design, starts, max_iter, tol, verbose, const
     if layout is not None:
         raise GllammError("n_jobs= runs the starts in separate processes, each on one device in one piece; leave out "
                           "devices= and chunk_size= (or use n_jobs=1).")
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    from ..parallel.worker_pool import in_worker_processes
 
-    parts = [list(range(len(starts)))[k::n_jobs] for k in range(n_jobs)]
-    context = multiprocessing.get_context("spawn")  # (JAX's threads do not survive fork)
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-        futures = [pool.submit(_runs, table, integration, design, [starts[i] for i in part], max_iter, tol, False,
-                               constraints, None, fit_data) for part in parts]
-        try:
-            done = [future.result() for future in futures]
-        except BrokenProcessPool:
-            raise GllammError("A worker process stopped. Worker processes start by importing the script that runs "
-                              "them: in a script, put the fit under 'if __name__ == \"__main__\":' (Python's rule "
-                              "for process pools), or use n_jobs=1.") from None
-    runs = [None] * len(starts)
-    for part, results in zip(parts, done):
-        for i, run in zip(part, results):
-            runs[i] = run
-    return runs
+    parts = [list(part) for part in np.array_split(np.arange(len(starts)), n_jobs)]  # contiguous: runs stay in order
+    done = in_worker_processes(_runs, [(table, integration, design, [starts[i] for i in part], max_iter, tol, False,
+                                        constraints, None, fit_data) for part in parts], n_jobs)
+    return [run for part in done for run in part]

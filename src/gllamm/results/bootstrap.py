@@ -88,11 +88,10 @@ def _serial(result, seeds, statistic, bar) -> list:
 
 
 def _parallel(result, seeds, statistic, n_jobs: int, bar) -> list:
-    """The replicates in ``n_jobs`` spawned processes, in batches of a few replicates each."""
-    import multiprocessing
+    """The replicates in ``n_jobs`` spawned processes (parallel/worker_pool.py), in batches of a few each."""
     import pickle
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
+
+    from ..parallel.worker_pool import in_worker_processes
 
     try:
         pickle.dumps(statistic)
@@ -101,23 +100,9 @@ def _parallel(result, seeds, statistic, n_jobs: int, bar) -> list:
                           f"at the top level of a module (not a lambda or a nested function): {error}. Use n_jobs=1 "
                           "for other statistics.") from None
     batch = max(1, min(8, len(seeds) // (4 * n_jobs)))
-    batches = [seeds[i:i + batch] for i in range(0, len(seeds), batch)]
-    outcomes = []
-    context = multiprocessing.get_context("spawn")  # (JAX's threads do not survive fork)
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-        futures = [pool.submit(_worker, result, part, statistic) for part in batches]
-        try:
-            for future in as_completed(futures):
-                done = future.result()
-                outcomes.extend(done)
-                if bar is not None:
-                    bar.update(len(done))
-        except BrokenProcessPool:
-            raise GllammError("A bootstrap worker process stopped. Worker processes start by importing the script "
-                              "that runs them: in a script, put the code that fits and bootstraps under "
-                              "'if __name__ == \"__main__\":' (Python's rule for process pools), or use "
-                              "n_jobs=1.") from None
-    return outcomes
+    batches = [(result, seeds[i:i + batch], statistic) for i in range(0, len(seeds), batch)]
+    done = in_worker_processes(_worker, batches, n_jobs, None if bar is None else lambda part: bar.update(len(part)))
+    return [outcome for part in done for outcome in part]
 
 
 def bootstrap_intervals(result, level: float = 0.95, n_boot: int = 200, seed=None, n_jobs: int = 1,
