@@ -75,6 +75,11 @@ class _Likelihood:
     def theta(self, phi):
         return self.constraints.theta(phi)
 
+    def value(self, phi) -> float:
+        """log L at phi (no derivatives: the step checks)."""
+        theta = self.theta(phi)
+        return float(self.objective.value(theta, self.data, self.modes(theta)))
+
     def derivatives(self, phi):
         theta = self.theta(phi)
         M = self.constraints.matrix
@@ -102,13 +107,12 @@ def _constrained_maximum(likelihood: _Likelihood, target, c: float, phi, lam: fl
         step = np.linalg.lstsq(K, -residual, rcond=None)[0]
         decrement = abs(step[:n] @ (g - lam * j)) + abs(psi - c) / (1.0 + abs(c))
         scale = 1.0
-        while scale > 1e-6 and not np.isfinite(likelihood.derivatives(phi + scale * step[:n])[0]):
+        while scale > 1e-6 and not np.isfinite(likelihood.value(phi + scale * step[:n])):
             scale /= 2
         phi, lam = phi + scale * step[:n], lam + scale * step[n]
         if decrement < 1e-10:
             break
-    value = likelihood.derivatives(phi)[0]
-    return value, phi, lam
+    return likelihood.value(phi), phi, lam
 
 
 def _end(likelihood, target, estimate: float, se: float, peak: float, phi_hat, quantile: float, sign: int,
@@ -168,7 +172,7 @@ def profile_intervals(result, level: float = 0.95, sd: bool = False) -> pd.DataF
     quantile = float(stats.norm.ppf(0.5 + level / 2))
     likelihood = _Likelihood(result)
     phi_hat = likelihood.constraints.phi(np.asarray(result.theta))
-    peak = likelihood.derivatives(phi_hat)[0]
+    peak, _, hessian = likelihood.derivatives(phi_hat)
     names = list(result.params.index)
     fixed = set((result.options.get("fix") or {}).keys())
     rows = {}
@@ -178,18 +182,18 @@ def profile_intervals(result, level: float = 0.95, sd: bool = False) -> pd.DataF
             continue
         target = np.array([kind, i, j, k])
         estimate = likelihood.constraint(phi_hat, target)[0]
-        se = _delta_se(likelihood, phi_hat, target)
+        se = _delta_se(likelihood, phi_hat, target, hessian)
         limits = _limits(names[i], kind)
         rows[name] = tuple(_end(likelihood, target, estimate, se, peak, phi_hat, quantile, sign, limits)
                            for sign in (-1, 1))
     return pd.DataFrame(rows, index=["lower", "upper"]).T
 
 
-def _delta_se(likelihood, phi_hat, target) -> float:
+def _delta_se(likelihood, phi_hat, target, hessian) -> float:
+    """The delta-method SE of psi at the estimates, sqrt(j' (-H)^-1 j): the first step of the search for an end."""
     _, j, _ = likelihood.constraint(phi_hat, target)
-    _, _, H = likelihood.derivatives(phi_hat)
     try:
-        return float(np.sqrt(max(j @ np.linalg.solve(-H, j), 0.0)))
+        return float(np.sqrt(max(j @ np.linalg.solve(-hessian, j), 0.0)))
     except np.linalg.LinAlgError:
         return np.nan
 
