@@ -227,7 +227,7 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
             from .prediction_uncertainty import prediction_frame
 
             frame = prediction_frame(self, newdata, type, latent, offset, nip, level)
-            return aligned(self, frame.to_numpy(), newdata).set_axis(list(frame.columns), axis=1)
+            return aligned(self, frame, newdata)
         if latent == "posterior":  # E[h(eta) | y]: the posterior mean of the mean (gllapred, mu)
             from .posterior_response_mean import posterior_response_means
 

@@ -92,6 +92,7 @@ def prediction_frame(result, newdata, type: str, latent: str, offset, nip: int, 
     """Columns mean (the prediction), se, lower, upper for every row (see the module docstring)."""
     import jax
 
+    from .new_data import complete_rows, scatter
     from .predictions import predict
 
     type = {"response": "mean", "link": "linear"}.get(type, type)
@@ -100,8 +101,6 @@ def prediction_frame(result, newdata, type: str, latent: str, offset, nip: int, 
         raise GllammError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
     rows = None
     if newdata is not None:
-        from .new_data import complete_rows
-
         rows = np.asarray(complete_rows(result, newdata))
         newdata = newdata[rows]
     X, Z, total_offset = _rows(result, newdata, offset)
@@ -111,23 +110,19 @@ def prediction_frame(result, newdata, type: str, latent: str, offset, nip: int, 
             (X @ result.fixed_effects.to_numpy() + total_offset)
     theta = np.asarray(result.theta, dtype=float)
     z = float(stats.norm.ppf(0.5 + level / 2))
-    function = _prediction_function(result, X, Z, total_offset + shift, type, latent, nip)
-    value = np.asarray(function(theta))
-    jacobian = np.asarray(jax.jacfwd(function)(theta))
-    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jacobian, result.theta_vcov, jacobian), 0, None))
-    if type == "mean" and not (latent == "marginal" and result.spec.levels):
-        linear = np.asarray(_prediction_function(result, X, Z, total_offset + shift, "linear", latent, nip)(theta))
-        linear_jacobian = np.asarray(jax.jacfwd(_prediction_function(result, X, Z, total_offset + shift, "linear",
-                                                                     latent, nip))(theta))
-        linear_se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", linear_jacobian, result.theta_vcov, linear_jacobian),
-                                    0, None))
+
+    def with_se(kind: str):  # (predictions, their delta-method SEs)
+        function = _prediction_function(result, X, Z, total_offset + shift, kind, latent, nip)
+        jacobian = np.asarray(jax.jacfwd(function)(theta))
+        return np.asarray(function(theta)), np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jacobian, result.theta_vcov,
+                                                                       jacobian), 0, None))
+
+    value, se = with_se(type)
+    if type == "mean" and not (latent == "marginal" and result.spec.levels):  # the link scale's interval through h
+        linear, linear_se = with_se("linear")
         ends = np.asarray(result.family.link.inverse(np.stack([linear - z * linear_se, linear + z * linear_se])))
         lower, upper = ends.min(axis=0), ends.max(axis=0)
     else:
         lower, upper = value - z * se, value + z * se
     frame = pd.DataFrame({"mean": value, "se": se, "lower": lower, "upper": upper})
-    if rows is not None:
-        full = pd.DataFrame(np.nan, index=range(len(rows)), columns=frame.columns)
-        full.iloc[np.flatnonzero(rows)] = frame.to_numpy()
-        frame = full
-    return frame
+    return frame if rows is None else scatter(frame, rows)
