@@ -174,19 +174,38 @@ def implied_covariance(result, indicators: list[str]) -> np.ndarray:
 
 def _not_available(result) -> str | None:
     """Why the saturated-model fit measures do not apply to this fit (None when they do)."""
-    reason = single_level_sem_reason(result)
-    if reason is not None:
-        return reason
+    return single_level_sem_reason(result) or indicator_data_reason(result)
+
+
+def indicator_data_reason(result, columns: tuple = ()) -> str | None:
+    """Why the data of the fit cannot give the saturated model (None when they can): the model frame must hold
+    every indicator (and ``columns``), the fit must be unweighted and every indicator have a residual variance."""
     design = result.design
     frame = design.model_frame
     indicators = list(design.response_name.split(", "))
-    if frame is None or any(name not in frame for name in indicators):
-        return "the model frame does not hold every indicator"
+    if frame is None or any(name not in frame for name in indicators + list(columns)):
+        return "the model frame does not hold every indicator" + (" and the cluster column" if columns else "")
     if result.options.get("weights") is not None or design.weights_argument is not None:
         return "fit measures of weighted fits are not available"
     if any(f"{name}~~{name}" not in result.spec.dispersions for name in indicators):
         return "fit measures need a residual variance for every indicator"
     return None
+
+
+NO_SATURATED_MODEL = ("no saturated model in closed form for binary, count or ordinal indicators: chi-square based "
+                      "fit measures are not defined here (compare models with gllamm.lr_test)")
+
+
+def has_covariates(spec, group_means: bool = False) -> bool:
+    """Whether the model has covariates: paths on observed covariates (with ``group_means`` not the latent means of
+    multiple groups, paths on their _mean.g<k> columns), latent interactions, cross-level paths, a scale model, or
+    fixed effects other than the indicators' intercepts."""
+    for level in spec.levels:
+        paths = [p for p in level.covariate_paths
+                 if not (group_means and spec.covariate_names[p.rhs].startswith("_mean.g"))]
+        if paths or level.products or level.cross_paths:
+            return True
+    return bool(spec.scale_names) or any(not name.endswith("~1") for name in spec.fixed_names)
 
 
 def single_level_sem_reason(result, groups: bool = False) -> str | None:
@@ -198,14 +217,10 @@ def single_level_sem_reason(result, groups: bool = False) -> str | None:
     if not hasattr(spec.formula, "text"):
         return "fit measures are for models written in lavaan-style syntax (a formula model has no saturated model)"
     if not spec.family.exact_gaussian:
-        return ("no saturated model in closed form for binary, count or ordinal indicators: chi-square based fit "
-                "measures are not defined here (compare models with gllamm.lr_test)")
+        return NO_SATURATED_MODEL
     if len(spec.levels) != 1 or spec.discrete_level is not None:
         return "fit measures of models with several levels or latent classes are not available yet"
-    level = spec.levels[0]
-    means_only = all(spec.covariate_names[p.rhs].startswith("_mean.g") for p in level.covariate_paths)  # (groups)
-    if (level.covariate_paths and not means_only) or level.products or level.cross_paths or spec.scale_names or \
-            any(not name.endswith("~1") for name in spec.fixed_names):
+    if has_covariates(spec, group_means=True):
         return "fit measures of models with covariates are not available yet"
     return None
 

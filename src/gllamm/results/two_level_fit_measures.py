@@ -42,24 +42,17 @@ def is_two_level_sem(result) -> bool:
 
 def two_level_reason(result) -> str | None:
     """Why the two-level fit measures do not apply to this two-level fit (None when they do)."""
+    from .fit_measures import NO_SATURATED_MODEL, has_covariates, indicator_data_reason
+
     spec = result.spec
     if not spec.family.exact_gaussian:
-        return ("no saturated model in closed form for binary, count or ordinal indicators: chi-square based fit "
-                "measures are not defined here (compare models with gllamm.lr_test)")
-    if any(level.covariate_paths or level.products or level.cross_paths for level in spec.levels) \
-            or spec.scale_names or any(not name.endswith("~1") for name in spec.fixed_names):
+        return NO_SATURATED_MODEL
+    if has_covariates(spec):
         return "fit measures of two-level models with covariates are not available yet"
-    if result.options.get("weights") is not None or result.design.weights_argument is not None:
-        return "fit measures of weighted fits are not available"
-    indicators = result.design.response_name.split(", ")
-    frame = result.design.model_frame
-    if frame is None or any(name not in frame for name in indicators) or result.options.get("cluster") not in frame:
-        return "the model frame does not hold every indicator and the cluster column"
-    if frame[indicators].isna().any().any():
+    reason = indicator_data_reason(result, (result.options.get("cluster"),))
+    if reason is None and result.design.model_frame[result.design.response_name.split(", ")].isna().any().any():
         return "fit measures of two-level models with missing responses are not available yet"
-    if any(f"{name}~~{name}" not in spec.dispersions for name in indicators):
-        return "fit measures need a residual variance for every indicator"
-    return None
+    return reason
 
 
 def two_level_fit_measures(result) -> pd.Series:
