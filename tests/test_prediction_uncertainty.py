@@ -138,3 +138,30 @@ def test_standard_errors_of_nested_and_crossed_models():
                          family="binomial")
     np.testing.assert_allclose(crossed.predict(se=True, latent="marginal")["mean"],
                                crossed.predict(latent="marginal"), atol=1e-5)
+
+
+def test_bad_options_of_the_new_post_estimation_are_named(contraception):
+    result, data = contraception
+    with pytest.raises(gllamm.GllammError, match="layout"):
+        result.predict(layout="tall")
+    with pytest.raises(gllamm.GllammError, match="level must be between 0 and 1"):
+        result.predict(se=True, level=95)
+    with pytest.raises(gllamm.GllammError, match="latent"):
+        result.marginal_effects(latent="eb")
+    with pytest.raises(gllamm.GllammError, match="type='probability'"):
+        result.predict(se=True, type="probability")
+    with pytest.raises(gllamm.GllammError, match="n_boot must be a positive whole number"):
+        result.bootstrap(n_boot=0)
+
+
+def test_saved_predictions_keep_the_data_frames_rows(contraception, tmp_path):
+    """The rows' positions and a text index are saved as data (no pickle) and predictions stay aligned."""
+    result, data = contraception
+    labelled = data.set_axis([f"w{i}" for i in range(len(data))])
+    with pytest.warns(gllamm.DataWarning):
+        fit = gllamm.fit("use ~ age + urban + (1 | district)", labelled, family="binomial")
+    path = fit.save(tmp_path / "fit.gllamm")
+    loaded = gllamm.load(path)
+    before, after = fit.predict(), loaded.predict()
+    assert list(after.index) == list(labelled.index) and after.iloc[:5].isna().all()
+    np.testing.assert_allclose(after.to_numpy(), before.to_numpy(), rtol=1e-12)

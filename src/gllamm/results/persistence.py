@@ -42,7 +42,7 @@ def save(result, path) -> Path:
                 quadrature_check=None if result.quadrature_check is None else result.quadrature_check.as_dict())
     arrays = dict(theta=result.theta, theta_vcov=result.theta_vcov, gradient=result.gradient,
                   cluster_labels=_storable(np.asarray(design.cluster_labels)),
-                  trials=design.trials, row_index=np.asarray(design.row_index))
+                  trials=design.trials, row_index=_storable(np.asarray(design.row_index)))
     if design.data_rows is not None:  # (predictions are aligned to the user's rows)
         arrays.update(data_rows=np.asarray(design.data_rows), data_index=_storable(np.asarray(design.data_index)))
     for name in ("offset_argument", "weights_argument", "cluster_weights_argument", "top_weights_argument"):
