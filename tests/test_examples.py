@@ -121,6 +121,16 @@ def test_missing_covariate_example_recovers_the_slope_that_the_error_prone_measu
     assert naive.params["w"] < example["TRUTH"]["xi=~y"] - 4 * result.se["xi=~y"]
 
 
+@pytest.mark.slow
+def test_missing_covariate_example_with_a_binary_disease():
+    example = runpy.run_path(str(EXAMPLES / "missing_covariate.py"))
+    result, naive = example["disease"]()
+    assert result.converged and result.quadrature_check.passed
+    for name, value in example["DISEASE_TRUTH"].items():
+        assert abs(result.params[name] - value) < 3 * result.se[name], name
+    assert naive.params["w"] < example["DISEASE_TRUTH"]["xi=~d"] - 2 * result.se["xi=~d"]
+
+
 def test_measurement_invariance_example_runs_the_four_steps(capsys):
     example = runpy.run_path(str(EXAMPLES / "measurement_invariance.py"))
     fits = example["main"]()

@@ -30,7 +30,8 @@ from .integrate import (
     posterior_moments,
     posterior_nodes,
 )
-from .integrate.shared_gaussian import (PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN,
+from .integrate.exact_conditioning import condition_on_exact_rows
+from .integrate.shared_gaussian import (CONDITION_ON_EXACT, PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN,
                                        shared_log_integrals)
 from .row_functions import row_dispersion, row_functions
 from .spec import ParameterTable
@@ -40,7 +41,8 @@ from .spec.latent_structure import interaction_coefficients, latent_structure, l
 def cluster_model(table: ParameterTable, theta, data, standardized: bool = True) -> ClusterModel:
     """The integrand g_c(u) of every cluster at parameters theta.
 
-    With standardized=False the latent coordinates are eta itself (not u with eta = M(Gamma w + L u)).
+    With standardized=False the latent coordinates are eta itself (not u with eta = M(Gamma w + L u)). With rows
+    without error under a quadrature (``CONDITION_ON_EXACT``) the coordinates are v of u = m_c + P_c v, given them.
     """
     params = table.unpack(theta)
     eta0 = jnp.einsum("pcm,p->cm", data["X"], params.beta) + data["offset"]
@@ -48,8 +50,9 @@ def cluster_model(table: ParameterTable, theta, data, standardized: bool = True)
     row_kernel, row_derivatives = row_functions(table, params, data, log_dispersion)
     eta0, loadings, quadratic = _first_level_loadings(table, params, data, eta0, standardized)
     n_units = data["parent"].shape[0] if "parent" in data else data["cluster_weight"].shape[0]
-    return ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units,
-                        set_size=table.spec.set_size, quadratic=quadratic, exact_rows=exact_rows)
+    model = ClusterModel(row_kernel, row_derivatives, eta0, data["weight"], loadings, data["chunk_cluster"], n_units,
+                         set_size=table.spec.set_size, quadratic=quadratic, exact_rows=exact_rows)
+    return condition_on_exact_rows(model) if CONDITION_ON_EXACT in data and standardized else model
 
 
 def _first_level_loadings(table, params, data, eta0, standardized: bool):
@@ -191,7 +194,7 @@ def latent_posterior(table: ParameterTable, integration: Integration, theta, dat
     by the fit's quadrature nodes: exact for latent interactions, where eta is not linear in u."""
     model = cluster_model(table, theta, data)
     u, weights = posterior_nodes(model, integration, modes)
-    eta = latent_values(table, table.unpack(theta), u, data["w"][:, None, :])
+    eta = latent_values(table, table.unpack(theta), model.standard(u), data["w"][:, None, :])
     mean = jnp.einsum("cn,cnk->ck", weights, eta)
     centred = eta - mean[:, None, :]
     return mean, jnp.einsum("cn,cnk,cnl->ckl", weights, centred, centred)

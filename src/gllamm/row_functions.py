@@ -20,6 +20,8 @@ def row_dispersion(table, params, data):
         flagged = data[ZERO_DISPERSION][data["dispersion_index"]]  # (missing responses' rows too: no -inf anywhere)
         log_dispersion = jnp.where(flagged, 0.0, log_dispersion)
         exact_rows = flagged & (data["weight"] > 0)
+        if table.spec.family.name == "mixed":  # (rows without a dispersion point at the first one: not exact)
+            exact_rows = exact_rows & table.spec.family.rows_with_dispersion(data["member"])
 
     return log_dispersion, exact_rows
 

@@ -14,7 +14,9 @@ The variance is stored as log sd = -inf in theta. The programs never see that -i
 carries ``ZERO_DISPERSION``, a flag per dispersion, and ``objective.cluster_model`` replaces the flagged log sds by 0
 (through ``jnp.where``, so no derivative passes through them) and hands the flagged rows to the integrals as
 ``ClusterModel.exact_rows``. Only the exact Gaussian integration (every response Gaussian with identity link) can
-take such rows; elsewhere a zero variance is refused with what to do instead.
+take such rows. Under adaptive quadrature, Laplace or Gauss-Hermite (other responses non-Gaussian: the seeds'
+missing-covariate model with a binary disease) the design also carries ``CONDITION_ON_EXACT`` and every cluster's
+integrand is conditioned on its error-free rows exactly (``integrate/exact_conditioning.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GllammError
-from ..integrate.shared_gaussian import ZERO_DISPERSION  # (n_dispersions,) bool: variances fixed at exactly 0
+from ..integrate.shared_gaussian import CONDITION_ON_EXACT, ZERO_DISPERSION  # see the module docstring
 
 
 def mark_zero_dispersions(table, constraints, design, integration) -> bool:
@@ -40,10 +42,6 @@ def mark_zero_dispersions(table, constraints, design, integration) -> bool:
     first = int(dispersion_rows.position.min())
     names = [table.spec.dispersions[p - first] for p in positions]
     listed = ", ".join(f"'{n.split('~~')[0]} ~~ 0*{n.split('~~')[0]}'" if "~~" in n else f"{n}=0" for n in names)
-    if integration.method != "exact":
-        raise GllammError(f"A residual variance fixed at exactly 0 ({listed}) needs every response Gaussian with the "
-                          "identity link (exact integration); fix it at a small positive value instead "
-                          "(e.g. 1e-6).")
     import jax
     import jax.numpy as jnp
 
@@ -52,9 +50,16 @@ def mark_zero_dispersions(table, constraints, design, integration) -> bool:
     flags = np.zeros(len(table.spec.dispersions), dtype=bool)
     flags[positions - first] = True
     exact_rows = flags[host["dispersion_index"]] & (host["weight"] > 0)
+    if table.spec.family.name == "mixed":
+        exact_rows &= np.asarray(table.spec.family.rows_with_dispersion(host["member"]))
     if np.any(host["weight"][exact_rows] != 1.0):
         raise GllammError(f"{listed}: a response without error cannot carry sampling weights other than 1 on its rows; "
                           "give the weights to the clusters (cluster_weights=) or fix the variance at a small value.")
+    if integration.method != "exact":
+        _check_conditioning(table, integration, host, exact_rows, listed)
+        arrays[ZERO_DISPERSION] = jnp.asarray(flags)
+        arrays[CONDITION_ON_EXACT] = jnp.asarray(True)
+        return True
     if ROW_PATTERN not in host:
         mark_row_patterns(host, every_cluster=True)
         if ROW_PATTERN not in host:
@@ -63,3 +68,31 @@ def mark_zero_dispersions(table, constraints, design, integration) -> bool:
         arrays.update({key: jax.device_put(host[key]) for key in (ROW_PATTERN, PATTERN_CHUNK)})
     arrays[ZERO_DISPERSION] = jnp.asarray(flags)
     return True
+
+
+def _check_conditioning(table, integration, host, exact_rows, listed: str) -> None:
+    """Refuse, with what to do instead, the models whose clusters cannot be conditioned on their error-free rows
+    under a quadrature: the rows must be Gaussian with the identity link, every cluster one chunk of rows of a single
+    level of continuous latent variables without interactions, and the latent variables free to take their values."""
+    spec = table.spec
+    small = "fix it at a small positive value instead (e.g. 1e-6)"
+    if integration.method not in ("adaptive", "laplace", "ghq") or integration.within_classes \
+            or len(spec.levels) != 1 or spec.levels[0].discrete or spec.crossed:
+        raise GllammError(f"A residual variance fixed at exactly 0 ({listed}) is available for one level of normal "
+                          f"latent variables (exact, adaptive, Laplace or Gauss-Hermite integration); {small}.")
+    if any(level.products for level in spec.levels):
+        raise GllammError(f"A residual variance fixed at exactly 0 ({listed}) cannot be combined with latent "
+                          f"interactions; {small}.")
+    chunk_cluster = host["chunk_cluster"]
+    if "parent" in host or not np.array_equal(chunk_cluster, np.arange(np.shape(host["cluster_weight"])[0])):
+        raise GllammError(f"{listed}: a residual variance of exactly 0 needs every cluster's rows in one chunk; "
+                          f"leave out chunk_size= or {small}.")
+    family = spec.family
+    if family.name == "mixed":
+        gaussian = np.array([f.name == "gaussian" and f.link.name == "identity" for f in family.members])
+        ok = gaussian[host["member"][exact_rows].astype(int)]
+    else:
+        ok = np.full(int(exact_rows.sum()), family.name == "gaussian" and family.link.name == "identity")
+    if not np.all(ok):
+        raise GllammError(f"{listed}: only a Gaussian response with the identity link can have a residual variance "
+                          "of exactly 0.")

@@ -34,6 +34,7 @@ from ..parallel import mean_over_processes, std_over_processes, sum_over_process
 from ..spec import ParameterTable
 from ..results.gateaux import gateaux_derivative, gateaux_grid
 from ..spec.class_parameters import class_parameters, set_segment
+from ..design.exact_indicators import mark_zero_dispersions
 from ..spec.constraints import build_constraints
 
 _BOUNDARY = 12.0  # |location| beyond this on a logit/probit/log scale: a class probability or rate at 0 or 1
@@ -200,6 +201,7 @@ def fit_classes(spec, design, data, classes, *, syntax: bool, concomitant, known
     table = ParameterTable(spec)
     integration = class_integration(spec, method, nip)
     constraints = build_constraints(table, fix, equal)
+    mark_zero_dispersions(table, constraints, design, integration)  # (refused inside latent classes, with the reason)
     top_keys = {"class_covariates", "class_allowed"} if spec.discrete_index == 1 else set()
     layout = layout_for(table, integration, design, devices, chunk_size, top_keys)
     candidates = _candidates(spec, design, table, layout, start, starts, seed)

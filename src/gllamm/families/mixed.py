@@ -45,6 +45,11 @@ class MixedFamily:
         """True when some member has a residual variance or dispersion."""
         return any(f.has_dispersion for f in self.members)
 
+    def rows_with_dispersion(self, member):
+        """Which rows (member indexes, any shape) belong to a member with a dispersion: the others' dispersion
+        index is a placeholder 0 that points at some other response's variance."""
+        return jnp.asarray(np.array([f.has_dispersion for f in self.members]))[member]
+
     @property
     def counts(self) -> bool:
         """Mixed responses are not one count family."""

@@ -103,6 +103,9 @@ class ClusterModel:
     quadratic: jnp.ndarray | None = None  # latent interactions: eta += u' C_i u with C (q, q, chunks, width), symmetric
     exact_rows: jnp.ndarray | None = None  # (chunks, width) bool: Gaussian rows with residual variance 0, whose
     # kernel is evaluated at variance 1 and that only the marginal forms take (design/exact_indicators.py)
+    cluster_constant: jnp.ndarray | None = None  # (clusters,) added to g_c: log N(r_E; 0, S) of rows conditioned on
+    standard_shift: jnp.ndarray | None = None  # (clusters, q) m and (clusters, q, q) P of u = m + P v, where the
+    standard_map: jnp.ndarray | None = None  # integrand is in v (integrate/exact_conditioning.py); None: u = v
 
     @property
     def q(self) -> int:
@@ -125,7 +128,27 @@ class ClusterModel:
     def value(self, u):
         """g_c(u); u: (clusters, q) -> (clusters,)."""
         rows = jnp.sum(self.weight * self.row_kernel(self.eta(u)), axis=-1)
-        return self.per_cluster(rows) - 0.5 * self.prior * jnp.sum(u * u, axis=-1)
+        return self._with_constant(self.per_cluster(rows)) - 0.5 * self.prior * jnp.sum(u * u, axis=-1)
+
+    def _with_constant(self, values):
+        """values (clusters, ...) plus the clusters' constant term (rows conditioned on), if any."""
+        if self.cluster_constant is None:
+            return values
+        return values + self.cluster_constant.reshape(self.cluster_constant.shape + (1,) * (values.ndim - 1))
+
+    def standard(self, v):
+        """The standardised latent values u = m_c + P_c v of integration coordinates v (clusters, ..., q)."""
+        if self.standard_map is None:
+            return v
+        extra = (None,) * (v.ndim - 2)
+        return self.standard_shift[(slice(None),) + extra] + jnp.einsum("ckl,c...l->c...k", self.standard_map, v)
+
+    def standard_moments(self, mean, cov):
+        """Mean and covariance of u = m + P v from those of v (clusters, q), (clusters, q, q)."""
+        if self.standard_map is None:
+            return mean, cov
+        P = self.standard_map
+        return self.standard(mean), jnp.einsum("ckl,clm,cnm->ckn", P, cov, P)
 
     def log_density_at_nodes(self, u):
         """sum_i w_i log f(y_i | eta0_i + a_i'u) at many points per cluster; u: (clusters, nodes, q) -> (clusters, nodes)."""
@@ -134,7 +157,7 @@ class ClusterModel:
         if self.quadratic is not None:
             eta = eta + jnp.einsum("klcm,cnk,cnl->cnm", self.quadratic, uc, uc)
         rows = jnp.sum(self.weight[:, None, :] * self.row_kernel(eta), axis=-1)
-        return self.per_cluster(rows)
+        return self._with_constant(self.per_cluster(rows))
 
     def value_at_nodes(self, u):
         """g_c at many points per cluster; u: (clusters, nodes, q) -> (clusters, nodes)."""
@@ -238,7 +261,8 @@ def posterior_nodes(model: ClusterModel, integration: Integration, modes):
     The posterior of u given a cluster's responses is proportional to exp(g_c(u));
     with the fit's (adaptive) rule its moments are sums over the nodes with
     weights w_k exp(|x_k|^2 + g_c(u_k)) / sum. For the Laplace method, which has
-    a single node, an adaptive rule with 8 points per dimension is used instead.
+    a single node, an adaptive rule with 8 points per dimension is used instead. The nodes are in the model's
+    integration coordinates: u itself, or v of u = m + P v given rows without error (``model.standard``).
     """
     q = model.q
     nip = 8 if integration.method == "laplace" else integration.nip
@@ -269,7 +293,7 @@ def posterior_moments(model: ClusterModel, integration: Integration, modes):
     mean = jnp.einsum("cn,cnk->ck", weights, u)
     centred = u - mean[:, None, :]
     cov = jnp.einsum("cn,cnk,cnl->ckl", weights, centred, centred)
-    return mean, cov
+    return model.standard_moments(mean, cov)
 
 
 def posterior_mode_curvature(model: ClusterModel, modes):
@@ -277,4 +301,4 @@ def posterior_mode_curvature(model: ClusterModel, modes):
     if model.exact_rows is not None:  # (Gaussian: the mode is the mean, the curvature's inverse the covariance)
         return marginal_posterior(model)
     _, hess = model.gradient_hessian(modes, clamp=False)
-    return modes, jnp.linalg.inv(-hess)
+    return model.standard_moments(modes, jnp.linalg.inv(-hess))

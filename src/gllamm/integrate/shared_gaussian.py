@@ -58,7 +58,8 @@ PATTERN_CHUNK = "pattern_chunk"  # (patterns,) the chunk (= cluster) that repres
 PATTERN_SCATTER = "pattern_scatter"  # (clusters, width, width) root F of the responses' mean scatter, F F' = S
 PATTERN_KEYS = (ROW_PATTERN, PATTERN_CHUNK, PATTERN_SCATTER)
 ZERO_DISPERSION = "zero_dispersion"  # (n_dispersions,) bool: residual variances fixed at 0 (design/exact_indicators.py)
-WHOLE_DESIGN_KEYS = (ZERO_DISPERSION,)  # arrays of the whole design, not per cluster: kept as they are by collapses
+CONDITION_ON_EXACT = "condition_on_exact_rows"  # () bool: integrate given those rows (integrate/exact_conditioning.py)
+WHOLE_DESIGN_KEYS = (ZERO_DISPERSION, CONDITION_ON_EXACT)  # arrays of the whole design, not per cluster: kept as they are by collapses
 _ROW_STRUCTURE = ("Z", "weight", "dispersion_index", "V")  # what A and D are made of besides parameters
 _MAX_PATTERN_SHARE = 0.25  # more patterns than this share of the clusters: the per-cluster path
 _OWN_PER_CLUSTER = frozenset({"y", "cluster_weight", "chunk_cluster", ROW_PATTERN, PATTERN_CHUNK})
