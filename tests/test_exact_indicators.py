@@ -220,3 +220,9 @@ def test_a_zero_variance_the_integration_cannot_take_is_refused(options):
         warnings.simplefilter("ignore", gllamm.DataWarning)
         with pytest.raises(GllammError, match=r"(exactly 0|'x ~~ 0\*x').*(small positive value|chunk_size)"):
             gllamm.fit(DISEASE_MODEL, data, family=DISEASE_FAMILIES, **options)
+
+
+def test_maximum_likelihood_latent_values_are_refused_with_an_error_free_response(missing_covariate):
+    _, result = missing_covariate
+    with pytest.raises(GllammError, match=r"kind='ml'.*without error.*kind='mean'"):
+        result.empirical_bayes("ml")

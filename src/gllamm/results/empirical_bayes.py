@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 
-from ..errors import DataWarning, check_choice, warn_user
+from ..errors import DataWarning, GllammError, check_choice, warn_user
 from .eb_frame import eb_frame as _frame
 
 
@@ -36,6 +36,12 @@ def empirical_bayes(result, kind: str = "mean") -> pd.DataFrame:
         return _nested(result, kind)
     objective, data, modes = result._evaluation()
     if kind == "ml":
+        from ..integrate.shared_gaussian import ZERO_DISPERSION
+
+        if ZERO_DISPERSION in data:
+            raise GllammError("kind='ml' (the latent values maximising the responses' likelihood alone) is not "
+                              "available with a response without error (a residual variance fixed at 0), which fixes "
+                              "them where observed; use kind='mean' or 'mode'.")
         means, covs = (np.array(x) for x in objective.conditional_ml(result.theta, data, np.zeros_like(modes)))
         sds = np.sqrt(np.abs(np.diagonal(covs, axis1=1, axis2=2)))
         scale = np.nanmedian(sds, axis=0)
