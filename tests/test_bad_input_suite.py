@@ -158,6 +158,8 @@ CASES = [
      "method='ghq' is not available for models with nested levels"),
     ("devices of 0", lambda: fit(devices=0), GllammError, "devices must be a positive integer"),
     ("chunk_size of 0", lambda: fit(chunk_size=0), GllammError, "chunk_size must be a positive number of rows"),
+    ("fix= at NaN", lambda: fit(fix={"x": np.nan}), GllammError, "fix=\\{'x': nan\\}: a parameter is fixed at a finite"),
+    ("fix= at text", lambda: fit(fix={"x": "a"}), GllammError, "fix=\\{'x': 'a'\\}: a parameter is fixed at a finite"),
     ("a costly quadrature rule", lambda: fit("y ~ x + (1 + x + pos | g)", nip=40, start=[0.0]), ComputationWarning,
      "integrates over 64,000 quadrature nodes.*40 points in each of 3 dimensions"),
     # ---- responses that cannot be fitted ----------------------------------------------------------------------
@@ -219,6 +221,13 @@ def test_predictions_for_bad_new_data():
     result = gllamm.fit("y1 ~ x + c + (1 | g)", data)
     with pytest.raises(GllammError, match="newdata column 'c' has the level\\(s\\) 'z'"):
         result.predict(pd.DataFrame(dict(x=[0.0, 1.0], c=["a", "z"], g=[1, 2])))
+    with pytest.raises(GllammError, match="newdata lacks the column\\(s\\) 'x' that the model uses"):
+        result.predict(pd.DataFrame(dict(c=["a"], g=[1])))
+    for level in (2, "95%", 0):
+        with pytest.raises(GllammError, match="level must be a number between 0 and 1"):
+            result.conf_int(level=level)
+    with pytest.raises(GllammError, match="statistic must be a function.*n_boot="):
+        result.bootstrap(10)
     with pytest.raises(GllammError, match="newdata must be a pandas DataFrame; got dict"):
         result.predict({"x": [1.0]})
     with pytest.raises(GllammError, match="Unknown type 'means'.*Did you mean 'mean'"):

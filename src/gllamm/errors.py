@@ -55,3 +55,10 @@ def check_choice(kind: str, value: str, choices: Iterable[str]) -> str:
     raise GllammError(
         f"Unknown {kind} '{value}'.{closest(value, choices)} Choose one of: {', '.join(choices)}."
     )
+
+
+def check_level(level) -> float:
+    """Validate a confidence level: a number strictly between 0 and 1."""
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise GllammError(f"level must be a number between 0 and 1 (e.g. 0.95); got {level!r}.")
+    return float(level)

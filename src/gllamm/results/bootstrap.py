@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..errors import ConvergenceWarning, GllammError
+from ..errors import ConvergenceWarning, GllammError, check_level
 
 
 def _replicate(result, seed_sequence, statistic):
@@ -62,6 +62,9 @@ def bootstrap(result, statistic=None, n_boot: int = 100, seed=None, n_jobs: int 
     from ..options import check_n_jobs
 
     n_jobs = check_n_jobs(n_jobs)
+    if statistic is not None and not callable(statistic):
+        raise GllammError(f"statistic must be a function of a fit (FitResult -> numbers), or None for the parameters; "
+                          f"got {statistic!r}. The number of replicates is n_boot=.")
     statistic = statistic or _params
     seeds = list(enumerate(np.random.SeedSequence(seed).spawn(n_boot)))
     bar = _progress(n_boot, progress)
@@ -109,8 +112,7 @@ def bootstrap_intervals(result, level: float = 0.95, n_boot: int = 200, seed=Non
                         progress=None) -> pd.DataFrame:
     """Percentile intervals (lower, upper) of every reported parameter: the (1 - level)/2 and (1 + level)/2
     quantiles of ``n_boot`` parametric bootstrap replicates (``.attrs`` holds n_boot and the failed count)."""
-    if not 0 < level < 1:
-        raise GllammError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
+    check_level(level)
     replicates = bootstrap(result, None, n_boot, seed, n_jobs, progress)
     if len(replicates) < 2:
         raise GllammError(f"Only {len(replicates)} of {n_boot} bootstrap refits converged; no interval can be taken "

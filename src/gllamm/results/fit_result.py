@@ -17,6 +17,7 @@ import pandas as pd
 from statistics import NormalDist
 
 from ..design import Design
+from ..errors import check_level
 from ..integrate import Integration
 from ..spec import ModelSpec, ParameterTable
 from .class_methods import LatentClassMethods
@@ -110,6 +111,7 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
         exponentiate: report exp(estimate) for the fixed effects (odds ratios, rate ratios),
         with exponentiated interval bounds and delta-method SEs exp(b) se(b); z and p are unchanged.
         """
+        check_level(level)
         if isinstance(vcov, str):
             vcov = self.vcov if vcov == "model" else self.robust_vcov()
         estimate = self.params

@@ -20,7 +20,12 @@ from ..errors import GllammError
 
 
 def model_matrix_for(model_spec, newdata: pd.DataFrame):
-    """``model_spec.get_model_matrix(newdata)``, refusing categories that were not in the fitted data."""
+    """``model_spec.get_model_matrix(newdata)``, refusing categories that were not in the fitted data and naming
+    the columns the model needs that newdata lacks."""
+    missing = sorted(str(v) for v in getattr(model_spec, "required_variables", ()) if v not in newdata.columns)
+    if missing:
+        raise GllammError(f"newdata lacks the column(s) {', '.join(repr(m) for m in missing)} that the model uses; "
+                          "give every covariate of the model (responses and grouping columns may be left out).")
     _check_levels(model_spec, newdata)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*categories outside of the nominated levels.*")

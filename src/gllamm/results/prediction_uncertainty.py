@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import GllammError
+from ..errors import GllammError, check_level
 
 
 def _check_supported(result, type: str) -> None:
@@ -97,8 +97,7 @@ def prediction_frame(result, newdata, type: str, latent: str, offset, nip: int, 
 
     type = {"response": "mean", "link": "linear"}.get(type, type)
     _check_supported(result, type)
-    if not 0 < level < 1:
-        raise GllammError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
+    check_level(level)
     rows = None
     if newdata is not None:
         rows = np.asarray(complete_rows(result, newdata))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import GllammError
+from ..errors import GllammError, check_level
 
 IDENTITY, SQUARE_ROOT, CORRELATION = 0, 1, 2
 
@@ -164,8 +164,7 @@ def _end(likelihood, target, estimate: float, se: float, peak: float, phi_hat, q
 def profile_intervals(result, level: float = 0.95, sd: bool = False) -> pd.DataFrame:
     """Profile-likelihood intervals (lower, upper) of every reported parameter, or with ``sd=True`` of the SDs and
     correlations of the variance components in place of variances and covariances (as lme4 prints them)."""
-    if not 0 < level < 1:
-        raise GllammError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
+    check_level(level)
     if not result.converged:
         raise GllammError("Profile intervals need a converged fit (the profile starts at the maximum); "
                           f"this fit did not converge: {result.message}")

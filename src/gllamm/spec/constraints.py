@@ -76,6 +76,9 @@ def build_constraints(table: ParameterTable, fix: dict | None, equal) -> Constra
     fixed = {}
     for name, value in (fix or {}).items():
         position, transform = lookup(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value):
+            raise GllammError(f"fix={{'{name}': {value!r}}}: a parameter is fixed at a finite number.")
         if name.startswith("var(") or "~~" in name or name in table.spec.dispersions:
             if value < 0:
                 raise GllammError(f"A variance or dispersion must be positive: got {name}={value}.")
