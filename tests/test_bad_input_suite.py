@@ -158,6 +158,12 @@ CASES = [
      "method='ghq' is not available for models with nested levels"),
     ("devices of 0", lambda: fit(devices=0), GllammError, "devices must be a positive integer"),
     ("chunk_size of 0", lambda: fit(chunk_size=0), GllammError, "chunk_size must be a positive number of rows"),
+    ("a loading written twice", lambda: fit("f =~ y1 + y2 + y2", family="gaussian"), GllammError,
+     "'f =~ y2' is already in the model \\(the same line\\)"),
+    ("a variance on two lines", lambda: fit("f =~ y1 + y2 + y3\ny1 ~~ y1\ny1 ~~ y1", family="gaussian"), GllammError,
+     "'y1 ~~ y1' is already in the model \\(line 2\\)"),
+    ("start= with a NaN", lambda: fit("y ~ x", start=[0.0, np.nan]), GllammError, "start has no value \\(NaN\\) for x"),
+    ("compare() given a number", lambda: gllamm.compare(3), GllammError, "Fit 1 given to compare\\(\\)/anova\\(\\) is a int"),
     ("fix= at NaN", lambda: fit(fix={"x": np.nan}), GllammError, "fix=\\{'x': nan\\}: a parameter is fixed at a finite"),
     ("fix= at text", lambda: fit(fix={"x": "a"}), GllammError, "fix=\\{'x': 'a'\\}: a parameter is fixed at a finite"),
     ("a costly quadrature rule", lambda: fit("y ~ x + (1 + x + pos | g)", nip=40, start=[0.0]), ComputationWarning,
@@ -228,6 +234,8 @@ def test_predictions_for_bad_new_data():
             result.conf_int(level=level)
     with pytest.raises(GllammError, match="statistic must be a function.*n_boot="):
         result.bootstrap(10)
+    with pytest.raises(GllammError, match="seed must be a non-negative whole number.*got 'a'"):
+        result.simulate(seed="a")
     with pytest.raises(GllammError, match="newdata must be a pandas DataFrame; got dict"):
         result.predict({"x": [1.0]})
     with pytest.raises(GllammError, match="Unknown type 'means'.*Did you mean 'mean'"):

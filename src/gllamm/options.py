@@ -141,3 +141,15 @@ def split_options(options: dict) -> tuple[DataOptions, ModelOptions, EstimationO
         if name not in OPTION_NAMES:
             raise GllammError(f"Unknown option '{name}'.{closest(name, OPTION_NAMES)} Options: {', '.join(OPTION_NAMES)}.")
     return tuple(group(**{f.name: options[f.name] for f in fields(group) if f.name in options}) for group in GROUPS)
+
+
+def check_seed(seed):
+    """A seed numpy's random generators take (None, a non-negative whole number or a sequence of them, a
+    SeedSequence or Generator), returned as given."""
+    if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.Generator)):
+        return seed
+    try:
+        np.random.SeedSequence(seed)
+    except (TypeError, ValueError):
+        raise GllammError(f"seed must be a non-negative whole number (or None for a fresh one); got {seed!r}.") from None
+    return seed

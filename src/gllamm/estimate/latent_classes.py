@@ -28,6 +28,7 @@ import numpy as np
 
 from ..design.latent_classes import check_classes, discrete_model
 from ..errors import ConvergenceWarning, GllammError, warn_user
+from ..options import check_seed
 from ..families.links import link_numpy
 from ..integrate import Integration
 from ..parallel import mean_over_processes, std_over_processes, sum_over_processes
@@ -239,7 +240,7 @@ def _candidates(spec, design, table, layout, start, starts: int, seed) -> list:
         from .start_values import start_values
 
         return [start_values(spec, design, table, start, False)]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     base = _base_start(spec, design, table, layout)
     return [_start(spec, design, table, None, base)] + [_start(spec, design, table, rng, base)
                                                         for _ in range(starts - 1)]

@@ -200,6 +200,9 @@ def start_values(spec, design, table, start, verbose, layout=None) -> np.ndarray
         theta = np.asarray(getattr(start, "theta", start), dtype=float)  # a FitResult or theta
         if theta.shape != (table.size,):
             raise GllammError(f"start has {theta.size} values; this model has {table.size} parameters ({', '.join(table.frame().name)}).")
+        if np.isnan(theta).any():
+            names = list(table.frame().name[np.isnan(theta)])
+            raise GllammError(f"start has no value (NaN) for {', '.join(names)}; give a number for every parameter.")
         return theta
     beta, thresholds, log_disp, zero_inflation = _separation_checked_start(spec, design, verbose, layout)
     scale = None

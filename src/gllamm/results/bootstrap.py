@@ -66,7 +66,9 @@ def bootstrap(result, statistic=None, n_boot: int = 100, seed=None, n_jobs: int 
         raise GllammError(f"statistic must be a function of a fit (FitResult -> numbers), or None for the parameters; "
                           f"got {statistic!r}. The number of replicates is n_boot=.")
     statistic = statistic or _params
-    seeds = list(enumerate(np.random.SeedSequence(seed).spawn(n_boot)))
+    from ..options import check_seed
+
+    seeds = list(enumerate(np.random.SeedSequence(check_seed(seed)).spawn(n_boot)))
     bar = _progress(n_boot, progress)
     try:
         outcomes = _serial(result, seeds, statistic, bar) if n_jobs == 1 or n_boot == 1 else \

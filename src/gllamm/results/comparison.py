@@ -18,6 +18,10 @@ from ..errors import GllammError
 
 
 def _labels(fits, names) -> list[str]:
+    for i, fit in enumerate(fits):
+        if not all(hasattr(fit, name) for name in ("loglik", "params", "design", "n_params")):
+            raise GllammError(f"Fit {i + 1} given to compare()/anova() is a {type(fit).__name__}, not a fitted model "
+                              "(gllamm.fit's result); names go in names=.")
     if names is None:
         return [f"m{i + 1}" for i in range(len(fits))]
     names = list(names)

@@ -38,7 +38,9 @@ def simulate(result, seed=None, theta=None, return_latent: bool = False):
     Returns the frame, and with return_latent=True also the drawn latent variables (one row per cluster;
     with nested levels or crossed factors a dict {level name: DataFrame}).
     """
-    rng = np.random.default_rng(seed)
+    from ..options import check_seed
+
+    rng = np.random.default_rng(check_seed(seed))
     design, spec = result.design, result.spec
     params = result.table_spec.unpack(np.asarray(result.theta if theta is None else theta, dtype=float))
     if spec.crossed:  # every factor's effects drawn independently

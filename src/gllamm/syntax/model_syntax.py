@@ -189,9 +189,26 @@ def parse_model_syntax(text: str) -> ModelSyntax:
             statements.append(Statement(lhs, op, tuple(terms), line_number, stripped, level))
     if not statements:
         raise GllammError("The model syntax has no statements.")
+    _check_duplicates(statements)
     if not any(s.op == "=~" for s in statements):
         raise GllammError("The model syntax defines no latent variable (no '=~' statement).")
     return ModelSyntax(text, tuple(statements), tuple(definitions), tuple(equalities))
+
+
+def _check_duplicates(statements) -> None:
+    """A parameter written twice (``f =~ x1 + x2 + x2``, or ``x1 ~~ x1`` on two lines) is an error, as in lavaan
+    (which fits the first kind unidentified): give its modifiers once, on one term."""
+    seen = {}
+    for statement in statements:
+        for term in statement.rhs:
+            pair = tuple(sorted((statement.lhs, term.name))) if statement.op == "~~" else (statement.lhs, term.name)
+            key = (statement.level, statement.op, pair)
+            if key in seen:
+                where = "the same line" if seen[key] == statement.line else f"line {seen[key]}"
+                raise _error(statement.text, statement.line, 0,
+                             f"'{statement.lhs} {statement.op} {term.name}' is already in the model ({where}); write "
+                             "each parameter once, with its modifiers (e.g. 'f =~ NA*x1 + x2')")
+            seen[key] = statement.line
 
 
 def _number(text: str) -> float | None:
