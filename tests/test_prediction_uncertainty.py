@@ -144,7 +144,7 @@ def test_bad_options_of_the_new_post_estimation_are_named(contraception):
     result, data = contraception
     with pytest.raises(gllamm.GllammError, match="layout"):
         result.predict(layout="tall")
-    with pytest.raises(gllamm.GllammError, match="level must be between 0 and 1"):
+    with pytest.raises(gllamm.GllammError, match="level must be a number between 0 and 1"):
         result.predict(se=True, level=95)
     with pytest.raises(gllamm.GllammError, match="latent"):
         result.marginal_effects(latent="eb")

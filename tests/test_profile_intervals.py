@@ -63,7 +63,7 @@ def test_cbpp_profile_intervals_equal_lme4s():
 
 
 def test_profile_options_are_checked(sleepstudy):
-    with pytest.raises(gllamm.GllammError, match="level must be between 0 and 1"):
+    with pytest.raises(gllamm.GllammError, match="level must be a number between 0 and 1"):
         sleepstudy.conf_int(level=95, method="profile")
     with pytest.raises(gllamm.GllammError, match="sd=True is for method='profile'"):
         sleepstudy.conf_int(sd=True)
