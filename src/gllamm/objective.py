@@ -256,7 +256,7 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
                                            indices_are_sorted=True)
             if level.weight is not None:
                 constant = level.weight * constant
-        if integration.method == "laplace":  # one joint mode per top-level unit (lme4's nAGQ = 1)
+        if integration.joint_mode:  # one joint mode per top-level unit (lme4's nAGQ = 1)
             return nested_laplace(base, uppers, modes, newton_steps) + constant
         return nested_log_integrals(base, uppers, integration, modes, newton_steps,
                                     _inner_classes(table, theta, data), data.get("unit_weight")) + constant
@@ -322,7 +322,7 @@ def modes(table: ParameterTable, integration: Integration, theta, data, start):
         return crossed_modes(crossed_model(table, theta, data), start)
     if len(table.spec.levels) >= 2:
         base, uppers = _nested_parts(table, theta, data)
-        if integration.method == "laplace":
+        if integration.joint_mode:
             return joint_modes(base, uppers, start)
         return nested_adaptation(base, uppers, integration, start,
                                  discrete=_inner_classes(table, theta, data), unit_weight=data.get("unit_weight"))

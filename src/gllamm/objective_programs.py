@@ -79,7 +79,7 @@ class Objective:
         if len(levels) >= 2:
             units = [data[level_key("parent", index)].shape[0] for index in range(1, len(levels))]
             units.append(data["cluster_weight"].shape[0])
-            if self.integration.method == "laplace":  # joint modes (u2, u3, ...)
+            if self.integration.joint_mode:  # joint modes (u2, u3, ...)
                 return tuple(np.zeros((n, level.dim)) for n, level in zip(units, levels))
             return _nested_start(units, [level.dim for level in levels], self.integration.nip)
         q = sum(level.dim for level in levels)
@@ -224,7 +224,7 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
             cluster_model(table, theta, data), m)),
         conditional_ml=cached("conditional_ml", lambda theta, data, start: _conditional_ml(table, theta, data, start)),
         nested_posterior=cached("nested_posterior", lambda theta, data, state: (
-            joint_posterior(*_nested_parts(table, theta, data), state) if integration.method == "laplace"
+            joint_posterior(*_nested_parts(table, theta, data), state) if integration.joint_mode
             else nested_posterior(*_nested_parts(table, theta, data), integration, state, data.get("unit_weight")))),
         class_probabilities=cached("class_probabilities", lambda theta, data, m: class_probabilities(
             table, integration, theta, data, m)),

@@ -42,6 +42,9 @@ def choose_integration(spec, design, method: str, nip: int | None, reml: bool = 
                                     or any(key.startswith("unit_weight") for key in design.data())):
             raise GllammError("method='laplace' with nested levels is available for single-row responses without "
                               "latent classes or weights of levels below the top; use method='adaptive'.")
+        if spec.family.exact_gaussian and not any(level.products or level.discrete for level in spec.levels) \
+                and not any(key.startswith("unit_weight") for key in design.data()):
+            return Integration("exact", 1)  # the joint mode of every level (integrate/nested_laplace.py): exact
         return Integration(method, 1 if method == "laplace" else int(nip))
     if spec.family.exact_gaussian and method != "ghq" and not spec.levels[0].products:
         return Integration("exact", 1)
@@ -90,7 +93,7 @@ def _reml_integration(spec, method: str) -> Integration:
         raise GllammError("reml=True integrates exactly; leave out method='ghq'.")
     if not spec.levels:
         return Integration("none", 0)
-    return Integration("laplace", 1) if len(spec.levels) > 1 else Integration("exact", 1)
+    return Integration("exact", 1)  # (nested levels: the joint mode, exact for these models)
 
 
 _NODES_PER_UNIT = 20_000  # quadrature nodes per unit beyond which a fit is announced as costly

@@ -66,6 +66,12 @@ class Integration:
         return self.method in ("adaptive", "laplace")
 
     @property
+    def joint_mode(self) -> bool:
+        """True when one mode per cluster (the joint mode of all its levels when nested) integrates: Laplace, or
+        "exact" (Gaussian identity-link responses, whose integrand is Gaussian: Laplace is then exact)."""
+        return self.method in ("laplace", "exact")
+
+    @property
     def label(self) -> str:
         """Description for summaries."""
         if self.classes:
@@ -288,7 +294,7 @@ def posterior_moments(model: ClusterModel, integration: Integration, modes):
         if model.exact_rows is not None:  # rows without error: the curvature is infinite along them
             return marginal_posterior(model)
         _, hess = model.gradient_hessian(modes, clamp=False)
-        return modes, jnp.linalg.inv(-hess)
+        return modes, small_linalg.inverse_spd(-hess)
     u, weights = posterior_nodes(model, integration, modes)
     mean = jnp.einsum("cn,cnk->ck", weights, u)
     centred = u - mean[:, None, :]
@@ -301,4 +307,4 @@ def posterior_mode_curvature(model: ClusterModel, modes):
     if model.exact_rows is not None:  # (Gaussian: the mode is the mean, the curvature's inverse the covariance)
         return marginal_posterior(model)
     _, hess = model.gradient_hessian(modes, clamp=False)
-    return model.standard_moments(modes, jnp.linalg.inv(-hess))
+    return model.standard_moments(modes, small_linalg.inverse_spd(-hess))

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from . import small_linalg
+
 
 @dataclass(frozen=True)
 class CrossedModel:
@@ -93,9 +95,7 @@ def _eliminated_blocks(model: CrossedModel, d):
     blocks = jax.ops.segment_sum(outer, model.codes[0].reshape(-1), num_segments=model.units[0]) + jnp.eye(a0.shape[0])
     if a0.shape[0] == 1:
         return blocks, 1.0 / blocks
-    chol = jnp.linalg.cholesky(blocks)
-    eye = jnp.broadcast_to(jnp.eye(a0.shape[0], dtype=blocks.dtype), blocks.shape)
-    return blocks, jax.scipy.linalg.cho_solve((chol, True), eye)
+    return blocks, small_linalg.inverse_spd(blocks)  # (no batched LAPACK call: see nested_laplace._eliminate)
 
 
 def _rest_block(model: CrossedModel, d, q_rest: int):

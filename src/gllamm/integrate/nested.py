@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
+from . import small_linalg
 from .cluster_integral import ClusterModel, Integration, find_modes, log_cluster_integrals, posterior_moments
 from .discrete import class_terms
 from .gauss_hermite import product_rule
@@ -202,7 +203,7 @@ def _adapt(base, uppers, integration, state, iterations, discrete, unit_weight):
         u, log_w, inner_state = inner_adapted(location, scale, inner_state)
         values = _node_values(base, uppers, u, integration, inner_state, 0, discrete, unit_weight)
         _, mean, cov = _posterior_weights(log_w, values, u)
-        return (mean, jnp.linalg.cholesky(cov + 1e-10 * jnp.eye(q)), inner_state), None
+        return (mean, small_linalg.cholesky(cov + 1e-10 * jnp.eye(q)), inner_state), None
 
     (location, scale, inner_state), _ = jax.lax.scan(step, state, None, length=iterations)
     return location, scale, inner_adapted(location, scale, inner_state)[2]  # lower levels at the final nodes

@@ -27,6 +27,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from . import small_linalg
 from .cluster_integral import _STEP_SIZES, ClusterModel
 
 
@@ -63,8 +64,10 @@ def joint_value(base: ClusterModel, uppers, u):
 def _eliminate(base: ClusterModel, uppers, u, clamp: bool):
     """Reduce -H and the gradient level by level.
 
-    Returns the pivots of every level below the top as (P^{-1} C, P^{-1} g_own, P), the top block
-    and gradient (H_top, g_top), and sum log det P of the eliminated pivots per top unit.
+    Returns the pivots of every level below the top as (P^{-1} C, P^{-1} g_own, P^{-1}), the top block's inverse
+    and gradient (H_top^{-1}, g_top), and log det(-H) = sum log det P + log det H_top per top unit. The blocks are
+    positive definite (clamped curvatures, or at a maximum) and small: inverted by ``small_linalg`` (batched LAPACK
+    calls inside XLA's CPU thread pool can deadlock it when the batch is split over threads, jaxlib 0.10).
     """
     loadings = jnp.concatenate([base.loadings] + [level.loadings for level in uppers], axis=0)  # (Q, chunks, W)
     d1, d2 = base.row_derivatives(_eta(base, uppers, u))
@@ -79,21 +82,22 @@ def _eliminate(base: ClusterModel, uppers, u, clamp: bool):
         g = g.at[:, :q].add(-u[index])
         H = H.at[:, :q, :q].add(jnp.eye(q))
         P, C = H[:, :q, :q], H[:, :q, q:]
-        solved_C = jnp.linalg.solve(P, C)
-        solved_g = jnp.linalg.solve(P, g[:, :q, None])[..., 0]
-        pivots.append((solved_C, solved_g, P))
-        log_det = _up(log_det + jnp.linalg.slogdet(P)[1], level)
+        P_inverse, P_log_det = small_linalg.inverse_and_log_det_spd(P)
+        solved_C = jnp.einsum("jkl,jlm->jkm", P_inverse, C)
+        solved_g = jnp.einsum("jkl,jl->jk", P_inverse, g[:, :q])
+        pivots.append((solved_C, solved_g, P_inverse))
+        log_det = _up(log_det + P_log_det, level)
         H = _up(H[:, q:, q:] - jnp.einsum("jkl,jkm->jlm", C, solved_C), level)
         g = _up(g[:, q:] - jnp.einsum("jkl,jk->jl", C, solved_g), level)
     g = g - u[-1]
-    H = H + jnp.eye(u[-1].shape[-1])
-    return pivots, (H, g), log_det + jnp.linalg.slogdet(H)[1]
+    H_inverse, H_log_det = small_linalg.inverse_and_log_det_spd(H + jnp.eye(u[-1].shape[-1]))
+    return pivots, (H_inverse, g), log_det + H_log_det
 
 
 def joint_newton_step(base, uppers, u, clamp: bool):
     """The Newton step for the joint modes (one array per level), by block elimination and substitution."""
-    pivots, (H, g), _ = _eliminate(base, uppers, u, clamp)
-    steps = [jnp.linalg.solve(H, g[..., None])[..., 0]]
+    pivots, (H_inverse, g), _ = _eliminate(base, uppers, u, clamp)
+    steps = [jnp.einsum("jkl,jl->jk", H_inverse, g)]
     chain = steps[0]  # per unit of the current level: its own step, then its ancestors'
     for level, (solved_C, solved_g, _) in zip(reversed(uppers), reversed(pivots)):
         rest = chain[level.parent]
@@ -147,14 +151,14 @@ def joint_posterior(base, uppers, modes):
     Cov(u_top) = H_top^{-1}; below, Cov(u_l) = P^{-1} + P^{-1} C Sigma_anc C' P^{-1} with Sigma_anc the joint
     covariance of the unit's ancestors (lme4's conditional variances)."""
     u = list(modes)
-    pivots, (H, _), _ = _eliminate(base, uppers, u, clamp=False)
-    chain = jnp.linalg.inv(H)  # joint covariance of a unit's own u and its ancestors'
+    pivots, (chain, _), _ = _eliminate(base, uppers, u, clamp=False)  # chain: the joint covariance of a unit's
+    # own u and its ancestors' (at the top, H_top^{-1})
     levels = [(u[-1], chain)]
     for index in reversed(range(len(uppers))):
-        level, (solved_C, _, P) = uppers[index], pivots[index]
+        level, (solved_C, _, P_inverse) = uppers[index], pivots[index]
         rest = chain[level.parent]
         cross = -jnp.einsum("jkl,jlm->jkm", solved_C, rest)
-        own = jnp.linalg.inv(P) - jnp.einsum("jkm,jlm->jkl", cross, solved_C)
+        own = P_inverse - jnp.einsum("jkm,jlm->jkl", cross, solved_C)
         levels.insert(0, (u[index], own))
         chain = jnp.concatenate([jnp.concatenate([own, cross], axis=-1),
                                  jnp.concatenate([jnp.swapaxes(cross, -1, -2), rest], axis=-1)], axis=-2)

@@ -103,7 +103,7 @@ def _nested(result, kind: str) -> dict:
                           "without the prior a unit's effect and its cluster's effect add up in the linear "
                           "predictor and cannot be told apart.")
     objective, data, state = result._evaluation(nested_ok=True)
-    if kind == "mode" and result.integration.method != "laplace":  # joint modes, curvature-based SDs (lme4's)
+    if kind == "mode" and not result.integration.joint_mode:  # joint modes, curvature-based SDs (lme4's)
         from ..objective_programs import make_objective
         from ..integrate import Integration
 
