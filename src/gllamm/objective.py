@@ -31,6 +31,7 @@ from .integrate import (
     posterior_nodes,
 )
 from .integrate.exact_conditioning import condition_on_exact_rows
+from .integrate.two_level_gaussian import TWO_LEVEL_GAUSSIAN, two_level_log_integrals
 from .integrate.shared_gaussian import (CONDITION_ON_EXACT, PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN,
                                        shared_log_integrals)
 from .row_functions import row_dispersion, row_functions
@@ -256,6 +257,8 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
                                            indices_are_sorted=True)
             if level.weight is not None:
                 constant = level.weight * constant
+        if TWO_LEVEL_GAUSSIAN in data:  # (the iterations' arrays of a two-level SEM on complete data)
+            return two_level_log_integrals(base, uppers[0], data["y"]) + constant
         if integration.joint_mode:  # one joint mode per top-level unit (lme4's nAGQ = 1)
             return nested_laplace(base, uppers, modes, newton_steps) + constant
         return nested_log_integrals(base, uppers, integration, modes, newton_steps,
@@ -321,6 +324,8 @@ def modes(table: ParameterTable, integration: Integration, theta, data, start):
             return start
         return crossed_modes(crossed_model(table, theta, data), start)
     if len(table.spec.levels) >= 2:
+        if TWO_LEVEL_GAUSSIAN in data:  # the closed form needs no modes
+            return start
         base, uppers = _nested_parts(table, theta, data)
         if integration.joint_mode:
             return joint_modes(base, uppers, start)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..integrate.equal_clusters import collapse_equal_clusters
 from ..integrate.shared_gaussian import PATTERN_SCATTER, collapse_identical_clusters
+from ..integrate.two_level_gaussian import mark_two_level
 from ..objective_programs import make_objective, nodes_per_row, settled_modes
 from ..optimize import OptimizationResult, maximize
 from ..optimize.shared_programs import SharedPrograms
@@ -26,11 +27,13 @@ def distinct_clusters(fit_data: dict | None, design) -> dict:
 
 def fitting_arrays(design, integration) -> dict:
     """The arrays the iterations run on: with exact integration, groups of clusters identical but for their
-    responses collapsed into one each (``collapse_identical_clusters``: same likelihood, less work); otherwise
-    clusters equal in everything, responses included, fitted as one with their summed weight
-    (``collapse_equal_clusters``)."""
+    responses collapsed into one each (``collapse_identical_clusters``: same likelihood, less work), or at two
+    levels the closed form of units of one shape (``mark_two_level``); otherwise clusters equal in everything,
+    responses included, fitted as one with their summed weight (``collapse_equal_clusters``)."""
     data = design.data()
-    if integration.method == "exact":
+    if integration.method == "exact" and "parent" in data:
+        collapsed = mark_two_level(data)  # (two-level SEM on complete data: the closed form)
+    elif integration.method == "exact":
         collapsed = collapse_identical_clusters(data)
     else:
         collapsed = collapse_equal_clusters(data)
