@@ -27,6 +27,10 @@ CASES = {  # name -> (dataset, model, second model of the same kind, options)
     "LSAT 2PL": ("lsat7", "theta =~ Q1 + Q2 + Q3 + Q4", "theta =~ Q1 + Q2 + Q3 + Q4 + Q5", dict(family="binomial")),
     "Holzinger CFA": ("holzinger", "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6",
                       "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n visual ~ ageyr", {}),
+    "two-level SEM": ("twolevel", "level: 1\n fw =~ y1 + y2 + y3\n level: 2\n fb =~ y1 + y2 + y3\n y1 ~~ 0*y1\n"
+                      " y2 ~~ 0*y2\n y3 ~~ 0*y3",
+                      "level: 1\n fw =~ y1 + y2 + y3 + y4\n level: 2\n fb =~ y1 + y2 + y3 + y4\n y1 ~~ 0*y1\n"
+                      " y2 ~~ 0*y2\n y3 ~~ 0*y3\n y4 ~~ 0*y4", dict(cluster="cluster")),
 }
 
 WORKER = r'''

@@ -247,6 +247,7 @@ def test_long_data_with_item_level_covariates_equals_the_random_intercept_glmm()
                    long={"unit": "person", "item": "item", "response": "resp"})
 
 
+@pytest.mark.slow
 def test_sampling_weights_in_model_syntax_equal_duplicated_units():
     """weights= (units, the rows of wide data) and cluster_weights= (clusters of multilevel syntax) act as
     gllamm's pweights: integer weights give the fit of the data with units (clusters) repeated."""

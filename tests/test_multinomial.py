@@ -88,6 +88,7 @@ def test_category_in_a_single_group_is_explained():
         gllamm.fit("mode ~ x + (1 | g)", data, family="multinomial")
 
 
+@pytest.mark.slow
 def test_nested_levels_with_two_categories_equal_the_binomial_fit():
     """A two-category multinomial logit with random intercepts at two nested levels is the binomial logit
     three-level model; the two go through different kernels (choice sets vs binomial) and must agree."""
