@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from .results.defined_parameters import resolve as resolve_definitions
 from .spec import ModelSpec, ParameterTable
 from .syntax import parse_formula
 from .syntax.model_syntax import looks_like_syntax, parse_model_syntax
-from .syntax.multiple_groups import group_equalities, grouped_model
+from .syntax.multiple_groups import equal_latent_variances, group_equalities, grouped_model
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,9 @@ def _syntax_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOptions
             warn_user(f"{missing} missing responses are left out (each unit keeps its observed responses).",
                       DataWarning)
     equal = tuple(implied.equal)
+    if d.group is not None and equal_latent_variances(m.group_equal):  # (linear in theta with scaled rows)
+        spec = replace(spec, levels=tuple(level if level.discrete else replace(level, scaled_rows=True)
+                                          for level in spec.levels))
     if d.group is not None:
         equal += tuple(group_equalities(ParameterTable(spec).reported_names(), indicators, m.group_equal,
                                         m.group_partial))

@@ -85,6 +85,8 @@ def boundary_upper_sd(table_spec, theta_vcov: np.ndarray, level_name: str, laten
 
     frame = table_spec.frame()
     row = frame[frame.name.str.startswith(f"chol[{latent},") & frame.name.str.endswith(f"|{level_name}]")]
+    if any(level.name == level_name and level.scaled_rows for level in table_spec.spec.levels):
+        row = row[row.name == f"chol[{latent},{latent}|{level_name}]"]  # (scaled rows: the SD is |d_k| itself)
     positions = row.position.to_numpy(dtype=int)
     if len(positions) == 0:
         return float("nan")

@@ -3,7 +3,8 @@
 The optimiser works on the free vector phi; gradients and Hessians follow by the
 chain rule (M'g, M'HM) and the covariance of theta is M (M'(-H)M)^{-1} M'.
 Names are those of the reported parameters; a variance can be fixed or equated
-only for a latent variable in a block of its own (its Cholesky element is sqrt(var)).
+only for a latent variable in a block of its own (its Cholesky element is sqrt(var)), or in any block of a level
+with scaled rows (its row scale is sqrt(var); ``LevelSpec.scaled_rows``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _positions(table: ParameterTable) -> dict[str, tuple[int, callable]]:
         elif row.block == "cholesky":
             level, (r, c) = next(cholesky_rows)
             block = next(b for b in level.blocks if r in b)
-            if r == c and len(block) == 1:
+            if r == c and (len(block) == 1 or level.scaled_rows):  # (psi_kk = d_k^2 with scaled rows)
                 out[level.covariance_name(r, r)] = (row.position, lambda v: np.sqrt(v))
         elif row.block == "dispersion":
             name, power = next(dispersions)

@@ -68,7 +68,10 @@ class LevelSpec:
     (block-diagonal Psi = L L'); L is lower triangular within each block.
     ``loadings`` default to one Z column per latent variable with loading 1
     (random intercepts and coefficients). With ``unit_variance`` the disturbance
-    variances are fixed at 1 (factor scale set by the variance, not a loading).
+    variances are fixed at 1 (factor scale set by the variance, not a loading). With ``scaled_rows`` each row of L
+    is d_k v_k / |v_k| with v_k = (x_k1, ..., x_k,k-1, 1): theta holds d_k at the diagonal position and x_kj
+    elsewhere, so that a variance psi_kk = d_k^2 is a function of one parameter however the latent variables are
+    correlated (equal or fixed variances are then linear constraints: ``group_equal="lv.variances"``).
     """
 
     name: str
@@ -84,6 +87,7 @@ class LevelSpec:
     classes: int = 0  # > 0: a discrete latent variable with this many classes (mass points) instead of N(0, Psi)
     centred: tuple[bool, ...] = ()  # discrete levels: per latent variable, locations centred (mean 0) or free
     class_name: str = "class"  # discrete levels: classes are reported as class1, class2, ...
+    scaled_rows: bool = False  # L's rows as d_k v_k / |v_k| (see the class docstring)
 
     @property
     def discrete(self) -> bool:

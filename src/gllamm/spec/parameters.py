@@ -219,13 +219,21 @@ class ParameterTable:
                 matrix = matrix.at[np.array([p.lhs for p in paths]), np.array([p.rhs for p in paths])].set(values)
         else:
             matrix = jnp.zeros((q, q), dtype)
-            if level.unit_variance:
+            if level.unit_variance or level.scaled_rows:
                 matrix = matrix + jnp.eye(q, dtype=dtype)
+            scale = None
             if count:
                 rows, cols = (np.array(x, dtype=int) for x in zip(*level.cholesky_positions))
-                matrix = matrix.at[rows, cols].set(values)
-            if level.unit_variance:
+                if level.scaled_rows:  # d_k on the diagonal positions, x_kj below them
+                    off = rows != cols
+                    matrix = matrix.at[rows[off], cols[off]].set(values[off])
+                    scale = jnp.ones((q,), dtype).at[rows[~off]].set(values[~off])
+                else:
+                    matrix = matrix.at[rows, cols].set(values)
+            if level.unit_variance or level.scaled_rows:
                 matrix = matrix / jnp.sqrt(jnp.sum(matrix * matrix, axis=1, keepdims=True))
+            if scale is not None:
+                matrix = scale[:, None] * matrix
         return matrix
 
     @staticmethod
@@ -299,6 +307,10 @@ class ParameterTable:
                 values = np.zeros(count)
             else:
                 factor = np.asarray(cholesky[index], float)
+                if level.scaled_rows:  # d_k = sign(L_kk) |L_k.| on the diagonal, x_kj = L_kj / L_kk below
+                    diagonal = np.where(np.diag(factor) == 0.0, 1e-8, np.diag(factor))
+                    norms = np.sign(diagonal) * np.sqrt(np.sum(factor**2, axis=1))
+                    factor = np.where(np.eye(len(factor), dtype=bool), norms[:, None], factor / diagonal[:, None])
                 values = np.array([factor[r, c] for r, c in level.cholesky_positions])
             theta[start : start + count] = values
         return theta

@@ -9,7 +9,8 @@ Labels in the syntax keep theirs, so a label shared by the groups' copies makes 
 ``c(a1, a2)*x2`` gives each group its own modifier (label, value or NA), as in lavaan.
 
 ``group_equal`` adds equality across groups by kind of parameter: "loadings", "intercepts", "residuals",
-"regressions", "thresholds" (by the parameter's name with the group numbers taken out); ``group_partial`` names
+"regressions", "thresholds", "lv.variances" (by the parameter's name with the group numbers taken out; equal latent
+variances use Cholesky factors with scaled rows, in which each variance is one parameter); ``group_partial`` names
 parameters (lavaan style, ``visual=~x2``) left free. With equal intercepts the latent variables' means are free in
 every group but the first (a path on a constant column ``_mean.g<k>``, named ``visual.g2~_mean.g2``).
 """
@@ -23,7 +24,7 @@ import pandas as pd
 from ..errors import GllammError, closest
 from .model_syntax import ModelSyntax
 
-KINDS = ("loadings", "intercepts", "residuals", "regressions", "thresholds", "means")
+KINDS = ("loadings", "intercepts", "residuals", "regressions", "thresholds", "means", "lv.variances")
 MIN_UNITS = 3  # units a group needs
 
 
@@ -112,9 +113,14 @@ def _checked_kinds(group_equal) -> set:
     for kind in kinds:
         if kind not in KINDS:
             raise GllammError(f"group_equal= '{kind}' is not a kind of parameter.{closest(kind, KINDS)} Kinds: "
-                              f"{', '.join(KINDS)} (variances and covariances of latent variables cannot be equated "
-                              "yet).")
+                              f"{', '.join(KINDS)} (covariances of latent variables cannot be equated yet).")
     return set(kinds)
+
+
+def equal_latent_variances(group_equal) -> bool:
+    """True when ``group_equal`` equates the latent variables' variances across groups ("lv.variances"): their
+    Cholesky factors then use scaled rows (``LevelSpec.scaled_rows``), in which a variance is one parameter."""
+    return "lv.variances" in _checked_kinds(group_equal)
 
 
 def group_equalities(names: list[str], indicators: list[str], group_equal, group_partial) -> list[tuple]:
@@ -147,7 +153,9 @@ def _kind(name: str, indicators: list[str]) -> str:
         return "thresholds"
     if "~~" in name:
         left, right = name.split("~~")
-        return "residuals" if left == right and left in indicators else "covariances"
+        if left == right:
+            return "residuals" if left in indicators else "lv.variances"
+        return "covariances"
     if "~" in name:
         return "regressions"
     return "other"
