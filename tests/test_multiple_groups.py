@@ -6,6 +6,7 @@ import json
 import pathlib
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -181,3 +182,31 @@ def test_refit_and_bootstrap_keep_the_constraints_once():
     replicates = grouped.bootstrap(n_boot=3, seed=1, progress=False)  # simulated groups' copies -> one column each
     assert replicates.attrs["failed"] == 0 and replicates.shape == (3, grouped.params.size)
     assert (replicates["visual.g1=~x2.g1"] == replicates["visual.g2=~x2.g2"]).all()
+
+
+MULTILEVEL_GROUPS = json.loads((pathlib.Path(__file__).parent / "reference" / "multilevel_groups.json").read_text())
+# lavaan's between-level residual variances, free there, are written as one between factor per indicator (the GLLAMM
+# form has no between residuals of its own); made by tests/reference/r/multilevel_groups.R (lavaan 0.6-14)
+BETWEEN_RESIDUALS = ("\n r1 =~ 1*y1\n r2 =~ 1*y2\n r3 =~ 1*y3\n y1 ~~ 0*y1\n y2 ~~ 0*y2\n y3 ~~ 0*y3\n"
+                     " fb ~~ 0*r1 + 0*r2 + 0*r3\n r1 ~~ 0*r2 + 0*r3\n r2 ~~ 0*r3")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, group_equal", [("configural", None), ("loadings", ["loadings"])])
+def test_multilevel_models_in_groups_of_clusters_match_lavaan(case, group_equal):
+    data = gllamm.datasets.load("twolevel")
+    data["g"] = np.where(data.cluster <= 100, "a", "b")
+    fit = gllamm.fit(MULTILEVEL_GROUPS["model"] + BETWEEN_RESIDUALS, data, cluster="cluster", group="g",
+                     group_equal=group_equal)
+    reference = MULTILEVEL_GROUPS[case]
+    assert fit.converged
+    assert fit.loglik == pytest.approx(reference["loglik"], abs=1e-4)  # (lavaan stops at about 5e-6)
+    assert fit.n_params == reference["npar"]
+    rows = {(r["lhs"], r["op"], r["rhs"], r["level"], r["group"]): r for r in reference["estimates"]}
+    for level, latent in ((1, "fw"), (2, "fb")):
+        for k, group in enumerate(MULTILEVEL_GROUPS["group_order"], start=1):
+            for item in ("y2", "y3"):
+                expected = rows[(latent, "=~", item, level, group)]
+                name = f"{latent}.g{k}=~{item}.g{k}"
+                assert fit.params[name] == pytest.approx(expected["est"], abs=2e-3), name
+                assert fit.se[name] == pytest.approx(expected["se"], rel=2e-2), name

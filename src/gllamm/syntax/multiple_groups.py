@@ -51,37 +51,52 @@ def grouped_model(syntax: ModelSyntax, data: pd.DataFrame, group: str, group_equ
     equal = _checked_kinds(group_equal)
     latent = list(dict.fromkeys(s.lhs for s in syntax.statements if s.op == "=~"))
     indicators = list(syntax.indicators)
-    if syntax.n_levels > 1:
-        raise GllammError("group= with level blocks (multilevel syntax) is not available yet.")
     renamed = set(latent) | set(indicators)
-    lines, frame = [], data.copy()
+    frame = data.copy()
     for k, label in enumerate(labels, start=1):
         member = (data[group] == label).to_numpy()
         for name in indicators:
             frame[f"{name}.g{k}"] = data[name].where(member)
-        for statement in syntax.statements:
-            lines.append(_renamed(_group_modifiers(statement.text, k, len(labels)), renamed, k))
-        if "intercepts" in equal and k > 1 and "means" not in equal:  # latent means free beyond the first group
-            frame[f"_mean.g{k}"] = 1.0
-            lines += [f"{name}.g{k} ~ _mean.g{k}" for name in latent]
-            # (a regression makes a latent variable endogenous, whose disturbance is by default uncorrelated: keep
-            # the covariances the exogenous factors had)
-            lines += [f"{a}.g{k} ~~ {b}.g{k}" for a, b in _correlated_pairs(syntax, latent)]
-    copies = [f"{name}.g{k}" for k in range(1, len(labels) + 1) for name in latent]
-    for i, a in enumerate(copies):
-        for b in copies[i + 1:]:
-            if a.rsplit(".g", 1)[1] != b.rsplit(".g", 1)[1]:
-                lines.append(f"{a} ~~ 0*{b}")
+    levels = sorted({s.level for s in syntax.statements})
+    lines = []
+    for level in levels:
+        if syntax.multilevel:
+            lines.append(f"level: {level}")
+        lines += _level_lines(syntax, level, level == levels[-1], labels, equal, renamed, frame)
     lines += [f"{d.name} := {d.expression}" for d in syntax.definitions]
     lines += [f"{a} == {b}" for a, b, _ in syntax.equalities]
     return "\n".join(lines), frame.drop(columns=indicators), labels
 
 
-def _correlated_pairs(syntax: ModelSyntax, latent: list[str]) -> list[tuple[str, str]]:
+def _level_lines(syntax: ModelSyntax, level: int, top: bool, labels: list, equal: set, renamed: set,
+                 frame: pd.DataFrame) -> list[str]:
+    """The statements of one level block for every group: each group's copy (its own modifiers picked), the latent
+    means of later groups once intercepts are equal (at the top level, where the intercepts are; a constant column
+    ``_mean.g<k>`` added to ``frame``), and latent variables of different groups uncorrelated."""
+    statements = [s for s in syntax.statements if s.level == level]
+    latent = list(dict.fromkeys(s.lhs for s in statements if s.op == "=~"))
+    lines = []
+    for k in range(1, len(labels) + 1):
+        lines += [_renamed(_group_modifiers(s.text, k, len(labels)), renamed, k) for s in statements]
+        if "intercepts" in equal and k > 1 and "means" not in equal and top:  # latent means free beyond group 1
+            frame[f"_mean.g{k}"] = 1.0
+            lines += [f"{name}.g{k} ~ _mean.g{k}" for name in latent]
+            # (a regression makes a latent variable endogenous, whose disturbance is by default uncorrelated: keep
+            # the covariances the exogenous factors had)
+            lines += [f"{a}.g{k} ~~ {b}.g{k}" for a, b in _correlated_pairs(statements, latent)]
+    copies = [f"{name}.g{k}" for k in range(1, len(labels) + 1) for name in latent]
+    for i, a in enumerate(copies):
+        for b in copies[i + 1:]:
+            if a.rsplit(".g", 1)[1] != b.rsplit(".g", 1)[1]:
+                lines.append(f"{a} ~~ 0*{b}")
+    return lines
+
+
+def _correlated_pairs(statements, latent: list[str]) -> list[tuple[str, str]]:
     """Pairs of latent variables whose covariance the syntax leaves free by default: both exogenous (regressed on
     nothing) and not fixed at 0 by a 'a ~~ 0*b' statement."""
-    endogenous = {s.lhs for s in syntax.statements if s.op == "~" and s.lhs in latent}
-    zero = {frozenset((s.lhs, t.name)) for s in syntax.statements if s.op == "~~" for t in s.rhs if t.value == 0}
+    endogenous = {s.lhs for s in statements if s.op == "~" and s.lhs in latent}
+    zero = {frozenset((s.lhs, t.name)) for s in statements if s.op == "~~" for t in s.rhs if t.value == 0}
     exogenous = [name for name in latent if name not in endogenous]
     return [(a, b) for i, a in enumerate(exogenous) for b in exogenous[i + 1:] if frozenset((a, b)) not in zero]
 
