@@ -8,6 +8,9 @@ tests/reference/r/refs_fit_measures_crossed_nb_profile.R):
 gllamm's model has the 9 intercepts too (npar 30, same chi-square and df: the means are saturated), so its aic
 and bic are lavaan's plus 2 * 9 and 9 log(301)."""
 
+import json
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -177,3 +180,22 @@ def test_the_standardized_solution_of_other_models_is_refused_with_the_reason():
         gllamm.fit("reaction ~ days + (1 | subject)", gllamm.datasets.load("sleepstudy")).r_squared()
     with pytest.raises(gllamm.GllammError, match="Defined parameters \\(:=\\) with latent classes"):
         gllamm.fit("C =~ Q1 + a*Q2 + Q3\nd := 2*a", lsat, family="binomial", classes=2)
+
+
+def test_fit_measures_with_covariates_equal_lavaans_fixed_x():
+    """A MIMIC model (tests/reference/fit_measures_covariates.json, made by
+    tests/reference/r/fit_measures_covariates.R): sem(model, HolzingerSwineford1939) with lavaan's default
+    fixed.x = TRUE; its residual covariance of the two endogenous factors (lavaan's auto.cov.y) is written out."""
+    reference = json.loads((pathlib.Path(__file__).parent / "reference" / "fit_measures_covariates.json").read_text())
+    model = reference["model"].replace("visual + textual ~ ageyr + sex",
+                                       "visual ~ ageyr + sex\n textual ~ ageyr + sex\n visual ~~ textual")
+    fit = gllamm.fit(model, gllamm.datasets.load("holzinger"))
+    measures, expected = fit.fit_measures(), reference["fit"]
+    assert measures["chisq"] == pytest.approx(expected["chisq"], abs=1e-3)
+    for name in ("df", "pvalue", "baseline.chisq", "baseline.df", "cfi", "tli", "logl", "unrestricted.logl", "rmsea",
+                 "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "srmr", "ntotal"):
+        assert measures[name] == pytest.approx(expected[name], rel=1e-4), name
+    means = 6  # (the indicators' intercepts: lavaan's sem() without meanstructure does not count them)
+    assert measures["npar"] == expected["npar"] + means
+    direct = gllamm.fit("visual =~ x1 + x2 + x3\n x1 ~ ageyr", gllamm.datasets.load("holzinger")).fit_measures()
+    assert direct.isna().all() and "direct effects of covariates on indicators" in direct.attrs["note"]

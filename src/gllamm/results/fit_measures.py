@@ -208,9 +208,10 @@ def has_covariates(spec, group_means: bool = False) -> bool:
     return bool(spec.scale_names) or any(not name.endswith("~1") for name in spec.fixed_names)
 
 
-def single_level_sem_reason(result, groups: bool = False) -> str | None:
+def single_level_sem_reason(result, groups: bool = False, covariates: bool = False) -> str | None:
     """Why the fit is not a single-level SEM with continuous indicators and no covariates (None when it is): the
-    models whose saturated model, standardised solution and R-squared are defined here."""
+    models whose saturated model, standardised solution and R-squared are defined here (``covariates``: with
+    covariates too, checked by the caller)."""
     spec = result.spec
     if result.options.get("group") is not None and not groups:
         return "modification indices of multiple-group models are not available yet"
@@ -220,8 +221,8 @@ def single_level_sem_reason(result, groups: bool = False) -> str | None:
         return NO_SATURATED_MODEL
     if len(spec.levels) != 1 or spec.discrete_level is not None:
         return "fit measures of models with several levels or latent classes are not available yet"
-    if has_covariates(spec, group_means=True):
-        return "fit measures of models with covariates are not available yet"
+    if not covariates and has_covariates(spec, group_means=True):
+        return "this is not available yet for models with covariates"
     return None
 
 

@@ -14,11 +14,17 @@ class StructuralEquationTables:
         baseline.chisq, cfi, tli, rmsea (with its 90% interval and close-fit p-value), srmr, aic, bic, ...
         (chisq = 2 (l_saturated - l); see gllamm.results.fit_measures). NaN, with the reason in
         ``.attrs["note"]``, for models without a saturated model in closed form. Two-level SEMs add srmr_within
-        and srmr_between (gllamm.results.two_level_fit_measures)."""
-        from .fit_measures import fit_measures
+        and srmr_between (gllamm.results.two_level_fit_measures); models with covariates of their latent variables
+        are measured given the covariates, as lavaan's fixed.x (gllamm.results.covariate_fit_measures)."""
+        from .covariate_fit_measures import covariate_fit_measures
+        from .fit_measures import fit_measures, has_covariates
         from .two_level_fit_measures import is_two_level_sem, two_level_fit_measures
 
-        return two_level_fit_measures(self) if is_two_level_sem(self) else fit_measures(self)
+        if is_two_level_sem(self):
+            return two_level_fit_measures(self)
+        if self.options.get("group") is None and has_covariates(self.spec, group_means=True):
+            return covariate_fit_measures(self)
+        return fit_measures(self)
 
     def standardized(self, level: float = 0.95) -> pd.DataFrame:
         """The standardised solution of an SEM with continuous indicators, as lavaan's standardizedSolution():
