@@ -191,6 +191,7 @@ def test_unidentified_choice_models_are_explained():
         fit("chosen ~ C(alt) + price", choice_set="cases")
 
 
+@pytest.mark.slow
 def test_multilevel_multinomial_example():
     example = runpy.run_path(str(EXAMPLES / "multilevel_multinomial.py"))
     result, conditional, marginal = example["main"]()

@@ -151,6 +151,7 @@ def _unit_integrands(data, params):
     return [integrand(j) for j in range(len(data))], (data.x - mx).to_numpy()
 
 
+@pytest.mark.slow
 def test_a_binary_disease_given_a_partly_observed_exposure_has_the_exact_log_likelihood(disease):
     """Where x is observed the unit's likelihood is the integrand at xi = x (no integral); elsewhere a 1-D integral,
     here by scipy's adaptive quadrature, independent of gllamm's rule."""
@@ -169,6 +170,7 @@ def test_a_binary_disease_given_a_partly_observed_exposure_has_the_exact_log_lik
     assert result.params["xi=~d"] == pytest.approx(1.2, abs=3 * result.se["xi=~d"])  # the simulation's truth
 
 
+@pytest.mark.slow
 def test_the_exposure_is_predicted_exactly_where_it_was_measured(disease):
     """EB: xi - mu equals x - mu with SD 0 where x is observed; elsewhere the posterior mean and SD by quadrature
     (checked against scipy's for the first units without x)."""

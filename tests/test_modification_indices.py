@@ -48,6 +48,7 @@ def test_the_largest_index_predicts_the_gain_of_freeing_it(holzinger):
     assert freed.params["visual=~x9"] == pytest.approx(top.epc, rel=0.25)
 
 
+@pytest.mark.slow
 def test_orthogonal_factors_and_a_just_identified_model(holzinger):
     """lavaan 0.6-14: visual ~~ 0*textual lists the latent covariance (mi 26.552, epc 0.277, sepc.all 0.388) beside
     the cross-loadings (textual =~ x1: 31.475); a one-factor model of three items has no candidate left (0 rows)."""

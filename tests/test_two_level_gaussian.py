@@ -19,6 +19,7 @@ def basic():
     return gllamm.fit(REFERENCE["basic"]["model"], gllamm.datasets.load("twolevel"), cluster="cluster")
 
 
+@pytest.mark.slow
 def test_the_closed_form_equals_the_joint_mode_integral_with_its_derivatives(basic):
     objective, data, modes = basic._evaluation(nested_ok=True)
     closed = mark_two_level(data)
