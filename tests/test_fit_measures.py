@@ -199,3 +199,23 @@ def test_fit_measures_with_covariates_equal_lavaans_fixed_x():
     assert measures["npar"] == expected["npar"] + means
     direct = gllamm.fit("visual =~ x1 + x2 + x3\n x1 ~ ageyr", gllamm.datasets.load("holzinger")).fit_measures()
     assert direct.isna().all() and "direct effects of covariates on indicators" in direct.attrs["note"]
+
+
+def test_the_standardized_solution_with_covariates_equals_lavaans():
+    """The MIMIC model's standardizedSolution() (std.all with its SE, std.lv) and R-squared (inspect(fit, "r2")) from
+    tests/reference/fit_measures_covariates.json: paths on covariates standardised by sd(x) / sd(f), the covariates'
+    own (co)variances as rows (their correlations), the factors' disturbance covariance as their correlation."""
+    reference = json.loads((pathlib.Path(__file__).parent / "reference" / "fit_measures_covariates.json").read_text())
+    model = reference["model"].replace("visual + textual ~ ageyr + sex",
+                                       "visual ~ ageyr + sex\n textual ~ ageyr + sex\n visual ~~ textual")
+    fit = gllamm.fit(model, gllamm.datasets.load("holzinger"))
+    table = fit.standardized().set_index(["lhs", "op", "rhs"])
+    for row in reference["standardized"]:
+        key = (row["lhs"], row["op"], row["rhs"])
+        ours = table.loc[key]
+        assert ours["std.all"] == pytest.approx(row["est.std"], abs=2e-3), key
+        assert ours["std.lv"] == pytest.approx(row["std.lv"], abs=2e-3), key
+        if row["se"] > 0:
+            assert ours["se"] == pytest.approx(row["se"], rel=2e-3), key
+    for name, value in reference["r2"].items():
+        assert fit.r_squared()[name] == pytest.approx(value, abs=2e-4), name

@@ -32,7 +32,7 @@ def covariate_fit_measures(result) -> pd.Series:
     spec = result.spec
     covariates = list(spec.covariate_names)
     reason = single_level_sem_reason(result, covariates=True) or indicator_data_reason(result, tuple(covariates)) \
-        or _covariate_reason(result)
+        or covariate_reason(result)
     indicators = list(result.design.response_name.split(", "))
     if reason is None:
         frame = result.design.model_frame
@@ -59,7 +59,7 @@ def covariate_fit_measures(result) -> pd.Series:
     return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")
 
 
-def _covariate_reason(result) -> str | None:
+def covariate_reason(result) -> str | None:
     """Why these measures do not apply (None when they do): covariates only as paths of the latent variables."""
     spec = result.spec
     if spec.scale_names or any(level.products or level.cross_paths for level in spec.levels):

@@ -8,12 +8,15 @@ deviations of the variables it links:
 
 * loading f =~ y:   std.lv = lambda sd(f),  std.all = lambda sd(f) / sd(y);
 * path f2 ~ f1:     b sd(f1) / sd(f2) (both);
-* (co)variance a ~~ b of latent disturbances or residuals:  std.all = psi_ab / (sd(a) sd(b)) with the total
-  SDs (for a variance: the share not explained); std.lv likewise for latent variables, unchanged for residuals;
+* variance a ~~ a of a latent disturbance: psi_aa / var(a), the share not explained (both); covariance a ~~ b of
+  disturbances: their correlation psi_ab / sqrt(psi_aa psi_bb) (lavaan's; the total SDs' correlation for exogenous
+  latent variables); residual variance of an indicator: std.all theta_j / var(y_j), std.lv unchanged;
 * intercept y ~ 1:  std.all = nu / sd(y);
 
 and R-squared is 1 - theta_j / var(y_j) for indicators and 1 - psi_ff / var(f) for latent variables regressed on
-others. Standard errors of std.all are by the delta method with the exact Jacobian (JAX) of these functions of
+others. With latent variables regressed on observed covariates x (lavaan's fixed.x: their sample covariance S_xx),
+cov(eta) = M (Gamma S_xx Gamma' + Psi) M', a path f ~ x has std.lv = gamma / sd(f) and std.all = gamma sd(x) / sd(f),
+and the covariates' own (co)variances are rows with std.all their correlations. Standard errors of std.all are by the delta method with the exact Jacobian (JAX) of these functions of
 the parameters.
 """
 
@@ -30,14 +33,30 @@ from ..errors import GllammError
 from .fit_measures import single_level_sem_reason
 
 
+def _covariates(result) -> tuple[list[str], np.ndarray]:
+    """(names, sample covariance S_xx with divisor N) of the observed covariates of the latent variables (not the
+    constant _mean.g<k> columns of multiple groups), over the fitted units."""
+    names = [n for n in result.spec.covariate_names if not n.startswith("_mean.g")]
+    if not names or not any(level.covariate_paths for level in result.spec.levels):
+        return [], np.zeros((0, 0))
+    X = result.design.model_frame[names].to_numpy(dtype=float)
+    X = X[~np.isnan(X).any(axis=1)]
+    return names, np.atleast_2d(np.cov(X.T, bias=True))
+
+
 def _moments(result, theta):
     """(loadings Lambda (q x items), cov(eta), disturbance covariance Psi, residual variances per item, var(y))."""
     from ..objective import latent_structure
 
     table = result.table_spec
     params = table.unpack(theta)
-    loadings, _, ML = latent_structure(table, params)
+    loadings, M, ML = latent_structure(table, params)
     cov_eta = ML @ ML.T
+    names, S_xx = _covariates(result)
+    if names:  # + M Gamma S_xx Gamma' M' (the covariates' columns of Gamma, in spec.covariate_names order)
+        columns = [list(result.spec.covariate_names).index(n) for n in names]
+        effect = M @ params.covariate_effects[0][:, columns]
+        cov_eta = cov_eta + effect @ S_xx @ effect.T
     L = params.cholesky[0]
     psi = L @ L.T
     residual = jnp.exp(2 * params.log_dispersion)
@@ -63,6 +82,14 @@ def _rows(result) -> list[tuple]:
             rows.append((latent[loading.latent], "=~", items[loading.column], "loading", (loading.latent, loading.column)))
     for path in level.paths:
         rows.append((latent[path.lhs], "~", latent[path.rhs], "path", (path.lhs, path.rhs)))
+    names, _ = _covariates(result)
+    for path in level.covariate_paths:
+        covariate = result.spec.covariate_names[path.rhs]
+        if covariate in names:
+            rows.append((latent[path.lhs], "~", covariate, "covariate_path", (path.lhs, path.rhs, names.index(covariate))))
+    for i, a in enumerate(names):
+        for j in range(i + 1):
+            rows.append((names[j], "~~", a, "covariate", (j, i)))
     for name in items:
         rows.append((name, "~~", name, "residual", (items.index(name),)))
     for block in level.blocks:
@@ -79,6 +106,8 @@ def _values(result, rows, theta):
     loadings, cov_eta, psi, theta_items, var_y = _moments(result, theta)
     sd_eta, sd_y = jnp.sqrt(jnp.diag(cov_eta)), jnp.sqrt(var_y)
     params = result.table_spec.unpack(theta)
+    S_xx = _covariates(result)[1]
+    sd_x = np.sqrt(np.diag(S_xx))
     intercepts = {name: k for k, name in enumerate(result.spec.fixed_names)}
     estimate, std_lv, std_all = [], [], []
     for _, _, rhs, kind, index in rows:
@@ -94,17 +123,29 @@ def _values(result, rows, theta):
             estimate += [value]
             std_lv += [value * sd_eta[b] / sd_eta[a]]
             std_all += [value * sd_eta[b] / sd_eta[a]]
+        elif kind == "covariate_path":
+            a, column, c = index
+            value = params.covariate_effects[0][a, column]
+            estimate += [value]
+            std_lv += [value / sd_eta[a]]
+            std_all += [value * sd_x[c] / sd_eta[a]]
+        elif kind == "covariate":  # (the sample's: fixed, no standard error)
+            i, j = index
+            estimate += [jnp.asarray(S_xx[i, j])]
+            std_lv += [jnp.asarray(S_xx[i, j])]
+            std_all += [jnp.asarray(S_xx[i, j] / (sd_x[i] * sd_x[j]))]
         elif kind == "residual":
             (j,) = index
             estimate += [theta_items[j]]
             std_lv += [theta_items[j]]
             std_all += [theta_items[j] / var_y[j]]
-        elif kind == "latent":
+        elif kind == "latent":  # a variance: its unexplained share; a covariance: the disturbances' correlation
             r, c = index
             value = psi[r, c]
+            scale = sd_eta[r] * sd_eta[c] if r == c else jnp.sqrt(psi[r, r] * psi[c, c])
             estimate += [value]
-            std_lv += [value / (sd_eta[r] * sd_eta[c])]
-            std_all += [value / (sd_eta[r] * sd_eta[c])]
+            std_lv += [value / scale]
+            std_all += [value / scale]
         else:
             (j,) = index
             value = params.beta[intercepts[f"{_items(result)[j]}~1"]]
@@ -117,10 +158,15 @@ def _values(result, rows, theta):
 def _check(result) -> None:
     """GllammError unless the fit is a single-level SEM with continuous indicators (of one group or several: the
     groups' copies are independent blocks of one model, each standardised by its own implied SDs)."""
-    reason = single_level_sem_reason(result, groups=True)
+    from .covariate_fit_measures import covariate_reason
+
+    reason = single_level_sem_reason(result, groups=True, covariates=True) or covariate_reason(result)
+    if reason is None and result.options.get("group") is not None and _covariates(result)[0]:
+        reason = "covariates in multiple groups are not standardised yet"
     if reason is not None:
         raise GllammError("The standardised solution and R-squared are for single-level models in lavaan-style "
-                          f"syntax with continuous (Gaussian identity-link) indicators and no covariates ({reason}).")
+                          f"syntax with continuous (Gaussian identity-link) indicators and no covariates other than "
+                          f"regressors of the latent variables ({reason}).")
 
 
 def standardized(result, level: float = 0.95) -> pd.DataFrame:
@@ -150,6 +196,13 @@ def r_squared(result) -> pd.Series:
     loadings, cov_eta, psi, theta_items, var_y = (np.asarray(x) for x in _moments(result, jnp.asarray(result.theta)))
     values = {name: 1 - theta_items[j] / var_y[j] for j, name in enumerate(_items(result))}
     level = result.spec.levels[0]
-    for k in sorted({p.lhs for p in level.paths}):
+    for k in sorted({p.lhs for p in level.paths} | {p.lhs for p in level.covariate_paths
+                                                     if p.rhs in _covariate_columns(result)}):
         values[level.latent_names[k]] = 1 - psi[k, k] / cov_eta[k, k]
     return pd.Series(values, name="r2")
+
+
+def _covariate_columns(result) -> set[int]:
+    """Positions in spec.covariate_names of the observed covariates (``_covariates``)."""
+    names = _covariates(result)[0]
+    return {k for k, n in enumerate(result.spec.covariate_names) if n in names}
