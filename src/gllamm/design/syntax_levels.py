@@ -25,7 +25,22 @@ def _check_column(name: str, data: pd.DataFrame, statement) -> None:
                           f"nor a column of the data.{closest(name, list(data.columns))}")
 
 
-def _blocks(latent: list[str], endogenous: set[str], free_pairs: set, zero_pairs: set) -> tuple[tuple[int, ...], ...]:
+def _default_covariances(block) -> set[tuple[int, int]]:
+    """The latent covariances free by default, as lavaan's sem(): among the exogenous latent variables, and among
+    the disturbances of latent variables that are regressed on something but predict no other latent variable
+    (lavaan's auto.cov.y: 'f1 + f2 ~ x' correlates f1 and f2). The latent means of multiple groups (paths on
+    _mean.g<k> columns) make no variable endogenous here."""
+    regressed = {p.lhs for p in block.paths} | {lhs for lhs, _, _ in block.cross} \
+        | {p.lhs for p, _ in block.products if not p.response} \
+        | {p.lhs for p in block.covariate_paths if not block.covariates[p.rhs].startswith("_mean.g")}
+    predictors = {p.rhs for p in block.paths}
+    n = len(block.latent)
+    exogenous = [i for i in range(n) if i not in regressed]
+    dependent = [i for i in range(n) if i in regressed and i not in predictors]
+    return {(a, b) for group in (exogenous, dependent) for a in group for b in group if a < b}
+
+
+def _blocks(latent: list[str], defaults: set, free_pairs: set, zero_pairs: set) -> tuple[tuple[int, ...], ...]:
     parent = list(range(len(latent)))
 
     def find(i):
@@ -34,8 +49,7 @@ def _blocks(latent: list[str], endogenous: set[str], free_pairs: set, zero_pairs
             i = parent[i]
         return i
 
-    exogenous = [i for i, name in enumerate(latent) if name not in endogenous]
-    edges = {(a, b) for a in exogenous for b in exogenous if a < b} - zero_pairs
+    edges = defaults - zero_pairs
     for a, b in edges | free_pairs:
         parent[find(a)] = find(b)
     groups: dict[int, list[int]] = {}
@@ -83,7 +97,7 @@ def build_level(statements, indicators, level_name, factor_scale, family, data, 
     for name in latent:
         if name not in measured:
             raise GllammError(f"Latent variable '{name}' has no indicators ('{name} =~ ...').")
-    blocks = _blocks(latent, block.endogenous, free_pairs, zero_pairs)
+    blocks = _blocks(latent, _default_covariances(block), free_pairs, zero_pairs)
     unit_variance = factor_scale == "variance"
     level = LevelSpec(level_name, tuple(latent), blocks, tuple(loadings), tuple(block.paths),
                       tuple(block.covariate_paths), unit_variance=unit_variance, naming="syntax",

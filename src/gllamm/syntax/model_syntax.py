@@ -174,9 +174,11 @@ def parse_model_syntax(text: str) -> ModelSyntax:
             if op is None:
                 raise _error(stripped, line_number, len(stripped), "Expected one of =~, ~ or ~~")
             position = stripped.index(op)
-            lhs, rhs = stripped[:position].strip(), stripped[position + len(op):]
-            if not _NAME.match(lhs):
-                raise _error(stripped, line_number, 0, f"'{lhs}' is not a variable name")
+            lhs_text, rhs = stripped[:position].strip(), stripped[position + len(op):]
+            names = [name.strip() for name in lhs_text.split("+")]  # lavaan's 'f1 + f2 ~ x': one statement each
+            for lhs in names:
+                if not _NAME.match(lhs):
+                    raise _error(stripped, line_number, 0, f"'{lhs}' is not a variable name")
             if op == "~" and rhs.strip() == "1":
                 continue  # intercepts are always in the model
             terms = []
@@ -186,7 +188,9 @@ def parse_model_syntax(text: str) -> ModelSyntax:
                     raise _error(stripped, line_number, offset, "Empty term")
                 terms.append(_parse_term(part, stripped, line_number, offset))
                 offset += len(part) + 1
-            statements.append(Statement(lhs, op, tuple(terms), line_number, stripped, level))
+            for lhs in names:
+                text = stripped if len(names) == 1 else f"{lhs} {op}{rhs}"
+                statements.append(Statement(lhs, op, tuple(terms), line_number, text, level))
     if not statements:
         raise GllammError("The model syntax has no statements.")
     _check_duplicates(statements)
