@@ -170,33 +170,38 @@ def parse_model_syntax(text: str) -> ModelSyntax:
                     raise _error(stripped, line_number, len(stripped), "A defined parameter needs an expression")
                 definitions.append(Definition(name, expression, line_number))
                 continue
-            op = next((o for o in OPERATORS if o in stripped), None)
-            if op is None:
-                raise _error(stripped, line_number, len(stripped), "Expected one of =~, ~ or ~~")
-            position = stripped.index(op)
-            lhs_text, rhs = stripped[:position].strip(), stripped[position + len(op):]
-            names = [name.strip() for name in lhs_text.split("+")]  # lavaan's 'f1 + f2 ~ x': one statement each
-            for lhs in names:
-                if not _NAME.match(lhs):
-                    raise _error(stripped, line_number, 0, f"'{lhs}' is not a variable name")
-            if op == "~" and rhs.strip() == "1":
-                continue  # intercepts are always in the model
-            terms = []
-            offset = position + len(op)
-            for part in rhs.split("+"):
-                if not part.strip():
-                    raise _error(stripped, line_number, offset, "Empty term")
-                terms.append(_parse_term(part, stripped, line_number, offset))
-                offset += len(part) + 1
-            for lhs in names:
-                text = stripped if len(names) == 1 else f"{lhs} {op}{rhs}"
-                statements.append(Statement(lhs, op, tuple(terms), line_number, text, level))
+            statements += _statements(stripped, line_number, level)
     if not statements:
         raise GllammError("The model syntax has no statements.")
     _check_duplicates(statements)
     if not any(s.op == "=~" for s in statements):
         raise GllammError("The model syntax defines no latent variable (no '=~' statement).")
     return ModelSyntax(text, tuple(statements), tuple(definitions), tuple(equalities))
+
+
+def _statements(stripped: str, line_number: int, level: int) -> list[Statement]:
+    """The statements of one 'lhs op rhs' piece: one per left-hand side (lavaan's 'f1 + f2 ~ x'), none for an
+    intercept ('y ~ 1', always in the model)."""
+    op = next((o for o in OPERATORS if o in stripped), None)
+    if op is None:
+        raise _error(stripped, line_number, len(stripped), "Expected one of =~, ~ or ~~")
+    position = stripped.index(op)
+    lhs_text, rhs = stripped[:position].strip(), stripped[position + len(op):]
+    names = [name.strip() for name in lhs_text.split("+")]
+    for lhs in names:
+        if not _NAME.match(lhs):
+            raise _error(stripped, line_number, 0, f"'{lhs}' is not a variable name")
+    if op == "~" and rhs.strip() == "1":
+        return []
+    terms = []
+    offset = position + len(op)
+    for part in rhs.split("+"):
+        if not part.strip():
+            raise _error(stripped, line_number, offset, "Empty term")
+        terms.append(_parse_term(part, stripped, line_number, offset))
+        offset += len(part) + 1
+    return [Statement(lhs, op, tuple(terms), line_number, stripped if len(names) == 1 else f"{lhs} {op}{rhs}", level)
+            for lhs in names]
 
 
 def _check_duplicates(statements) -> None:
