@@ -312,6 +312,7 @@ def test_gradient_and_hessian_match_finite_differences(four_level, method, nip):
     np.testing.assert_allclose(hess, numeric_h, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_random_slope_at_a_middle_level_equals_lmer():
     """Correlated random intercept and slope at the school level of a four-level Gaussian model (a
     two-dimensional rule at that level). Reference: tests/reference/four_level_lmer_slope.json from

@@ -81,6 +81,7 @@ def test_equality_labels_and_fixed_values():
     assert "x1~~x1" not in result.params.index or result.params["x1~~x1"] == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_structural_recovery_of_b_and_gamma():
     """Simulated MIMIC-type model: f1 ~ w (Gamma), f2 ~ f1 (B); recovery within 4 SEs."""
     import pandas as pd

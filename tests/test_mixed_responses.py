@@ -66,6 +66,7 @@ def test_mixed_gaussian_poisson_likelihood_and_recovery(tmp_path):
     assert abs(gllamm.load(path).loglik - result.loglik) < 1e-9
 
 
+@pytest.mark.slow
 def test_endogenous_treatment_example_removes_confounding_bias():
     example = runpy.run_path(str(EXAMPLES / "endogenous_treatment.py"))
     result, naive = example["main"]()

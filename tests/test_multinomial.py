@@ -43,6 +43,7 @@ def test_without_random_effects_equals_statsmodels_mnlogit():
     assert abs(gllamm.fit("mode ~ x", data, family="multinomial", base="train").loglik - ours.loglik) < 1e-8
 
 
+@pytest.mark.slow
 def test_random_intercepts_per_category_recover_and_integrate_correctly():
     data = _simulate()
     result = gllamm.fit("mode ~ x + (1 | g)", data, family="multinomial")

@@ -56,6 +56,7 @@ def _grid_loglik(data, kappa, beta, variance):
     return total
 
 
+@pytest.mark.slow
 def test_wine_cloglog_equals_direct_integration():
     """clmm (tests/reference/wine_cloglog.json) stops at loglik -82.726 with thresholds ~1 higher; the
     cloglog likelihood evaluated independently on a grid is larger at gllamm's optimum, which we check."""

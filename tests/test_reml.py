@@ -76,6 +76,7 @@ def test_balanced_one_way_reml_is_the_anova_estimator():
     assert abs(result.se["(Intercept)"] / np.sqrt(msb / (k * n)) - 1) < 1e-6
 
 
+@pytest.mark.slow
 def test_reml_lr_test_refuses_different_fixed_effects():
     data = gllamm.datasets.load("sleepstudy")
     small = gllamm.fit("reaction ~ 1 + (1 + days | subject)", data, reml=True)
