@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import jax.numpy as jnp
 
-from . import small_linalg
+from .shared_gaussian import marginal_normal
 
 
 def condition_on_exact_rows(model):
@@ -35,18 +35,8 @@ def condition_on_exact_rows(model):
     those rows' weights set to 0, eta0 + A m and loadings P a for the others, log N(r_E; 0, S) as the clusters'
     constant, and (m, P) to map posterior moments back to u. One chunk per cluster: chunk c holds cluster c."""
     exact = model.exact_rows  # (clusters, width)
-    d1, _ = model.row_derivatives(model.eta0)  # y - eta0 on those rows (their kernel is at variance 1)
-    residual = jnp.where(exact, d1, 0.0)
-    a = jnp.where(exact[None], model.loadings, 0.0)  # (q, clusters, width): A_E, zero columns elsewhere
-    width, q = residual.shape[-1], model.q
-    covariance = jnp.einsum("kcw,kcv->cwv", a, a) + jnp.where(exact, 0.0, 1.0)[:, :, None] * jnp.eye(width)
-    inverse, log_det = small_linalg.inverse_and_log_det_spd(covariance)  # S on E's rows, the identity elsewhere
-    n_exact = jnp.sum(exact, axis=-1)
-    constant = -0.5 * (n_exact * jnp.log(2.0 * jnp.pi) + log_det
-                       + jnp.einsum("cw,cwv,cv->c", residual, inverse, residual))
-    gain = jnp.einsum("kcw,cwv->ckv", a, inverse)  # A_E S^{-1} (clusters, q, width)
-    shift = jnp.einsum("ckv,cv->ck", gain, residual)  # m
-    projector = jnp.eye(q) - jnp.einsum("ckv,lcv->ckl", gain, a)  # P
+    # the marginal normal of those rows alone (unit-variance kernels there, T = 0): m, P and log N(r_E; 0, S)
+    shift, projector, constant = marginal_normal(replace(model, weight=jnp.where(exact, model.weight, 0.0)))
     return replace(
         model,
         eta0=model.eta0 + jnp.einsum("kcm,ck->cm", model.loadings, shift),

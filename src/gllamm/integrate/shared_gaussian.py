@@ -199,6 +199,13 @@ def marginal_posterior(model) -> tuple[jnp.ndarray, jnp.ndarray]:
 
     which holds for rows without error (T_ii = 0, ``model.exact_rows``), where the curvature form (I + A D A')^{-1}
     has D infinite."""
+    mean, cov, _ = marginal_normal(model)
+    return mean, cov
+
+
+def marginal_normal(model) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """(E(u | r_c), Cov(u | r_c), log N(r_c; 0, Sigma_c)) of Gaussian identity-link clusters of one chunk each (see
+    ``marginal_posterior``), over the rows with weight > 0; rows without error (``model.exact_rows``) have T_ii = 0."""
     d1, d2 = model.row_derivatives(model.eta0)  # (y - eta0) / sigma^2 and -1 / sigma^2 (identity link)
     used = model.weight > 0
     weight = jnp.where(used, model.weight, 1.0)
@@ -210,8 +217,10 @@ def marginal_posterior(model) -> tuple[jnp.ndarray, jnp.ndarray]:
     a = jnp.where(used[None], model.loadings, 0.0)  # (q, clusters, width)
     width = residual.shape[-1]
     covariance = jnp.einsum("kcw,kcv->cwv", a, a) + tau[:, :, None] * jnp.eye(width, dtype=a.dtype)
-    inverse, _ = small_linalg.inverse_and_log_det_spd(covariance)
+    inverse, log_det = small_linalg.inverse_and_log_det_spd(covariance)  # (unused rows: 1 on the diagonal)
     gain = jnp.einsum("kcw,cwv->ckv", a, inverse)  # A Sigma^{-1}
     mean = jnp.einsum("ckv,cv->ck", gain, residual)
     cov = jnp.eye(a.shape[0], dtype=a.dtype) - jnp.einsum("ckv,lcv->ckl", gain, a)
-    return mean, cov
+    log_density = -0.5 * (jnp.sum(used, axis=-1) * jnp.log(2.0 * jnp.pi) + log_det
+                          + jnp.einsum("cw,cwv,cv->c", residual, inverse, residual))
+    return mean, cov, log_density
