@@ -3,9 +3,11 @@ padded to the same size bucket and the programs' key carries no names. Compilati
 log (``jax_log_compiles``)."""
 
 import logging
+import warnings
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 
 import gllamm
@@ -109,3 +111,36 @@ def test_a_second_negative_binomial_formula_compiles_nothing(caplog):
     result, compiled = _compilations(caplog, lambda: gllamm.fit("count ~ cover + (1 | site)", data, family="negbin",
                                                                 method="laplace"))
     assert result.converged and compiled == []
+
+
+def test_a_second_two_level_sem_compiles_nothing(caplog):
+    """Two-level SEMs on complete data iterate on the closed form (integrate/two_level_gaussian.py): a direct effect
+    of another covariate of the same count compiles nothing new."""
+    data = gllamm.datasets.load("twolevel")
+    model = "level: 1\n fw =~ y1 + y2 + y3\n level: 2\n fb =~ y1 + y2 + y3\n y1 ~~ 0*y1\n y2 ~~ 0*y2\n y3 ~~ 0*y3"
+    gllamm.fit(model + "\n level: 1\n y1 ~ x1", data, cluster="cluster")
+    result, compiled = _compilations(caplog, lambda: gllamm.fit(model + "\n level: 1\n y1 ~ x2", data,
+                                                                cluster="cluster"))
+    assert result.converged and result.integration.method == "exact"
+    assert compiled == []
+
+
+@pytest.mark.slow
+def test_a_second_model_conditioned_on_an_error_free_response_compiles_nothing(caplog):
+    """A binary outcome with a partly observed error-free covariate (integrate/exact_conditioning.py): the outcome
+    on another covariate compiles nothing new."""
+    rng = np.random.default_rng(4)
+    n = 300
+    xi = rng.normal(size=n)
+    data = dict(x=np.where(rng.uniform(size=n) < 0.4, xi, np.nan), w=xi + rng.normal(scale=0.7, size=n),
+                d=(rng.uniform(size=n) < 1 / (1 + np.exp(-xi))).astype(float), a=rng.normal(size=n),
+                b=rng.normal(size=n))
+    data = pd.DataFrame(data)
+    families = {"x": "gaussian", "w": "gaussian", "d": "binomial"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gllamm.DataWarning)
+        gllamm.fit("xi =~ 1*x + 1*w + d\n x ~~ 0*x\n d ~ a", data, family=families)
+        result, compiled = _compilations(caplog, lambda: gllamm.fit("xi =~ 1*x + 1*w + d\n x ~~ 0*x\n d ~ b", data,
+                                                                    family=families))
+    assert result.converged and result.integration.method == "adaptive"
+    assert compiled == []
