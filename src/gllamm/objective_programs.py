@@ -47,8 +47,9 @@ class Objective:
     conditional_log_densities: callable  # (theta, data, points) -> log f(y_j | eta = e) (clusters, n)
 
     def prefetch(self, theta, data, modes, directions, before_hessian=(), joint: bool = False) -> None:
-        """Start loading, in the background, the stored programs of the iterations, so that loading overlaps
-        the work before their first call: modes, value and gradient, the CachedFunction calls
+        """Start loading, in the background, the stored programs of the iterations, or compiling those not
+        stored yet, so that loading and compiling overlap the work before their first call (and each other):
+        modes, value and gradient, the CachedFunction calls
         ``before_hessian`` ((function, args), e.g. Fisher scoring's expected information), in the order of first
         use; the Hessian, the largest, starts first when Newton needs it from the first iteration (none of
         ``before_hessian``) and last otherwise; the reported parameters' at the end. ``joint``: the iterations
@@ -61,7 +62,15 @@ class Objective:
             calls += [(self.value_and_grad, (theta, data, modes)), *before_hessian]
             calls = calls + [hessian] if before_hessian else [hessian] + calls
         for function, args in calls + [(self.reported, (theta,))]:
-            function.prefetch(*args)
+            function.prefetch(*args, compile_missing=True)
+
+    def prefetch_value(self, theta, data) -> None:
+        """Start loading or compiling, in the background, the programs of one log-likelihood evaluation: the
+        modes (where the rule needs them) and the value (e.g. the quadrature check's finer rule)."""
+        modes = self.mode_start(data)
+        calls = [(self.modes, (theta, data, modes))] if self.integration.needs_modes else []
+        for function, args in calls + [(self.value, (theta, data, modes))]:
+            function.prefetch(*args, compile_missing=True)
 
     def mode_start(self, data):
         """Starting modes: zeros; for nested levels every higher level's location/scale and the level-2 modes.
@@ -186,6 +195,28 @@ def nodes_per_row(table: ParameterTable, integration: Integration) -> int:
     return 1 if single else integration.nip ** table.spec.n_latent
 
 
+def _mode_rule(table: ParameterTable, integration: Integration) -> Integration:
+    """The rule the modes program is keyed by: at one level of continuous latent variables the modes of g_c do
+    not depend on the quadrature rule, so adaptive quadrature with any number of points, its finer check rule
+    and Laplace share one modes program (``Integration("adaptive", 0)``)."""
+    spec = table.spec
+    single = len(spec.levels) == 1 and not spec.crossed and not integration.within_classes \
+        and spec.discrete_level is None
+    if single and integration.method in ("adaptive", "laplace", "ghq") and not integration.reml:
+        return Integration("adaptive", 0)
+    return integration
+
+
+@lru_cache(maxsize=64)
+def _modes_program(table: ParameterTable, rule: Integration):
+    """The jitted per-cluster modes (theta, data, start) -> modes, once per structure and ``_mode_rule``."""
+
+    def mode_fn(theta, data, start):
+        return modes(table, rule, theta, data, start)
+
+    return CachedFunction("modes", jax.jit(mode_fn), repr((table, rule)))
+
+
 @lru_cache(maxsize=64)
 def make_objective(table: ParameterTable, integration: Integration) -> Objective:
     """Build (once per model structure) the jitted functions."""
@@ -196,9 +227,6 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
     def per_cluster(theta, data, m):
         return cluster_logliks(table, integration, theta, data, m)
 
-    def mode_fn(theta, data, start):
-        return modes(table, integration, theta, data, start)
-
     structure = repr((table, integration))
     hessian = hessian_function(table, integration)
 
@@ -208,7 +236,7 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
     return Objective(
         table=table,
         integration=integration,
-        modes=cached("modes", mode_fn),
+        modes=_modes_program(table, _mode_rule(table, integration)),
         value=cached("value", f),
         value_and_grad=cached("value_and_grad", jax.value_and_grad(f)),
         hessian=cached("hessian", hessian),

@@ -13,6 +13,7 @@ from ..integrate.shared_gaussian import PATTERN_SCATTER, collapse_identical_clus
 from ..integrate.two_level_gaussian import mark_two_level
 from ..objective_programs import make_objective, nodes_per_row, settled_modes
 from ..optimize import OptimizationResult, maximize
+from ..optimize.quadrature_check import finer, needs_check
 from ..optimize.shared_programs import SharedPrograms
 from ..parallel import PartitionedObjective, all_finite, check_same_model, make_layout, sum_over_processes
 from ..spec.constraints import Constraints
@@ -53,7 +54,8 @@ def joint_derivatives(data: dict, n_params: int) -> bool:
 
 
 def prefetch_programs(table, integration, design, constraints, fisher_scoring: bool, data: dict) -> None:
-    """Load the stored programs of the iterations in the background while start values are found."""
+    """Load (or compile) the programs of the iterations and of the quadrature check in the background while
+    start values are found."""
     objective = SharedPrograms(table, integration)
     theta = np.zeros(constraints.matrix.shape[0])
     scoring = ()
@@ -63,6 +65,8 @@ def prefetch_programs(table, integration, design, constraints, fisher_scoring: b
         scoring = (information_call(table, design, theta),)
     objective.prefetch(theta, data, objective.mode_start(data), constraints.matrix, before_hessian=scoring,
                        joint=joint_derivatives(data, len(theta)))
+    if needs_check(integration, table.spec):  # the quadrature check after the fit: a finer rule's log L
+        SharedPrograms(table, finer(integration)).prefetch_value(theta, data)
 
 
 def layout_for(table, integration, design, devices, chunk_size, top_keys=()):

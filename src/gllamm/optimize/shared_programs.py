@@ -144,3 +144,7 @@ class SharedPrograms:
         """Start loading the stored programs the iterations will call (``Objective.prefetch``)."""
         padded, _ = self._directions(directions, len(np.asarray(theta)))
         self.programs.prefetch(self.theta(theta), self.data(data), modes, padded, before_hessian, joint)
+
+    def prefetch_value(self, theta, data) -> None:
+        """Start loading or compiling the programs of one log-likelihood evaluation (``Objective.prefetch_value``)."""
+        self.programs.prefetch_value(self.theta(theta), self.data(data))

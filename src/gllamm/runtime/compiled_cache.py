@@ -44,13 +44,13 @@ import sys
 import threading
 import time
 import zlib
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import jax
 
 from .compile_messages import say as _say
+from .compile_threads import background_compiler, background_loader, persistent_cache_off
 from .trusted_directory import make_private_directory
 
 
@@ -131,21 +131,6 @@ def _write(path: Path, payload: bytes) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_bytes(payload)
     tmp.replace(path)
-
-
-@contextmanager
-def _persistent_cache_off():
-    """Compile without JAX's persistent cache (its executables cannot be serialised again)."""
-    from jax.experimental.compilation_cache import compilation_cache
-
-    enabled = jax.config.jax_enable_compilation_cache
-    jax.config.update("jax_enable_compilation_cache", False)
-    compilation_cache.reset_cache()
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_compilation_cache", enabled)
-        compilation_cache.reset_cache()
 
 
 _FORMAT = "zlib(pickle(serialize_executable)) 1"  # part of every content key
@@ -270,7 +255,7 @@ def _compile(jitted, args, directory: Path, name: str = "likelihood") -> tuple[o
     except Exception:  # not stored yet (or unreadable): compile
         pass
     _say(f"  compiling the {name} program for this model (once: later fits load it) ...")
-    with _persistent_cache_off():
+    with persistent_cache_off():
         compiled = lowered.compile(compiler_options=options or None)
     _say(f"  compiled the {name} program in {time.perf_counter() - started:.1f} s")
     try:
@@ -280,19 +265,6 @@ def _compile(jitted, args, directory: Path, name: str = "likelihood") -> tuple[o
     _write(path, zlib.compress(pickle.dumps(payload), 1))
     _record(path, needs_lapack)
     return compiled, entry
-
-
-_loader = None
-
-
-def _background():
-    """Two threads that load stored executables while the caller does other work (loading releases the GIL)."""
-    global _loader
-    if _loader is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _loader = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gllamm-load")
-    return _loader
 
 
 class CachedFunction:
@@ -321,16 +293,21 @@ class CachedFunction:
             return None
         return directory / f"{entry[0]}.bin", entry[1]
 
-    def prefetch(self, *args) -> None:
+    def prefetch(self, *args, compile_missing: bool = False) -> None:
         """Start loading the stored executable for these arguments (shapes) in the background, if there is
-        one; the first call then waits for it instead of loading it. Never compiles."""
+        one; the first call then waits for it instead of loading it. With ``compile_missing``, a program not
+        stored yet is traced and compiled in a background thread (and stored) instead: the arguments are then
+        kept until the first call, which waits for the compilation."""
         key = self._key(args)
         directory = _cache_dir()
         if directory is None or key in self._callables or key in self._pending:
             return
-        stored = self._stored(directory, self._signature(key))
+        signature = self._signature(key)
+        stored = self._stored(directory, signature)
         if isinstance(stored, tuple) and stored[0].exists():
-            self._pending[key] = _preloaded_future(*stored) or _background().submit(_load, *stored)
+            self._pending[key] = _preloaded_future(*stored) or background_loader().submit(_load, *stored)
+        elif stored is None and compile_missing:
+            self._pending[key] = background_compiler().submit(self._make, args, signature)
 
     @staticmethod
     def _key(args) -> tuple:
