@@ -44,6 +44,20 @@ def test_marginal_effects_are_derivatives_and_differences_of_predictions(mixed, 
     assert (effects["std_error"] > 0).all() and (effects["conf_low"] < effects["estimate"]).all()
 
 
+def test_a_numeric_column_in_C_gets_contrasts_of_its_levels():
+    """``C(livch)`` on a numeric column: contrasts of every row set to each level (it was perturbed by +-h as a
+    slope, and the shifted values were refused as unseen levels), equal to differences of predict()."""
+    data = gllamm.datasets.load("contraception")
+    data["livch"] = data.livch1 + 2 * data.livch2 + 3 * data.livch3
+    result = gllamm.fit("use ~ age + C(livch)", data, family="binomial")
+    effects = result.marginal_effects(latent="zero").set_index("contrast")
+    assert list(effects.index) == ["dY/dX", "1 - 0", "2 - 0", "3 - 0"]
+    base = result.predict(data.assign(livch=0)).mean()
+    for level in (1, 2, 3):
+        assert effects.loc[f"{level} - 0", "estimate"] == pytest.approx(
+            result.predict(data.assign(livch=level)).mean() - base, rel=1e-8)
+
+
 def test_marginal_effects_at_values_and_bad_names(mixed):
     result, data = mixed
     at = result.marginal_effects(variables="age", at={"age": 20.0}, latent="zero")

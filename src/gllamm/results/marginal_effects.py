@@ -43,6 +43,17 @@ def _categorical(series: pd.Series) -> bool:
         or isinstance(series.dtype, pd.CategoricalDtype)
 
 
+def _encoded_as_categories(spec) -> set[str]:
+    """Columns the formula encodes as categories though they hold numbers (``C(period)``)."""
+    import re
+
+    names = set()
+    for expression, (kind, _) in (getattr(spec, "encoder_state", None) or {}).items():
+        if getattr(kind, "value", kind) == "categorical":
+            names |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", expression))
+    return names
+
+
 def _mean_function(result, latent: str, nip: int):
     """(theta, X, Z, offset) -> mean over rows of the predicted means."""
     from .prediction_uncertainty import _prediction_function
@@ -84,9 +95,10 @@ def marginal_effects(result, variables=None, at: dict | None = None, latent: str
     z = float(stats.norm.ppf(0.5 + level / 2))
     offset = result.design.offset_argument
     rows = []
+    categories = _encoded_as_categories(result.design.fixed_model_spec)
     for name in _variables(result, frame, variables):
         column = frame[name]
-        if _categorical(column):
+        if _categorical(column) or name in categories:
             levels = list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) \
                 else sorted(column.unique())
             designs = [_rows(result, frame.assign(**{name: pd.Series([lv] * len(frame), index=frame.index,
