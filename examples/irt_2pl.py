@@ -1,4 +1,4 @@
-"""Two-parameter logistic IRT model for the LSAT section 7 items, with item characteristic curves.
+"""Two-parameter logistic IRT model: the LSAT section 7 items, with item characteristic curves.
 
     logit P(y_ij = 1 | theta_j) = beta_i + lambda_i theta_j,   theta_j ~ N(0, psi),  lambda_1 = 1
 

@@ -27,7 +27,19 @@ from .sem_tables import StructuralEquationTables
 
 @dataclass(frozen=True)
 class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods):
-    """Estimates, standard errors and diagnostics of a fitted GLLAMM (read-only)."""
+    """Estimates, standard errors and diagnostics of a fitted GLLAMM (read-only).
+
+    Fields: ``params`` (reported estimates, a Series) and ``vcov`` (their covariance, J (-H)^-1 J'); ``loglik``
+    (log L at the estimates); ``converged``, ``iterations``, ``message`` (why the iterations stopped) and
+    ``gradient`` (d log L / d theta at the end); ``theta`` and ``theta_vcov`` (the internal parameters and their
+    covariance (-H)^-1); ``spec``, ``table_spec``, ``design``, ``integration`` (the model's structure, parameter
+    layout, arrays and integration rule); ``fit_log`` (the iteration log) and ``seconds``; ``options`` (the fit's
+    options and counts); ``quadrature_check`` (log L at the estimates by a finer rule, or Laplace against adaptive
+    quadrature; None for exact integration); ``boundary`` (estimates on the boundary of the parameter space);
+    ``definitions`` (defined parameters of the model syntax); ``model`` (the ``gllamm.Model`` fitted, which refits
+    and the bootstrap use); ``estimation`` and ``scale_options`` (the ``EstimationOptions`` and ``ScaleOptions`` it
+    was fitted with).
+    """
 
     spec: ModelSpec
     table_spec: ParameterTable
