@@ -22,11 +22,12 @@ from ..integrate import Integration
 from ..spec import ModelSpec, ParameterTable
 from .class_methods import LatentClassMethods
 from .conventions import ConventionalNames
+from .post_estimation_methods import PostEstimationMethods
 from .sem_tables import StructuralEquationTables
 
 
 @dataclass(frozen=True)
-class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods):
+class FitResult(PostEstimationMethods, ConventionalNames, StructuralEquationTables, LatentClassMethods):
     """Estimates, standard errors and diagnostics of a fitted GLLAMM (read-only).
 
     Fields: ``params`` (reported estimates, a Series) and ``vcov`` (their covariance, J (-H)^-1 J'); ``loglik``
@@ -214,138 +215,6 @@ class FitResult(ConventionalNames, StructuralEquationTables, LatentClassMethods)
 
         size = self.options.get("chunk_size") or auto_chunk_size(nodes_per_row(self.table_spec, self.integration))
         return max(1, -(-int(np.asarray(data["weight"]).size) // int(size)))
-
-    def empirical_bayes(self, kind: str = "mean"):
-        """EB posterior means (kind="mean") or modes ("mode") of the latent variables with posterior SDs.
-
-        One DataFrame indexed by the clusters; with nested levels a dict {level name: DataFrame}.
-        """
-        from .empirical_bayes import empirical_bayes
-
-        return empirical_bayes(self, kind)
-
-    def predict(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
-                offset=None, nip: int = 40, se: bool = False, level: float = 0.95, layout: str = "wide"):
-        """Predictions on the rows of the data (the fitted data, or ``newdata``) as a Series on its index, NaN for
-        dropped rows (model syntax: a DataFrame of units x indicators, or with layout="long" one value per
-        (unit, indicator) row as fitted; see gllamm.results.aligned_predictions).
-        type "linear" (lme4: "link"), "mean" ("response"),
-        "probability" (ordinal and nominal: a DataFrame), for zero-inflated counts "count" and "zero"; the latent
-        variables at 0 (the default: predictions for a typical cluster), at their EB means ("eb": h(E[eta | y])),
-        integrated over their posterior ("posterior": E[h(eta) | y], gllamm's gllapred, mu) or over their
-        distribution ("marginal": population-averaged). ``se=True``: a DataFrame mean, se, lower, upper by the delta method
-        (gllamm.results.prediction_uncertainty)."""
-        from .aligned_predictions import aligned
-
-        if se:
-            from .prediction_uncertainty import prediction_frame
-
-            frame = prediction_frame(self, newdata, type, latent, offset, nip, level)
-            return aligned(self, frame, newdata)
-        if latent == "posterior":  # E[h(eta) | y]: the posterior mean of the mean (gllapred, mu)
-            from .posterior_response_mean import posterior_response_means
-
-            if newdata is not None or type not in ("mean", "response"):
-                from ..errors import GllammError
-
-                raise GllammError("latent='posterior' is the posterior mean of the fitted rows' means given their "
-                                  "clusters' responses: leave out newdata and use type='mean'.")
-            return aligned(self, posterior_response_means(self), None)
-        from .predictions import predict
-
-        from ..errors import check_choice
-
-        layout = check_choice("layout", layout, ("wide", "long"))
-        if self.design.fixed_model_spec is not None:
-            return aligned(self, predict(self, newdata, type=type, latent=latent, offset=offset, nip=nip), newdata)
-        scored = self  # model syntax: new units are scored by the fit at its estimates on their data
-        if newdata is not None:
-            from .predict import _syntax_newdata
-
-            scored = _syntax_newdata(self, newdata, latent)
-        values = predict(scored, None, type=type, latent=latent, offset=offset, nip=nip)
-        return values if layout == "long" else aligned(scored, values, None)
-
-    def marginal_effects(self, variables=None, at: dict | None = None, latent: str = "marginal", level: float = 0.95,
-                         nip: int = 40) -> pd.DataFrame:
-        """Average marginal effects of numeric covariates (dY/dX) and contrasts of categorical ones (level - first
-        level) on the predicted mean, population-averaged (latent="marginal") or at the latent variables' mean
-        ("zero"), with delta-method SEs (Stata's margins, dydx(); gllamm.results.marginal_effects)."""
-        from .marginal_effects import marginal_effects
-
-        return marginal_effects(self, variables, at, latent, level, nip)
-
-    def get_prediction(self, newdata: pd.DataFrame | None = None, *, type: str = "mean", latent: str = "zero",
-                       offset=None, nip: int = 40, level: float = 0.95) -> pd.DataFrame:
-        """predict(..., se=True) (statsmodels' name): mean, se, lower, upper per row."""
-        return self.predict(newdata, type=type, latent=latent, offset=offset, nip=nip, se=True, level=level)
-
-    def residuals(self, type: str = "pearson") -> np.ndarray:
-        """Pearson, deviance or response residuals, conditional on the EB means."""
-        from .predictions import residuals
-
-        return residuals(self, type)
-
-    def cluster_loglik(self) -> pd.Series:
-        """Per-cluster log-likelihood contributions."""
-        from .predict import cluster_loglik
-
-        return cluster_loglik(self)
-
-    def robust_vcov(self, cluster=None, data: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Sandwich covariance (cluster-robust for a coarser ``cluster=``)."""
-        from .inference import robust_vcov
-
-        return robust_vcov(self, cluster, data)
-
-    def wald_test(self, names, values=None, vcov: pd.DataFrame | None = None) -> dict:
-        """Joint Wald test that the named parameters equal ``values`` (default 0)."""
-        from .inference import wald_test
-
-        return wald_test(self, names, values, vcov)
-
-    def simulate(self, seed=None, theta=None, return_latent: bool = False):
-        """A data set simulated from the fitted model (see gllamm.results.simulate)."""
-        from .simulate import simulate
-
-        return simulate(self, seed, theta, return_latent)
-
-    def refit(self, data: pd.DataFrame, **changes) -> "FitResult":
-        """Fit the same model (options, weights, offsets) to another frame with the same rows, e.g. simulated data."""
-        from .simulate import refit
-
-        return refit(self, data, **changes)
-
-    def bootstrap(self, statistic=None, n_boot: int = 100, seed=None, n_jobs: int = 1, progress=None) -> pd.DataFrame:
-        """Parametric bootstrap replicates of ``statistic`` (default: the parameters), in ``n_jobs`` processes with
-        a progress bar (gllamm.results.bootstrap); failed refits are counted in ``.attrs["failed"]``."""
-        from .bootstrap import bootstrap
-
-        return bootstrap(self, statistic, n_boot, seed, n_jobs, progress)
-
-    def save(self, path):
-        """Save to a file readable by gllamm.load (no pickles)."""
-        from .persistence import save
-
-        return save(self, path)
-
-    def plot_caterpillar(self, latent: str | None = None, level: float = 0.95, ax=None):
-        """Caterpillar plot of EB predictions with intervals (matplotlib Figure)."""
-        from .plots import caterpillar
-
-        return caterpillar(self, latent, level, ax)
-
-    def plot_conditional_marginal(self, grid: pd.DataFrame, x: str, by: str | None = None, ax=None, labels=None):
-        """Conditional (latent at 0) and marginal mean curves along ``x`` (matplotlib Figure)."""
-        from .plots import conditional_marginal_curves
-
-        return conditional_marginal_curves(self, grid, x, by, ax, labels)
-
-    def plot_item_characteristic_curves(self, ax=None):
-        """Item characteristic curves of a one-factor binary (IRT) model (matplotlib Figure)."""
-        from .plots import item_characteristic_curves
-
-        return item_characteristic_curves(self, ax)
 
     def summary(self):
         """Summary in the spirit of gllamm and lme4 output: a str (print it) that renders as HTML in notebooks and
