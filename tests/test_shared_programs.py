@@ -63,6 +63,10 @@ def test_padded_programs_give_the_models_own_derivatives():
     assert shared.padding == 3  # 5 fixed effects in a bucket of 8
     own = make_objective(result.table_spec, result.integration)
     arrays = _fitting_arrays(result.design, result.integration)
+    from gllamm.integrate.padded_rules import RULE_LOG_WEIGHTS, RULE_NODES
+
+    rule = shared.data(arrays)  # the 8-point rule as data, padded to 32 points of weight 0
+    assert rule[RULE_NODES].shape == (32, 1) and np.isinf(np.asarray(rule[RULE_LOG_WEIGHTS][8:])).all()
     theta = np.asarray(result.theta) + 0.01
     modes = own.modes(theta, arrays, own.mode_start(arrays))
     value, grad = own.value_and_grad(theta, arrays, modes)
@@ -72,6 +76,25 @@ def test_padded_programs_give_the_models_own_derivatives():
     directions = np.eye(len(theta))[:, [0, 2, 5]]
     np.testing.assert_allclose(shared.hessian(theta, arrays, modes, directions),
                                np.asarray(own.hessian(theta, arrays, modes, directions)), rtol=1e-9, atol=1e-9)
+
+
+def test_another_number_of_quadrature_points_compiles_nothing(caplog):
+    """One latent variable on small data: the rule is data, padded to 32 points (integrate/padded_rules.py), so a
+    fit with 14 points (and its check with 22) runs the programs of the fit with 10 (checked with 18); the log-
+    likelihood is the 14-point rule's (against the model's own programs, the rule a constant)."""
+    from gllamm.estimate.iterations import fitting_arrays
+    from gllamm.objective_programs import make_objective
+
+    data = gllamm.datasets.load("contraception")
+    gllamm.fit("use ~ age + urban + (1 | district)", data, family="binomial", nip=10)
+    result, compiled = _compilations(caplog, lambda: gllamm.fit("use ~ age + urban + (1 | district)", data,
+                                                                family="binomial", nip=14))
+    assert result.converged and result.integration.nip == 14 and result.quadrature_check.check_nip == 22
+    assert compiled == []
+    own = make_objective(result.table_spec, result.integration)  # the 14-point rule as a constant
+    arrays = fitting_arrays(result.design, result.integration)
+    modes = own.modes(result.theta, arrays, own.mode_start(arrays))
+    assert float(own.value(result.theta, arrays, modes)) == pytest.approx(result.loglik, abs=1e-9)
 
 
 def test_a_second_invariance_step_of_a_multiple_group_model_compiles_nothing(caplog):

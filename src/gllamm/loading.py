@@ -21,8 +21,9 @@ from .results.persistence import FORMAT, read_saved
 
 
 def load(path):
-    """Read a result written by ``save``; the model and design are rebuilt, nothing is refitted, and nothing
-    in the file is executed (see the module docstring)."""
+    """Read a result written by ``FitResult.save(path)`` and return the FitResult: the model and design are
+    rebuilt from the saved text and data, nothing is refitted, and nothing in the file is executed (JSON and
+    NumPy arrays only; see the module docstring). A damaged or foreign file is a GllammError naming it."""
     from ._version import __version__
 
     meta, frame, arrays = read_saved(path)

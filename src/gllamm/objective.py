@@ -32,6 +32,7 @@ from .integrate import (
 )
 from .integrate.exact_conditioning import condition_on_exact_rows
 from .integrate.two_level_gaussian import TWO_LEVEL_GAUSSIAN, two_level_log_integrals
+from .integrate.padded_rules import RULE_LOG_WEIGHTS, RULE_NODES
 from .integrate.shared_gaussian import (CONDITION_ON_EXACT, PATTERN_CHUNK, PATTERN_SCATTER, ROW_PATTERN,
                                        shared_log_integrals)
 from .row_functions import row_dispersion, row_functions
@@ -275,7 +276,8 @@ def cluster_logliks(table: ParameterTable, integration: Integration, theta, data
         # one covariance per pattern of rows (no modes needed)
         return shared_log_integrals(model, data["y"], data[ROW_PATTERN], data[PATTERN_CHUNK],
                                     data.get(PATTERN_SCATTER)) + constant
-    return log_cluster_integrals(model, integration, modes, newton_steps) + constant
+    rule = (data[RULE_NODES], data[RULE_LOG_WEIGHTS]) if RULE_NODES in data else None  # (a padded rule)
+    return log_cluster_integrals(model, integration, modes, newton_steps, rule) + constant
 
 
 def loglik(table: ParameterTable, integration: Integration, theta, data, modes, newton_steps: int = 1):

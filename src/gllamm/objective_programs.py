@@ -218,8 +218,18 @@ def _modes_program(table: ParameterTable, rule: Integration):
 
 
 @lru_cache(maxsize=64)
+def reported_program(table: ParameterTable):
+    """The jitted theta -> (reported parameters, d reported / d theta), once per structure: it does not depend on
+    the integration rule, so every rule's programs share it."""
+    return CachedFunction("reported", jax.jit(lambda theta: (table.reported(theta), jax.jacfwd(table.reported)(theta))),
+                          repr(table))
+
+
+@lru_cache(maxsize=64)
 def make_objective(table: ParameterTable, integration: Integration) -> Objective:
-    """Build (once per model structure) the jitted functions."""
+    """The compiled programs of one model structure (``table``) and integration rule (built once, cached): the
+    log-likelihood log L(theta) = sum_j w_j log L_j(theta), its exact gradient and Hessian, the per-cluster modes
+    and posterior summaries, as an ``Objective`` whose functions take (theta, data arrays, modes)."""
 
     def f(theta, data, m):
         return loglik(table, integration, theta, data, m)
@@ -242,7 +252,7 @@ def make_objective(table: ParameterTable, integration: Integration) -> Objective
         hessian=cached("hessian", hessian),
         value_grad_hessian=cached("value_grad_hessian", value_grad_hessian_function(table, integration)),
         cluster_values=cached("cluster_values", per_cluster),
-        reported=cached("reported", lambda theta: (table.reported(theta), jax.jacfwd(table.reported)(theta))),
+        reported=reported_program(table),
         cluster_scores=cached("cluster_scores", jax.jacfwd(per_cluster)),
         posterior=cached("posterior", lambda theta, data, m: posterior_moments(
             cluster_model(table, theta, data), integration, m)),

@@ -246,7 +246,9 @@ def _log_factorials(n: int) -> np.ndarray:
 
 
 def make_family(family: str | Family, link: str | None = None) -> Family:
-    """Build a Family from names, using the canonical link when ``link`` is None."""
+    """Build a Family from names, using the canonical link when ``link`` is None: families "gaussian",
+    "binomial", "poisson", "negbin", "negbin1", "gamma", "ordinal", "multinomial"; links "identity", "log",
+    "reciprocal", "logit", "probit", "cloglog" (those the family allows)."""
     if isinstance(family, Family):
         return family if link is None else make_family(family.name, link)
     name = FAMILY_ALIASES.get(str(family).lower(), str(family).lower())

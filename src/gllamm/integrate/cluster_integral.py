@@ -227,20 +227,21 @@ def find_modes(model: ClusterModel, start, max_iter: int = 100, tol: float = 1e-
     return u
 
 
-def log_cluster_integrals(model: ClusterModel, integration: Integration, modes, newton_steps: int = 2):
+def log_cluster_integrals(model: ClusterModel, integration: Integration, modes, newton_steps: int = 2, rule=None):
     """log int exp(g_c(u)) phi(u) du per cluster (clusters,), by the chosen strategy.
 
     ``modes`` are the modes of g_c at the current parameters (ignored by "ghq").
     ``newton_steps`` differentiated Newton steps from the (stopped) modes give
     exact derivatives of the mode up to that order (1 for gradients, 2 for Hessians).
+    ``rule``: (nodes, log weights) as arrays (a padded rule, ``padded_rules``), else the ``nip``-point product rule.
     """
     q = model.q
     log_2pi = jnp.log(2 * jnp.pi)
+    nodes, log_w = rule if rule is not None else product_rule(integration.nip, q)
     if integration.method == "ghq":
-        nodes, log_w = product_rule(integration.nip, q)
         u = jnp.sqrt(2.0) * jnp.broadcast_to(jnp.asarray(nodes), (model.n_clusters,) + nodes.shape)
         values = model.value_at_nodes(u)
-        return 0.5 * q * (jnp.log(2.0) - log_2pi) + logsumexp(log_w + np.sum(nodes**2, axis=1) + values, axis=-1)
+        return 0.5 * q * (jnp.log(2.0) - log_2pi) + logsumexp(log_w + jnp.sum(nodes**2, axis=1) + values, axis=-1)
 
     mode = jax.lax.stop_gradient(modes)
     for _ in range(newton_steps):  # differentiated steps: exact implicit derivatives of the mode
@@ -250,14 +251,13 @@ def log_cluster_integrals(model: ClusterModel, integration: Integration, modes, 
     log_det_scale = -jnp.sum(jnp.log(jnp.diagonal(root, axis1=-2, axis2=-1)), axis=-1)
     if integration.method in ("laplace", "exact"):
         return log_det_scale + model.value(mode)
-    nodes, log_w = product_rule(integration.nip, q)
     x = jnp.broadcast_to(jnp.asarray(nodes), (model.n_clusters,) + nodes.shape)  # (clusters, nodes, q)
     u = mode[:, None, :] + jnp.sqrt(2.0) * small_linalg.solve_upper_transposed(root[:, None], x)  # R^{-T} x
     values = model.value_at_nodes(u)
     return (
         0.5 * q * (jnp.log(2.0) - log_2pi)
         + log_det_scale
-        + logsumexp(log_w + np.sum(nodes**2, axis=1) + values, axis=-1)
+        + logsumexp(log_w + jnp.sum(nodes**2, axis=1) + values, axis=-1)
     )
 
 

@@ -64,17 +64,16 @@ def anonymous_spec(spec, n_fixed: int):
 
 class SharedPrograms:
     """The iterations' functions (modes, value, value and gradient, Hessian, joint value-gradient-Hessian) of
-    ``table``'s model on theta and data of that model, computed by the programs of its padded anonymous kind."""
+    ``table``'s model on theta and data of that model, computed by the programs of its padded anonymous kind; on
+    small data with one latent variable the quadrature rule is data too (``integrate/padded_rules.py``), so that
+    the rules of the fit, its quadrature check and its refits share one set of programs."""
 
     def __init__(self, table: ParameterTable, integration):
-        from ..objective_programs import make_objective
-
         self.table, self.integration = table, integration
         self.n_fixed = table.n_fixed
         self.padding = size_bucket(self.n_fixed) - self.n_fixed
-        program_table = ParameterTable(anonymous_spec(table.spec, self.n_fixed + self.padding), table.n_columns)
-        self.programs = make_objective(program_table, integration)
-        self._data: tuple = (None, None)  # (the last data given, its padded arrays)
+        self.program_table = ParameterTable(anonymous_spec(table.spec, self.n_fixed + self.padding), table.n_columns)
+        self._data: tuple = (None, None, None)  # (the last data given, its padded arrays, their programs)
 
     # ---- padding ---------------------------------------------------------------------------------------
     def theta(self, theta):
@@ -88,18 +87,31 @@ class SharedPrograms:
         keep = np.r_[0:self.n_fixed, self.n_fixed + self.padding:values.shape[axis]]
         return np.take(values, keep, axis=axis)
 
-    def data(self, data: dict) -> dict:
-        """The arrays with X padded by zero columns (made once per data given)."""
+    def _prepared(self, data: dict) -> tuple[dict, object]:
+        """(the arrays with X padded by zero columns and, where it is padded, the quadrature rule; the programs
+        that take them), made once per data given."""
         if self._data[0] is not data:
             import jax
             import jax.numpy as jnp
+
+            from ..integrate.padded_rules import padded_rule, padded_size
+            from ..objective_programs import make_objective
 
             padded = dict(data)
             if self.padding:
                 X = data["X"]
                 padded["X"] = jax.device_put(jnp.concatenate([X, jnp.zeros((self.padding,) + X.shape[1:], X.dtype)]))
-            self._data = (data, padded)
-        return self._data[1]
+            integration = self.integration
+            size = padded_size(self.table, integration, int(np.asarray(data["weight"]).size))
+            if size is not None:  # one program for every rule up to ``size`` points
+                padded.update({k: jax.device_put(v) for k, v in padded_rule(integration.nip, size).items()})
+                integration = replace(integration, nip=size)
+            self._data = (data, padded, make_objective(self.program_table, integration))
+        return self._data[1], self._data[2]
+
+    def data(self, data: dict) -> dict:
+        """The arrays the programs take (``_prepared``)."""
+        return self._prepared(data)[0]
 
     def _directions(self, directions, n: int):
         """Directions (n, k) of theta, k <= n -> (n_pad, n_pad): zero rows for the padded betas, zero columns added
@@ -113,38 +125,48 @@ class SharedPrograms:
 
     # ---- the functions ------------------------------------------------------------------------------------
     def mode_start(self, data):
-        return self.programs.mode_start(self.data(data))
+        arrays, programs = self._prepared(data)
+        return programs.mode_start(arrays)
 
     def modes(self, theta, data, start):
-        return self.programs.modes(self.theta(theta), self.data(data), start)
+        arrays, programs = self._prepared(data)
+        return programs.modes(self.theta(theta), arrays, start)
 
     def value(self, theta, data, modes):
-        return self.programs.value(self.theta(theta), self.data(data), modes)
+        arrays, programs = self._prepared(data)
+        return programs.value(self.theta(theta), arrays, modes)
 
     def value_and_grad(self, theta, data, modes):
-        value, grad = self.programs.value_and_grad(self.theta(theta), self.data(data), modes)
+        arrays, programs = self._prepared(data)
+        value, grad = programs.value_and_grad(self.theta(theta), arrays, modes)
         return value, self._kept(grad, 0)
 
     def hessian(self, theta, data, modes, directions=None):
         """H D (n, k) for directions D (n, k) of theta (the full H when D is None)."""
         padded, k = self._directions(directions, len(np.asarray(theta)))
-        product = self.programs.hessian(self.theta(theta), self.data(data), modes, padded)
+        arrays, programs = self._prepared(data)
+        product = programs.hessian(self.theta(theta), arrays, modes, padded)
         return self._kept(product, 0)[:, :k]
 
     def value_grad_hessian(self, theta, data, modes):
-        value, grad, hessian = self.programs.value_grad_hessian(self.theta(theta), self.data(data), modes)
+        arrays, programs = self._prepared(data)
+        value, grad, hessian = programs.value_grad_hessian(self.theta(theta), arrays, modes)
         return value, self._kept(grad, 0), self._kept(self._kept(hessian, 0), 1)
 
     def reported(self, theta):
         """(reported parameters, their Jacobian in theta) (``ParameterTable.reported``; betas come first in both)."""
-        values, jacobian = self.programs.reported(self.theta(theta))
+        from ..objective_programs import reported_program
+
+        values, jacobian = reported_program(self.program_table)(self.theta(theta))
         return self._kept(values, 0), self._kept(self._kept(jacobian, 0), 1)
 
     def prefetch(self, theta, data, modes, directions, before_hessian=(), joint: bool = False) -> None:
-        """Start loading the stored programs the iterations will call (``Objective.prefetch``)."""
+        """Start loading (or compiling) the programs the iterations will call (``Objective.prefetch``)."""
         padded, _ = self._directions(directions, len(np.asarray(theta)))
-        self.programs.prefetch(self.theta(theta), self.data(data), modes, padded, before_hessian, joint)
+        arrays, programs = self._prepared(data)
+        programs.prefetch(self.theta(theta), arrays, modes, padded, before_hessian, joint)
 
     def prefetch_value(self, theta, data) -> None:
         """Start loading or compiling the programs of one log-likelihood evaluation (``Objective.prefetch_value``)."""
-        self.programs.prefetch_value(self.theta(theta), self.data(data))
+        arrays, programs = self._prepared(data)
+        programs.prefetch_value(self.theta(theta), arrays)

@@ -107,7 +107,9 @@ def _check_reml_pair(restricted, full) -> None:
 
 
 def lr_test(restricted, full, boundary: bool = False) -> dict:
-    """Likelihood-ratio test of a restricted (nested) fit against a fuller one.
+    """Likelihood-ratio test of a restricted (nested) fit against a fuller one: statistic
+    2 (log L_full - log L_restricted) on df = the difference in free parameters.
+    Returns {"statistic", "df", "p", "boundary_mixture"}.
 
     With ``boundary=True`` (testing one variance = 0) the null distribution is the
     50:50 mixture of chi2(df-1) and chi2(df) (Self and Liang), so p halves the naive

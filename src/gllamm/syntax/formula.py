@@ -87,7 +87,9 @@ def _bar_position(body: str) -> int:
 
 
 def parse_formula(formula: str) -> FormulaSpec:
-    """Parse an lme4-style formula string into a FormulaSpec."""
+    """Parse an lme4-style formula string into a FormulaSpec: the response, the fixed part (formulaic's syntax)
+    and the random terms ``(expr | group)``, ``(expr || group)`` (uncorrelated) and ``(expr | a/b)`` (nested),
+    each a set of latent variables at its grouping level."""
     if not isinstance(formula, str) or "~" not in formula:
         raise GllammError(f"A formula needs a response and '~', e.g. 'y ~ x + (1 | group)'; got {formula!r}.")
     tilde = formula.index("~")
