@@ -174,7 +174,7 @@ def test_defined_parameters_equal_lavaans():
 def test_the_standardized_solution_of_other_models_is_refused_with_the_reason():
     lsat = gllamm.datasets.load("lsat7")
     binary = gllamm.fit("theta =~ Q1 + Q2 + Q3 + Q4 + Q5", lsat, family="binomial", nip=20)
-    with pytest.raises(gllamm.GllammError, match="continuous .* indicators and no covariates .*no saturated model"):
+    with pytest.raises(gllamm.GllammError, match="continuous .* indicators \\(no saturated model"):
         binary.standardized()
     with pytest.raises(gllamm.GllammError, match="lavaan-style syntax"):
         gllamm.fit("reaction ~ days + (1 | subject)", gllamm.datasets.load("sleepstudy")).r_squared()
@@ -196,8 +196,36 @@ def test_fit_measures_with_covariates_equal_lavaans_fixed_x():
         assert measures[name] == pytest.approx(expected[name], rel=1e-4), name
     means = 6  # (the indicators' intercepts: lavaan's sem() without meanstructure does not count them)
     assert measures["npar"] == expected["npar"] + means
-    direct = gllamm.fit("visual =~ x1 + x2 + x3\n x1 ~ ageyr", gllamm.datasets.load("holzinger")).fit_measures()
-    assert direct.isna().all() and "direct effects of covariates on indicators" in direct.attrs["note"]
+
+
+@pytest.mark.parametrize("case", ["mimic", "direct_only"])
+def test_fit_measures_with_direct_effects_of_covariates_equal_lavaans(case):
+    """Direct effects of covariates on indicators (tests/reference/fit_measures_direct_effects.json, made by
+    tests/reference/r/fit_measures_direct_effects.R with sem(model, HolzingerSwineford1939)): a MIMIC model with a
+    direct effect of age on x4 (lavaan: chisq 35.2127 on 15 df, srmr 0.0453), and a CFA whose only covariate is
+    sex on x1 (chisq 45.7632 on 13 df, baseline.df 21). The saturated model regresses every indicator on every
+    covariate; the SRMR's implied Cov(y, x) adds the direct effects to those through the factors. The standardised
+    solution and R-squared too (standardizedSolution(), inspect(fit, "r2"))."""
+    reference = json.loads((pathlib.Path(__file__).parent / "reference" / "fit_measures_direct_effects.json").read_text())
+    expected = reference["models"][case]
+    fit = gllamm.fit(expected["model"], gllamm.datasets.load("holzinger"))
+    measures = fit.fit_measures()
+    assert measures["chisq"] == pytest.approx(expected["fit"]["chisq"], abs=1e-3)
+    for name in ("df", "pvalue", "baseline.chisq", "baseline.df", "cfi", "tli", "logl", "unrestricted.logl", "rmsea",
+                 "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "srmr", "ntotal"):
+        assert measures[name] == pytest.approx(expected["fit"][name], rel=1e-4), name
+    direct = next(row for row in expected["estimates"] if row["op"] == "~" and row["lhs"] in ("x1", "x4"))
+    assert fit.params[f"{direct['lhs']}~{direct['rhs']}"] == pytest.approx(direct["est"], abs=1e-4)
+    # standardizedSolution(): a direct effect b sd(x) / sd(y), and var(y) with the variance it adds
+    table = fit.standardized().set_index(["lhs", "op", "rhs"])
+    for row in expected["standardized"]:
+        ours = table.loc[(row["lhs"], row["op"], row["rhs"])]
+        assert ours["std.all"] == pytest.approx(row["est.std"], abs=2e-3), (row["lhs"], row["op"], row["rhs"])
+        assert ours["std.lv"] == pytest.approx(row["std.lv"], abs=2e-3), (row["lhs"], row["op"], row["rhs"])
+        if row["se"] > 0:
+            assert ours["se"] == pytest.approx(row["se"], rel=2e-3), (row["lhs"], row["op"], row["rhs"])
+    for name, value in expected["r2"].items():
+        assert fit.r_squared()[name] == pytest.approx(value, abs=2e-4), name
 
 
 def test_the_standardized_solution_with_covariates_equals_lavaans():

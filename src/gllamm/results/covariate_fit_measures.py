@@ -1,5 +1,6 @@
-"""Fit measures of a single-level SEM whose latent variables are regressed on observed covariates x (lavaan's
-default fixed.x = TRUE: the covariates' moments are the sample's, in the model and in the saturated model alike).
+"""Fit measures of a single-level SEM whose latent variables or indicators are regressed on observed covariates x
+(lavaan's default fixed.x = TRUE: the covariates' moments are the sample's, in the model and in the saturated model
+alike). x are the regressors of the latent variables, then those only of indicators (direct effects, ``y1 ~ x``).
 
 The log-likelihood of the model is that of y given x. The saturated model of y given x is the multivariate
 regression of the p indicators on (1, x), residual covariance S_r (divisor N):
@@ -11,7 +12,8 @@ and the baseline model has every indicator independent, with its own mean and va
 RMSEA then follow as without covariates (fit_measures.py). SRMR compares the joint covariance matrix of (y, x)
 with the implied one,
 
-    Cov(y) = Lambda M (Gamma S_xx Gamma' + Psi) M' Lambda' + Theta,   Cov(y, x) = Lambda M Gamma S_xx,   Cov(x) = S_xx,
+    Cov(y) = A S_xx A' + Lambda M Psi M' Lambda' + Theta,   Cov(y, x) = A S_xx,   Cov(x) = S_xx,
+    A = Lambda M Gamma + D   (d E(y) / d x; D the direct effects),
 
 over its lower triangle, the covariances of x included (their residuals are 0), as lavaan does.
 """
@@ -29,10 +31,9 @@ from .fit_measures import (NAMES, _chi_square_measures, _rmsea, implied_covarian
 def covariate_fit_measures(result) -> pd.Series:
     """lavaan's fit measures of a single-level SEM with covariates of its latent variables (module docstring);
     NaN with the reason in ``attrs["note"]`` where they are not available."""
-    spec = result.spec
-    covariates = list(spec.covariate_names)
-    reason = single_level_sem_reason(result, covariates=True) or indicator_data_reason(result, tuple(covariates)) \
-        or covariate_reason(result)
+    covariates = observed_covariates(result.spec)
+    reason = single_level_sem_reason(result, covariates=True) or covariate_reason(result) \
+        or indicator_data_reason(result, tuple(covariates))
     indicators = list(result.design.response_name.split(", "))
     if reason is None:
         frame = result.design.model_frame
@@ -59,14 +60,26 @@ def covariate_fit_measures(result) -> pd.Series:
     return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")
 
 
+def observed_covariates(spec) -> list[str]:
+    """The observed covariates x: regressors of the latent variables, then those of indicators only."""
+    names = list(spec.covariate_names)
+    for name in spec.fixed_names:
+        regressor = name.partition("~")[2]
+        if regressor != "1" and regressor not in names:
+            names.append(regressor)
+    return names
+
+
 def covariate_reason(result) -> str | None:
-    """Why these measures do not apply (None when they do): covariates only as paths of the latent variables."""
+    """Why these measures do not apply (None when they do): covariates as paths of the latent variables and of
+    indicators (direct effects of columns of the data, ``y1 ~ x``)."""
     spec = result.spec
     if spec.scale_names or any(level.products or level.cross_paths for level in spec.levels):
         return "fit measures of models with latent interactions or a scale model are not available"
-    if any(not name.endswith("~1") for name in spec.fixed_names):
-        return ("fit measures of models with direct effects of covariates on indicators are not available yet (only "
-                "regressions of latent variables on covariates)")
+    columns = result.design.model_frame.columns
+    unknown = [name for name in spec.fixed_names if not name.endswith("~1") and name.partition("~")[2] not in columns]
+    if unknown:
+        return f"fit measures need direct effects of observed columns; {unknown} are not"
     return None
 
 
@@ -79,7 +92,15 @@ def _joint_srmr(result, indicators: list[str], Y: np.ndarray, X: np.ndarray) -> 
     loadings, M, _ = (np.asarray(x) for x in latent_structure(table, params))
     columns = list(result.design.response_name.split(", "))
     Lam = loadings.T[[columns.index(name) for name in indicators]]  # (items, q)
-    effect = Lam @ M @ np.asarray(params.covariate_effects[0])[:, :X.shape[1]]  # d E(y) / d x (items, n_x)
+    covariates = observed_covariates(result.spec)
+    gamma = np.zeros((M.shape[0], len(covariates)))  # latent regressions, zero for covariates of indicators only
+    n_paths = len(result.spec.covariate_names)
+    gamma[:, :n_paths] = np.asarray(params.covariate_effects[0])[:, :n_paths]
+    effect = Lam @ M @ gamma  # d E(y) / d x (items, n_x): through the latent variables ...
+    for name in result.spec.fixed_names:  # ... and direct
+        item, _, regressor = name.partition("~")
+        if regressor != "1":
+            effect[indicators.index(item), covariates.index(regressor)] += float(result.params[name])
     S_xx = np.atleast_2d(np.cov(X.T, bias=True))
     implied = np.block([[implied_covariance(result, indicators) + effect @ S_xx @ effect.T, effect @ S_xx],
                         [(effect @ S_xx).T, S_xx]])

@@ -16,7 +16,9 @@ deviations of the variables it links:
 and R-squared is 1 - theta_j / var(y_j) for indicators and 1 - psi_ff / var(f) for latent variables regressed on
 others. With latent variables regressed on observed covariates x (lavaan's fixed.x: their sample covariance S_xx),
 cov(eta) = M (Gamma S_xx Gamma' + Psi) M', a path f ~ x has std.lv = gamma / sd(f) and std.all = gamma sd(x) / sd(f),
-and the covariates' own (co)variances are rows with std.all their correlations. Standard errors of std.all are by the delta method with the exact Jacobian (JAX) of these functions of
+and the covariates' own (co)variances are rows with std.all their correlations. A direct effect y ~ x of a covariate
+on an indicator (D) adds to var(y): var(y_j) = lambda_j' M Psi M' lambda_j + a_j' S_xx a_j + theta_j with
+a_j' = lambda_j' M Gamma + D_j, and is standardised as b sd(x) / sd(y) (std.lv: b). Standard errors of std.all are by the delta method with the exact Jacobian (JAX) of these functions of
 the parameters.
 """
 
@@ -34,10 +36,13 @@ from .fit_measures import single_level_sem_reason
 
 
 def _covariates(result) -> tuple[list[str], np.ndarray]:
-    """(names, sample covariance S_xx with divisor N) of the observed covariates of the latent variables (not the
-    constant _mean.g<k> columns of multiple groups), over the fitted units."""
-    names = [n for n in result.spec.covariate_names if not n.startswith("_mean.g")]
-    if not names or not any(level.covariate_paths for level in result.spec.levels):
+    """(names, sample covariance S_xx with divisor N) of the observed covariates of the latent variables and of the
+    indicators (not the constant _mean.g<k> columns of multiple groups), over the fitted units."""
+    from .covariate_fit_measures import observed_covariates
+
+    names = [n for n in observed_covariates(result.spec) if not n.startswith("_mean.g")]
+    direct = any(not name.endswith("~1") for name in result.spec.fixed_names)
+    if not names or not (direct or any(level.covariate_paths for level in result.spec.levels)):
         return [], np.zeros((0, 0))
     X = result.design.model_frame[names].to_numpy(dtype=float)
     X = X[~np.isnan(X).any(axis=1)]
@@ -53,17 +58,27 @@ def _moments(result, theta):
     loadings, M, ML = latent_structure(table, params)
     cov_eta = ML @ ML.T
     names, S_xx = _covariates(result)
-    if names:  # + M Gamma S_xx Gamma' M' (the covariates' columns of Gamma, in spec.covariate_names order)
-        columns = [list(result.spec.covariate_names).index(n) for n in names]
-        effect = M @ params.covariate_effects[0][:, columns]
+    items = _items(result)
+    direct = jnp.zeros((len(items), len(names)))
+    if names:  # + M Gamma S_xx Gamma' M' (Gamma's columns of the latent variables' covariates, 0 for the others)
+        paths = [n for n in names if n in result.spec.covariate_names]
+        effect = jnp.zeros((M.shape[0], len(names))).at[:, :len(paths)].set(
+            M @ params.covariate_effects[0][:, [list(result.spec.covariate_names).index(n) for n in paths]])
         cov_eta = cov_eta + effect @ S_xx @ effect.T
+        for k, name in enumerate(result.spec.fixed_names):  # direct effects D of covariates on indicators
+            item, _, regressor = name.partition("~")
+            if regressor != "1":
+                direct = direct.at[items.index(item), names.index(regressor)].set(params.beta[k])
+        through = loadings.T @ effect  # d E(y) / d x through the factors (already in lambda' cov(eta) lambda)
+        total = through + direct
+        added = jnp.einsum("jc,cd,jd->j", total, S_xx, total) - jnp.einsum("jc,cd,jd->j", through, S_xx, through)
     L = params.cholesky[0]
     psi = L @ L.T
     residual = jnp.exp(2 * params.log_dispersion)
-    items = _items(result)
     index = jnp.array([list(result.spec.dispersions).index(f"{name}~~{name}") for name in items])
     theta_items = residual[index]
-    var_y = jnp.einsum("kj,kl,lj->j", loadings, cov_eta, loadings) + theta_items
+    extra = added if names else 0.0  # the variance the direct effects add (beyond that through the factors)
+    var_y = jnp.einsum("kj,kl,lj->j", loadings, cov_eta, loadings) + extra + theta_items
     return loadings, cov_eta, psi, theta_items, var_y
 
 
@@ -87,6 +102,10 @@ def _rows(result) -> list[tuple]:
         covariate = result.spec.covariate_names[path.rhs]
         if covariate in names:
             rows.append((latent[path.lhs], "~", covariate, "covariate_path", (path.lhs, path.rhs, names.index(covariate))))
+    for k, name in enumerate(result.spec.fixed_names):
+        item, _, regressor = name.partition("~")
+        if regressor != "1" and regressor in names:
+            rows.append((item, "~", regressor, "direct", (items.index(item), k, names.index(regressor))))
     for i, a in enumerate(names):
         for j in range(i + 1):
             rows.append((names[j], "~~", a, "covariate", (j, i)))
@@ -129,6 +148,11 @@ def _values(result, rows, theta):
             estimate += [value]
             std_lv += [value / sd_eta[a]]
             std_all += [value * sd_x[c] / sd_eta[a]]
+        elif kind == "direct":  # y ~ x: both observed
+            j, k, c = index
+            estimate += [params.beta[k]]
+            std_lv += [params.beta[k]]
+            std_all += [params.beta[k] * sd_x[c] / sd_y[j]]
         elif kind == "covariate":  # (the sample's: fixed, no standard error)
             i, j = index
             estimate += [jnp.asarray(S_xx[i, j])]
@@ -165,8 +189,7 @@ def _check(result) -> None:
         reason = "covariates in multiple groups are not standardised yet"
     if reason is not None:
         raise GllammError("The standardised solution and R-squared are for single-level models in lavaan-style "
-                          f"syntax with continuous (Gaussian identity-link) indicators and no covariates other than "
-                          f"regressors of the latent variables ({reason}).")
+                          f"syntax with continuous (Gaussian identity-link) indicators ({reason}).")
 
 
 def standardized(result, level: float = 0.95) -> pd.DataFrame:
