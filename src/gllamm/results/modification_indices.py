@@ -10,7 +10,13 @@ and covariance S (divisor n), the normal log-likelihood in moment form
 
 is differentiated exactly (JAX) at the estimates and tau = 0: the score d_j = dl/dtau_j and the expected
 information I = n/2 J_Sigma' (W (x) W) J_Sigma + n J_mu' W J_mu (W = Sigma^{-1}, J the Jacobians of vec Sigma and mu
-in (phi, tau); phi the model's free parameters). For each candidate on its own,
+in (phi, tau); phi the model's free parameters). With observed covariates x (lavaan's fixed.x) the model is that of
+y given x: mean nu + A x with A = Lambda' M Gamma + D (D the direct effects), Sigma the conditional covariance,
+
+    l = -n/2 [log|Sigma| + tr(Sigma^{-1} C)],   C = S_yy - A S_xy - S_yx A' + A S_xx A' + d d',   d = ybar - nu - A xbar,
+
+and the mean part of the information is n J_G' (Z (x) W) J_G for G = [nu, A] (column-major vec) and
+Z = (1/n) sum_i z_i z_i', z_i = (1, x_i). For each candidate on its own,
 
     V_j = I_jj - I_j,phi I_phi,phi^{-1} I_phi,j,   mi_j = d_j^2 / V_j,   epc_j = d_j / V_j,
 
@@ -47,27 +53,30 @@ def modification_indices(result, minimum: float = 0.0, sort: bool = True) -> pd.
         return _moments(result, items, candidates, jnp.asarray(theta0) + jnp.asarray(free) @ phi, tau)
 
     def loglik(phi, tau):  # the groups' moment-form log-likelihoods (one group without group=)
-        sigma_all, mu_all = moments(phi, tau)
+        sigma_all, mu_all, A_all = moments(phi, tau)
         total_value = 0.0
-        for index, n, mean, S in groups:
-            sigma, mu = sigma_all[np.ix_(index, index)], mu_all[index]
-            centred = mean - mu
+        for index, n, mean, S, x_mean, S_xy, S_xx in groups:
+            sigma, mu, A = sigma_all[np.ix_(index, index)], mu_all[index], A_all[index]
+            centred = mean - mu - A @ x_mean
+            C = S - A @ S_xy - S_xy.T @ A.T + A @ S_xx @ A.T + jnp.outer(centred, centred)
             _, log_det = jnp.linalg.slogdet(sigma)
-            total_value = total_value - 0.5 * n * (log_det + jnp.trace(jnp.linalg.solve(sigma, S + jnp.outer(centred, centred))))
+            total_value = total_value - 0.5 * n * (log_det + jnp.trace(jnp.linalg.solve(sigma, C)))
         return total_value
 
     tau0 = np.zeros(len(candidates))
     score = np.asarray(jax.grad(loglik, argnums=1)(phi0, tau0))
-    sigma, _ = (np.asarray(x) for x in moments(phi0, tau0))
-    jac_sigma = np.asarray(jax.jacfwd(lambda x: moments(x[: len(phi0)], x[len(phi0):])[0].reshape(-1))(
-        np.concatenate([phi0, tau0])))
-    jac_mu = np.asarray(jax.jacfwd(lambda x: moments(x[: len(phi0)], x[len(phi0):])[1])(np.concatenate([phi0, tau0])))
+    sigma = np.asarray(moments(phi0, tau0)[0])
+    both = np.concatenate([phi0, tau0])
+    jac_sigma = np.asarray(jax.jacfwd(lambda x: moments(x[: len(phi0)], x[len(phi0):])[0].reshape(-1))(both))
+    jac_mean = np.asarray(jax.jacfwd(lambda x: _mean_coefficients(*moments(x[: len(phi0)], x[len(phi0):])))(both))
     information = 0.0
-    for index, n, _, _ in groups:  # expected information, summed over the groups
+    for index, n, _, _, x_mean, _, S_xx in groups:  # expected information, summed over the groups
         W = np.linalg.inv(sigma[np.ix_(index, index)])
         rows = (np.asarray(index)[:, None] * len(items) + np.asarray(index)[None, :]).reshape(-1)
         J = jac_sigma[rows]
-        information = information + 0.5 * n * J.T @ np.kron(W, W) @ J + n * jac_mu[index].T @ W @ jac_mu[index]
+        Z = np.block([[np.ones((1, 1)), x_mean[None, :]], [x_mean[:, None], S_xx + np.outer(x_mean, x_mean)]])
+        J_G = jac_mean[:, index].reshape(-1, jac_mean.shape[-1])  # vec G, column-major (G's columns: nu, A)
+        information = information + 0.5 * n * J.T @ np.kron(W, W) @ J + n * J_G.T @ np.kron(Z, W) @ J_G
     k = len(phi0)
     I11, I12, I22 = information[:k, :k], information[:k, k:], information[k:, k:]
     V = np.diag(I22) - np.einsum("ij,ij->j", I12, np.linalg.solve(I11, I12))
@@ -83,16 +92,26 @@ def modification_indices(result, minimum: float = 0.0, sort: bool = True) -> pd.
     return frame.sort_values("mi", ascending=False).reset_index(drop=True) if sort else frame.reset_index(drop=True)
 
 
+def _mean_coefficients(sigma, mu, A):
+    """G = [nu, A] (items, 1 + covariates): the conditional mean of y given x is G (1, x)."""
+    return jnp.concatenate([mu[:, None], A], axis=1).T  # (1 + covariates, items): vec(G) column-major when flattened
+
+
 def _complete_data(result):
-    """(indicator names, per group (their positions, n, mean, covariance with divisor n)): one group, or each group's
-    copies of the indicators with its own units; refusing what the score tests here do not cover."""
+    """(indicator names, per group (their positions, n, mean, covariance with divisor n, covariates' mean, S_xy,
+    S_xx)): one group, or each group's copies of the indicators with its own units; refusing what the score tests
+    here do not cover."""
+    from .covariate_fit_measures import covariate_reason, observed_covariates
+
     grouped = result.options.get("group") is not None
-    reason = single_level_sem_reason(result, groups=grouped)
+    reason = single_level_sem_reason(result, groups=grouped, covariates=not grouped) or \
+        (None if grouped else covariate_reason(result))
     if reason is None and result.design.weights_argument is not None:
         reason = "sampling weights"
     if reason is not None:
         raise GllammError("Modification indices are for single-level models in lavaan-style syntax with continuous "
-                          f"(Gaussian identity-link) indicators, no covariates and no weights ({reason}).")
+                          f"(Gaussian identity-link) indicators and no weights ({reason}).")
+    covariates = [] if grouped else observed_covariates(result.spec)
     items = list(result.design.response_name.split(", "))
     if any(f"{name}~~{name}" not in result.spec.dispersions for name in items):
         raise GllammError("Modification indices need a residual variance for every indicator.")
@@ -101,11 +120,16 @@ def _complete_data(result):
     for suffix in dict.fromkeys(suffixes):
         index = [j for j, s in enumerate(suffixes) if s == suffix]
         Y = result.design.model_frame[[items[j] for j in index]].to_numpy(dtype=float)
-        Y = Y[~np.isnan(Y).all(axis=1)]  # (a group's units: the other groups' copies are empty)
+        X = result.design.model_frame[covariates].to_numpy(dtype=float).reshape(len(Y), len(covariates))
+        used = ~np.isnan(Y).all(axis=1) & ~np.isnan(X).any(axis=1)  # (a group's units: other groups' copies empty)
+        Y, X = Y[used], X[used]
         if np.isnan(Y).any():
             raise GllammError("Modification indices with missing responses are not available yet (lavaan computes "
                               "them from the observed-data information); fit the complete cases to screen for them.")
-        groups.append((np.asarray(index), Y.shape[0], Y.mean(axis=0), np.cov(Y, rowvar=False, bias=True)))
+        joint = np.atleast_2d(np.cov(np.column_stack([Y, X]), rowvar=False, bias=True))
+        p = Y.shape[1]
+        groups.append((np.asarray(index), Y.shape[0], Y.mean(axis=0), joint[:p, :p], X.mean(axis=0), joint[p:, :p],
+                       joint[p:, p:]))
     return items, groups
 
 
@@ -142,7 +166,8 @@ def _free_directions(result) -> np.ndarray:
 
 
 def _moments(result, items, candidates, theta, tau):
-    """(Sigma, mu) of the indicators at theta with the candidate parameters tau added."""
+    """(Sigma, nu, A) of the indicators at theta with the candidate parameters tau added: the covariance and mean
+    nu + A x given the observed covariates x (A with no columns without covariates)."""
     from ..objective import latent_structure
 
     table = result.table_spec
@@ -167,20 +192,35 @@ def _moments(result, items, candidates, theta, tau):
     sigma = loadings.T @ cov_eta @ loadings + Theta
     intercepts = {name: k for k, name in enumerate(result.spec.fixed_names)}
     mu = jnp.stack([params.beta[intercepts[f"{name}~1"]] for name in items])
-    if result.spec.levels[0].covariate_paths:  # multiple groups' free latent means (paths on their _mean.g<k> column,
-        # each latent variable on its own group's only): mu = nu + Lambda' M Gamma 1
+    grouped = result.options.get("group") is not None
+    if grouped and result.spec.levels[0].covariate_paths:  # multiple groups' free latent means (paths on their
+        # _mean.g<k> column, each latent variable on its own group's only): mu = nu + Lambda' M Gamma 1
         mu = mu + loadings.T @ M @ params.covariate_effects[0] @ jnp.ones(params.covariate_effects[0].shape[1])
-    return sigma, mu
+    return sigma, mu, _covariate_effects(result, items, params, loadings, M, grouped)
+
+
+def _covariate_effects(result, items, params, loadings, M, grouped: bool):
+    """A = d E(y | x) / d x (items, covariates): through the latent variables (Lambda' M Gamma) and direct (D)."""
+    from .covariate_fit_measures import observed_covariates
+
+    covariates = [] if grouped else observed_covariates(result.spec)
+    A = jnp.zeros((len(items), len(covariates)))
+    n_paths = len(result.spec.covariate_names)
+    if covariates and n_paths:
+        A = A.at[:, :n_paths].set(loadings.T @ M @ params.covariate_effects[0][:, :n_paths])
+    for k, name in enumerate(result.spec.fixed_names):
+        item, _, regressor = name.partition("~")
+        if regressor != "1" and regressor in covariates:
+            A = A.at[items.index(item), covariates.index(regressor)].add(params.beta[k])
+    return A
 
 
 def _standardizers(result, items, candidates, theta) -> np.ndarray:
     """The factor that turns each candidate's epc into sepc.all (model-implied SDs at the estimates)."""
-    sigma, _ = (np.asarray(x) for x in _moments(result, items, candidates, jnp.asarray(theta),
-                                                   jnp.zeros(len(candidates))))
     from .standardized import _moments as standardized_moments
 
-    _, cov_eta, _, theta_items, _ = (np.asarray(x) for x in standardized_moments(result, jnp.asarray(theta)))
-    sd_y, sd_eta = np.sqrt(np.diag(sigma)), np.sqrt(np.diag(cov_eta))
+    _, cov_eta, _, theta_items, var_y = (np.asarray(x) for x in standardized_moments(result, jnp.asarray(theta)))
+    sd_y, sd_eta = np.sqrt(var_y), np.sqrt(np.diag(cov_eta))  # model-implied total SDs (covariates' part included)
     out = []
     for _, _, _, kind, (a, b) in candidates:
         if kind == "loading":
