@@ -37,9 +37,10 @@ NAMES = ("npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "base
 def fit_measures(result) -> pd.Series:
     """lavaan's fit measures of a single-level SEM with continuous indicators (see the module docstring) or of
     multiple groups."""
-    if result.options.get("group") is not None and _group_reason(result) is None:
+    grouped = result.options.get("group") is not None
+    if grouped and _group_reason(result) is None:
         return _group_fit_measures(result)
-    reason = _not_available(result)
+    reason = _group_reason(result) if grouped else _not_available(result)
     if reason is not None:
         series = pd.Series(np.nan, index=list(NAMES), name="fit measures")
         series.attrs["note"] = reason
@@ -222,7 +223,8 @@ def single_level_sem_reason(result, groups: bool = False, covariates: bool = Fal
     if len(spec.levels) != 1 or spec.discrete_level is not None:
         return "fit measures of models with several levels or latent classes are not available yet"
     if not covariates and has_covariates(spec, group_means=True):
-        return "this is not available yet for models with covariates"
+        grouped = result.options.get("group") is not None
+        return f"this is not available yet for {'multiple-group ' if grouped else ''}models with covariates"
     return None
 
 
