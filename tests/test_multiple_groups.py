@@ -212,10 +212,14 @@ def test_multilevel_models_in_groups_of_clusters_match_lavaan(case, group_equal)
                 assert fit.se[name] == pytest.approx(expected["se"], rel=2e-2), name
 
 
-def test_fit_measures_of_multiple_groups_with_covariates_say_why_they_are_missing():
-    """Not computed yet: NaN with the reason (it named modification indices before)."""
-    fit = gllamm.fit("visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n visual ~ ageyr",
-                     gllamm.datasets.load("holzinger"), group="school")
+def test_fit_measures_of_multiple_groups_with_a_covariate_equal_lavaans():
+    """tests/reference/multiple_groups_covariates.json (tests/reference/r/multiple_groups_covariates.R:
+    sem(model, HolzingerSwineford1939, group = "school") with visual ~ ageyr; lavaan: chisq 88.0799 on 28 df, srmr
+    0.14298): per group the saturated regression of the indicators on the covariate, the SRMR over the joint (y, x)
+    covariances and means (the implied means at each group's mean covariate), weighted by group size."""
+    reference = json.loads((pathlib.Path(__file__).parent / "reference" / "multiple_groups_covariates.json").read_text())
+    fit = gllamm.fit(reference["model"], gllamm.datasets.load("holzinger"), group="school")
     measures = fit.fit_measures()
-    assert measures.isna().all()
-    assert measures.attrs["note"] == "this is not available yet for multiple-group models with covariates"
+    assert measures["chisq"] == pytest.approx(reference["fit"]["chisq"], abs=1e-3)
+    for name, value in reference["fit"].items():
+        assert measures[name] == pytest.approx(value, rel=1e-4), name

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .fit_measures import (NAMES, _chi_square_measures, _rmsea, implied_covariance, indicator_data_reason,
+from .fit_measures import (NAMES, _chi_square_measures, _rmsea, group_rmsea, implied_covariance, indicator_data_reason,
                            single_level_sem_reason)
 
 
@@ -32,9 +32,19 @@ def covariate_fit_measures(result) -> pd.Series:
     """lavaan's fit measures of a single-level SEM with covariates of its latent variables (module docstring);
     NaN with the reason in ``attrs["note"]`` where they are not available."""
     covariates = observed_covariates(result.spec)
-    reason = single_level_sem_reason(result, covariates=True) or covariate_reason(result) \
+    grouped = result.options.get("group") is not None
+    reason = single_level_sem_reason(result, groups=grouped, covariates=True) or covariate_reason(result) \
         or indicator_data_reason(result, tuple(covariates))
     indicators = list(result.design.response_name.split(", "))
+    if reason is None and grouped:  # each group's model of its indicators given the covariates
+        items = list(dict.fromkeys(name.rsplit(".g", 1)[0] for name in indicators))
+        groups = max(int(name.rsplit(".g", 1)[1]) for name in indicators)
+        values = group_covariate_fit_measures(result, items, groups)
+        if values:
+            values.update(group_rmsea(values["chisq"], values["df"], values["ntotal"], groups))
+            return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")
+        reason = ("fit measures of models with covariates and missing responses are not available yet (the "
+                  "saturated model would be a regression with missing responses)")
     if reason is None:
         frame = result.design.model_frame
         Y, X = frame[indicators].to_numpy(dtype=float), frame[covariates].to_numpy(dtype=float)
@@ -61,8 +71,9 @@ def covariate_fit_measures(result) -> pd.Series:
 
 
 def observed_covariates(spec) -> list[str]:
-    """The observed covariates x: regressors of the latent variables, then those of indicators only."""
-    names = list(spec.covariate_names)
+    """The observed covariates x: regressors of the latent variables, then those of indicators only (not the
+    constant _mean.g<k> columns of the latent means of multiple groups)."""
+    names = [name for name in spec.covariate_names if not name.startswith("_mean.g")]
     for name in spec.fixed_names:
         regressor = name.partition("~")[2]
         if regressor != "1" and regressor not in names:
@@ -83,8 +94,9 @@ def covariate_reason(result) -> str | None:
     return None
 
 
-def _joint_srmr(result, indicators: list[str], Y: np.ndarray, X: np.ndarray) -> float:
-    """SRMR over the lower triangle of the joint covariance of (y, x) (module docstring)."""
+def covariate_effects(result, indicators: list[str], covariates: list[str]) -> np.ndarray:
+    """A = d E(y | x) / d x (indicators x covariates) at the estimates: through the latent variables, Lambda' M Gamma,
+    plus the direct effects D."""
     from ..objective import latent_structure
 
     table = result.table_spec
@@ -92,19 +104,70 @@ def _joint_srmr(result, indicators: list[str], Y: np.ndarray, X: np.ndarray) -> 
     loadings, M, _ = (np.asarray(x) for x in latent_structure(table, params))
     columns = list(result.design.response_name.split(", "))
     Lam = loadings.T[[columns.index(name) for name in indicators]]  # (items, q)
-    covariates = observed_covariates(result.spec)
-    gamma = np.zeros((M.shape[0], len(covariates)))  # latent regressions, zero for covariates of indicators only
-    n_paths = len(result.spec.covariate_names)
-    gamma[:, :n_paths] = np.asarray(params.covariate_effects[0])[:, :n_paths]
-    effect = Lam @ M @ gamma  # d E(y) / d x (items, n_x): through the latent variables ...
-    for name in result.spec.fixed_names:  # ... and direct
+    names, Gamma = list(result.spec.covariate_names), np.asarray(params.covariate_effects[0])
+    gamma = np.zeros((M.shape[0], len(covariates)))
+    for c, name in enumerate(covariates):
+        if name in names:
+            gamma[:, c] = Gamma[:, names.index(name)]
+    effect = Lam @ M @ gamma
+    for name in result.spec.fixed_names:
         item, _, regressor = name.partition("~")
-        if regressor != "1":
+        if regressor != "1" and item in indicators and regressor in covariates:
             effect[indicators.index(item), covariates.index(regressor)] += float(result.params[name])
+    return effect
+
+
+def _joint_residuals(result, indicators: list[str], Y: np.ndarray, X: np.ndarray, means: bool) -> np.ndarray:
+    """Standardised residuals of the joint covariance of (y, x) over its lower triangle (the covariances of x
+    included: 0), and with ``means`` of the means (y's: ybar - nu - A xbar; x's: 0), each divided by sample SDs."""
+    from .fit_measures import implied_covariance
+
+    effect = covariate_effects(result, indicators, observed_covariates(result.spec))
     S_xx = np.atleast_2d(np.cov(X.T, bias=True))
     implied = np.block([[implied_covariance(result, indicators) + effect @ S_xx @ effect.T, effect @ S_xx],
                         [(effect @ S_xx).T, S_xx]])
     S = np.atleast_2d(np.cov(np.column_stack([Y, X]).T, bias=True))
-    scale = np.sqrt(np.outer(np.diag(S), np.diag(S)))
-    lower = np.tril_indices(len(S))
-    return float(np.sqrt(np.mean(((S - implied) / scale)[lower] ** 2)))
+    sd = np.sqrt(np.diag(S))
+    residuals = ((S - implied) / np.outer(sd, sd))[np.tril_indices(len(S))]
+    if not means:
+        return residuals
+    from .fit_measures import _implied_means
+
+    implied_means = _implied_means(result)  # (the mean of nu + A x over the units: nu + A xbar)
+    mean_y = (Y.mean(axis=0) - np.array([implied_means[c] for c in indicators])) / sd[: Y.shape[1]]
+    return np.concatenate([residuals, mean_y, np.zeros(X.shape[1])])
+
+
+def _joint_srmr(result, indicators: list[str], Y: np.ndarray, X: np.ndarray) -> float:
+    """SRMR over the lower triangle of the joint covariance of (y, x) (module docstring)."""
+    return float(np.sqrt(np.mean(_joint_residuals(result, indicators, Y, X, means=False) ** 2)))
+
+
+def group_covariate_fit_measures(result, items: list[str], groups: int) -> dict:
+    """The measures of multiple groups with covariates (lavaan's, as ``fit_measures._group_fit_measures``): per group
+    the saturated regression of its indicators on the covariates and the independence baseline, summed; srmr the
+    groups' SRMR over the joint (y, x) covariances and means, weighted by n_g / N."""
+    covariates = observed_covariates(result.spec)
+    p, n_x = len(items), len(covariates)
+    saturated = baseline = 0.0
+    srmr, sizes = [], []
+    for k in range(1, groups + 1):
+        columns = [f"{name}.g{k}" for name in items]
+        Y = result.design.model_frame[columns].to_numpy(dtype=float)
+        X = result.design.model_frame[covariates].to_numpy(dtype=float)
+        used = ~np.isnan(Y).all(axis=1) & ~np.isnan(X).any(axis=1)
+        Y, X = Y[used], X[used]
+        if np.isnan(Y).any():
+            return {}
+        design = np.column_stack([np.ones(len(Y)), X])
+        residual = Y - design @ np.linalg.lstsq(design, Y, rcond=None)[0]
+        saturated += -0.5 * len(Y) * (p * np.log(2 * np.pi) + np.linalg.slogdet(residual.T @ residual / len(Y))[1] + p)
+        baseline += sum(float(np.sum(stats.norm.logpdf(y, y.mean(), y.std()))) for y in Y.T)
+        srmr.append(np.sqrt(np.mean(_joint_residuals(result, columns, Y, X, means=True) ** 2)))
+        sizes.append(len(Y))
+    N = sum(sizes)
+    values = _chi_square_measures(result, saturated, baseline, p, N, groups,
+                                  saturated_params=groups * (p * (1 + n_x) + p * (p + 1) / 2),
+                                  baseline_df=groups * (p * (p - 1) / 2 + p * n_x))
+    values["srmr"] = float(np.asarray(sizes) @ np.asarray(srmr) / N)
+    return values

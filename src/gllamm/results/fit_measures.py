@@ -236,13 +236,14 @@ def _group_reason(result) -> str | None:
 
 
 def _implied_means(result) -> dict:
-    """Model-implied mean of every indicator (intercept plus loadings times the latent means)."""
+    """Model-implied mean of every indicator over its units (intercept plus loadings times the latent means; with
+    covariates, at the units' mean covariates)."""
     from .predictions import predict
 
     mean = np.asarray(predict(result, None, latent="zero"))
     item = np.argmax(result.design.Z, axis=1)
     names = result.design.response_name.split(", ")
-    return {name: float(mean[item == j][0]) for j, name in enumerate(names) if np.any(item == j)}
+    return {name: float(mean[item == j].mean()) for j, name in enumerate(names) if np.any(item == j)}
 
 
 def _group_fit_measures(result) -> pd.Series:
@@ -268,6 +269,12 @@ def _group_fit_measures(result) -> pd.Series:
     N = sum(sizes)
     values = _chi_square_measures(result, saturated, baseline, p, N, groups)
     values["srmr"] = float(np.asarray(sizes) @ np.asarray(srmr) / N)
-    rmsea = _rmsea(values["chisq"], values["df"], N, close=0.05 / np.sqrt(groups))
-    values.update({name: value * np.sqrt(groups) if name != "rmsea.pvalue" else value for name, value in rmsea.items()})
+    values.update(group_rmsea(values["chisq"], values["df"], N, groups))
     return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")
+
+
+def group_rmsea(chisq: float, df: float, N: int, groups: int) -> dict:
+    """lavaan's RMSEA of G groups: the one-group formula times sqrt(G) (its interval too), the close-fit test at
+    0.05 / sqrt(G)."""
+    rmsea = _rmsea(chisq, df, N, close=0.05 / np.sqrt(groups))
+    return {name: value * np.sqrt(groups) if name != "rmsea.pvalue" else value for name, value in rmsea.items()}

@@ -22,7 +22,7 @@ class StructuralEquationTables:
 
         if is_two_level_sem(self):
             return two_level_fit_measures(self)
-        if self.options.get("group") is None and has_covariates(self.spec, group_means=True):
+        if has_covariates(self.spec, group_means=True):
             return covariate_fit_measures(self)
         return fit_measures(self)
 
