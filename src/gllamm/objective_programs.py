@@ -64,12 +64,13 @@ class Objective:
         for function, args in calls + [(self.reported, (theta,))]:
             function.prefetch(*args, compile_missing=True)
 
-    def prefetch_value(self, theta, data) -> None:
+    def prefetch_value(self, theta, data, gradient: bool = False) -> None:
         """Start loading or compiling, in the background, the programs of one log-likelihood evaluation: the
-        modes (where the rule needs them) and the value (e.g. the quadrature check's finer rule)."""
+        modes (where the rule needs them) and the value (e.g. the quadrature check's finer rule), or with
+        ``gradient`` the value-and-gradient program that gives it."""
         modes = self.mode_start(data)
         calls = [(self.modes, (theta, data, modes))] if self.integration.needs_modes else []
-        for function, args in calls + [(self.value, (theta, data, modes))]:
+        for function, args in calls + [(self.value_and_grad if gradient else self.value, (theta, data, modes))]:
             function.prefetch(*args, compile_missing=True)
 
     def mode_start(self, data):

@@ -10,7 +10,8 @@ programs take, padded to ``PADDED_SIZES`` points with nodes at 0 and weights 0 (
 and a term with log w_k = -inf adds exactly nothing (nor to any derivative), so the value is that of the
 ``nip``-point rule while the program serves every ``nip`` up to the padded size. The work grows with the padded
 size, so this is done only where rows x padded points stay below ``SMALL_WORK``, where compiling costs more than
-computing."""
+computing. There the quadrature check's log-likelihood comes from the iterations' value-and-gradient program
+(``SharedPrograms.value``), so a fit whose check passes compiles no program for it."""
 
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ from .gauss_hermite import product_rule
 RULE_NODES = "rule_nodes"  # design keys of the padded rule
 RULE_LOG_WEIGHTS = "rule_log_weights"
 PADDED_SIZES = (32, 64)
-SMALL_WORK = 300_000  # rows x padded points up to which the rule is padded
+SMALL_WORK = 100_000  # row slots x padded points up to which the rule is padded (a fit's evaluations cost up to 4x
+# more there, a few ms, against the seconds of compiling a program per rule)
 
 
 def padded_size(table, integration, rows: int) -> int | None:
-    """The padded number of points for this model and data size, or None (the rule stays a constant): one level of
-    one continuous latent variable, adaptive or plain Gauss-Hermite quadrature, small data."""
+    """The padded number of points for this model and ``rows`` row slots (chunks x width), or None (the rule stays a
+    constant): one level of one continuous latent variable, adaptive or plain Gauss-Hermite quadrature, small data."""
     spec = table.spec
     if integration.method not in ("adaptive", "ghq") or integration.within_classes or integration.reml:
         return None

@@ -133,7 +133,13 @@ class SharedPrograms:
         return programs.modes(self.theta(theta), arrays, start)
 
     def value(self, theta, data, modes):
+        """log L; with a padded rule by the value-and-gradient program (one program fewer to compile: the
+        quadrature check's finer rule runs the iterations' program)."""
+        from ..integrate.padded_rules import RULE_NODES
+
         arrays, programs = self._prepared(data)
+        if RULE_NODES in arrays:
+            return programs.value_and_grad(self.theta(theta), arrays, modes)[0]
         return programs.value(self.theta(theta), arrays, modes)
 
     def value_and_grad(self, theta, data, modes):
@@ -168,5 +174,7 @@ class SharedPrograms:
 
     def prefetch_value(self, theta, data) -> None:
         """Start loading or compiling the programs of one log-likelihood evaluation (``Objective.prefetch_value``)."""
+        from ..integrate.padded_rules import RULE_NODES
+
         arrays, programs = self._prepared(data)
-        programs.prefetch_value(self.theta(theta), arrays)
+        programs.prefetch_value(self.theta(theta), arrays, gradient=RULE_NODES in arrays)
