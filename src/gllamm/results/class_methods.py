@@ -26,33 +26,41 @@ class LatentClassMethods:
         return prior_class_probabilities(self, newdata)
 
     def modal_class(self) -> pd.Series:
-        """Most probable class (1..C) of each cluster given its responses."""
+        """Most probable class of each cluster given its responses, argmax_c P(c | y_j) (1..C), a Series indexed by
+        the clusters."""
         from .latent_classes import modal_class
 
         return modal_class(self)
 
     @property
     def entropy(self) -> float:
-        """Relative entropy of the posterior class probabilities: 1 = perfect classification, 0 = none."""
+        """Relative entropy of the posterior class probabilities p_jc = P(c | y_j) over the N clusters,
+        E = 1 - sum_j sum_c (-p_jc log p_jc) / (N log C): 1 = perfect classification, 0 = none (Mplus' entropy)."""
         from .latent_classes import classification_entropy
 
         return classification_entropy(self)
 
     def class_profiles(self) -> pd.DataFrame:
-        """Per class: probability, locations and (latent class models) each item's mean response in the class."""
+        """One row per class: its probability (the average of pi_jc over the clusters), its locations e_c and, for
+        latent class models, each item's mean response in the class (P(y = 1 | class) for binary items), a
+        DataFrame."""
         from .latent_classes import class_profiles
 
         return class_profiles(self)
 
     @property
     def starts(self) -> pd.DataFrame:
-        """Log-likelihood, convergence and iterations from every starting value of a latent class fit."""
+        """A DataFrame of the log-likelihood, convergence and iterations reached from every (seeded) starting value
+        of a latent class fit, best first: several starts ending at the best log-likelihood mean a global maximum
+        is likely."""
         from .latent_classes import start_summary
 
         return start_summary(self)
 
     def gateaux(self, points=None) -> pd.Series:
-        """Gateaux derivative of the log-likelihood towards a point mass at each point (NPML check)."""
+        """The Gateaux derivative D(e) = sum_j w_j [f(y_j | e) / L_j - 1] of the log-likelihood towards a point mass
+        at e, at each of ``points`` (default: a grid covering the mass points and beyond), a Series indexed by the
+        points. NPML's estimate is reached when D(e) <= 0 everywhere (Lindsay); gllamm's gateaux()."""
         from .latent_classes import gateaux
 
         return gateaux(self, points)

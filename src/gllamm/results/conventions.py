@@ -25,7 +25,8 @@ class ConventionalNames:
 
     @property
     def zvalues(self) -> pd.Series:
-        """Wald z = estimate / SE."""
+        """Wald z = estimate / SE of every reported parameter, a Series (NaN where the SE is not defined: fixed or
+        boundary estimates)."""
         return self.table()["z"]
 
     @property
@@ -35,7 +36,7 @@ class ConventionalNames:
 
     @property
     def pvalues(self) -> pd.Series:
-        """Two-sided p-values of the Wald z."""
+        """Two-sided p-values 2 (1 - Phi(|z|)) of the Wald z of every reported parameter, a Series."""
         return self.table()["p"]
 
     @property

@@ -180,7 +180,9 @@ class FitResult(PostEstimationMethods, ConventionalNames, StructuralEquationTabl
         return settings(self)
 
     def variance_components(self, level: float = 0.95) -> pd.DataFrame:
-        """Variances and covariances of latent variables (and residual variances), with SDs/correlations and SEs
+        """Variances and covariances of the latent variables (and residual variances) as lme4's VarCorr: one row per
+        element (group, var1, var2, estimate, se, sd_cor, sd_cor_lower, sd_cor_upper, name), SDs sqrt(psi_kk) and
+        correlations psi_kl / sqrt(psi_kk psi_ll) with their intervals at ``level``
         (gllamm.results.variance_components)."""
         from .variance_components import variance_components
 
@@ -228,7 +230,9 @@ class FitResult(PostEstimationMethods, ConventionalNames, StructuralEquationTabl
                 f"loglik={self.loglik:.4f} converged={self.converged}>")
 
     def to_dict(self) -> dict:
-        """Machine-readable summary (used by the command line's --json)."""
+        """Machine-readable summary as plain Python values (used by the command line's --json): formula, family,
+        link, method, nip, loglik, aic, bic, nobs, n_groups, n_dropped, converged, iterations, message and every
+        parameter's estimate, se, z, p and interval."""
         table = self.table()
         return dict(
             formula=self.spec.formula.formula,

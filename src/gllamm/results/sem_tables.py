@@ -43,8 +43,9 @@ class StructuralEquationTables:
         return modification_indices(self, minimum, sort)
 
     def r_squared(self) -> pd.Series:
-        """R-squared of every indicator and of every latent variable regressed on others (1 - residual variance /
-        model-implied variance)."""
+        """R-squared of every indicator and of every latent variable regressed on others, 1 - residual variance /
+        model-implied variance (var(y_j) = lambda_j' cov(eta) lambda_j + theta_j, with what covariates add), a Series
+        named by the variables (lavaan's inspect(fit, "r2"))."""
         from .standardized import r_squared
 
         return r_squared(self)
