@@ -52,16 +52,23 @@ def test_every_page_links_only_to_pages_that_exist():
 @pytest.mark.slow
 @pytest.mark.parametrize("page", [p for p in PAGES if _python_blocks(p)], ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_blocks_run_as_written(page, tmp_path, monkeypatch):
-    """Each page's Python blocks, in order in one namespace, in an empty folder (as a reader pastes them)."""
+    """Each page's Python blocks, in order in one namespace, in an empty folder (as a reader pastes them); every fit
+    in them converges and passes its quadrature check with the points it asks for (no ConvergenceWarning or
+    QuadratureWarning: a page must not teach a fit that cannot be trusted)."""
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__main__"}
-    for block in _python_blocks(page):
-        if DISTRIBUTED in block:
-            continue
-        exec(compile(block, f"{page.name} block", "exec"), namespace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gllamm.ConvergenceWarning)
+        warnings.simplefilter("error", gllamm.QuadratureWarning)
+        for block in _python_blocks(page):
+            if DISTRIBUTED in block:
+                continue
+            exec(compile(block, f"{page.name} block", "exec"), namespace)
 
 
 @pytest.mark.slow

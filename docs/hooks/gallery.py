@@ -1,5 +1,5 @@
 """mkdocs hook: the gallery. Every script in ``examples/`` runs when the site is built (a script that fails fails
-the build) and gets a page: its docstring (the model in equations), its code, what it printed and the figures it
+the build, and so does one whose fit does not converge) and gets a page: its docstring (the model in equations), its code, what it printed and the figures it
 saved. Scripts whose usage line offers a figure path (``python examples/x.py [figure.png]``) are given one.
 
 ``GLLAMM_DOCS_EXAMPLES`` (a comma-separated list of script names) runs only those, e.g. while writing a page;
@@ -63,6 +63,8 @@ def _run(path: Path, folder: Path) -> str:
                           timeout=TIMEOUT)
     if done.returncode != 0:
         raise RuntimeError(f"gallery: examples/{path.name} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    if "ConvergenceWarning" in done.stderr:  # a worked example must show fits that can be trusted
+        raise RuntimeError(f"gallery: a fit of examples/{path.name} did not converge:\n{done.stderr[-3000:]}")
     return done.stdout
 
 
