@@ -1,6 +1,6 @@
 """mkdocs hook: the gallery. Every script in ``examples/`` runs when the site is built (a script that fails fails
-the build, and so does one whose fit does not converge) and gets a page: its docstring (the model in equations), its code, what it printed and the figures it
-saved. Scripts whose usage line offers a figure path (``python examples/x.py [figure.png]``) are given one.
+the build, and so does one whose fit does not converge) and gets a page: its docstring (the model in equations),
+its code, what it printed and the figures it saved. Scripts whose usage line offers a figure path (``python examples/x.py [figure.png]``) are given one.
 
 ``GLLAMM_DOCS_EXAMPLES`` (a comma-separated list of script names) runs only those, e.g. while writing a page;
 the others then get a page without output."""
