@@ -23,6 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..integrate.padded_rules import RULE_NODES, padded_rule, padded_size
 from ..spec import ParameterTable
 
 _BUCKETS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
@@ -94,7 +95,6 @@ class SharedPrograms:
             import jax
             import jax.numpy as jnp
 
-            from ..integrate.padded_rules import padded_rule, padded_size
             from ..objective_programs import make_objective
 
             padded = dict(data)
@@ -135,8 +135,6 @@ class SharedPrograms:
     def value(self, theta, data, modes):
         """log L; with a padded rule by the value-and-gradient program (one program fewer to compile: the
         quadrature check's finer rule runs the iterations' program)."""
-        from ..integrate.padded_rules import RULE_NODES
-
         arrays, programs = self._prepared(data)
         if RULE_NODES in arrays:
             return programs.value_and_grad(self.theta(theta), arrays, modes)[0]
@@ -174,7 +172,5 @@ class SharedPrograms:
 
     def prefetch_value(self, theta, data) -> None:
         """Start loading or compiling the programs of one log-likelihood evaluation (``Objective.prefetch_value``)."""
-        from ..integrate.padded_rules import RULE_NODES
-
         arrays, programs = self._prepared(data)
         programs.prefetch_value(self.theta(theta), arrays, gradient=RULE_NODES in arrays)

@@ -20,12 +20,15 @@ over its lower triangle, the covariances of x included (their residuals are 0), 
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .fit_measures import (NAMES, _chi_square_measures, _rmsea, group_rmsea, implied_covariance, indicator_data_reason,
-                           single_level_sem_reason)
+from .fit_measures import (NAMES, _chi_square_measures, _implied_means, _independence_loglik, _rmsea, group_rmsea,
+                           implied_covariance, indicator_data_reason, single_level_sem_reason)
+
+_MISSING = ("fit measures of models with covariates and missing responses are not available yet (the saturated model "
+            "would be a regression with missing responses)")
 
 
 def covariate_fit_measures(result) -> pd.Series:
@@ -43,25 +46,20 @@ def covariate_fit_measures(result) -> pd.Series:
         if values:
             values.update(group_rmsea(values["chisq"], values["df"], values["ntotal"], groups))
             return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")
-        reason = ("fit measures of models with covariates and missing responses are not available yet (the "
-                  "saturated model would be a regression with missing responses)")
+        reason = _MISSING
     if reason is None:
         frame = result.design.model_frame
         Y, X = frame[indicators].to_numpy(dtype=float), frame[covariates].to_numpy(dtype=float)
         used = ~np.isnan(X).any(axis=1) & ~np.isnan(Y).all(axis=1)
         Y, X = Y[used], X[used]
         if np.isnan(Y).any():
-            reason = ("fit measures of models with covariates and missing responses are not available yet (the "
-                      "saturated model would be a regression with missing responses)")
+            reason = _MISSING
     if reason is not None:
         series = pd.Series(np.nan, index=list(NAMES), name="fit measures")
         series.attrs["note"] = reason
         return series
     N, p = Y.shape
-    design = np.column_stack([np.ones(N), X])
-    residual = Y - design @ np.linalg.lstsq(design, Y, rcond=None)[0]
-    saturated = -0.5 * N * (p * np.log(2 * np.pi) + np.linalg.slogdet(residual.T @ residual / N)[1] + p)
-    baseline = sum(float(np.sum(stats.norm.logpdf(y, y.mean(), y.std()))) for y in Y.T)
+    saturated, baseline = _saturated_regression(Y, X), _independence_loglik(Y)
     n_x = X.shape[1]
     values = _chi_square_measures(result, saturated, baseline, p, N, saturated_params=p * (1 + n_x) + p * (p + 1) / 2,
                                   baseline_df=p * (p - 1) / 2 + p * n_x)
@@ -81,6 +79,14 @@ def observed_covariates(spec) -> list[str]:
     return names
 
 
+def _saturated_regression(Y: np.ndarray, X: np.ndarray) -> float:
+    """log-likelihood of the multivariate regression of Y on (1, X) by ML (the saturated model of y given x)."""
+    N, p = Y.shape
+    design = np.column_stack([np.ones(N), X])
+    residual = Y - design @ np.linalg.lstsq(design, Y, rcond=None)[0]
+    return -0.5 * N * (p * np.log(2 * np.pi) + np.linalg.slogdet(residual.T @ residual / N)[1] + p)
+
+
 def covariate_reason(result) -> str | None:
     """Why these measures do not apply (None when they do): covariates as paths of the latent variables and of
     indicators (direct effects of columns of the data, ``y1 ~ x``)."""
@@ -94,6 +100,23 @@ def covariate_reason(result) -> str | None:
     return None
 
 
+def covariate_paths(spec, params, items: list[str], covariates: list[str]):
+    """(Gamma_x, D): the latent variables' effects Gamma on each of ``covariates`` (q x covariates; 0 for a covariate
+    only of indicators) and the direct effects D of the covariates on ``items`` (items x covariates), from the
+    unpacked parameters (usable inside jit). d E(y | x) / d x = Lambda' M Gamma_x + D."""
+    names = list(spec.covariate_names)
+    gamma = jnp.zeros((params.covariate_effects[0].shape[0], len(covariates)))
+    for c, name in enumerate(covariates):
+        if name in names:
+            gamma = gamma.at[:, c].set(params.covariate_effects[0][:, names.index(name)])
+    direct = jnp.zeros((len(items), len(covariates)))
+    for k, name in enumerate(spec.fixed_names):
+        item, _, regressor = name.partition("~")
+        if regressor != "1" and item in items and regressor in covariates:
+            direct = direct.at[items.index(item), covariates.index(regressor)].add(params.beta[k])
+    return gamma, direct
+
+
 def covariate_effects(result, indicators: list[str], covariates: list[str]) -> np.ndarray:
     """A = d E(y | x) / d x (indicators x covariates) at the estimates: through the latent variables, Lambda' M Gamma,
     plus the direct effects D."""
@@ -101,27 +124,16 @@ def covariate_effects(result, indicators: list[str], covariates: list[str]) -> n
 
     table = result.table_spec
     params = table.unpack(np.asarray(result.theta))
-    loadings, M, _ = (np.asarray(x) for x in latent_structure(table, params))
+    loadings, M, _ = latent_structure(table, params)
     columns = list(result.design.response_name.split(", "))
-    Lam = loadings.T[[columns.index(name) for name in indicators]]  # (items, q)
-    names, Gamma = list(result.spec.covariate_names), np.asarray(params.covariate_effects[0])
-    gamma = np.zeros((M.shape[0], len(covariates)))
-    for c, name in enumerate(covariates):
-        if name in names:
-            gamma[:, c] = Gamma[:, names.index(name)]
-    effect = Lam @ M @ gamma
-    for name in result.spec.fixed_names:
-        item, _, regressor = name.partition("~")
-        if regressor != "1" and item in indicators and regressor in covariates:
-            effect[indicators.index(item), covariates.index(regressor)] += float(result.params[name])
-    return effect
+    Lam = loadings.T[np.array([columns.index(name) for name in indicators])]  # (items, q)
+    gamma, direct = covariate_paths(result.spec, params, indicators, covariates)
+    return np.asarray(Lam @ M @ gamma + direct)
 
 
 def _joint_residuals(result, indicators: list[str], Y: np.ndarray, X: np.ndarray, means: bool) -> np.ndarray:
     """Standardised residuals of the joint covariance of (y, x) over its lower triangle (the covariances of x
     included: 0), and with ``means`` of the means (y's: ybar - nu - A xbar; x's: 0), each divided by sample SDs."""
-    from .fit_measures import implied_covariance
-
     effect = covariate_effects(result, indicators, observed_covariates(result.spec))
     S_xx = np.atleast_2d(np.cov(X.T, bias=True))
     implied = np.block([[implied_covariance(result, indicators) + effect @ S_xx @ effect.T, effect @ S_xx],
@@ -131,8 +143,6 @@ def _joint_residuals(result, indicators: list[str], Y: np.ndarray, X: np.ndarray
     residuals = ((S - implied) / np.outer(sd, sd))[np.tril_indices(len(S))]
     if not means:
         return residuals
-    from .fit_measures import _implied_means
-
     implied_means = _implied_means(result)  # (the mean of nu + A x over the units: nu + A xbar)
     mean_y = (Y.mean(axis=0) - np.array([implied_means[c] for c in indicators])) / sd[: Y.shape[1]]
     return np.concatenate([residuals, mean_y, np.zeros(X.shape[1])])
@@ -159,10 +169,7 @@ def group_covariate_fit_measures(result, items: list[str], groups: int) -> dict:
         Y, X = Y[used], X[used]
         if np.isnan(Y).any():
             return {}
-        design = np.column_stack([np.ones(len(Y)), X])
-        residual = Y - design @ np.linalg.lstsq(design, Y, rcond=None)[0]
-        saturated += -0.5 * len(Y) * (p * np.log(2 * np.pi) + np.linalg.slogdet(residual.T @ residual / len(Y))[1] + p)
-        baseline += sum(float(np.sum(stats.norm.logpdf(y, y.mean(), y.std()))) for y in Y.T)
+        saturated, baseline = saturated + _saturated_regression(Y, X), baseline + _independence_loglik(Y)
         srmr.append(np.sqrt(np.mean(_joint_residuals(result, columns, Y, X, means=True) ** 2)))
         sizes.append(len(Y))
     N = sum(sizes)

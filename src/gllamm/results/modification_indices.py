@@ -201,18 +201,10 @@ def _moments(result, items, candidates, theta, tau):
 
 def _covariate_effects(result, items, params, loadings, M, grouped: bool):
     """A = d E(y | x) / d x (items, covariates): through the latent variables (Lambda' M Gamma) and direct (D)."""
-    from .covariate_fit_measures import observed_covariates
+    from .covariate_fit_measures import covariate_paths, observed_covariates
 
-    covariates = [] if grouped else observed_covariates(result.spec)
-    A = jnp.zeros((len(items), len(covariates)))
-    n_paths = len(result.spec.covariate_names)
-    if covariates and n_paths:
-        A = A.at[:, :n_paths].set(loadings.T @ M @ params.covariate_effects[0][:, :n_paths])
-    for k, name in enumerate(result.spec.fixed_names):
-        item, _, regressor = name.partition("~")
-        if regressor != "1" and regressor in covariates:
-            A = A.at[items.index(item), covariates.index(regressor)].add(params.beta[k])
-    return A
+    gamma, direct = covariate_paths(result.spec, params, items, [] if grouped else observed_covariates(result.spec))
+    return loadings.T @ M @ gamma + direct
 
 
 def _standardizers(result, items, candidates, theta) -> np.ndarray:

@@ -40,7 +40,7 @@ def _covariates(result) -> tuple[list[str], np.ndarray]:
     indicators (not the constant _mean.g<k> columns of multiple groups), over the fitted units."""
     from .covariate_fit_measures import observed_covariates
 
-    names = [n for n in observed_covariates(result.spec) if not n.startswith("_mean.g")]
+    names = observed_covariates(result.spec)
     direct = any(not name.endswith("~1") for name in result.spec.fixed_names)
     if not names or not (direct or any(level.covariate_paths for level in result.spec.levels)):
         return [], np.zeros((0, 0))
@@ -59,16 +59,12 @@ def _moments(result, theta):
     cov_eta = ML @ ML.T
     names, S_xx = _covariates(result)
     items = _items(result)
-    direct = jnp.zeros((len(items), len(names)))
-    if names:  # + M Gamma S_xx Gamma' M' (Gamma's columns of the latent variables' covariates, 0 for the others)
-        paths = [n for n in names if n in result.spec.covariate_names]
-        effect = jnp.zeros((M.shape[0], len(names))).at[:, :len(paths)].set(
-            M @ params.covariate_effects[0][:, [list(result.spec.covariate_names).index(n) for n in paths]])
+    if names:  # + M Gamma S_xx Gamma' M', and the variance the direct effects D add to var(y)
+        from .covariate_fit_measures import covariate_paths
+
+        gamma, direct = covariate_paths(result.spec, params, items, names)
+        effect = M @ gamma
         cov_eta = cov_eta + effect @ S_xx @ effect.T
-        for k, name in enumerate(result.spec.fixed_names):  # direct effects D of covariates on indicators
-            item, _, regressor = name.partition("~")
-            if regressor != "1":
-                direct = direct.at[items.index(item), names.index(regressor)].set(params.beta[k])
         through = loadings.T @ effect  # d E(y) / d x through the factors (already in lambda' cov(eta) lambda)
         total = through + direct
         added = jnp.einsum("jc,cd,jd->j", total, S_xx, total) - jnp.einsum("jc,cd,jd->j", through, S_xx, through)
