@@ -68,6 +68,10 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     - method: "adaptive" (adaptive Gauss-Hermite quadrature, ``nip`` points per
         latent dimension), "laplace" (= lme4's nAGQ=1) or "ghq" (non-adaptive).
         Gaussian responses with identity link are integrated exactly.
+    - integration: the quadrature rule (integrate/rules.py): "product" (nip^q nodes; the default up to three latent
+        variables at a level), "spherical" (spherical-radial rules of degree 5, 7, 9 for nip=3, 4, 5, gllamm's ip(m);
+        the default, nip=3, from four latent variables at a level), "sparse" (Smolyak sparse grid exact to total
+        degree 2 nip - 1) or "qmc" (nip scrambled Sobol points and their mirror images).
     - weights: level-1 weights (column name or array); cluster_weights: level-2
         weights (a column constant within clusters), as gllamm's pweight: the
         log-likelihood becomes the pseudo-likelihood sum_j w_j log L_j with

@@ -153,7 +153,8 @@ def _check(saved: dict | None):
         return LaplaceCheck(float(saved["loglik"]), int(saved["check_nip"]), float(saved["check_loglik"]),
                             int(saved["n_clusters"]))
     return QuadratureCheck(int(saved["nip"]), float(saved["loglik"]), int(saved["check_nip"]),
-                           float(saved["check_loglik"]))
+                           float(saved["check_loglik"]), str(saved.get("rule", "product")),
+                           str(saved.get("check_rule", "product")))
 
 
 def _with_data_rows(design, arrays):

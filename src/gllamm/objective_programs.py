@@ -16,6 +16,7 @@ import numpy as np
 from .integrate import Integration, find_modes, posterior_mode_curvature, posterior_moments
 from .integrate.nested import nested_posterior
 from .integrate.nested_laplace import joint_posterior
+from .integrate.rules import rule_of
 from .objective import (_nested_parts, class_probabilities, cluster_logliks, cluster_model, conditional_log_densities,
                         latent_posterior, level_key, loglik, modes, outer_posterior, within_class_posterior)
 from .runtime.compiled_cache import CachedFunction
@@ -91,18 +92,18 @@ class Objective:
             units.append(data["cluster_weight"].shape[0])
             if self.integration.joint_mode:  # joint modes (u2, u3, ...)
                 return tuple(np.zeros((n, level.dim)) for n, level in zip(units, levels))
-            return _nested_start(units, [level.dim for level in levels], self.integration.nip)
+            return _nested_start(units, [level.dim for level in levels], self.integration)
         q = sum(level.dim for level in levels)
         return np.zeros((data["cluster_weight"].shape[0], q))
 
 
-def _nested_start(units, dims, nip: int, copies: int = 1):
+def _nested_start(units, dims, integration: Integration, copies: int = 1):
     """Zero adaptation state of nested quadrature: (location 0, scale I, state below) from the top level down,
     the units of every lower level copied once per node of the levels above; level-2 modes at the bottom."""
     if len(units) == 1:
         return np.zeros((copies * units[0], dims[0]))
     n, q = copies * units[-1], dims[-1]
-    below = _nested_start(units[:-1], dims[:-1], nip, copies * nip ** q)
+    below = _nested_start(units[:-1], dims[:-1], integration, copies * rule_of(integration, q).size)
     return np.zeros((n, q)), np.broadcast_to(np.eye(q), (n, q, q)).copy(), below
 
 
@@ -192,8 +193,10 @@ def nodes_per_row(table: ParameterTable, integration: Integration) -> int:
         return integration.nip
     if integration.within_classes:
         continuous = next(level for level in table.spec.levels if not level.discrete)
-        return integration.classes * (1 if single else integration.nip ** continuous.dim)
-    return 1 if single else integration.nip ** table.spec.n_latent
+        return integration.classes * (1 if single else rule_of(integration, continuous.dim).size)
+    if single:
+        return 1
+    return int(np.prod([rule_of(integration, level.dim).size for level in table.spec.levels]))
 
 
 def _mode_rule(table: ParameterTable, integration: Integration) -> Integration:

@@ -84,6 +84,7 @@ class EstimationOptions:
 
     method: str | None = None  # None: adaptive quadrature (Laplace for crossed factors)
     nip: int | None = None
+    integration: str | None = None  # quadrature rule: "product", "sparse", "spherical", "qmc" (None: by dimension)
     start: object = None
     fix: dict | None = None
     equal: object = None
@@ -111,6 +112,10 @@ class EstimationOptions:
             raise GllammError(f"seed must be a whole number (or None for a fresh one); got {seed!r}.")
         if self.method is not None:
             object.__setattr__(self, "method", check_choice("method", str(self.method).lower(), METHODS))
+        if self.integration is not None:
+            from .integrate.rules import RULES
+
+            object.__setattr__(self, "integration", check_choice("integration", str(self.integration).lower(), RULES))
 
 
 @dataclass(frozen=True)

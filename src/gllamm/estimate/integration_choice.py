@@ -18,20 +18,60 @@ def default_nip(dim: int) -> int:
     return 8 if dim <= 2 else (5 if dim == 3 else 3)
 
 
-def choose_integration(spec, design, method: str, nip: int | None, reml: bool = False) -> Integration:
+def choose_integration(spec, design, method: str, nip: int | None, reml: bool = False,
+                       rule: str | None = None) -> Integration:
     """The integration rule of a model without latent classes: none without latent variables; exact Gaussian
     integration for Gaussian identity-link responses at one level (without latent interactions and with
     method != "ghq"); otherwise ``method`` with ``nip`` points (default ``default_nip``), Laplace with one.
-    ``reml``: the same rule on the restricted likelihood (Gaussian identity-link formula models only)."""
+    ``reml``: the same rule on the restricted likelihood (Gaussian identity-link formula models only).
+    ``rule``: the quadrature rule ("product", "sparse", "spherical", "qmc"; None: ``default_rule`` of the
+    largest number of latent variables at a level), whose accuracy ``nip`` sets (``integrate/rules.py``)."""
     if spec.crossed:
+        if rule not in (None, "product"):
+            raise GllammError(f"integration={rule!r} sets a quadrature rule, which crossed random effects do not use "
+                              "(they are integrated by the Laplace approximation); leave out integration=.")
         return _crossed_integration(spec, method, nip, reml)
     if reml:
         return replace(_reml_integration(spec, method), reml=True)
     method = method or "adaptive"
+    dim = max((level.dim for level in spec.levels if not level.discrete), default=0)
+    if rule not in (None, "product") and method == "laplace":
+        raise GllammError(f"integration={rule!r} is a quadrature rule; method='laplace' uses one node. Leave out one "
+                          "of them.")
+    rule = "product" if method == "laplace" else (default_rule(dim) if rule is None else rule)
+    if dim <= 1 and rule in ("sparse", "spherical"):
+        rule = "product"  # (in one dimension they are the Gauss-Hermite rule)
     if nip is None:
-        nip = default_nip(spec.n_latent)
+        nip = default_nip(spec.n_latent) if rule == "product" else DEFAULT_ACCURACY[rule]
     if not isinstance(nip, (int, np.integer)) or nip < 1:
         raise GllammError(f"nip must be a positive whole number of quadrature points; got {nip!r}.")
+    integration = _quadrature_integration(spec, design, method, int(nip))
+    if rule == "product" or integration.method not in ("adaptive", "ghq"):
+        return integration
+    _check_rule(rule, int(nip), dim)
+    return replace(integration, rule=rule)
+
+
+DEFAULT_ACCURACY = {"sparse": 5, "spherical": 3, "qmc": 256}  # nip by default: degrees 9 and 5; 512 nodes
+
+
+def default_rule(dim: int) -> str:
+    """The rule by default for ``dim`` latent variables at a level: the product of Gauss-Hermite rules up to three,
+    the spherical-radial rule of degree 5 from four on (gllamm's ip(m)): in four dimensions 48 nodes against the
+    81 of the 3-point product rule of the same degree, and measured more accurate (benchmarks/integration_rules.py);
+    the quadrature check refits with the rule of degree 9 where it is not accurate enough."""
+    return "product" if dim <= 3 else "spherical"
+
+
+def _check_rule(rule: str, nip: int, dim: int) -> None:
+    """A clear error for a rule's accuracy it does not have (spherical rules: nip = 3, 4, 5)."""
+    from ..integrate.rules import standard_rule
+
+    standard_rule(rule, nip, max(dim, 2))
+
+
+def _quadrature_integration(spec, design, method: str, nip: int) -> Integration:
+    """Exact, Laplace or quadrature with ``nip`` by the kind of model (see ``choose_integration``)."""
     if not spec.levels:
         return Integration("none", 0)
     if len(spec.levels) > 1:

@@ -44,7 +44,7 @@ def fit_model(model, estimation, scale):
         raise GllammError("n_jobs= runs the random starts of latent class models (classes=) in parallel processes; "
                           "for a bootstrap in parallel use result.bootstrap(n_jobs=...).")
     spec, design = model.spec, model.design
-    integration = choose_integration(spec, design, e.method, e.nip, e.reml)
+    integration = choose_integration(spec, design, e.method, e.nip, e.reml, e.integration)
     table = ParameterTable(spec)
     constraints = build_constraints(table, fix, equal)
     exact_indicators = mark_zero_dispersions(table, constraints, design, integration)
@@ -124,7 +124,7 @@ def result_options(model, e, integration, fix, equal, information: str, n_free: 
                 nominal=m.nominal, families=families_json(family), method=e.method, nip=int(integration.nip or nip),
                 trials=d.trials, scale=m.scale, fix=fix, equal=equal, scale_weights=d.scale_weights,
                 factor_scale=m.factor_scale, cluster=d.cluster, information=information, n_free=n_free, group=d.group,
-                reml=bool(e.reml), zero_inflation=m.zero_inflation)
+                reml=bool(e.reml), zero_inflation=m.zero_inflation, integration=integration.rule)
 
 
 def families_json(family) -> str | None:

@@ -8,7 +8,7 @@ from ..errors import QuadratureWarning, warn_user
 from ..integrate import Integration
 from ..optimize.laplace_check import CHECK_POINTS, LaplaceCheck
 from ..optimize.laplace_check import failure_message as laplace_failure
-from ..optimize.quadrature_check import EXTRA_POINTS, REFITS, TOLERANCE, QuadratureCheck, finer, loglik_at
+from ..optimize.quadrature_check import REFITS, TOLERANCE, QuadratureCheck, finer, loglik_at, rule_words
 from ..parallel import PartitionedObjective
 from .iterations import fitting_arrays, layout_for, maximize_likelihood
 
@@ -19,7 +19,7 @@ def checked_quadrature(table, integration, design, optimum, theta0, max_iter, to
     check fails, refitted from the start values with EXTRA_POINTS more points (REFITS times at most). Returns
     (optimum, integration, layout, check); the optimum is not converged when the last check failed.
     ``fit_data``: the arrays of the fit's iterations (``fitting_arrays``, the same for every number of points)."""
-    requested = integration.nip
+    requested = integration
     fit_data = fitting_arrays(design, integration) if fit_data is None else fit_data
     for refit in range(REFITS + 1):
         check = _quadrature_check(table, integration, design, optimum.theta, optimum.loglik, devices, chunk_size,
@@ -32,10 +32,11 @@ def checked_quadrature(table, integration, design, optimum, theta0, max_iter, to
         layout = layout_for(table, integration, design, devices, chunk_size)
         optimum = maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints, False, layout,
                             None if layout is not None else fit_data)
-    if integration.nip != requested and check.passed:
-        warn_user(f"{requested} quadrature points per dimension were not enough (the log-likelihood at the estimates "
-                  f"changed by more than {TOLERANCE:g} with {requested + EXTRA_POINTS}); refitted with {integration.nip} "
-                  f"points: {check.describe()}.", QuadratureWarning)
+    if integration != requested and check.passed:
+        asked, checked = rule_words(requested.rule, requested.nip), finer(requested)
+        warn_user(f"{asked} were not enough (the log-likelihood at the estimates changed by more than {TOLERANCE:g} "
+                  f"with {rule_words(checked.rule, checked.nip)}); refitted with "
+                  f"{rule_words(integration.rule, integration.nip)}: {check.describe()}.", QuadratureWarning)
     if not check.passed:
         bounded = _bounded_mean_families(table.spec.family)
         advice = ("use method='adaptive' (the default: the rule follows each cluster's posterior)"
@@ -60,7 +61,8 @@ def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_
         check_loglik = loglik_at(table, check_rule, theta, data, partitioned)
     except FloatingPointError:
         check_loglik = float("nan")
-    return QuadratureCheck(integration.nip, float(loglik), check_rule.nip, check_loglik)
+    return QuadratureCheck(integration.nip, float(loglik), check_rule.nip, check_loglik, integration.rule,
+                           check_rule.rule)
 
 
 def _bounded_mean_families(family) -> list[str]:

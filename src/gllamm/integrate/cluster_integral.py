@@ -31,10 +31,9 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import logsumexp
 
 from . import small_linalg
-from .gauss_hermite import product_rule
+from .rules import normalised_weights, rule_of, weighted_logsumexp
 from .shared_gaussian import marginal_posterior
 
 _STEP_SIZES = np.array([1.0, 0.5, 0.25, 0.1, 0.02])
@@ -48,6 +47,7 @@ class Integration:
     nip: int
     classes: int = 0  # continuous latent variables inside latent classes: the number of classes summed over
     reml: bool = False  # Gaussian identity-link models: the restricted likelihood (see objective.reml_correction)
+    rule: str = "product"  # quadrature: "product" | "sparse" | "spherical" | "qmc" (integrate/rules.py)
 
     @property
     def within_classes(self) -> bool:
@@ -57,7 +57,7 @@ class Integration:
     @property
     def inner(self) -> "Integration":
         """The rule for the continuous latent variables (without the sum over classes)."""
-        return Integration(self.method, self.nip, reml=self.reml)
+        return Integration(self.method, self.nip, reml=self.reml, rule=self.rule)
 
     @property
     def needs_modes(self) -> bool:
@@ -78,6 +78,11 @@ class Integration:
             return f"{self.inner.label} for the continuous latent variables; exact sum over {self.classes} latent classes"
         if self.reml:
             return Integration(self.method, self.nip).label + "; restricted maximum likelihood (REML)"
+        if self.method in ("adaptive", "ghq") and self.rule != "product":
+            from .rules import describe_rule
+
+            adaptive = "adaptive " if self.method == "adaptive" else ""
+            return f"{adaptive}{describe_rule(self.rule, self.nip)}" + ("" if adaptive else " (not adaptive)")
         return {
             "adaptive": f"adaptive Gauss-Hermite quadrature, {self.nip} points per dimension",
             "ghq": f"Gauss-Hermite quadrature (not adaptive), {self.nip} points per dimension",
@@ -233,15 +238,17 @@ def log_cluster_integrals(model: ClusterModel, integration: Integration, modes, 
     ``modes`` are the modes of g_c at the current parameters (ignored by "ghq").
     ``newton_steps`` differentiated Newton steps from the (stopped) modes give
     exact derivatives of the mode up to that order (1 for gradients, 2 for Hessians).
-    ``rule``: (nodes, log weights) as arrays (a padded rule, ``padded_rules``), else the ``nip``-point product rule.
+    ``rule``: (nodes, log weights) as arrays (a padded rule, ``padded_rules``), else the integration's rule
+    (``rules.rule_of``: nip points per dimension for the product rule).
     """
     q = model.q
     log_2pi = jnp.log(2 * jnp.pi)
-    nodes, log_w = rule if rule is not None else product_rule(integration.nip, q)
+    nodes, log_w, sign = (*rule, None) if rule is not None else rule_of(integration, q)
     if integration.method == "ghq":
         u = jnp.sqrt(2.0) * jnp.broadcast_to(jnp.asarray(nodes), (model.n_clusters,) + nodes.shape)
         values = model.value_at_nodes(u)
-        return 0.5 * q * (jnp.log(2.0) - log_2pi) + logsumexp(log_w + jnp.sum(nodes**2, axis=1) + values, axis=-1)
+        return 0.5 * q * (jnp.log(2.0) - log_2pi) + weighted_logsumexp(log_w + jnp.sum(nodes**2, axis=1) + values,
+                                                                       sign)
 
     mode = jax.lax.stop_gradient(modes)
     for _ in range(newton_steps):  # differentiated steps: exact implicit derivatives of the mode
@@ -257,7 +264,7 @@ def log_cluster_integrals(model: ClusterModel, integration: Integration, modes, 
     return (
         0.5 * q * (jnp.log(2.0) - log_2pi)
         + log_det_scale
-        + logsumexp(log_w + jnp.sum(nodes**2, axis=1) + values, axis=-1)
+        + weighted_logsumexp(log_w + jnp.sum(nodes**2, axis=1) + values, sign)
     )
 
 
@@ -271,16 +278,14 @@ def posterior_nodes(model: ClusterModel, integration: Integration, modes):
     integration coordinates: u itself, or v of u = m + P v given rows without error (``model.standard``).
     """
     q = model.q
-    nip = 8 if integration.method == "laplace" else integration.nip
-    nodes, log_w = product_rule(nip, q)
+    nodes, log_w, sign = rule_of(Integration("adaptive", 8) if integration.method == "laplace" else integration, q)
     x = jnp.broadcast_to(jnp.asarray(nodes), (model.n_clusters,) + nodes.shape)
     if integration.method == "ghq":
         u = jnp.sqrt(2.0) * x
     else:
         root = small_linalg.cholesky(-model.gradient_hessian(modes, clamp=False)[1])
         u = modes[:, None, :] + jnp.sqrt(2.0) * small_linalg.solve_upper_transposed(root[:, None], x)
-    log_p = log_w + np.sum(nodes**2, axis=1) + model.value_at_nodes(u)
-    weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))
+    weights = normalised_weights(log_w + np.sum(nodes**2, axis=1) + model.value_at_nodes(u), sign)
     return u, weights
 
 

@@ -40,7 +40,7 @@ from jax.scipy.special import logsumexp
 from . import small_linalg
 from .cluster_integral import ClusterModel, Integration, find_modes, log_cluster_integrals, posterior_moments
 from .discrete import class_terms
-from .gauss_hermite import product_rule
+from .rules import normalised_weights, rule_of, weighted_logsumexp
 
 
 class UpperLevel(NamedTuple):
@@ -54,12 +54,13 @@ class UpperLevel(NamedTuple):
     weight: jax.Array | None = None
 
 
-def outer_nodes(location, scale, nip: int, q3: int):
-    """Outer nodes u3 (U3, K3, q3) = location + sqrt(2) S x, with log weights and log|S| per unit."""
-    nodes, log_w = product_rule(nip, q3)
+def outer_nodes(location, scale, integration: Integration, q3: int):
+    """Outer nodes u3 (U3, K3, q3) = location + sqrt(2) S x of the integration's rule, with log |weights| (plus
+    |x|^2), log|S| per unit and the weights' signs (None: all positive)."""
+    nodes, log_w, sign = rule_of(integration, q3)
     u3 = location[:, None, :] + jnp.sqrt(2.0) * jnp.einsum("ukl,nl->unk", scale, jnp.asarray(nodes))
     log_det = jnp.sum(jnp.log(jnp.abs(jnp.diagonal(scale, axis1=-2, axis2=-1))), axis=-1)
-    return u3, jnp.asarray(log_w + np.sum(nodes**2, axis=1)), log_det
+    return u3, jnp.asarray(log_w + np.sum(nodes**2, axis=1)), log_det, sign
 
 
 def top_of_chunks(base: ClusterModel, uppers) -> jax.Array:
@@ -131,10 +132,10 @@ def _unit_log_values(base, uppers, integration, state, newton_steps, discrete, u
         return values if unit_weight is None else unit_weight * values
     location, scale, inner_state = state
     q = uppers[-1].loadings.shape[0]
-    u, log_w, log_det = outer_nodes(location, scale, integration.nip, q)
+    u, log_w, log_det, sign = outer_nodes(location, scale, integration, q)
     values = _node_values(base, uppers, u, integration, inner_state, newton_steps, discrete, unit_weight)
     values = values - 0.5 * jnp.sum(u * u, axis=-1)
-    return 0.5 * q * (jnp.log(2.0) - jnp.log(2 * jnp.pi)) + log_det + logsumexp(log_w + values, axis=-1)
+    return 0.5 * q * (jnp.log(2.0) - jnp.log(2 * jnp.pi)) + log_det + weighted_logsumexp(log_w + values, sign)
 
 
 def _node_values(base, uppers, u, integration, inner_state, newton_steps, discrete, unit_weight):
@@ -176,10 +177,9 @@ def nested_log_integrals(base, uppers, integration, state, newton_steps: int = 1
     return _unit_log_values(base, tuple(uppers), integration, state, newton_steps, discrete, unit_weight)
 
 
-def _posterior_weights(log_w, values, u):
+def _posterior_weights(log_w, values, u, sign=None):
     """Posterior weights p_kn of the nodes (U, K) and the posterior mean and covariance of u."""
-    log_p = log_w + values - 0.5 * jnp.sum(u * u, axis=-1)
-    weights = jnp.exp(log_p - logsumexp(log_p, axis=-1, keepdims=True))
+    weights = normalised_weights(log_w + values - 0.5 * jnp.sum(u * u, axis=-1), sign)
     mean = jnp.einsum("un,unk->uk", weights, u)
     centred = u - mean[:, None, :]
     return weights, mean, jnp.einsum("un,unk,unl->ukl", weights, centred, centred)
@@ -194,15 +194,15 @@ def _adapt(base, uppers, integration, state, iterations, discrete, unit_weight):
     q = uppers[-1].loadings.shape[0]
 
     def inner_adapted(location, scale, inner_state):
-        u, log_w, _ = outer_nodes(location, scale, integration.nip, q)
+        u, log_w, _, sign = outer_nodes(location, scale, integration, q)
         below = _below_top(base, uppers, u, discrete, unit_weight)
-        return u, log_w, _adapt(*below[:2], integration, inner_state, 1, *below[2:])
+        return u, (log_w, sign), _adapt(*below[:2], integration, inner_state, 1, *below[2:])
 
     def step(state, _):
         location, scale, inner_state = state
-        u, log_w, inner_state = inner_adapted(location, scale, inner_state)
+        u, (log_w, sign), inner_state = inner_adapted(location, scale, inner_state)
         values = _node_values(base, uppers, u, integration, inner_state, 0, discrete, unit_weight)
-        _, mean, cov = _posterior_weights(log_w, values, u)
+        _, mean, cov = _posterior_weights(log_w, values, u, sign)
         return (mean, small_linalg.cholesky(cov + 1e-10 * jnp.eye(q)), inner_state), None
 
     (location, scale, inner_state), _ = jax.lax.scan(step, state, None, length=iterations)
@@ -221,7 +221,7 @@ def nested_class_posterior(base, uppers, integration, state, discrete, unit_weig
     (outer,) = uppers
     location, scale, _ = state
     q3 = outer.loadings.shape[0]
-    u3, log_w, _ = outer_nodes(location, scale, integration.nip, q3)
+    u3, log_w, _, sign = outer_nodes(location, scale, integration, q3)
     k3 = u3.shape[1]
     inner = inner_model(base, outer.loadings, outer.parent, u3)
     terms = inner_class_terms(inner, discrete, k3)  # (K3*U2, C)
@@ -229,7 +229,7 @@ def nested_class_posterior(base, uppers, integration, state, discrete, unit_weig
     if unit_weight is not None:
         per_unit = unit_weight[:, None] * per_unit
     values = jax.ops.segment_sum(per_unit, outer.parent, num_segments=outer.n_units, indices_are_sorted=True)
-    weights, mean3, cov3 = _posterior_weights(log_w, values, u3)  # (U3, K3)
+    weights, mean3, cov3 = _posterior_weights(log_w, values, u3, sign)  # (U3, K3)
     given_node = jnp.exp(terms - logsumexp(terms, axis=-1, keepdims=True)).reshape(k3, base.n_clusters, -1)
     return jnp.einsum("nj,njc->jc", weights[outer.parent].T, given_node), mean3, cov3
 
@@ -250,10 +250,10 @@ def _posterior(base, uppers, integration, state, unit_weight):
         return [posterior_moments(base, integration, state)]
     location, scale, inner_state = state
     q = uppers[-1].loadings.shape[0]
-    u, log_w, _ = outer_nodes(location, scale, integration.nip, q)
+    u, log_w, _, sign = outer_nodes(location, scale, integration, q)
     k = u.shape[1]
     values = _node_values(base, uppers, u, integration, inner_state, 0, None, unit_weight)
-    weights, mean_top, cov_top = _posterior_weights(log_w, values, u)  # (U_top, K)
+    weights, mean_top, cov_top = _posterior_weights(log_w, values, u, sign)  # (U_top, K)
     below = _below_top(base, uppers, u, None, unit_weight)
     conditional = _posterior(below[0], below[1], integration, inner_state, below[3])
     ancestors = _ancestors(base, uppers)

@@ -30,7 +30,8 @@ def padded_size(table, integration, rows: int) -> int | None:
     """The padded number of points for this model and ``rows`` row slots (chunks x width), or None (the rule stays a
     constant): one level of one continuous latent variable, adaptive or plain Gauss-Hermite quadrature, small data."""
     spec = table.spec
-    if integration.method not in ("adaptive", "ghq") or integration.within_classes or integration.reml:
+    if integration.method not in ("adaptive", "ghq") or integration.within_classes or integration.reml \
+            or integration.rule != "product":
         return None
     if len(spec.levels) != 1 or spec.crossed or spec.levels[0].discrete or spec.levels[0].dim != 1:
         return None

@@ -9,7 +9,8 @@ the estimates with ``EXTRA_POINTS`` more points per dimension,
     delta = log L_(nip + 8)(theta_hat) - log L_nip(theta_hat),
 
 and the rule counts as accurate when |delta| <= ``TOLERANCE``. When it is not, ``fit`` refits with
-more points, and a fit whose rule never passes is not converged.
+more points, and a fit whose rule never passes is not converged. Rules other than the product rule
+(``integrate/rules.py``) are checked against a finer rule of their kind (``finer``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class QuadratureCheck:
     loglik: float
     check_nip: int
     check_loglik: float
+    rule: str = "product"  # the fit's rule (integrate/rules.py)
+    check_rule: str = "product"
 
     @property
     def difference(self) -> float:
@@ -48,12 +51,30 @@ class QuadratureCheck:
     def describe(self) -> str:
         """One line for summaries and messages."""
         verdict = "passed" if self.passed else "FAILED"
-        return (f"quadrature check {verdict}: log L at the estimates is {self.loglik:.4f} with {self.nip} points and "
-                f"{self.check_loglik:.4f} with {self.check_nip} (change {self.difference:.2g}, tolerance {TOLERANCE:g})")
+        if self.rule == "product" and self.check_rule == "product":
+            fit, check = f"{self.nip} points", f"{self.check_nip}"
+        else:
+            fit, check = rule_words(self.rule, self.nip), rule_words(self.check_rule, self.check_nip)
+        return (f"quadrature check {verdict}: log L at the estimates is {self.loglik:.4f} with {fit} and "
+                f"{self.check_loglik:.4f} with {check} (change {self.difference:.2g}, tolerance {TOLERANCE:g})")
 
     def as_dict(self) -> dict:
-        """The four numbers, for saving."""
-        return dict(nip=self.nip, loglik=self.loglik, check_nip=self.check_nip, check_loglik=self.check_loglik)
+        """The numbers and rules, for saving."""
+        return dict(nip=self.nip, loglik=self.loglik, check_nip=self.check_nip, check_loglik=self.check_loglik,
+                    rule=self.rule, check_rule=self.check_rule)
+
+
+def rule_words(rule: str, nip: int) -> str:
+    """A rule and its accuracy in a few words: "8 points", "a sparse grid of degree 7", ..."""
+    from ..integrate.rules import SPHERICAL_DEGREES, describe_rule
+
+    if rule == "product":
+        return f"{nip} quadrature points per dimension"
+    if rule == "sparse":
+        return f"a sparse grid of degree {2 * nip - 1}"
+    if rule == "spherical":
+        return f"a spherical rule of degree {SPHERICAL_DEGREES.get(nip, 2 * nip - 1)}"
+    return describe_rule(rule, nip).split("(")[-1].rstrip(")")
 
 
 def needs_check(integration: Integration, spec) -> bool:
@@ -64,7 +85,15 @@ def needs_check(integration: Integration, spec) -> bool:
 
 
 def finer(integration: Integration) -> Integration:
-    """The rule with EXTRA_POINTS more points per dimension."""
+    """The rule with EXTRA_POINTS more points per dimension; for sparse grids two more levels (degree + 4), for
+    spherical rules the one of degree 9, and after it the sparse grid of degree 13; for quasi-Monte Carlo four
+    times the points."""
+    if integration.rule == "spherical" and integration.nip < 5:
+        return replace(integration, nip=5)
+    if integration.rule in ("sparse", "spherical"):
+        return replace(integration, rule="sparse", nip=integration.nip + 2)
+    if integration.rule == "qmc":
+        return replace(integration, nip=integration.nip * 4)
     return replace(integration, nip=integration.nip + EXTRA_POINTS)
 
 

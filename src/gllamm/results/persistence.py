@@ -36,7 +36,7 @@ def save(result, path) -> Path:
                          if isinstance(v, (str, int, float, type(None)))
                          or (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))},
                 integration=[result.integration.method, result.integration.nip, result.integration.classes,
-                             bool(result.integration.reml)], loglik=result.loglik,
+                             bool(result.integration.reml), result.integration.rule], loglik=result.loglik,
                 converged=result.converged, iterations=result.iterations, message=result.message,
                 seconds=result.seconds, fit_log=result.fit_log, trials_given=result.options.get("trials") is not None,
                 quadrature_check=None if result.quadrature_check is None else result.quadrature_check.as_dict())
