@@ -86,6 +86,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
         cluster_weights= are then the weights of the level-2 units, and
         log L = sum_k w_k log int phi(u3) prod_j (int phi(u2) prod_i f^{w_i} du2)^{w_j} du3.
     - scale_weights: "none", "size" or "effective" scaling of level-1 sampling weights within clusters.
+    - frequency_weights: instead of weights=, the number of identical rows each row stands for (collapsed data,
+        gllamm's weight()); in model syntax the number of identical units. The fit equals that of the expanded data,
+        standard errors, nobs and BIC included.
     - offset: column or array added to the linear predictor; trials: binomial denominators.
     - scale: one-sided formula ``"~ x"`` for the level-1 scale, log s_i = v_i' alpha: the residual
         SD of Gaussian responses (heteroscedasticity; the intercept replaces var(Residual)), the

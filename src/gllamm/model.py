@@ -189,7 +189,7 @@ def _syntax_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOptions
         if d.group is not None:
             warnings.filterwarnings("ignore", message=r"\d+ missing responses are left out", category=DataWarning)
         spec, design, implied = build_syntax_design(syntax, data, family, factor_scale=m.factor_scale,
-                                                    cluster=d.cluster, weights=d.weights,
+                                                    cluster=d.cluster, weights=d.row_weights,
                                                     cluster_weights=d.cluster_weights,
                                                     level_weights=d.level_weights)
     if d.group is not None:
@@ -213,7 +213,7 @@ def _formula_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOption
     if d.group is not None:
         raise GllammError("group= (multiple groups) is for models in lavaan-style syntax; in a formula model "
                           "interact the effects with the group, e.g. 'y ~ x * C(group) + (1 | g)'.")
-    spec, design = build_design(parse_formula(text), data, family, weights=d.weights, offset=d.offset,
+    spec, design = build_design(parse_formula(text), data, family, weights=d.row_weights, offset=d.offset,
                                 trials=d.trials, cluster_weights=d.cluster_weights, top_weights=d.top_weights,
                                 level_weights=d.level_weights, scale_weights=d.scale_weights, scale=m.scale,
                                 family_by=m.family_by, base=m.base, choice_set=m.choice_set, nominal=m.nominal,

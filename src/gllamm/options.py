@@ -39,8 +39,18 @@ class DataOptions:
     cluster: str | list | None = None
     long: dict | None = None
     group: str | None = None  # multiple groups (syntax/multiple_groups.py)
+    frequency_weights: object = None  # rows standing for this many identical rows (collapsed data; gllamm's weight())
+
+    @property
+    def row_weights(self):
+        """The level-1 weights of the likelihood: ``weights`` (sampling) or ``frequency_weights``."""
+        return self.weights if self.frequency_weights is None else self.frequency_weights
 
     def __post_init__(self):
+        if self.frequency_weights is not None and (self.weights is not None or self.scale_weights != "none"):
+            raise GllammError("frequency_weights= says how many identical rows each row stands for (collapsed data); "
+                              "it replaces weights= (sampling weights) and takes no scale_weights=. Give one of "
+                              "them.")
         if self.long is not None:
             missing = {"unit", "item", "response"} - set(self.long)
             if missing:

@@ -124,7 +124,8 @@ def result_options(model, e, integration, fix, equal, information: str, n_free: 
                 nominal=m.nominal, families=families_json(family), method=e.method, nip=int(integration.nip or nip),
                 trials=d.trials, scale=m.scale, fix=fix, equal=equal, scale_weights=d.scale_weights,
                 factor_scale=m.factor_scale, cluster=d.cluster, information=information, n_free=n_free, group=d.group,
-                reml=bool(e.reml), zero_inflation=m.zero_inflation, integration=integration.rule)
+                reml=bool(e.reml), zero_inflation=m.zero_inflation, integration=integration.rule,
+                frequency_weighted=d.frequency_weights is not None)
 
 
 def families_json(family) -> str | None:

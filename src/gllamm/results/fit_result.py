@@ -90,6 +90,11 @@ class FitResult(PostEstimationMethods, ConventionalNames, StructuralEquationTabl
     @property
     def nobs(self) -> int:
         """Number of level-1 rows (responses) used."""
+        if self.options.get("frequency_weighted"):  # collapsed data: the rows they stand for
+            arrays = self.design.data()  # rows' weights times their clusters' (syntax: the units' weights)
+            per_row = np.asarray(arrays["weight"]) * np.asarray(arrays["cluster_weight"])[np.asarray(
+                arrays["chunk_cluster"])][:, None]
+            return int(round(float(np.sum(per_row)) / self.design.set_size))
         return int(self.options.get("nobs", self.design.n_obs))  # (all processes' rows in a distributed fit)
 
     @property
