@@ -20,6 +20,7 @@ def _assert_same_fit(collapsed, expanded):
     assert collapsed.bic == pytest.approx(expanded.bic, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_collapsed_response_patterns_equal_the_expanded_persons():
     lsat = gllamm.datasets.load("lsat7")  # 1,000 persons, 32 distinct response patterns
     patterns = lsat.groupby(ITEMS).size().reset_index(name="count")
@@ -30,6 +31,7 @@ def test_collapsed_response_patterns_equal_the_expanded_persons():
     assert expanded.nobs == 5000 and len(patterns) == 32
 
 
+@pytest.mark.slow
 def test_collapsed_rows_within_clusters_equal_the_expanded_rows():
     contraception = gllamm.datasets.load("contraception")
     columns = ["district", "urban", "use"]

@@ -98,6 +98,8 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     - nominal: for ordinal responses, a one-sided formula ``"~ x"`` of covariates whose effects differ
         between thresholds (non-proportional / partial proportional odds, R's clm(nominal=)):
         P(y <= k) = F(kappa_k + t'gamma_k - eta), reported as "1|2:x", "2|3:x", ...
+        With ``ordered_thresholds=True`` (gllamm's ethresh) t acts on the first threshold and the log gaps instead:
+        kappa_1(t) = kappa_1 + t'gamma_1, kappa_k(t) = kappa_{k-1}(t) + (kappa_k - kappa_{k-1}) exp(t'gamma_k).
     - zero_inflation: for count responses (poisson, negbin, negbin1), a one-sided formula ``"~ w"`` of the
         probability of a structural zero, logit pi_i = w_i' gamma (glmmTMB's ziformula): P(y = 0) =
         pi + (1 - pi) f(0 | mu), P(y = k) = (1 - pi) f(k | mu); coefficients "zi:(Intercept)", "zi:w".

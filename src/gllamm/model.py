@@ -164,7 +164,7 @@ def _syntax_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOptions
     syntax = parse_model_syntax(text)
     for name, value in dict(top_weights=d.top_weights, offset=d.offset, trials=d.trials, scale=m.scale,
                             base=m.base, choice_set=m.choice_set, nominal=m.nominal,
-                            zero_inflation=m.zero_inflation).items():
+                            zero_inflation=m.zero_inflation, ordered_thresholds=m.ordered_thresholds or None).items():
         if value is not None:
             raise GllammError(f"{name}= is not available with model syntax yet; use a formula model.")
     if d.long is not None:
@@ -218,4 +218,10 @@ def _formula_model(text: str, data: pd.DataFrame, d: DataOptions, m: ModelOption
                                 level_weights=d.level_weights, scale_weights=d.scale_weights, scale=m.scale,
                                 family_by=m.family_by, base=m.base, choice_set=m.choice_set, nominal=m.nominal,
                                 discrete=m.classes is not None, zero_inflation=m.zero_inflation)
+    if m.ordered_thresholds:
+        if not spec.threshold_covariates or spec.threshold_groups:
+            raise GllammError("ordered_thresholds=True is how the covariates of nominal= act on the thresholds of an "
+                              "ordinal response (on the first threshold and the log gaps, gllamm's ethresh); give "
+                              "nominal='~ x' with family='ordinal'.")
+        spec = replace(spec, ordered_thresholds=True)
     return Model(text, data, spec, design, False, d, m, {}, ())

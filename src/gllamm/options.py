@@ -70,6 +70,7 @@ class ModelOptions:
     base: object = None
     choice_set: str | None = None
     nominal: str | None = None
+    ordered_thresholds: bool = False  # nominal= covariates on the first threshold and the log gaps (ethresh)
     scale: str | None = None
     zero_inflation: str | None = None  # count responses: one-sided formula of logit P(structural zero)
     classes: int | str | None = None

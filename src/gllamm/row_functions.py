@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from .families.ordinal import ordered_row_thresholds
 from .families.zero_inflation import zero_inflated_derivatives, zero_inflated_log_density
 from .integrate.shared_gaussian import ZERO_DISPERSION
 
@@ -38,7 +39,11 @@ def row_functions(table, params, data, log_dispersion):
         kappa = params.thresholds
         below, above = first + jnp.clip(code - 1, 0, n_categories - 2), first + jnp.clip(code, 0, n_categories - 2)
         lower, upper = kappa[below], kappa[above]
-        if params.threshold_effects is not None:  # non-proportional odds: kappa_ik = kappa_k + t_i' gamma_k
+        if params.threshold_effects is not None and table.spec.ordered_thresholds:  # t on the first and log gaps
+            rows = ordered_row_thresholds(kappa, jnp.einsum("mcw,km->cwk", data["T"], params.threshold_effects))
+            lower = jnp.take_along_axis(rows, below[..., None], axis=-1)[..., 0]
+            upper = jnp.take_along_axis(rows, above[..., None], axis=-1)[..., 0]
+        elif params.threshold_effects is not None:  # non-proportional odds: kappa_ik = kappa_k + t_i' gamma_k
             gamma = params.threshold_effects
             lower = lower + jnp.einsum("mcw,cwm->cw", data["T"], gamma[below])
             upper = upper + jnp.einsum("mcw,cwm->cw", data["T"], gamma[above])

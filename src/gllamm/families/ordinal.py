@@ -98,6 +98,14 @@ def interval_derivatives(link: Link, code, n_categories: int, lower, upper, eta,
     return d1, d2
 
 
+def ordered_row_thresholds(kappa, shift, xp=jnp):
+    """Thresholds of rows whose covariates t act on the first threshold and the log gaps (gllamm's ethresh):
+    kappa_1(t) = kappa_1 + t'gamma_1, kappa_k(t) = kappa_{k-1}(t) + (kappa_k - kappa_{k-1}) exp(t'gamma_k), ordered
+    for every t. ``kappa`` (K-1,), ``shift`` (..., K-1) the values t'gamma_k; returns (..., K-1)."""
+    gaps = (kappa[1:] - kappa[:-1]) * xp.exp(shift[..., 1:])
+    return xp.cumsum(xp.concatenate([kappa[:1] + shift[..., :1], gaps], axis=-1), axis=-1)
+
+
 def cumulative_thresholds(theta_part):
     """kappa from unconstrained values: kappa_1 = t_1, kappa_k = kappa_{k-1} + exp(t_k)."""
     if theta_part.shape[0] == 0:

@@ -237,7 +237,8 @@ def cumulative_probabilities(link: str, kappa, eta, inverse_scale):
 
 
 def threshold_shift(result, newdata=None, gamma=None):
-    """t_i' gamma_k per row and threshold (n, K - 1) for non-proportional odds, or None."""
+    """t_i' gamma_k per row and threshold (n, K - 1) for non-proportional odds, or None; with ordered thresholds
+    (``ordered_thresholds=True``) kappa_k(t_i) - kappa_k (``families.ordinal.ordered_row_thresholds``)."""
     spec, design = result.spec, result.design
     if not spec.threshold_covariates:
         return None
@@ -247,7 +248,13 @@ def threshold_shift(result, newdata=None, gamma=None):
         T = design.threshold_matrix
     else:
         T = _model_columns(design.threshold_model_spec, newdata, spec.threshold_covariates)
-    return T @ np.asarray(gamma).T
+    shift = T @ np.asarray(gamma).T
+    if spec.ordered_thresholds:
+        from ..families.ordinal import ordered_row_thresholds
+
+        kappa = result.params[list(spec.threshold_names)].to_numpy()
+        return ordered_row_thresholds(kappa, shift, np) - kappa
+    return shift
 
 
 def _category_probabilities(result, eta, weights=None, log_scale=0.0, newdata=None, eta_at_nodes=None) -> pd.DataFrame:

@@ -169,6 +169,7 @@ class ModelSpec:
     set_size: int = 1  # multinomial choice sets: K consecutive rows (alternatives) per set
     threshold_groups: tuple = ()  # ordinal items with thresholds of their own: ((item, categories), ...)
     threshold_covariates: tuple[str, ...] = ()  # non-proportional odds: covariates t of kappa_k + t' gamma_k
+    ordered_thresholds: bool = False  # t acts on kappa_1 and the log gaps instead (gllamm's ethresh; always ordered)
     class_covariates: tuple[str, ...] = ()  # discrete level: covariates v of the class probabilities ("(Intercept)" first)
     crossed: bool = False  # levels are grouping factors not nested in one another (integrate/crossed.py)
     zero_inflation_names: tuple[str, ...] = ()  # count responses: logit of a structural zero, "zi:(Intercept)", "zi:w"
