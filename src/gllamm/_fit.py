@@ -68,6 +68,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     - method: "adaptive" (adaptive Gauss-Hermite quadrature, ``nip`` points per
         latent dimension), "laplace" (= lme4's nAGQ=1) or "ghq" (non-adaptive).
         Gaussian responses with identity link are integrated exactly.
+    - priors: weakly informative priors on the latent variables' SDs and covariance matrices, making the fit
+        penalised ML (MAP, gllamm's prior()): {"sd": "gamma(a, b)" | "half_t(df, s)", "cov": "wishart(df[, s])",
+        "cor": "lkj(eta)"}, a key with ":level" for one level; maximises log L + log p (estimate/priors.py).
     - integration: the quadrature rule (integrate/rules.py): "product" (nip^q nodes; the default up to three latent
         variables at a level), "spherical" (spherical-radial rules of degree 5, 7, 9 for nip=3, 4, 5, gllamm's ip(m);
         the default, nip=3, from four latent variables at a level), "sparse" (Smolyak sparse grid exact to total

@@ -96,6 +96,7 @@ class EstimationOptions:
     method: str | None = None  # None: adaptive quadrature (Laplace for crossed factors)
     nip: int | None = None
     integration: str | None = None  # quadrature rule: "product", "sparse", "spherical", "qmc" (None: by dimension)
+    priors: dict | None = None  # {"sd" | "cov" | "cor"[":level"]: "gamma(2, 0)" ...}: MAP (estimate/priors.py)
     start: object = None
     fix: dict | None = None
     equal: object = None

@@ -130,13 +130,15 @@ class _Modes:
 
 
 def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints=None,
-              fisher_scoring: bool = False, layout=None, data: dict | None = None) -> OptimizationResult:
+              fisher_scoring: bool = False, layout=None, data: dict | None = None, penalty=None) -> OptimizationResult:
     """Maximise over the free parameters phi (theta = offset + M phi); returns theta-scale estimates.
 
     With fisher_scoring (Gaussian identity-link models) the iterations use the expected
     information, which is cheaper than the Hessian; convergence is then confirmed with the
     exact Hessian (and Newton takes over if it is not). ``data``: the arrays the likelihood is
-    computed from (default the design's; see ``fitting_arrays``).
+    computed from (default the design's; see ``fitting_arrays``). ``penalty``: a log prior (``priors.PriorPenalty``)
+    added to the objective (MAP); the result's ``loglik`` is then the log-likelihood at the MAP estimates, its
+    gradient and Hessian those of the log posterior.
     """
     data = design.data() if data is None else data
     if layout is not None:  # parts of clusters, scanned on each device, devices summed
@@ -154,6 +156,8 @@ def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbo
 
     def keep_hessian(phi, H):
         last_hessian.clear()
+        if penalty is not None:
+            H = H + M.T @ penalty(constraints.theta(phi))[2] @ M
         last_hessian[phi.tobytes()] = 0.5 * (H + H.T)
 
     def value_and_grad(phi):
@@ -163,6 +167,9 @@ def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbo
             keep_hessian(phi, M.T @ np.asarray(H) @ M)
         else:
             value, grad = objective.value_and_grad(theta, data, modes_at(theta))
+        if penalty is not None:
+            prior, prior_grad, _ = penalty(theta)
+            value, grad = value + prior, np.asarray(grad) + prior_grad
         return value, M.T @ np.asarray(grad)
 
     def hessian(phi):
@@ -177,7 +184,9 @@ def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbo
     phi0 = constraints.phi(theta0)
     if fisher_scoring and max_iter > 0:
         def curvature(phi):
-            return -(M.T @ summed_expected_information(table, design, constraints.theta(phi)) @ M)
+            theta = constraints.theta(phi)
+            prior_curvature = 0.0 if penalty is None else M.T @ penalty(theta)[2] @ M
+            return -(M.T @ summed_expected_information(table, design, theta) @ M) + prior_curvature
 
         # scoring converges only linearly when the model does not fit (expected != observed information):
         # score while the steps are large, then let Newton finish quadratically
@@ -185,7 +194,9 @@ def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbo
                           tol=max(tol, _SCORING_TOL), verbose=verbose)
         phi0 = scored.theta  # Newton finishes from there (with its final step, at least one)
     result = maximize(value_and_grad, hessian, phi0, max_iter=max_iter, tol=tol, verbose=verbose)
-    return replace(result, theta=constraints.theta(result.theta))
+    theta = constraints.theta(result.theta)
+    loglik = result.loglik if penalty is None else result.loglik - penalty.value(theta)
+    return replace(result, theta=theta, loglik=loglik)
 
 
 def constrained_start(constraints, theta0, fix, equal):

@@ -24,6 +24,7 @@ from .integration_choice import announce_cost, choose_integration, default_nip
 from .iterations import (constrained_start, distinct_clusters, fitting_arrays, layout_for, layout_options,
                          maximize_likelihood, prefetch_programs, summed_expected_information)
 from .quadrature_refits import checked_laplace, checked_quadrature
+from .priors import PriorPenalty, describe_priors, parse_priors
 from .reml_covariance import reml_theta_vcov
 from .start_values import start_values
 
@@ -62,16 +63,18 @@ def fit_model(model, estimation, scale):
         fit_data = fitting_arrays(design, integration)
         prefetch_programs(table, integration, design, constraints, linear_gaussian, fit_data)
     theta0 = constrained_start(constraints, start_values(spec, design, table, e.start, e.verbose, layout), fix, equal)
+    penalty = None if e.priors is None else PriorPenalty(table, parse_priors(e.priors, [lv.name for lv in spec.levels]))
     try:
         optimum = maximize_likelihood(table, integration, design, theta0, e.max_iter, e.tol, e.verbose, constraints,
-                                      linear_gaussian, layout, fit_data)
+                                      linear_gaussian, layout, fit_data, penalty)
     except FloatingPointError as error:
         raise GllammError(f"{error} {_not_finite_reason(spec)}") from None
     check = None
     if e.max_iter > 0 and needs_check(integration, spec):
         optimum, integration, layout, check = checked_quadrature(table, integration, design, optimum, theta0,
                                                                  e.max_iter, e.tol, e.verbose, constraints,
-                                                                 scale.devices, scale.chunk_size, layout, fit_data)
+                                                                 scale.devices, scale.chunk_size, layout, fit_data,
+                                                                 penalty)
     elif e.max_iter > 0 and needs_laplace_check(integration, spec) and layout is None:
         optimum, check = checked_laplace(table, design, optimum, fit_data, e.verbose)
     information = check_choice("information", e.information or ("expected" if linear_gaussian else "observed"),
@@ -85,6 +88,9 @@ def fit_model(model, estimation, scale):
     options = result_options(model, e, integration, fix, equal, information, int(constraints.matrix.shape[1]))
     options.update(layout_options(layout, design, spec, scale.chunk_size))
     options.update(distinct_clusters(fit_data, design))
+    if penalty is not None:  # (MAP: the log posterior beside the log-likelihood, as gllamm prints them)
+        options.update(prior_description=describe_priors(penalty.terms),
+                       log_posterior=float(optimum.loglik + penalty.value(optimum.theta)))
     return make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                        warn=e.max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check,
                        definitions=model.definitions, model=model)

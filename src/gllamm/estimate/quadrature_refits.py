@@ -14,7 +14,7 @@ from .iterations import fitting_arrays, layout_for, maximize_likelihood
 
 
 def checked_quadrature(table, integration, design, optimum, theta0, max_iter, tol, verbose, constraints, devices,
-                        chunk_size, layout, fit_data):
+                        chunk_size, layout, fit_data, penalty=None):
     """The fit's quadrature checked at the estimates with more points (``optimize.quadrature_check``); while the
     check fails, refitted from the start values with EXTRA_POINTS more points (REFITS times at most). Returns
     (optimum, integration, layout, check); the optimum is not converged when the last check failed.
@@ -31,7 +31,7 @@ def checked_quadrature(table, integration, design, optimum, theta0, max_iter, to
         integration = finer(integration)
         layout = layout_for(table, integration, design, devices, chunk_size)
         optimum = maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints, False, layout,
-                            None if layout is not None else fit_data)
+                            None if layout is not None else fit_data, penalty)
     if integration != requested and check.passed:
         asked, checked = rule_words(requested.rule, requested.nip), finer(requested)
         warn_user(f"{asked} were not enough (the log-likelihood at the estimates changed by more than {TOLERANCE:g} "

@@ -57,6 +57,8 @@ def _header_lines(result) -> list[str]:
         (f"  REML criterion = {-2 * result.loglik:.4f}    (restricted log likelihood {result.loglik:.4f}; compare "
          "fits that differ in fixed effects by maximum likelihood)" if result.integration.reml else
          f"  Log likelihood = {result.loglik:.4f}    AIC = {result.aic:.2f}    BIC = {result.bic:.2f}"),
+        *([f"  Priors:       {result.options['prior_description']}: penalised maximum likelihood (MAP), "
+           f"log posterior = {result.options['log_posterior']:.4f}"] if result.options.get("prior_description") else []),
         f"  Converged:    {'yes' if result.converged else 'NO'} after {result.iterations} iterations ({result.message})",
     ]
     if result.boundary:
