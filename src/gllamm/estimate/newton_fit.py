@@ -24,7 +24,7 @@ from .integration_choice import announce_cost, choose_integration, default_nip
 from .iterations import (constrained_start, distinct_clusters, fitting_arrays, layout_for, layout_options,
                          maximize_likelihood, prefetch_programs, summed_expected_information)
 from .quadrature_refits import checked_laplace, checked_quadrature
-from .priors import PriorPenalty, describe_priors, parse_priors
+from .priors import prior_options, prior_penalty
 from .reml_covariance import reml_theta_vcov
 from .start_values import start_values
 
@@ -63,7 +63,7 @@ def fit_model(model, estimation, scale):
         fit_data = fitting_arrays(design, integration)
         prefetch_programs(table, integration, design, constraints, linear_gaussian, fit_data)
     theta0 = constrained_start(constraints, start_values(spec, design, table, e.start, e.verbose, layout), fix, equal)
-    penalty = None if e.priors is None else PriorPenalty(table, parse_priors(e.priors, [lv.name for lv in spec.levels]))
+    penalty = prior_penalty(e.priors, table)
     try:
         optimum = maximize_likelihood(table, integration, design, theta0, e.max_iter, e.tol, e.verbose, constraints,
                                       linear_gaussian, layout, fit_data, penalty)
@@ -88,9 +88,7 @@ def fit_model(model, estimation, scale):
     options = result_options(model, e, integration, fix, equal, information, int(constraints.matrix.shape[1]))
     options.update(layout_options(layout, design, spec, scale.chunk_size))
     options.update(distinct_clusters(fit_data, design))
-    if penalty is not None:  # (MAP: the log posterior beside the log-likelihood, as gllamm prints them)
-        options.update(prior_description=describe_priors(penalty.terms),
-                       log_posterior=float(optimum.loglik + penalty.value(optimum.theta)))
+    options.update(prior_options(penalty, optimum))
     return make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                        warn=e.max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check,
                        definitions=model.definitions, model=model)

@@ -117,3 +117,18 @@ class PriorPenalty:
     def value(self, theta) -> float:
         """log p(theta)."""
         return self(theta)[0]
+
+
+def prior_penalty(priors: dict | None, table) -> PriorPenalty | None:
+    """The penalty of a fit's ``priors=`` (None without priors)."""
+    if priors is None:
+        return None
+    return PriorPenalty(table, parse_priors(priors, [level.name for level in table.spec.levels]))
+
+
+def prior_options(penalty: PriorPenalty | None, optimum) -> dict:
+    """What a MAP fit records beside its log-likelihood: the priors and the log posterior (as gllamm prints)."""
+    if penalty is None:
+        return {}
+    return dict(prior_description=describe_priors(penalty.terms),
+                log_posterior=float(optimum.loglik + penalty.value(optimum.theta)))
