@@ -51,12 +51,7 @@ def fit_model(model, estimation, scale):
     exact_indicators = mark_zero_dispersions(table, constraints, design, integration)
     announce_cost(spec, integration, design, table)
     layout = layout_for(table, integration, design, scale.devices, scale.chunk_size)
-    if integration.reml and layout is not None:
-        raise GllammError("reml=True fits on one device in one piece (its correction log det(X'V^-1 X) is not a sum "
-                          "over clusters); leave out devices= and chunk_size=.")
-    if exact_indicators and layout is not None:
-        raise GllammError("A residual variance fixed at exactly 0 is fitted on one device in one piece; leave out "
-                          "devices= and chunk_size=, or fix it at a small positive value (e.g. 1e-6).")
+    _check_one_piece(integration, exact_indicators, layout)
     linear_gaussian = _fisher_scoring(model, exact_indicators)
     fit_data = None
     if layout is None:  # (parts of clusters run other programs)
@@ -77,8 +72,8 @@ def fit_model(model, estimation, scale):
                                                                  penalty)
     elif e.max_iter > 0 and needs_laplace_check(integration, spec) and layout is None:
         optimum, check = checked_laplace(table, design, optimum, fit_data, e.verbose)
-    information = check_choice("information", e.information or ("expected" if linear_gaussian else "observed"),
-                               ("observed", "expected"))
+    information = check_choice("information", e.information or ("expected" if linear_gaussian and penalty is None
+                                                                else "observed"), ("observed", "expected"))
     theta_vcov = None
     if information == "expected":
         fisher = constraints.matrix.T @ summed_expected_information(table, design, optimum.theta) @ constraints.matrix
@@ -92,6 +87,16 @@ def fit_model(model, estimation, scale):
     return make_result(spec, table, design, integration, optimum, options, constraints=constraints,
                        warn=e.max_iter > 0, theta_vcov=theta_vcov, quadrature_check=check,
                        definitions=model.definitions, model=model)
+
+
+def _check_one_piece(integration, exact_indicators: bool, layout) -> None:
+    """REML and residual variances fixed at 0 are fitted on one device in one piece: a clear error otherwise."""
+    if integration.reml and layout is not None:
+        raise GllammError("reml=True fits on one device in one piece (its correction log det(X'V^-1 X) is not a sum "
+                          "over clusters); leave out devices= and chunk_size=.")
+    if exact_indicators and layout is not None:
+        raise GllammError("A residual variance fixed at exactly 0 is fitted on one device in one piece; leave out "
+                          "devices= and chunk_size=, or fix it at a small positive value (e.g. 1e-6).")
 
 
 def _fit_classes(model, e, scale, fix, equal):
