@@ -71,6 +71,9 @@ def fit(model: str, data: pd.DataFrame, *, family: str | Family | dict = "gaussi
     - priors: weakly informative priors on the latent variables' SDs and covariance matrices, making the fit
         penalised ML (MAP, gllamm's prior()): {"sd": "gamma(a, b)" | "half_t(df, s)", "cov": "wishart(df[, s])",
         "cor": "lkj(eta)"}, a key with ":level" for one level; maximises log L + log p (estimate/priors.py).
+    - misclassification: a binary response observed with known error, {"sensitivity": se, "specificity": sp}:
+        P(y = 1 | eta) = se F(eta) + (1 - sp)(1 - F(eta)) (a composite link, gllamm's composite(); the coefficients
+        are those of the true status).
     - integration: the quadrature rule (integrate/rules.py): "product" (nip^q nodes; the default up to three latent
         variables at a level), "spherical" (spherical-radial rules of degree 5, 7, 9 for nip=3, 4, 5, gllamm's ip(m);
         the default, nip=3, from four latent variables at a level), "sparse" (Smolyak sparse grid exact to total

@@ -50,6 +50,11 @@ def _rebuild(meta: dict, frame: pd.DataFrame, arrays: dict):
         family = {label: tuple(value) for label, value in json.loads(options["families"]).items()}
     else:
         family = make_family(options["family"], options.get("link"))
+        if "sensitivity" in options:  # (a binary response observed with error)
+            from dataclasses import replace as replaced
+
+            family = replaced(family, sensitivity=float(options["sensitivity"]),
+                              specificity=float(options["specificity"]))
     if meta.get("syntax"):
         from .design.syntax_design import build_syntax_design
         from .syntax.model_syntax import parse_model_syntax

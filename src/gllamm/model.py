@@ -22,6 +22,7 @@ from .design.identification import check_identified, check_response_varies
 from .design.syntax_design import build_syntax_design, widen
 from .errors import DataWarning, GllammError, warn_user
 from .families import make_family
+from .families.misclassification import misclassified_family
 from .options import OPTION_NAMES, DataOptions, EstimationOptions, ModelOptions, ScaleOptions, split_options
 from .results.defined_parameters import resolve as resolve_definitions
 from .spec import ModelSpec, ParameterTable
@@ -139,6 +140,8 @@ def build_model(text: str, data: pd.DataFrame, data_options: DataOptions | None 
                           f"'f =~ y1 + y2 + y3'; got {text!r}.")
     d, m = data_options, model_options
     family = m.family if isinstance(m.family, dict) else make_family(m.family, m.link)
+    if m.misclassification is not None:
+        family = misclassified_family(family, m.misclassification, m.scale)
     if looks_like_syntax(text):
         model = _syntax_model(text, data, d, m, family)
     else:

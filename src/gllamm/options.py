@@ -71,6 +71,7 @@ class ModelOptions:
     choice_set: str | None = None
     nominal: str | None = None
     ordered_thresholds: bool = False  # nominal= covariates on the first threshold and the log gaps (ethresh)
+    misclassification: dict | None = None  # binary responses: {"sensitivity": se, "specificity": sp} (composite link)
     scale: str | None = None
     zero_inflation: str | None = None  # count responses: one-sided formula of logit P(structural zero)
     classes: int | str | None = None

@@ -134,7 +134,9 @@ def result_options(model, e, integration, fix, equal, information: str, n_free: 
                 trials=d.trials, scale=m.scale, fix=fix, equal=equal, scale_weights=d.scale_weights,
                 factor_scale=m.factor_scale, cluster=d.cluster, information=information, n_free=n_free, group=d.group,
                 reml=bool(e.reml), zero_inflation=m.zero_inflation, integration=integration.rule,
-                frequency_weighted=d.frequency_weights is not None, ordered_thresholds=bool(m.ordered_thresholds))
+                frequency_weighted=d.frequency_weights is not None, ordered_thresholds=bool(m.ordered_thresholds),
+                **({"sensitivity": family.sensitivity, "specificity": family.specificity}
+                   if getattr(family, "misclassified", False) else {}))
 
 
 def families_json(family) -> str | None:

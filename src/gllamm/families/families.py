@@ -16,6 +16,7 @@ from jax.scipy.special import gammaln as jgammaln
 
 from ..errors import GllammError, check_choice
 from .links import LINK_ALIASES, Link
+from .misclassification import misclassified_derivatives, misclassified_log_density
 from .multinomial import choice_derivatives, choice_log_probability
 from .negative_binomial import nb1_derivatives, nb1_kernel, nb2_derivatives, nb2_kernel
 from .ordinal import interval_derivatives, interval_log_probability
@@ -58,6 +59,13 @@ class Family:
 
     name: str
     link: Link
+    sensitivity: float = 1.0  # binomial responses observed with error (misclassification.py): P(y* = 1 | y = 1)
+    specificity: float = 1.0  # P(y* = 0 | y = 0)
+
+    @property
+    def misclassified(self) -> bool:
+        """A binary response observed with known sensitivity and specificity below 1 (a composite link)."""
+        return self.name == "binomial" and (self.sensitivity, self.specificity) != (1.0, 1.0)
 
     @property
     def has_dispersion(self) -> bool:
@@ -93,6 +101,8 @@ class Family:
         if self.name == "gaussian":
             mu = self.link.inverse(eta)
             return -log_dispersion - 0.5 * jnp.log(2 * jnp.pi) - 0.5 * (y - mu) ** 2 * jnp.exp(-2 * log_dispersion)
+        if self.misclassified:
+            return misclassified_log_density(self.link, y, eta, trials, self.sensitivity, self.specificity)
         if self.name == "binomial":  # log_dispersion: log of the latent-response scale (0 unless modelled)
             eta = eta * jnp.exp(-log_dispersion)
             log_p, log_q = self.link.log_probabilities(eta)
@@ -135,6 +145,8 @@ class Family:
         if self.name == "ordinal":
             lower, upper, n_categories = cuts
             return interval_derivatives(self.link, y, n_categories, lower, upper, eta, log_dispersion)
+        if self.misclassified:
+            return misclassified_derivatives(self.link, y, eta, trials, self.sensitivity, self.specificity)
         if self.name == "binomial":
             scale = jnp.exp(-log_dispersion)
             a1, a2, b1, b2 = self.link.log_probability_derivatives(eta * scale)
@@ -177,7 +189,11 @@ class Family:
         return np.zeros_like(y)
 
     def mean(self, eta):
-        """Conditional mean E(y | eta) per trial (a probability for binomial)."""
+        """Conditional mean E(y | eta) per trial (a probability for binomial; observed with error: se F(eta) +
+        (1 - sp)(1 - F(eta)))."""
+        if self.misclassified:
+            p = self.link.inverse(eta)
+            return self.sensitivity * p + (1.0 - self.specificity) * (1.0 - p)
         return self.link.inverse(eta)
 
     @property

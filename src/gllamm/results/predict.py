@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..errors import GllammError
 from ..families.links import inverse_link_numpy
+from ..families.misclassification import observed_probability
 from ..integrate import product_rule
 from .new_data import model_matrix_for
 from .node_chunks import row_slices
@@ -165,7 +166,7 @@ def _mean(result, eta, log_scale, member=None, rows: slice | None = None, count_
         return out
     if family.name == "binomial":
         eta = eta * np.exp(-np.reshape(log_scale, np.shape(log_scale) + (1,) * (np.ndim(eta) - np.ndim(log_scale))))
-    return inverse_link_numpy(family.link.name, eta)
+    return observed_probability(family, inverse_link_numpy(family.link.name, eta))
 
 
 def count_zero_probability(result, mu) -> np.ndarray:

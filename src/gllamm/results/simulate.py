@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import GllammError
 from ..families import negative_binomial
+from ..families.misclassification import observed_probability
 from ..syntax.model_syntax import ModelSyntax
 
 
@@ -175,7 +176,7 @@ def _draw_responses(result, params, eta, rng) -> np.ndarray:
             dispersion = np.exp(_REPORTED_POWER.get(member.name, 1) * log_dispersion[own])
             y[own] = _draw_response(member, mu, design.trials[own], dispersion, rng)
     else:
-        mu = inverse_link_numpy(spec.family.link.name, eta)
+        mu = observed_probability(spec.family, inverse_link_numpy(spec.family.link.name, eta))
         dispersion = np.exp(_REPORTED_POWER.get(spec.family.name, 1) * log_dispersion)
         y = _draw_response(spec.family, mu, design.trials, dispersion, rng)
     if spec.zero_inflation_names:  # a structural zero with probability pi_i = logit^-1(w_i' gamma)

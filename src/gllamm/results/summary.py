@@ -41,7 +41,9 @@ def _header_lines(result) -> list[str]:
         f"  Formula:      {result.spec.formula.formula}",
         (f"  Families:     {family.description}" if family.name == "mixed"
          else f"  Family:       {family.name}    Link: {family.link.name}"
-         + ("    with zero inflation (logit)" if result.spec.zero_inflation_names else "")),
+         + ("    with zero inflation (logit)" if result.spec.zero_inflation_names else "")
+         + (f"    observed with sensitivity {family.sensitivity:g} and specificity {family.specificity:g}"
+            if getattr(family, "misclassified", False) else "")),
         f"  Integration:  {result.integration.label}",
         f"  Observations: {result.nobs}" + (f"  ({result.design.n_dropped} rows with missing values dropped)" if result.design.n_dropped else ""),
     ]
