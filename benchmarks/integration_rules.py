@@ -4,7 +4,7 @@ Binary-item factor models with q = 4 and q = 5 correlated factors (simulated: 2,
 simple structure). The parameters are estimated once by the Laplace approximation; at those parameters the
 log-likelihood is evaluated by adaptive quadrature with every rule, and compared with a high-accuracy product
 rule (7 points per dimension in 4 dimensions: 2,401 nodes; 6 in 5 dimensions: 7,776 nodes). Printed per rule:
-nodes, log L minus the reference, and the time of one warm value-and-gradient evaluation.
+nodes, log L minus the reference, and the time of one warm evaluation (modes adapted, then the value).
 
     python benchmarks/integration_rules.py [q ...]
 """
