@@ -188,7 +188,7 @@ def _qmc_rule(points: int, q: int, seed: int = 0) -> Rule:
     whitened: 2 * points nodes of equal weight pi^(q/2) / K."""
     from scipy.stats import norm, qmc
 
-    m = max(1, int(np.ceil(np.log2(max(points, 2)))))
+    m = int(np.log2(_qmc_rule_size(points) // 2))
     u = qmc.Sobol(d=q, scramble=True, seed=seed).random_base2(m)
     z = norm.ppf(u)
     z = np.concatenate([z, -z])
@@ -220,15 +220,19 @@ def normalised_weights(terms, sign):
     return weights if sign is None else weights * sign
 
 
-def describe_rule(kind: str, nip: int) -> str:
-    """The rule in words for summaries, e.g. "sparse-grid quadrature (Smolyak, degree 7)"."""
+def describe_rule(kind: str, nip: int, short: bool = False) -> str:
+    """The rule in words: for summaries ("sparse-grid quadrature (Smolyak ..., exact to degree 7)") or, ``short``,
+    in a sentence ("a sparse grid of degree 7", "8 quadrature points per dimension")."""
     if kind == "sparse":
-        return f"sparse-grid quadrature (Smolyak from Gauss-Hermite rules, exact to degree {2 * nip - 1})"
+        return f"a sparse grid of degree {2 * nip - 1}" if short else \
+            f"sparse-grid quadrature (Smolyak from Gauss-Hermite rules, exact to degree {2 * nip - 1})"
     if kind == "spherical":
-        return f"spherical-radial quadrature of degree {SPHERICAL_DEGREES.get(nip, 2 * nip - 1)}"
+        degree = SPHERICAL_DEGREES.get(nip, 2 * nip - 1)
+        return f"a spherical rule of degree {degree}" if short else f"spherical-radial quadrature of degree {degree}"
     if kind == "qmc":
-        return f"randomised quasi-Monte Carlo integration ({_qmc_rule_size(nip)} scrambled Sobol nodes)"
-    return f"Gauss-Hermite quadrature, {nip} points per dimension"
+        nodes = f"{_qmc_rule_size(nip)} scrambled Sobol nodes"
+        return nodes if short else f"randomised quasi-Monte Carlo integration ({nodes})"
+    return f"{nip} quadrature points per dimension" if short else f"Gauss-Hermite quadrature, {nip} points per dimension"
 
 
 def _qmc_rule_size(points: int) -> int:

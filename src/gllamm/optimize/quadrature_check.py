@@ -65,16 +65,10 @@ class QuadratureCheck:
 
 
 def rule_words(rule: str, nip: int) -> str:
-    """A rule and its accuracy in a few words: "8 points", "a sparse grid of degree 7", ..."""
-    from ..integrate.rules import SPHERICAL_DEGREES, describe_rule
+    """A rule and its accuracy in a few words: "8 quadrature points per dimension", "a sparse grid of degree 7"."""
+    from ..integrate.rules import describe_rule
 
-    if rule == "product":
-        return f"{nip} quadrature points per dimension"
-    if rule == "sparse":
-        return f"a sparse grid of degree {2 * nip - 1}"
-    if rule == "spherical":
-        return f"a spherical rule of degree {SPHERICAL_DEGREES.get(nip, 2 * nip - 1)}"
-    return describe_rule(rule, nip).split("(")[-1].rstrip(")")
+    return describe_rule(rule, nip, short=True)
 
 
 def needs_check(integration: Integration, spec) -> bool:
