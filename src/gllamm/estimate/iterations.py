@@ -66,7 +66,7 @@ def prefetch_programs(table, integration, design, constraints, fisher_scoring: b
     objective.prefetch(theta, data, objective.mode_start(data), constraints.matrix, before_hessian=scoring,
                        joint=joint_derivatives(data, len(theta)))
     if needs_check(integration, table.spec):  # the quadrature check after the fit: a finer rule's log L
-        SharedPrograms(table, finer(integration)).prefetch_value(theta, data)
+        SharedPrograms(table, finer(integration, table.spec)).prefetch_value(theta, data)
 
 
 def layout_for(table, integration, design, devices, chunk_size, top_keys=()):

@@ -26,14 +26,14 @@ def checked_quadrature(table, integration, design, optimum, theta0, max_iter, to
                                   fit_data)
         if verbose:
             print(check.describe())
-        if check.passed or refit == REFITS:
-            break
-        integration = finer(integration)
+        if check.passed or refit == REFITS or (integration.rule != "product" and check.check_rule == "product"):
+            break  # (a product rule that checks another rule costs too much to iterate with)
+        integration = finer(integration, table.spec)
         layout = layout_for(table, integration, design, devices, chunk_size)
         optimum = maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbose, constraints, False, layout,
                             None if layout is not None else fit_data, penalty)
     if integration != requested and check.passed:
-        asked, checked = rule_words(requested.rule, requested.nip), finer(requested)
+        asked, checked = rule_words(requested.rule, requested.nip), finer(requested, table.spec)
         warn_user(f"{asked} were not enough (the log-likelihood at the estimates changed by more than {TOLERANCE:g} "
                   f"with {rule_words(checked.rule, checked.nip)}); refitted with "
                   f"{rule_words(integration.rule, integration.nip)}: {check.describe()}.", QuadratureWarning)
@@ -52,7 +52,7 @@ def checked_quadrature(table, integration, design, optimum, theta0, max_iter, to
 
 def _quadrature_check(table, integration, design, theta, loglik, devices, chunk_size, fit_data) -> QuadratureCheck:
     """log L at theta with the fit's rule (``loglik``) and with ``finer(integration)``."""
-    check_rule = finer(integration)
+    check_rule = finer(integration, table.spec)
     layout = layout_for(table, check_rule, design, devices, chunk_size)
     data, partitioned = fit_data, None
     if layout is not None:
