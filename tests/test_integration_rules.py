@@ -65,6 +65,12 @@ def test_bad_rules_are_clear_errors():
     data = gllamm.datasets.load("lsat7")
     with pytest.raises(GllammError, match="Unknown integration 'sobol'"):
         gllamm.fit("ability =~ Q1 + Q2 + Q3 + Q4 + Q5", data, family="binomial", integration="sobol")
+    with pytest.raises(GllammError, match="degree 5, 7 and 9"):  # (a level with two latent variables)
+        gllamm.fit("f1 =~ Q1 + Q2 + Q3; f2 =~ Q3 + Q4 + Q5", data, family="binomial", integration="spherical",
+                   nip=6)
+    crossed = gllamm.datasets.load("penicillin")
+    with pytest.raises(GllammError, match="crossed random effects do not use"):
+        gllamm.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", crossed, integration="sparse")
     with pytest.raises(GllammError, match="method='laplace' uses one node"):
         gllamm.fit("ability =~ Q1 + Q2 + Q3 + Q4 + Q5", data, family="binomial", integration="sparse",
                    method="laplace")

@@ -167,3 +167,26 @@ def test_a_second_model_conditioned_on_an_error_free_response_compiles_nothing(c
                                                                     family=families))
     assert result.converged and result.integration.method == "adaptive"
     assert compiled == []
+
+
+@pytest.mark.slow
+def test_second_formulas_of_the_new_kinds_compile_nothing(caplog):
+    """Issue #26's additions share programs like every other kind: a spherical-rule fit, a MAP fit, a fit with
+    ordered thresholds and one of a misclassified response, each on another covariate, compile nothing new."""
+    contraception = gllamm.datasets.load("contraception")
+    wine = gllamm.datasets.load("wine").assign(t=lambda d: np.linspace(-1.0, 1.0, len(d)))
+    kinds = [
+        (lambda x: gllamm.fit(f"use ~ {x} + (1 + urban | district)", contraception, family="binomial",
+                              integration="spherical", nip=5), ("age", "livch1")),
+        (lambda x: gllamm.fit(f"use ~ {x} + (1 + urban | district)", contraception, family="binomial",
+                              priors={"cov": "wishart(3.5)", "sd:district": "gamma(2, 0)"}), ("age", "livch1")),
+        (lambda x: gllamm.fit("rating ~ temp_warm", wine, family="ordinal", nominal=f"~ {x}",
+                              ordered_thresholds=True), ("contact_yes", "t")),
+        (lambda x: gllamm.fit(f"use ~ {x} + (1 | district)", contraception, family="binomial",
+                              misclassification={"sensitivity": 0.9, "specificity": 0.95}), ("age", "livch1")),
+    ]
+    for fit, (first, second) in kinds:
+        fit(first)
+        result, compiled = _compilations(caplog, lambda: fit(second))
+        assert result.converged, second
+        assert compiled == [], (second, compiled)

@@ -17,6 +17,7 @@ themselves (no Jacobian), as in blme and gllamm. Standard errors come from the c
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -96,23 +97,45 @@ def log_prior(table, terms, theta):
     return total
 
 
+@lru_cache(maxsize=32)
+def _derivatives_program(table, terms):
+    """One jitted theta -> (log p, gradient, Hessian) per model structure and priors (no data), kept for later fits."""
+    import jax
+
+    def derivatives(theta):
+        value, grad = jax.value_and_grad(lambda t: log_prior(table, terms, t))(theta)
+        return value, grad, jax.hessian(lambda t: log_prior(table, terms, t))(theta)
+
+    return jax.jit(derivatives)
+
+
 class PriorPenalty:
-    """theta -> (log p, gradient, Hessian) as NumPy values, by one small compiled program (no data)."""
+    """theta -> (log p, gradient, Hessian) as NumPy values, computed once per theta (the iterations ask for the
+    value, gradient and Hessian at the same theta separately). The prior does not involve the fixed effects: its
+    program takes theta without them on the model's structure without names (``anonymous_spec``), so that every
+    formula of a kind shares it."""
 
     def __init__(self, table, terms):
-        import jax
+        from ..optimize.shared_programs import anonymous_spec
+        from ..spec import ParameterTable
 
-        self.terms = terms
-
-        def derivatives(theta):
-            value, grad = jax.value_and_grad(lambda t: log_prior(table, terms, t))(theta)
-            return value, grad, jax.hessian(lambda t: log_prior(table, terms, t))(theta)
-
-        self._program = jax.jit(derivatives)
+        self.terms, self.n_fixed = terms, table.n_fixed
+        names = [level.name for level in table.spec.levels]
+        unnamed = tuple((target, None if level is None else f"level{names.index(level)}", form, args)
+                        for target, level, form, args in terms)  # (anonymous_spec's level names)
+        self._program = _derivatives_program(ParameterTable(anonymous_spec(table.spec, 0), table.n_columns), unnamed)
+        self._last = (None, None)
 
     def __call__(self, theta) -> tuple[float, np.ndarray, np.ndarray]:
-        value, grad, hess = self._program(np.asarray(theta, dtype=float))
-        return float(value), np.asarray(grad), np.asarray(hess)
+        theta = np.asarray(theta, dtype=float)
+        key = theta.tobytes()
+        if self._last[0] != key:
+            value, grad, hess = self._program(theta[self.n_fixed:])
+            n, k = theta.size, self.n_fixed
+            full_grad, full_hess = np.zeros(n), np.zeros((n, n))
+            full_grad[k:], full_hess[k:, k:] = np.asarray(grad), np.asarray(hess)
+            self._last = (key, (float(value), full_grad, full_hess))
+        return self._last[1]
 
     def value(self, theta) -> float:
         """log p(theta)."""

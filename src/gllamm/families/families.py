@@ -16,7 +16,7 @@ from jax.scipy.special import gammaln as jgammaln
 
 from ..errors import GllammError, check_choice
 from .links import LINK_ALIASES, Link
-from .misclassification import misclassified_derivatives, misclassified_log_density
+from .misclassification import misclassified_derivatives, misclassified_log_density, observed_probability
 from .multinomial import choice_derivatives, choice_log_probability
 from .negative_binomial import nb1_derivatives, nb1_kernel, nb2_derivatives, nb2_kernel
 from .ordinal import interval_derivatives, interval_log_probability
@@ -191,10 +191,7 @@ class Family:
     def mean(self, eta):
         """Conditional mean E(y | eta) per trial (a probability for binomial; observed with error: se F(eta) +
         (1 - sp)(1 - F(eta)))."""
-        if self.misclassified:
-            p = self.link.inverse(eta)
-            return self.sensitivity * p + (1.0 - self.specificity) * (1.0 - p)
-        return self.link.inverse(eta)
+        return observed_probability(self, self.link.inverse(eta))
 
     @property
     def bounded_mean(self) -> bool:
