@@ -9,7 +9,9 @@ b_j ~ N(0, Sigma_B) and w_ij ~ N(0, Sigma_W). Cluster j's responses then have th
 with S_j the cluster's within cross-products about its mean ybar_j. The unrestricted (saturated) model has mu,
 Sigma_W and Sigma_B free (p + p(p+1) parameters), the baseline model the same with both matrices diagonal
 (variables uncorrelated at both levels: 3p parameters, so baseline.df = p(p-1)); both are fitted here by ML
-(Newton's method with exact derivatives). With l the model's log-likelihood and k its free parameters:
+(Newton's method with exact derivatives); with missing responses by ML on the observed responses
+(``two_level_missing``; lavaan's ``missing="ml"``), units without any observed response left out. With l the
+model's log-likelihood and k its free parameters:
 
     chisq = 2 (l_sat - l),  df = p + p(p+1) - k,  CFI, TLI as for one level, RMSEA with N the number of units,
     srmr_within  = sqrt(mean over i <= j of (r(S_W)_ij - r(Sigma_W,model)_ij)^2),   r(.) the correlations,
@@ -49,10 +51,7 @@ def two_level_reason(result) -> str | None:
         return NO_SATURATED_MODEL
     if has_covariates(spec):
         return "fit measures of two-level models with covariates are not available yet"
-    reason = indicator_data_reason(result, (result.options.get("cluster"),))
-    if reason is None and result.design.model_frame[result.design.response_name.split(", ")].isna().any().any():
-        return "fit measures of two-level models with missing responses are not available yet"
-    return reason
+    return indicator_data_reason(result, (result.options.get("cluster"),))
 
 
 def two_level_fit_measures(result) -> pd.Series:
@@ -68,8 +67,15 @@ def two_level_fit_measures(result) -> pd.Series:
     frame = result.design.model_frame
     Y = frame[indicators].to_numpy(dtype=float)
     cluster = frame[result.options["cluster"]].to_numpy()
-    _, S_within, S_between, saturated = unrestricted_two_level(Y, cluster)
-    baseline = sum(unrestricted_two_level(Y[:, [k]], cluster)[3] for k in range(Y.shape[1]))
+    keep = ~np.isnan(Y).all(axis=1)  # units without an observed response carry no information (lavaan's ntotal)
+    Y, cluster = Y[keep], cluster[keep]
+    if np.isnan(Y).any():
+        from .two_level_missing import unrestricted_two_level_missing as unrestricted
+    else:
+        unrestricted = unrestricted_two_level
+    _, S_within, S_between, saturated = unrestricted(Y, cluster)
+    baseline = sum(unrestricted_two_level(column[~np.isnan(column)][:, None], cluster[~np.isnan(column)])[3]
+                   for column in Y.T)  # (variables independent at both levels: each on its observed units)
     N, p = Y.shape
     values = _chi_square_measures(result, saturated, baseline, p, N, saturated_params=p + p * (p + 1),
                                   baseline_df=p * (p - 1))
