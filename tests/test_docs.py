@@ -77,7 +77,7 @@ def test_the_several_process_recipe_runs_as_written(tmp_path):
     pytest.importorskip("pyarrow")
     readme = (ROOT / "README.md").read_text()
     blocks = _python_blocks(ROOT / "README.md")
-    partition = next(b for b in blocks if "partition_cols" in b)
+    partition = next(b for b in blocks if "pisa_by_school/" in b and "to_parquet" in b)
     fit_script = next(b for b in blocks if DISTRIBUTED in b)
     launch = next(b for b in re.findall(r"```bash\n(.*?)```", readme, flags=re.S) if "JAX_PROCESS_ID" in b)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), JAX_PLATFORMS="cpu")

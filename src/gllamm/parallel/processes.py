@@ -119,8 +119,9 @@ def read_clusters(path: str | Path, cluster: str | list[str], process: int | Non
         for value in pd.unique(np.asarray(ids)):
             if value in owner and owner[value] != number:
                 raise GllammError(f"Cluster {top}={value!r} is split between {files[owner[value]]} and {file}: "
-                                  f"partition the dataset by '{top}' (every cluster in one file), e.g. "
-                                  f"pyarrow.dataset.write_dataset(..., partitioning=['{top}']).")
+                                  f"partition the dataset by '{top}' (every cluster in one file), e.g. one file "
+                                  f"per cluster: for key, rows in frame.groupby('{top}'): "
+                                  f"rows.to_parquet(f'folder/{{key}}.parquet').")
             owner[value] = number
     mine = files[process::n_processes]
     frames = []

@@ -16,7 +16,8 @@ deviations of the variables it links:
 and R-squared is 1 - theta_j / var(y_j) for indicators and 1 - psi_ff / var(f) for latent variables regressed on
 others. With latent variables regressed on observed covariates x (lavaan's fixed.x: their sample covariance S_xx),
 cov(eta) = M (Gamma S_xx Gamma' + Psi) M', a path f ~ x has std.lv = gamma / sd(f) and std.all = gamma sd(x) / sd(f),
-and the covariates' own (co)variances are rows with std.all their correlations. A direct effect y ~ x of a covariate
+and the covariates' own (co)variances are rows with std.all their correlations. In multiple groups every group's
+covariates have their own S_xx (its units'), as lavaan's. A direct effect y ~ x of a covariate
 on an indicator (D) adds to var(y): var(y_j) = lambda_j' M Psi M' lambda_j + a_j' S_xx a_j + theta_j with
 a_j' = lambda_j' M Gamma + D_j, and is standardised as b sd(x) / sd(y) (std.lv: b). Standard errors of std.all are by the delta method with the exact Jacobian (JAX) of these functions of
 the parameters.
@@ -24,6 +25,7 @@ the parameters.
 
 from __future__ import annotations
 
+import re
 from statistics import NormalDist
 
 import jax
@@ -36,17 +38,30 @@ from .fit_measures import single_level_sem_reason
 
 
 def _covariates(result) -> tuple[list[str], np.ndarray]:
-    """(names, sample covariance S_xx with divisor N) of the observed covariates of the latent variables and of the
-    indicators (not the constant _mean.g<k> columns of multiple groups), over the fitted units."""
+    """(names, sample covariances S_xx with divisor N_g, one per group: groups x n_x x n_x) of the observed
+    covariates of the latent variables and of the indicators (not the constant _mean.g<k> columns of multiple
+    groups), over each group's fitted units (lavaan's fixed.x: every group its own)."""
     from .covariate_fit_measures import observed_covariates
 
     names = observed_covariates(result.spec)
     direct = any(not name.endswith("~1") for name in result.spec.fixed_names)
     if not names or not (direct or any(level.covariate_paths for level in result.spec.levels)):
-        return [], np.zeros((0, 0))
-    X = result.design.model_frame[names].to_numpy(dtype=float)
-    X = X[~np.isnan(X).any(axis=1)]
-    return names, np.atleast_2d(np.cov(X.T, bias=True))
+        return [], np.zeros((1, 0, 0))
+    frame = result.design.model_frame
+    X = frame[names].to_numpy(dtype=float)
+    items = np.array(_items(result))
+    groups = _group_of(items)
+    covariances = []
+    for g in range(groups.max() + 1):
+        units = ~np.isnan(X).any(axis=1) & frame[list(items[groups == g])].notna().any(axis=1).to_numpy()
+        covariances.append(np.atleast_2d(np.cov(X[units].T, bias=True)))
+    return names, np.stack(covariances)
+
+
+def _group_of(names) -> np.ndarray:
+    """The group (0, 1, ...) of each variable of a multiple-group model, from its name's suffix .g<k> (0 for all
+    variables of a one-group model)."""
+    return np.array([int(name.rsplit(".g", 1)[1]) - 1 if re.fullmatch(r".+\.g\d+", name) else 0 for name in names])
 
 
 def _moments(result, theta):
@@ -59,15 +74,19 @@ def _moments(result, theta):
     cov_eta = ML @ ML.T
     names, S_xx = _covariates(result)
     items = _items(result)
-    if names:  # + M Gamma S_xx Gamma' M', and the variance the direct effects D add to var(y)
+    if names:  # + M Gamma S_xx Gamma' M' (each group's S_xx), and the variance the direct effects D add to var(y)
         from .covariate_fit_measures import covariate_paths
 
         gamma, direct = covariate_paths(result.spec, params, items, names)
         effect = M @ gamma
-        cov_eta = cov_eta + effect @ S_xx @ effect.T
+        latent_group = _group_of(result.spec.levels[0].latent_names)
+        same_group = latent_group[:, None] == latent_group[None, :]  # (groups' latent variables are independent)
+        cov_eta = cov_eta + jnp.einsum("ac,acd,bd->ab", effect, S_xx[latent_group], effect) * same_group
         through = loadings.T @ effect  # d E(y) / d x through the factors (already in lambda' cov(eta) lambda)
         total = through + direct
-        added = jnp.einsum("jc,cd,jd->j", total, S_xx, total) - jnp.einsum("jc,cd,jd->j", through, S_xx, through)
+        S_items = S_xx[_group_of(items)]
+        added = jnp.einsum("jc,jcd,jd->j", total, S_items, total) - jnp.einsum("jc,jcd,jd->j", through, S_items,
+                                                                              through)
     L = params.cholesky[0]
     psi = L @ L.T
     residual = jnp.exp(2 * params.log_dispersion)
@@ -93,7 +112,7 @@ def _rows(result) -> list[tuple]:
             rows.append((latent[loading.latent], "=~", items[loading.column], "loading", (loading.latent, loading.column)))
     for path in level.paths:
         rows.append((latent[path.lhs], "~", latent[path.rhs], "path", (path.lhs, path.rhs)))
-    names, _ = _covariates(result)
+    names, S_xx = _covariates(result)
     for path in level.covariate_paths:
         covariate = result.spec.covariate_names[path.rhs]
         if covariate in names:
@@ -102,9 +121,12 @@ def _rows(result) -> list[tuple]:
         item, _, regressor = name.partition("~")
         if regressor != "1" and regressor in names:
             rows.append((item, "~", regressor, "direct", (items.index(item), k, names.index(regressor))))
-    for i, a in enumerate(names):
-        for j in range(i + 1):
-            rows.append((names[j], "~~", a, "covariate", (j, i)))
+    several = len(S_xx) > 1  # (multiple groups: each group's covariate rows, named with its suffix)
+    for g in range(len(S_xx) if names else 0):
+        suffix = f".g{g + 1}" if several else ""
+        for i, a in enumerate(names):
+            for j in range(i + 1):
+                rows.append((names[j] + suffix, "~~", a + suffix, "covariate", (j, i, g)))
     for name in items:
         rows.append((name, "~~", name, "residual", (items.index(name),)))
     for block in level.blocks:
@@ -122,7 +144,8 @@ def _values(result, rows, theta):
     sd_eta, sd_y = jnp.sqrt(jnp.diag(cov_eta)), jnp.sqrt(var_y)
     params = result.table_spec.unpack(theta)
     S_xx = _covariates(result)[1]
-    sd_x = np.sqrt(np.diag(S_xx))
+    sd_x = np.sqrt(np.diagonal(S_xx, axis1=1, axis2=2))  # (groups x n_x)
+    latent_group, item_group = _group_of(result.spec.levels[0].latent_names), _group_of(_items(result))
     intercepts = {name: k for k, name in enumerate(result.spec.fixed_names)}
     estimate, std_lv, std_all = [], [], []
     for _, _, rhs, kind, index in rows:
@@ -143,17 +166,17 @@ def _values(result, rows, theta):
             value = params.covariate_effects[0][a, column]
             estimate += [value]
             std_lv += [value / sd_eta[a]]
-            std_all += [value * sd_x[c] / sd_eta[a]]
+            std_all += [value * sd_x[latent_group[a], c] / sd_eta[a]]
         elif kind == "direct":  # y ~ x: both observed
             j, k, c = index
             estimate += [params.beta[k]]
             std_lv += [params.beta[k]]
-            std_all += [params.beta[k] * sd_x[c] / sd_y[j]]
-        elif kind == "covariate":  # (the sample's: fixed, no standard error)
-            i, j = index
-            estimate += [jnp.asarray(S_xx[i, j])]
-            std_lv += [jnp.asarray(S_xx[i, j])]
-            std_all += [jnp.asarray(S_xx[i, j] / (sd_x[i] * sd_x[j]))]
+            std_all += [params.beta[k] * sd_x[item_group[j], c] / sd_y[j]]
+        elif kind == "covariate":  # (the group's sample covariance: fixed, no standard error)
+            i, j, g = index
+            estimate += [jnp.asarray(S_xx[g, i, j])]
+            std_lv += [jnp.asarray(S_xx[g, i, j])]
+            std_all += [jnp.asarray(S_xx[g, i, j] / (sd_x[g, i] * sd_x[g, j]))]
         elif kind == "residual":
             (j,) = index
             estimate += [theta_items[j]]
@@ -181,8 +204,6 @@ def _check(result) -> None:
     from .covariate_fit_measures import covariate_reason
 
     reason = single_level_sem_reason(result, groups=True, covariates=True) or covariate_reason(result)
-    if reason is None and result.options.get("group") is not None and _covariates(result)[0]:
-        reason = "covariates in multiple groups are not standardised yet"
     if reason is not None:
         raise GllammError("The standardised solution and R-squared are for single-level models in lavaan-style "
                           f"syntax with continuous (Gaussian identity-link) indicators ({reason}).")
