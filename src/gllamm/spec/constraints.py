@@ -4,7 +4,9 @@ The optimiser works on the free vector phi; gradients and Hessians follow by the
 chain rule (M'g, M'HM) and the covariance of theta is M (M'(-H)M)^{-1} M'.
 Names are those of the reported parameters; a variance can be fixed or equated
 only for a latent variable in a block of its own (its Cholesky element is sqrt(var)), or in any block of a level
-with scaled rows (its row scale is sqrt(var); ``LevelSpec.scaled_rows``).
+with scaled rows (its row scale is sqrt(var); ``LevelSpec.scaled_rows``). With scaled rows the elements x_rc of the
+rows' directions v_r (the correlations' Cholesky factor, one-to-one) can be equated across identical blocks: equal
+x's and equal row scales are equal covariance matrices (``group_equal=["lv.variances", "lv.covariances"]``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def _positions(table: ParameterTable) -> dict[str, tuple[int, callable]]:
             block = next(b for b in level.blocks if r in b)
             if r == c and (len(block) == 1 or level.scaled_rows):  # (psi_kk = d_k^2 with scaled rows)
                 out[level.covariance_name(r, r)] = (row.position, lambda v: np.sqrt(v))
+            elif r != c and level.scaled_rows:  # x_rc: equal for equal correlations (with the variances: covariances)
+                out[level.covariance_name(r, c)] = (row.position, None)
         elif row.block == "dispersion":
             name, power = next(dispersions)
             out[name] = (row.position, lambda v, p=power: np.log(v) / p)
@@ -77,6 +81,9 @@ def build_constraints(table: ParameterTable, fix: dict | None, equal) -> Constra
     fixed = {}
     for name, value in (fix or {}).items():
         position, transform = lookup(name)
+        if transform is None:
+            raise GllammError(f"fix={{'{name}': ...}}: a covariance of latent variables is fixed in the model syntax "
+                              "(e.g. 'f1 ~~ 0*f2'), not by fix=.")
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
                 or not np.isfinite(value):
             raise GllammError(f"fix={{'{name}': {value!r}}}: a parameter is fixed at a finite number.")

@@ -9,8 +9,9 @@ Labels in the syntax keep theirs, so a label shared by the groups' copies makes 
 ``c(a1, a2)*x2`` gives each group its own modifier (label, value or NA), as in lavaan.
 
 ``group_equal`` adds equality across groups by kind of parameter: "loadings", "intercepts", "residuals",
-"regressions", "thresholds", "lv.variances" (by the parameter's name with the group numbers taken out; equal latent
-variances use Cholesky factors with scaled rows, in which each variance is one parameter); ``group_partial`` names
+"regressions", "thresholds", "lv.variances", "lv.covariances" (by the parameter's name with the group numbers taken
+out; equal latent variances use Cholesky factors with scaled rows, in which each variance is one parameter and the
+rows' directions, the correlations' factor, are the other parameters: equal covariances come with equal variances); ``group_partial`` names
 parameters (lavaan style, ``visual=~x2``) left free. With equal intercepts the latent variables' means are free in
 every group but the first (a path on a constant column ``_mean.g<k>``, named ``visual.g2~_mean.g2``).
 """
@@ -24,7 +25,7 @@ import pandas as pd
 from ..errors import GllammError, closest
 from .model_syntax import ModelSyntax
 
-KINDS = ("loadings", "intercepts", "residuals", "regressions", "thresholds", "means", "lv.variances")
+KINDS = ("loadings", "intercepts", "residuals", "regressions", "thresholds", "means", "lv.variances", "lv.covariances")
 MIN_UNITS = 3  # units a group needs
 
 
@@ -128,7 +129,11 @@ def _checked_kinds(group_equal) -> set:
     for kind in kinds:
         if kind not in KINDS:
             raise GllammError(f"group_equal= '{kind}' is not a kind of parameter.{closest(kind, KINDS)} Kinds: "
-                              f"{', '.join(KINDS)} (covariances of latent variables cannot be equated yet).")
+                              f"{', '.join(KINDS)}.")
+    if "lv.covariances" in kinds and "lv.variances" not in kinds:
+        raise GllammError("group_equal= 'lv.covariances' is taken together with 'lv.variances' (the latent "
+                          "variables' whole covariance matrix equal across groups); equal covariances with free "
+                          "variances are a non-linear constraint gllamm does not impose.")
     return set(kinds)
 
 
@@ -148,7 +153,11 @@ def group_equalities(names: list[str], indicators: list[str], group_equal, group
         if ".g" not in name or "_mean.g" in name:
             continue
         common = re.sub(r"\.g\d+(?=\W|$)", "", name)
-        if common in partial or _kind(common, indicators) not in kinds:
+        kind = _kind(common, indicators)
+        if kind == "lv.covariances" and common in partial:
+            raise GllammError(f"group_partial= '{common}': with group_equal 'lv.covariances' the latent covariance "
+                              "matrices are equal as a whole; free 'lv.covariances' instead.")
+        if common in partial or kind not in kinds:
             continue
         matched.setdefault(common, []).append(name)
     unknown = sorted(partial - set(re.sub(r"\.g\d+(?=\W|$)", "", n) for n in names))
@@ -170,7 +179,7 @@ def _kind(name: str, indicators: list[str]) -> str:
         left, right = name.split("~~")
         if left == right:
             return "residuals" if left in indicators else "lv.variances"
-        return "covariances"
+        return "covariances" if left in indicators or right in indicators else "lv.covariances"
     if "~" in name:
         return "regressions"
     return "other"
