@@ -183,6 +183,24 @@ def bench_holzinger(use_r: bool, python: str = sys.executable) -> None:
         print(f"  Rscript lavaan::cfa: {times[1]:.2f} s   ratio gllamm/lavaan = {times[0] / times[1]:.2f} (goal <= 2)")
 
 
+def bench_two_level_sem(use_r: bool, python: str = sys.executable) -> None:
+    """A two-level SEM of the twolevel data (2,500 units in 200 clusters, 6 indicators; two within factors with a
+    path, two between factors, no residual variances between clusters: the "paths" model of
+    tests/reference/multilevel_fit_measures.json), whole process against lavaan."""
+    zeros = "".join(f"y{k} ~~ 0*y{k}; " for k in range(1, 7))
+    syntax = ("level: 1; f1 =~ y1 + y2 + y3; f2 =~ y4 + y5 + y6; f2 ~ f1; "
+              f"level: 2; b1 =~ y1 + y2 + y3; b2 =~ y4 + y5 + y6; {zeros}")
+    code = (f"import gllamm; r = gllamm.fit({syntax!r}, gllamm.datasets.load('twolevel'), cluster='cluster'); "
+            "print(r.loglik)")
+    r_code = (f"library(lavaan); d <- read.csv('{DATA / 'twolevel.csv'}'); "
+              f"f <- sem('{syntax}', d, cluster = 'cluster'); print(logLik(f))")
+    use_r = use_r and subprocess.run(_rscript("library(lavaan)"), capture_output=True).returncode == 0
+    times = _walls([python, "-c", code], *([_rscript(r_code)] if use_r else []))
+    print(f"two-level SEM (6 indicators), whole process: gllamm {times[0]:.2f} s")
+    if use_r:
+        print(f"  Rscript lavaan::sem: {times[1]:.2f} s   ratio gllamm/lavaan = {times[0] / times[1]:.2f} (goal <= 2)")
+
+
 def bench_lsat() -> None:
     """LSAT (1,000 persons, 32 response patterns): 2PL by adaptive quadrature (nip=20) and a 2-class model, warm
     fits in this process (equal persons are fitted as one pattern; median of 5 after a first fit)."""
@@ -215,6 +233,7 @@ def main() -> None:
         print("(R not found or disabled: gllamm times only)")
     bench_contraception(use_r, args.python)
     bench_holzinger(use_r, args.python)
+    bench_two_level_sem(use_r, args.python)
     bench_lsat()
     bench_three_level(use_r and args.r_large)
     bench_four_level(use_r and args.r_large)

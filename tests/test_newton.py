@@ -64,3 +64,33 @@ def test_a_point_whose_hessian_is_not_finite_is_never_stepped_to():
         assert "finite and twice differentiable" in result.message
     else:
         np.testing.assert_allclose(result.theta, [2.0], atol=1e-6)
+
+
+def test_quasi_newton_steps_reach_the_same_optimum_with_fewer_hessians():
+    """With quasi_newton the Hessians far from the optimum are BFGS updates; the optimum, the verdict and the
+    returned (exact) Hessian are those of plain Newton, from a start far away (x = 4: f's curvature e^4 there)."""
+    start = np.full(3, 4.0)
+    value_and_grad, hessian, exact_points = _problem()
+    plain = maximize(value_and_grad, hessian, start, tol=1e-12)
+    value_and_grad, hessian, quasi_points = _problem()
+    quasi = maximize(value_and_grad, hessian, start, tol=1e-12, quasi_newton=True)
+    assert plain.converged and quasi.converged
+    np.testing.assert_allclose(quasi.theta, _optimum(), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(quasi_points[-1], quasi.theta)  # the returned Hessian is exact, at the estimates
+    np.testing.assert_allclose(quasi.hessian, hessian(quasi.theta), rtol=1e-12)
+    assert len(quasi_points) < len(exact_points)
+
+
+def test_the_bfgs_update_meets_the_secant_condition_and_stays_negative_definite():
+    from gllamm.optimize.newton import bfgs_update
+
+    rng = np.random.default_rng(3)
+    B = rng.normal(size=(4, 4))
+    h = -(B @ B.T + 4 * np.eye(4))
+    step = rng.normal(size=4)
+    true_h = -(np.diag([1.0, 2.0, 3.0, 4.0]) + 0.5)  # a concave quadratic's Hessian: its gradient change is H s
+    change = true_h @ step
+    updated = bfgs_update(h, step, change)
+    np.testing.assert_allclose(updated @ step, change, rtol=1e-12, atol=1e-12)  # H+ s = y
+    assert np.linalg.eigvalsh(updated).max() < 0
+    assert bfgs_update(h, step, -change) is h  # curvature condition fails: no update

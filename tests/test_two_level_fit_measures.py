@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import gllamm
-from gllamm.results.two_level_fit_measures import (_correlation_rmr, _force_positive_definite, _negative_loglik,
-                                                   _unpack, implied_two_level, unrestricted_two_level)
+from gllamm.results.two_level_fit_measures import _correlation_rmr, _force_positive_definite, implied_two_level
+from gllamm.results.two_level_unrestricted import _negative_loglik, _unpack, unrestricted_two_level
 from reference_cases import load_reference
 
 ITEMS = ["y1", "y2", "y3"]
@@ -78,7 +78,7 @@ def test_the_unrestricted_model_is_lavaans_h1_or_better(reference):
 
 def test_likelihood_formula_at_lavaans_h1(reference):
     """The sufficient-statistic log-likelihood at lavaan's h1 estimates is lavaan's unrestricted.logl."""
-    from gllamm.results.two_level_fit_measures import _cluster_statistics
+    from gllamm.results.two_level_unrestricted import _cluster_statistics
 
     data = gllamm.datasets.load("twolevel")
     Y, cluster = data[ITEMS].to_numpy(), data["cluster"].to_numpy()

@@ -84,7 +84,7 @@ def test_the_likelihood_is_the_stacked_normal_of_each_cluster(data):
     response included: it adds nothing)."""
     from scipy import stats
 
-    from gllamm.results.two_level_fit_measures import _unpack
+    from gllamm.results.two_level_unrestricted import _unpack
 
     small = data[data["cluster"] <= 40]
     Y, cluster = small[ITEMS["basic"]].to_numpy(), small["cluster"].to_numpy()
@@ -105,7 +105,7 @@ def test_the_likelihood_is_the_stacked_normal_of_each_cluster(data):
 
 @pytest.mark.slow  # the Newton fits of the unrestricted model (12 s cold); CI runs it
 def test_without_missing_values_it_is_the_sufficient_statistic_fit(data):
-    from gllamm.results.two_level_fit_measures import unrestricted_two_level
+    from gllamm.results.two_level_unrestricted import unrestricted_two_level
 
     complete = gllamm.datasets.load("twolevel")
     Y, cluster = complete[ITEMS["basic"]].to_numpy(), complete["cluster"].to_numpy()

@@ -108,13 +108,18 @@ def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float) -> tup
 
 
 def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float = 1e-8,
-             verbose: bool = False) -> OptimizationResult:
+             verbose: bool = False, quasi_newton: bool = False) -> OptimizationResult:
     """Maximise f by trust-region Newton, given callables ``value_and_grad(theta)`` and ``hessian(theta)``.
 
     Each iteration takes the modified Newton step of ``newton_step``; the
     trust radius grows after good agreement between predicted and actual
     increase and shrinks after poor agreement or a failed (non-finite or
     decreasing) step, which is then retried from the same point.
+
+    ``quasi_newton`` (for likelihoods whose Hessian costs many gradients): far from the maximum the Hessian after a
+    step is the BFGS update of the last one (``bfgs_update``; made negative definite first, ``_quasi_start``) instead
+    of a new exact one, as long as its Newton decrement is above ``_QUASI_SWITCH``; then the exact Hessian is
+    computed again. Every verdict on convergence, and the Hessian returned, are exact.
     """
     start = time.perf_counter()
     log: list[dict] = []
@@ -125,12 +130,13 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
         print(f"Iteration   0: log likelihood = {value:.6f}")
     if not np.isfinite(value):
         raise FloatingPointError("The log-likelihood is not finite at the starting values.")
-    h = sym_hessian(theta)
+    h, exact = sym_hessian(theta), True
     start_value = value
     radius = max(1.0, np.linalg.norm(theta))
     iterations, converged, message, polished = 0, False, "", False
     while iterations < max_iter:
-        converged, message = assess_convergence(grad, h, tol)
+        h, exact, base = _curvature_now(quasi_newton, sym_hessian, theta, grad, h, exact)
+        converged, message = assess_convergence(grad, h, tol) if exact else (False, "")
         if converged:
             if polished or max_iter == 0:
                 break
@@ -143,7 +149,7 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
             h = sym_hessian(theta)
             continue
         iterations += 1
-        accepted = _accepted_step(evaluate, sym_hessian, theta, value, grad, h, radius)
+        accepted = _accepted_step(evaluate, _next_hessian(base, grad, sym_hessian), theta, value, grad, h, radius)
         if accepted is None:
             message = "no step increased the log-likelihood to a point where it is finite and twice " \
                       "differentiable; " + message
@@ -151,26 +157,81 @@ def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float
         step, predicted, new_value, new_grad, new_h, radius = accepted
         actual, length = new_value - value, np.linalg.norm(step)
         radius = _new_radius(radius, actual / predicted if predicted > 0 else 1.0, length)
-        theta, value, grad, h = theta + step, new_value, new_grad, new_h
+        theta, value, grad, h, exact = theta + step, new_value, new_grad, new_h, base is None
         entry = _entry(iterations, value, grad, step, start)
         log.append(entry)
         if verbose:
             print(f"Iteration {iterations:3d}: log likelihood = {value:.6f}   max|gradient| = {entry['max_abs_gradient']:.3g}")
         if abs(actual) < 1e-14 * max(1.0, abs(value)) and length < 1e-12 * max(1.0, np.linalg.norm(theta)):
+            h = h if exact else sym_hessian(theta)
             converged, message = assess_convergence(grad, h, tol)
             break
         if _stalled(log, value):  # creeping towards a boundary (e.g. a probability of 0): no gain worth having
+            h = h if exact else sym_hessian(theta)
             converged, message = assess_convergence(grad, h, tol)
             if not converged:
                 message = f"stopped: the last {_STALL} iterations raised the log-likelihood by less than 1e-10 " \
                           f"relative; " + message
             break
     else:
+        h = h if exact else sym_hessian(theta)
         converged, message = assess_convergence(grad, h, tol)
         if not converged:
             message = f"iteration limit ({max_iter}) reached; " + _limit_reason(start_value, log, message)
     return OptimizationResult(theta, value, grad, h, converged, iterations, message,
                               time.perf_counter() - start, log)
+
+
+_QUASI_SWITCH = 1e-4  # Newton decrement (of the approximate Hessian) below which the exact Hessian takes over
+
+
+def _curvature_now(quasi_newton: bool, sym_hessian, theta, grad, h, exact: bool):
+    """(Hessian at theta, whether it is exact, the start of a BFGS update for the next step or None): the exact
+    Hessian is computed anew when the approximate one is near the maximum (``_quasi_start``)."""
+    base = _quasi_start(grad, h) if quasi_newton else None
+    if base is None and not exact:
+        h, exact = sym_hessian(theta), True
+        base = _quasi_start(grad, h) if quasi_newton else None
+    return h, exact, base
+
+
+def _next_hessian(base, grad, sym_hessian):
+    """(theta, step, gradient) -> the Hessian after a step: the BFGS update of ``base`` when given, else exact."""
+    if base is None:
+        return lambda new_theta, step, new_grad: sym_hessian(new_theta)
+    return lambda new_theta, step, new_grad: bfgs_update(base, step, new_grad - grad)
+
+
+def _quasi_start(grad: np.ndarray, h: np.ndarray) -> np.ndarray | None:
+    """The Hessian a BFGS update may start from, or None when the exact Hessian should be used next: h with the
+    eigenvalues of -D h D (D the ``jacobi_scales``) floored as in ``newton_step`` (so negative definite; the step
+    from it is the step from h), when its Newton decrement g'(-h)^{-1}g is above ``_QUASI_SWITCH`` (far from the
+    maximum)."""
+    if grad.size == 0 or not (np.all(np.isfinite(grad)) and np.all(np.isfinite(h))):
+        return None
+    d = jacobi_scales(h)
+    try:
+        eigenvalues, vectors = np.linalg.eigh(-0.5 * (h + h.T) * np.outer(d, d))
+    except np.linalg.LinAlgError:
+        return None
+    floor = max(1e-8, 1e-8 * np.abs(eigenvalues).max())
+    modified = np.where(eigenvalues > floor, eigenvalues, np.maximum(np.abs(eigenvalues), floor))
+    z = vectors.T @ (d * grad)
+    if float(z @ (z / modified)) <= _QUASI_SWITCH:
+        return None
+    return -((vectors * modified) @ vectors.T) / np.outer(d, d)
+
+
+def bfgs_update(h: np.ndarray, step: np.ndarray, grad_change: np.ndarray) -> np.ndarray:
+    """The BFGS update of the negative definite approximate Hessian h of a maximised function after the step s with
+    gradient change y: with A = -h and r = -y, A+ = A - A s s'A / (s'A s) + r r' / (r's) (positive definite when
+    A is and r's > 0); h itself when the curvature condition r's > 0 fails."""
+    A, r = -h, -grad_change
+    As = A @ step
+    sAs, rs = float(step @ As), float(r @ step)
+    if not (sAs > 0 and rs > 1e-12 * np.linalg.norm(r) * np.linalg.norm(step)):
+        return h
+    return -(A - np.outer(As, As) / sAs + np.outer(r, r) / rs)
 
 
 def _on_host(value_and_grad, hessian):
@@ -198,16 +259,17 @@ def _entry(iteration: int, value: float, grad, step, start: float, **extra) -> d
                 step=float(np.linalg.norm(step)), seconds=time.perf_counter() - start, **extra)
 
 
-def _accepted_step(evaluate, sym_hessian, theta, value, grad, h, radius):
+def _accepted_step(evaluate, next_hessian, theta, value, grad, h, radius):
     """(step, predicted increase, value, gradient and Hessian after it, trust radius) of the first trust-region step
     that keeps the log-likelihood (within rounding) at a finite, twice differentiable point, the radius shrunk after
-    each failure; None after 60 failures."""
+    each failure; None after 60 failures. ``next_hessian(theta, step, gradient)``: the (exact or updated) Hessian
+    at the new point."""
     for _ in range(60):
         step, predicted = newton_step(grad, h, radius)
         new_value, new_grad = evaluate(theta + step)
         if np.isfinite(new_value) and np.all(np.isfinite(new_grad)) \
                 and new_value - value >= -1e-12 * max(1.0, abs(value)):
-            new_h = sym_hessian(theta + step)
+            new_h = next_hessian(theta + step, step, new_grad)
             if np.all(np.isfinite(new_h)):  # (a point whose curvature is not finite is no place to go on from)
                 return step, predicted, new_value, new_grad, new_h, radius
         radius = 0.25 * np.linalg.norm(step)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import GllammError
 
@@ -54,6 +53,7 @@ def anova(*fits, names=None) -> pd.DataFrame:
     """Likelihood-ratio comparison of nested fits as lme4's anova(): one row per fit, sorted by the number of
     parameters, columns npar, AIC, BIC, logLik, deviance, Chisq, Df, Pr(>Chisq), note (see the module docstring).
     The fits must have the same response and rows; each row is tested against the one above it."""
+    from scipy import stats
     from .inference import _is_variance
 
     labels = _labels(fits, names)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 NAMES = ("npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "baseline.pvalue", "cfi", "tli", "logl",
          "unrestricted.logl", "aic", "bic", "ntotal", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue",
@@ -98,6 +98,7 @@ def saturated_model(Y: np.ndarray, tol: float = 1e-12, max_iter: int = 10_000) -
 
 def _normal_loglik(Y: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> float:
     """sum_i log N(y_i,obs; mean_obs, covariance_obs) over units, each on its observed responses."""
+    from scipy import stats
     observed = ~np.isnan(Y)
     total = 0.0
     for pattern in np.unique(observed, axis=0):
@@ -108,6 +109,7 @@ def _normal_loglik(Y: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> f
 
 def _independence_loglik(Y: np.ndarray) -> float:
     """The baseline model: every item its own mean and variance, items independent (ML on the observed values)."""
+    from scipy import stats
     total = 0.0
     for column in Y.T:
         values = column[~np.isnan(column)]
@@ -120,6 +122,7 @@ def _chi_square_measures(result, saturated: float, baseline: float, p: int, N: i
     """npar, chisq, df, their p-value, baseline chisq and df, CFI, TLI, log-likelihoods, AIC, BIC and N from the
     saturated and baseline log-likelihoods (summed over ``groups`` groups of p indicators; by default the
     saturated model has p(p+3)/2 parameters per group and the baseline p(p-1)/2 fewer)."""
+    from scipy import stats
     k = result.n_params
     saturated_params = groups * p * (p + 3) / 2 if saturated_params is None else saturated_params
     chisq, df = 2 * (saturated - result.loglik), saturated_params - k
@@ -139,6 +142,8 @@ def _chi_square_measures(result, saturated: float, baseline: float, p: int, N: i
 
 def _rmsea(chisq: float, df: float, n: int, level: float = 0.90, close: float = 0.05) -> dict:
     """RMSEA, its interval from the noncentral chi-square distribution and the test of close fit."""
+    from scipy import stats
+
     if df <= 0:
         return {"rmsea": np.nan, "rmsea.ci.lower": np.nan, "rmsea.ci.upper": np.nan, "rmsea.pvalue": np.nan}
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import GllammError, check_choice
 
@@ -65,6 +64,7 @@ def _mean_function(result, latent: str, nip: int):
 
 
 def _row(name, contrast, estimate, gradient, vcov, z):
+    from scipy import stats
     se = float(np.sqrt(max(gradient @ vcov @ gradient, 0.0)))
     statistic = estimate / se if se > 0 else np.nan
     return {"term": name, "contrast": contrast, "estimate": estimate, "std_error": se, "statistic": statistic,
@@ -76,6 +76,7 @@ def marginal_effects(result, variables=None, at: dict | None = None, latent: str
                      nip: int = 40) -> pd.DataFrame:
     """Average marginal effects (numeric covariates) and contrasts of levels (categorical ones) of the predicted
     mean over the fitted rows (see the module docstring); ``at`` fixes covariates at values for every row."""
+    from scipy import stats
     import jax
 
     from .prediction_uncertainty import _check_supported, _rows

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import GllammError, check_level
 
@@ -90,6 +89,7 @@ def _rows(result, newdata, offset):
 
 def prediction_frame(result, newdata, type: str, latent: str, offset, nip: int, level: float) -> pd.DataFrame:
     """Columns mean (the prediction), se, lower, upper for every row (see the module docstring)."""
+    from scipy import stats
     import jax
 
     from .new_data import complete_rows, scatter

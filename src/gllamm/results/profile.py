@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import GllammError, check_level
 
@@ -164,6 +163,7 @@ def _end(likelihood, target, estimate: float, se: float, peak: float, phi_hat, q
 def profile_intervals(result, level: float = 0.95, sd: bool = False) -> pd.DataFrame:
     """Profile-likelihood intervals (lower, upper) of every reported parameter, or with ``sd=True`` of the SDs and
     correlations of the variance components in place of variances and covariances (as lme4 prints them)."""
+    from scipy import stats
     check_level(level)
     if not result.converged:
         raise GllammError("Profile intervals need a converged fit (the profile starts at the maximum); "

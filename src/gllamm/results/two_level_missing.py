@@ -13,8 +13,8 @@ units' normal densities gives the cluster's log-likelihood in closed form:
 pattern of observed responses share W_ij^-1, so it is computed once per pattern: W~ = D Sigma_W D + (I - D),
 D = diag(pattern), whose inverse is W_ij^-1 on the observed responses (and the identity elsewhere) and whose
 log-determinant is log|W_ij|. Without missing responses l_j is the sufficient-statistic formula of
-``two_level_fit_measures``. Units with no observed response carry no information and are left out (as lavaan
-does). The parameters are those of ``two_level_fit_measures._unpack``; the fit is Newton's method with a trust
+``two_level_unrestricted``. Units with no observed response carry no information and are left out (as lavaan
+does). The parameters are those of ``two_level_unrestricted._unpack``; the fit is Newton's method with a trust
 region on the exact gradient and Hessian (JAX).
 """
 
@@ -53,7 +53,7 @@ def _negative_loglik(z, data, p: int):
     import jax.numpy as jnp
 
     from ..integrate.small_linalg import inverse_and_log_det_spd
-    from .two_level_fit_measures import _unpack
+    from .two_level_unrestricted import _unpack
 
     mu, W, _ = _unpack(z, p)
     L_B = _between_factor(z, p)
@@ -98,7 +98,7 @@ def unrestricted_two_level_missing(Y: np.ndarray, cluster: np.ndarray) -> tuple[
     """(mu, Sigma_W, Sigma_B, log-likelihood) of the unrestricted two-level normal model fitted by ML to Y (units x
     responses, NaN where missing; see the module docstring). Start: the complete-data fit of Y with each missing
     response replaced by its column's mean."""
-    from .two_level_fit_measures import _cluster_statistics, _start, _unpack
+    from .two_level_unrestricted import _cluster_statistics, _start, _unpack
 
     keep = ~np.isnan(Y).all(axis=1)
     Y, cluster = Y[keep], np.asarray(cluster)[keep]
