@@ -193,9 +193,11 @@ def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbo
         scored = maximize(value_and_grad, curvature, phi0, max_iter=min(max_iter, 20),
                           tol=max(tol, _SCORING_TOL), verbose=verbose)
         phi0 = scored.theta  # Newton finishes from there (with its final step, at least one)
-    # BFGS updates far from the maximum where the Hessian is a program of its own (``maximize``); not for
-    # discrete latent variables, whose first exact steps keep the fit near the start's optimum
-    quasi = not joint and table.spec.discrete_level is None
+    # BFGS updates far from the maximum where the Hessian is a program of its own (``maximize``), for likelihoods
+    # that are one function of theta: not where the adaptive rule moves with the iterations (the gradients' changes
+    # would mix the two), nor for discrete latent variables (their first exact steps keep the fit near the start's
+    # optimum)
+    quasi = not joint and not modes_at.needed and table.spec.discrete_level is None
     result = maximize(value_and_grad, hessian, phi0, max_iter=max_iter, tol=tol, verbose=verbose, quasi_newton=quasi)
     theta = constraints.theta(result.theta)
     loglik = result.loglik if penalty is None else result.loglik - penalty.value(theta)
