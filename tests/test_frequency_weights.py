@@ -41,6 +41,7 @@ def test_collapsed_rows_within_clusters_equal_the_expanded_rows():
     expanded = gllamm.fit(model, contraception, family="binomial")
     fit = gllamm.fit(model, collapsed, family="binomial", frequency_weights="n")
     _assert_same_fit(fit, expanded)
+    _assert_same_fit(fit.refit(collapsed), expanded)  # a refit counts the rows as the fit did
 
 
 def test_frequency_weights_replace_sampling_weights():

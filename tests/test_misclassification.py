@@ -55,6 +55,8 @@ def test_misclassified_binary_response_likelihood_and_recovery(tmp_path):
     naive = gllamm.fit("y ~ x + (1 | g)", data, family="binomial", nip=12)
     assert naive.params["x"] < p["x"]  # ignoring the misclassification attenuates the effect
     assert "sensitivity 0.85 and specificity 0.95" in str(res.summary())
+    again = res.refit(data)  # (bootstrap and simulation studies refit: with the same error rates)
+    assert again.loglik == pytest.approx(res.loglik, abs=1e-9) and again.options["sensitivity"] == SE
     loaded = gllamm.load(res.save(tmp_path / "misclassified.gllamm"))
     assert loaded.family == res.family and loaded.loglik == res.loglik
     np.testing.assert_allclose(res.predict(data.iloc[:3]).to_numpy(),

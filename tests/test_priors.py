@@ -79,3 +79,17 @@ def test_wishart_and_lkj_priors_on_a_covariance_matrix(sleepstudy):
     r_ml = ml.params["cov((Intercept),days|subject)"] / np.sqrt(np.prod(np.diag(_psi(ml.params))))
     r_map = res.params["cov((Intercept),days|subject)"] / np.sqrt(np.prod(np.diag(_psi(res.params))))
     assert abs(r_map) < abs(r_ml)  # lkj(3) shrinks the correlation towards 0
+
+
+def test_refits_keep_the_priors_and_profiles_are_of_the_log_posterior(sleepstudy):
+    """A refit (bootstrap, simulation studies) of a MAP fit is a MAP fit; the profile interval of the variance ends
+    where the log posterior, maximised with the variance fixed (fits with fix=, plus log sqrt(v)), has fallen by
+    1.96^2 / 2 from its maximum."""
+    res = gllamm.fit(MODEL, sleepstudy, priors={"sd": "gamma(2, 0)"})
+    again = res.refit(sleepstudy)
+    assert again.options["priors"] == {"sd": "gamma(2, 0)"} and again.loglik == pytest.approx(res.loglik, abs=1e-9)
+    intervals = res.conf_int(method="profile")
+    peak = res.options["log_posterior"]
+    for end in intervals.loc[VAR]:
+        at_end = gllamm.fit(MODEL, sleepstudy, fix={VAR: end}).loglik + 0.5 * np.log(end)
+        assert 2 * (peak - at_end) == pytest.approx(1.959964 ** 2, abs=2e-3)

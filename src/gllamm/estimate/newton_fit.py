@@ -135,6 +135,7 @@ def result_options(model, e, integration, fix, equal, information: str, n_free: 
                 factor_scale=m.factor_scale, cluster=d.cluster, information=information, n_free=n_free, group=d.group,
                 reml=bool(e.reml), zero_inflation=m.zero_inflation, integration=integration.rule,
                 frequency_weighted=d.frequency_weights is not None, ordered_thresholds=bool(m.ordered_thresholds),
+                priors=dict(e.priors) if e.priors else None,
                 **({"sensitivity": family.sensitivity, "specificity": family.specificity}
                    if getattr(family, "misclassified", False) else {}))
 

@@ -61,6 +61,7 @@ class _Likelihood:
 
     def __init__(self, result):
         from ..estimate.iterations import _Modes, fitting_arrays
+        from ..estimate.priors import prior_penalty
         from ..optimize.shared_programs import SharedPrograms
         from ..spec.constraints import build_constraints
 
@@ -70,22 +71,28 @@ class _Likelihood:
         self.data = fitting_arrays(result.design, integration)
         self.modes = _Modes(self.objective, self.data, bool(table.spec.levels) and integration.needs_modes, False)
         self.psi, self.psi_grad, self.psi_hessian = _psi_programs(table)
+        self.penalty = prior_penalty(result.options.get("priors"), table)  # a MAP fit: the log posterior's profile
 
     def theta(self, phi):
         return self.constraints.theta(phi)
 
     def value(self, phi) -> float:
-        """log L at phi (no derivatives: the step checks)."""
+        """log L (plus the log prior of a MAP fit) at phi (no derivatives: the step checks)."""
         theta = self.theta(phi)
-        return float(self.objective.value(theta, self.data, self.modes(theta)))
+        value = float(self.objective.value(theta, self.data, self.modes(theta)))
+        return value + (0.0 if self.penalty is None else self.penalty.value(theta))
 
     def derivatives(self, phi):
         theta = self.theta(phi)
         M = self.constraints.matrix
         modes = self.modes(theta)
         value, grad = self.objective.value_and_grad(theta, self.data, modes)
+        value, grad = float(value), np.asarray(grad)
         hessian = M.T @ np.asarray(self.objective.hessian(theta, self.data, modes, M))
-        return float(value), M.T @ np.asarray(grad), 0.5 * (hessian + hessian.T)
+        if self.penalty is not None:
+            prior, prior_grad, prior_hessian = self.penalty(theta)
+            value, grad, hessian = value + prior, grad + prior_grad, hessian + M.T @ prior_hessian @ M
+        return value, M.T @ grad, 0.5 * (hessian + hessian.T)
 
     def constraint(self, phi, target):
         theta, M = self.theta(phi), self.constraints.matrix

@@ -278,17 +278,26 @@ def refit(result, frame: pd.DataFrame, **changes):
 
         options["family"] = {k: tuple(v) for k, v in json.loads(result.options["families"]).items()}
         options["link"] = None
+    if "sensitivity" in result.options:  # a misclassified binary response: the same known error rates
+        options["misclassification"] = {k: result.options[k] for k in ("sensitivity", "specificity")}
     design = result.design
     if isinstance(result.spec.formula, ModelSyntax):
         options.pop("scale_weights", None)
         options.update(weights=result.design.weights_argument, cluster_weights=result.design.cluster_weights_argument,
                        level_weights=result.design.level_weights_argument)
-        options.update(changes)
+        options.update(_frequency_weights(result, options), **changes)
         return result.model.refit(frame, options)
     options.pop("factor_scale", None)
     options.update(weights=design.weights_argument, offset=design.offset_argument,
                    trials=design.trials if options.get("trials") is not None else None,
                    cluster_weights=design.cluster_weights_argument, top_weights=design.top_weights_argument,
                    level_weights=design.level_weights_argument)
-    options.update(changes)
+    options.update(_frequency_weights(result, options), **changes)
     return result.model.refit(frame, options)
+
+
+def _frequency_weights(result, options: dict) -> dict:
+    """A fit to collapsed data refits with its counts as frequency weights (not as sampling weights)."""
+    if not result.options.get("frequency_weighted"):
+        return {}
+    return {"frequency_weights": options.get("weights"), "weights": None}
