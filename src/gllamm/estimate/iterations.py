@@ -133,6 +133,11 @@ def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbo
               fisher_scoring: bool = False, layout=None, data: dict | None = None, penalty=None) -> OptimizationResult:
     """Maximise over the free parameters phi (theta = offset + M phi); returns theta-scale estimates.
 
+    Far from the maximum the Hessian is a BFGS update (``maximize``'s quasi_newton) where the exact one is a program
+    of its own and the likelihood one function of theta: not where the adaptive rule moves with the iterations (the
+    gradients' changes would mix the two), nor for discrete latent variables (their first exact steps keep the fit
+    near the start's optimum).
+
     With fisher_scoring (Gaussian identity-link models) the iterations use the expected
     information, which is cheaper than the Hessian; convergence is then confirmed with the
     exact Hessian (and Newton takes over if it is not). ``data``: the arrays the likelihood is
@@ -193,12 +198,8 @@ def maximize_likelihood(table, integration, design, theta0, max_iter, tol, verbo
         scored = maximize(value_and_grad, curvature, phi0, max_iter=min(max_iter, 20),
                           tol=max(tol, _SCORING_TOL), verbose=verbose)
         phi0 = scored.theta  # Newton finishes from there (with its final step, at least one)
-    # BFGS updates far from the maximum where the Hessian is a program of its own (``maximize``), for likelihoods
-    # that are one function of theta: not where the adaptive rule moves with the iterations (the gradients' changes
-    # would mix the two), nor for discrete latent variables (their first exact steps keep the fit near the start's
-    # optimum)
-    quasi = not joint and not modes_at.needed and table.spec.discrete_level is None
-    result = maximize(value_and_grad, hessian, phi0, max_iter=max_iter, tol=tol, verbose=verbose, quasi_newton=quasi)
+    result = maximize(value_and_grad, hessian, phi0, max_iter=max_iter, tol=tol, verbose=verbose,
+                      quasi_newton=not joint and not modes_at.needed and table.spec.discrete_level is None)
     theta = constraints.theta(result.theta)
     loglik = result.loglik if penalty is None else result.loglik - penalty.value(theta)
     return replace(result, theta=theta, loglik=loglik)
