@@ -171,16 +171,25 @@ def bench_four_level(use_r: bool) -> None:
         print(f"  lme4::glmer Laplace: {timing[0]:.2f} s (loglik {timing[1]:.3f})")
 
 
-def bench_holzinger(use_r: bool, python: str = sys.executable) -> None:
-    syntax = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
-    code = f"import gllamm; r = gllamm.fit({syntax!r}, gllamm.datasets.load('holzinger')); print(r.loglik)"
-    r_code = (f"library(lavaan); d <- read.csv('{DATA / 'holzinger.csv'}'); "
-              f"f <- cfa('{syntax}', d, meanstructure = TRUE); print(logLik(f))")
+def _against_lavaan(label: str, dataset: str, syntax: str, function: str, gllamm_options: str, lavaan_options: str,
+                    use_r: bool, python: str) -> None:
+    """Whole-process times of a model in syntax: gllamm against lavaan's ``function`` (where R and lavaan are
+    installed)."""
+    code = (f"import gllamm; r = gllamm.fit({syntax!r}, gllamm.datasets.load('{dataset}'){gllamm_options}); "
+            "print(r.loglik)")
+    r_code = (f"library(lavaan); d <- read.csv('{DATA / (dataset + '.csv')}'); "
+              f"f <- {function}('{syntax}', d{lavaan_options}); print(logLik(f))")
     use_r = use_r and subprocess.run(_rscript("library(lavaan)"), capture_output=True).returncode == 0
     times = _walls([python, "-c", code], *([_rscript(r_code)] if use_r else []))
-    print(f"holzinger CFA, whole process: gllamm {times[0]:.2f} s")
+    print(f"{label}, whole process: gllamm {times[0]:.2f} s")
     if use_r:
-        print(f"  Rscript lavaan::cfa: {times[1]:.2f} s   ratio gllamm/lavaan = {times[0] / times[1]:.2f} (goal <= 2)")
+        print(f"  Rscript lavaan::{function}: {times[1]:.2f} s   ratio gllamm/lavaan = {times[0] / times[1]:.2f} "
+              "(goal <= 2)")
+
+
+def bench_holzinger(use_r: bool, python: str = sys.executable) -> None:
+    syntax = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
+    _against_lavaan("holzinger CFA", "holzinger", syntax, "cfa", "", ", meanstructure = TRUE", use_r, python)
 
 
 def bench_two_level_sem(use_r: bool, python: str = sys.executable) -> None:
@@ -190,15 +199,8 @@ def bench_two_level_sem(use_r: bool, python: str = sys.executable) -> None:
     zeros = "".join(f"y{k} ~~ 0*y{k}; " for k in range(1, 7))
     syntax = ("level: 1; f1 =~ y1 + y2 + y3; f2 =~ y4 + y5 + y6; f2 ~ f1; "
               f"level: 2; b1 =~ y1 + y2 + y3; b2 =~ y4 + y5 + y6; {zeros}")
-    code = (f"import gllamm; r = gllamm.fit({syntax!r}, gllamm.datasets.load('twolevel'), cluster='cluster'); "
-            "print(r.loglik)")
-    r_code = (f"library(lavaan); d <- read.csv('{DATA / 'twolevel.csv'}'); "
-              f"f <- sem('{syntax}', d, cluster = 'cluster'); print(logLik(f))")
-    use_r = use_r and subprocess.run(_rscript("library(lavaan)"), capture_output=True).returncode == 0
-    times = _walls([python, "-c", code], *([_rscript(r_code)] if use_r else []))
-    print(f"two-level SEM (6 indicators), whole process: gllamm {times[0]:.2f} s")
-    if use_r:
-        print(f"  Rscript lavaan::sem: {times[1]:.2f} s   ratio gllamm/lavaan = {times[0] / times[1]:.2f} (goal <= 2)")
+    _against_lavaan("two-level SEM (6 indicators)", "twolevel", syntax, "sem", ", cluster='cluster'",
+                    ", cluster = 'cluster'", use_r, python)
 
 
 def bench_lsat() -> None:
