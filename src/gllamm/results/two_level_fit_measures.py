@@ -27,6 +27,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .covariate_fit_measures import covariate_effects
+from .two_level_covariates import joint_within, unrestricted_two_level_given_x, within_covariates
+from .two_level_missing import unrestricted_two_level_missing
 from .two_level_unrestricted import unrestricted_two_level
 
 NAMES = ("npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "baseline.pvalue", "cfi", "tli", "logl",
@@ -43,14 +46,20 @@ def is_two_level_sem(result) -> bool:
 
 def two_level_reason(result) -> str | None:
     """Why the two-level fit measures do not apply to this two-level fit (None when they do)."""
-    from .fit_measures import NO_SATURATED_MODEL, has_covariates, indicator_data_reason
+    from .fit_measures import NO_SATURATED_MODEL, indicator_data_reason
 
     spec = result.spec
     if not spec.family.exact_gaussian:
         return NO_SATURATED_MODEL
-    if has_covariates(spec):
-        return "fit measures of two-level models with covariates are not available yet"
-    return indicator_data_reason(result, (result.options.get("cluster"),))
+    covariates = within_covariates(spec)
+    if covariates is None:
+        return ("fit measures of two-level models are available with covariates of within-level latent variables "
+                "only (not between-level paths, direct effects on indicators or latent interactions)")
+    reason = indicator_data_reason(result, (result.options.get("cluster"),))
+    frame = result.design.model_frame
+    if reason is None and covariates and frame[result.design.response_name.split(", ")].isna().any().any():
+        return "fit measures of two-level models with both covariates and missing responses are not available yet"
+    return reason
 
 
 def two_level_fit_measures(result) -> pd.Series:
@@ -68,18 +77,26 @@ def two_level_fit_measures(result) -> pd.Series:
     cluster = frame[result.options["cluster"]].to_numpy()
     keep = ~np.isnan(Y).all(axis=1)  # units without an observed response carry no information (lavaan's ntotal)
     Y, cluster = Y[keep], cluster[keep]
-    if np.isnan(Y).any():
-        from .two_level_missing import unrestricted_two_level_missing as unrestricted
+    covariates = within_covariates(result.spec)
+    if covariates:  # the model of y given x (lavaan's fixed.x): x's own covariance as in the sample
+        X = frame[covariates].to_numpy(dtype=float)[keep]
+        _, S_within, S_between, gamma, saturated = unrestricted_two_level_given_x(Y, X, cluster)
+        S_xx = np.atleast_2d(np.cov(X.T, bias=True))
+        S_within = joint_within(S_within, gamma, S_xx)
+    elif np.isnan(Y).any():
+        _, S_within, S_between, saturated = unrestricted_two_level_missing(Y, cluster)
     else:
-        unrestricted = unrestricted_two_level
-    _, S_within, S_between, saturated = unrestricted(Y, cluster)
+        _, S_within, S_between, saturated = unrestricted_two_level(Y, cluster)
     baseline = sum(unrestricted_two_level(column[~np.isnan(column)][:, None], cluster[~np.isnan(column)])[3]
-                   for column in Y.T)  # (variables independent at both levels: each on its observed units)
+                   for column in Y.T)  # (variables independent at both levels, of x too: each on its observed units)
     N, p = Y.shape
-    values = _chi_square_measures(result, saturated, baseline, p, N, saturated_params=p + p * (p + 1),
-                                  baseline_df=p * (p - 1))
+    effects = p * len(covariates)  # (Gamma's entries: free in h1, 0 in the baseline)
+    values = _chi_square_measures(result, saturated, baseline, p, N, saturated_params=p + p * (p + 1) + effects,
+                                  baseline_df=p * (p - 1) + effects)
     values.update(_rmsea(values["chisq"], values["df"], N))
     within, between = implied_two_level(result, indicators)
+    if covariates:
+        within = joint_within(within, covariate_effects(result, indicators, covariates), S_xx)
     values["srmr_within"] = _correlation_rmr(S_within, within)
     values["srmr_between"] = _correlation_rmr(S_between, _force_positive_definite(between))
     values["srmr"] = values["srmr_within"] + values["srmr_between"]
