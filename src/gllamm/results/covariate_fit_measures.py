@@ -100,15 +100,15 @@ def covariate_reason(result) -> str | None:
     return None
 
 
-def covariate_paths(spec, params, items: list[str], covariates: list[str]):
-    """(Gamma_x, D): the latent variables' effects Gamma on each of ``covariates`` (q x covariates; 0 for a covariate
-    only of indicators) and the direct effects D of the covariates on ``items`` (items x covariates), from the
-    unpacked parameters (usable inside jit). d E(y | x) / d x = Lambda' M Gamma_x + D."""
+def covariate_paths(spec, params, items: list[str], covariates: list[str], level: int = 0):
+    """(Gamma_x, D): the effects Gamma of ``covariates`` on the latent variables of ``level`` (q x covariates; 0 for
+    a covariate only of indicators) and the direct effects D of the covariates on ``items`` (items x covariates), from
+    the unpacked parameters (usable inside jit). d E(y | x) / d x = Lambda' M Gamma_x + D."""
     names = list(spec.covariate_names)
-    gamma = jnp.zeros((params.covariate_effects[0].shape[0], len(covariates)))
+    gamma = jnp.zeros((params.covariate_effects[level].shape[0], len(covariates)))
     for c, name in enumerate(covariates):
         if name in names:
-            gamma = gamma.at[:, c].set(params.covariate_effects[0][:, names.index(name)])
+            gamma = gamma.at[:, c].set(params.covariate_effects[level][:, names.index(name)])
     direct = jnp.zeros((len(items), len(covariates)))
     for k, name in enumerate(spec.fixed_names):
         item, _, regressor = name.partition("~")
@@ -117,17 +117,17 @@ def covariate_paths(spec, params, items: list[str], covariates: list[str]):
     return gamma, direct
 
 
-def covariate_effects(result, indicators: list[str], covariates: list[str]) -> np.ndarray:
-    """A = d E(y | x) / d x (indicators x covariates) at the estimates: through the latent variables, Lambda' M Gamma,
-    plus the direct effects D."""
+def covariate_effects(result, indicators: list[str], covariates: list[str], level: int = 0) -> np.ndarray:
+    """A = d E(y | x) / d x (indicators x covariates) at the estimates: through the latent variables of ``level``,
+    Lambda' M Gamma, plus the direct effects D."""
     from ..objective import latent_structure
 
     table = result.table_spec
     params = table.unpack(np.asarray(result.theta))
-    loadings, M, _ = latent_structure(table, params)
+    loadings, M, _ = latent_structure(table, params, level)
     columns = list(result.design.response_name.split(", "))
     Lam = loadings.T[np.array([columns.index(name) for name in indicators])]  # (items, q)
-    gamma, direct = covariate_paths(result.spec, params, indicators, covariates)
+    gamma, direct = covariate_paths(result.spec, params, indicators, covariates, level)
     return np.asarray(Lam @ M @ gamma + direct)
 
 

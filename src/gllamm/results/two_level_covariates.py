@@ -1,4 +1,4 @@
-"""The unrestricted two-level model of the indicators given within-level covariates (lavaan's h1 of a two-level SEM
+"""The unrestricted two-level model of the indicators given covariates of the latent variables (lavaan's h1 of a two-level SEM
 whose latent variables are regressed on level-1 covariates, with its default fixed.x = TRUE).
 
 Unit i of cluster j has indicators y_ij = mu + Gamma x_ij + b_j + w_ij, b_j ~ N(0, Sigma_B), w_ij ~ N(0, Sigma_W),
@@ -7,8 +7,9 @@ r_ij = y_ij - Gamma x_ij. Its sufficient statistics follow from those of z = (y,
 cross-products W_zz give W_rr = W_yy - Gamma W_xy - W_yx Gamma' + Gamma W_xx Gamma', and, per cluster size, the sums
 of the cluster means and of their cross-products give those of rbar_j = ybar_j - Gamma xbar_j in the same way. The
 covariates' own distribution is not modelled (it is the same, saturated, in the model and in h1): the chi-square
-compares l(y | x) of the model with this maximum. ML by Newton's method with exact derivatives (JAX); start: Gamma
-from the pooled within regression, the rest as for the residuals.
+compares l(y | x) of the model with this maximum. Between-level covariates (constant within clusters) enter the
+same way (their within cross-products are 0). ML by Newton's method with exact derivatives (JAX); start: Gamma
+from the least-squares regression of y on x, the rest as for the residuals.
 """
 
 from __future__ import annotations
@@ -62,8 +63,7 @@ def unrestricted_two_level_given_x(Y: np.ndarray, X: np.ndarray, cluster: np.nda
 
     p, k = Y.shape[1], X.shape[1]
     statistics = _statistics(Y, X, cluster)
-    W = statistics["within"]
-    gamma = np.linalg.solve(W[p:, p:], W[p:, :p]).T  # the pooled within regression of y on x
+    gamma = np.linalg.lstsq(X - X.mean(axis=0), Y - Y.mean(axis=0), rcond=None)[0].T  # least squares of y on x
     start = np.concatenate([_start(_cluster_statistics(Y - X @ gamma.T, cluster), p), gamma.reshape(-1)])
     value_and_grad, hessian = _programs()
     solution = optimize.minimize(lambda z: [np.asarray(x) for x in value_and_grad(z, statistics, p, k)], start,
@@ -74,19 +74,21 @@ def unrestricted_two_level_given_x(Y: np.ndarray, X: np.ndarray, cluster: np.nda
     return mu, within, between, solution.x[m:].reshape(p, k), -float(solution.fun)
 
 
-def within_covariates(spec) -> list[str] | None:
-    """The covariates of a two-level SEM whose only covariates are regressors of within-level latent variables (the
-    case handled here), [] without covariates, None for any other use of covariates (between-level paths, direct
-    effects on indicators, latent interactions, a scale model)."""
+def level_covariates(spec) -> tuple[list[str], list[str]] | None:
+    """(covariates of within-level latent variables, of between-level ones) of a two-level SEM whose covariates are
+    only regressors of its latent variables (the case handled here; ([], []) without covariates); None for any other
+    use of covariates (direct effects on indicators, latent interactions, a scale model) or a covariate at both
+    levels."""
     from .fit_measures import has_covariates
 
     if not has_covariates(spec):
-        return []
-    within, between = spec.levels
-    if between.covariate_paths or any(level.products or level.cross_paths for level in spec.levels) \
-            or spec.scale_names or any(not name.endswith("~1") for name in spec.fixed_names):
+        return [], []
+    if any(level.products or level.cross_paths for level in spec.levels) or spec.scale_names \
+            or any(not name.endswith("~1") for name in spec.fixed_names):
         return None
-    return list(dict.fromkeys(spec.covariate_names[path.rhs] for path in within.covariate_paths))
+    within, between = ([spec.covariate_names[path.rhs] for path in level.covariate_paths] for level in spec.levels)
+    within, between = list(dict.fromkeys(within)), list(dict.fromkeys(between))
+    return None if set(within) & set(between) else (within, between)
 
 
 def joint_within(S_yy: np.ndarray, effect: np.ndarray, S_xx: np.ndarray) -> np.ndarray:

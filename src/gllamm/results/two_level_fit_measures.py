@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .covariate_fit_measures import covariate_effects
-from .two_level_covariates import joint_within, unrestricted_two_level_given_x, within_covariates
+from .two_level_covariates import joint_within, level_covariates, unrestricted_two_level_given_x
 from .two_level_missing import unrestricted_two_level_missing
 from .two_level_unrestricted import unrestricted_two_level
 
@@ -51,13 +51,13 @@ def two_level_reason(result) -> str | None:
     spec = result.spec
     if not spec.family.exact_gaussian:
         return NO_SATURATED_MODEL
-    covariates = within_covariates(spec)
+    covariates = level_covariates(spec)
     if covariates is None:
-        return ("fit measures of two-level models are available with covariates of within-level latent variables "
-                "only (not between-level paths, direct effects on indicators or latent interactions)")
+        return ("fit measures of two-level models take covariates of the latent variables (not direct effects on "
+                "indicators, latent interactions or a covariate at both levels)")
     reason = indicator_data_reason(result, (result.options.get("cluster"),))
     frame = result.design.model_frame
-    if reason is None and covariates and frame[result.design.response_name.split(", ")].isna().any().any():
+    if reason is None and any(covariates) and frame[result.design.response_name.split(", ")].isna().any().any():
         return "fit measures of two-level models with both covariates and missing responses are not available yet"
     return reason
 
@@ -77,12 +77,14 @@ def two_level_fit_measures(result) -> pd.Series:
     cluster = frame[result.options["cluster"]].to_numpy()
     keep = ~np.isnan(Y).all(axis=1)  # units without an observed response carry no information (lavaan's ntotal)
     Y, cluster = Y[keep], cluster[keep]
-    covariates = within_covariates(result.spec)
-    if covariates:  # the model of y given x (lavaan's fixed.x): x's own covariance as in the sample
+    within_x, between_x = level_covariates(result.spec)
+    covariates = within_x + between_x
+    if covariates:  # the model of y given x (lavaan's fixed.x): x's own covariances as in the sample
         X = frame[covariates].to_numpy(dtype=float)[keep]
         _, S_within, S_between, gamma, saturated = unrestricted_two_level_given_x(Y, X, cluster)
-        S_xx = np.atleast_2d(np.cov(X.T, bias=True))
-        S_within = joint_within(S_within, gamma, S_xx)
+        S_xx, S_ww = _covariate_covariances(X, cluster, len(within_x))
+        S_within = joint_within(S_within, gamma[:, :len(within_x)], S_xx)
+        S_between = joint_within(S_between, gamma[:, len(within_x):], S_ww)
     elif np.isnan(Y).any():
         _, S_within, S_between, saturated = unrestricted_two_level_missing(Y, cluster)
     else:
@@ -95,12 +97,23 @@ def two_level_fit_measures(result) -> pd.Series:
                                   baseline_df=p * (p - 1) + effects)
     values.update(_rmsea(values["chisq"], values["df"], N))
     within, between = implied_two_level(result, indicators)
+    between = _force_positive_definite(between)
     if covariates:
-        within = joint_within(within, covariate_effects(result, indicators, covariates), S_xx)
+        within = joint_within(within, covariate_effects(result, indicators, within_x, 0), S_xx)
+        between = joint_within(between, covariate_effects(result, indicators, between_x, 1), S_ww)
     values["srmr_within"] = _correlation_rmr(S_within, within)
-    values["srmr_between"] = _correlation_rmr(S_between, _force_positive_definite(between))
+    values["srmr_between"] = _correlation_rmr(S_between, between)
     values["srmr"] = values["srmr_within"] + values["srmr_between"]
     return pd.Series({name: float(values[name]) for name in NAMES}, name="fit measures")
+
+
+def _covariate_covariances(X: np.ndarray, cluster: np.ndarray, k_within: int) -> tuple[np.ndarray, np.ndarray]:
+    """(covariance of the within-level covariates over units, of the between-level ones over clusters), divisors N
+    and J (lavaan's fixed.x blocks of its within and between matrices)."""
+    _, first = np.unique(cluster, return_index=True)
+    within, between = X[:, :k_within], X[first, k_within:]
+    return (np.atleast_2d(np.cov(within.T, bias=True)) if k_within else np.zeros((0, 0)),
+            np.atleast_2d(np.cov(between.T, bias=True)) if between.shape[1] else np.zeros((0, 0)))
 
 
 def implied_two_level(result, indicators: list[str]) -> tuple[np.ndarray, np.ndarray]:
