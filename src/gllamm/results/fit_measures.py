@@ -226,7 +226,8 @@ def single_level_sem_reason(result, groups: bool = False, covariates: bool = Fal
     if not spec.family.exact_gaussian:
         return NO_SATURATED_MODEL
     if len(spec.levels) != 1 or spec.discrete_level is not None:
-        return "fit measures of models with several levels or latent classes are not available yet"
+        return "this model has latent classes" if spec.discrete_level is not None else \
+            "this model has several levels; of two-level SEMs fit measures are available (res.fit_measures())"
     if not covariates and has_covariates(spec, group_means=True):
         grouped = result.options.get("group") is not None
         return f"this is not available yet for {'multiple-group ' if grouped else ''}models with covariates"
