@@ -92,19 +92,25 @@ def newton_step(gradient: np.ndarray, hessian: np.ndarray, radius: float) -> tup
     d = jacobi_scales(hessian)
     scaled_gradient = d * gradient
     try:
-        eigenvalues, vectors = np.linalg.eigh(-0.5 * (hessian + hessian.T) * np.outer(d, d))
+        modified, vectors = _floored_eigen(hessian, d)
     except np.linalg.LinAlgError:  # (not finite, or LAPACK failed): a short steepest-ascent step instead
         step = d * d * gradient
         step *= min(1.0, radius / max(np.linalg.norm(step), 1e-300))
         return step, float(gradient @ step)
-    floor = max(1e-8, 1e-8 * np.abs(eigenvalues).max())
-    modified = np.where(eigenvalues > floor, eigenvalues, np.maximum(np.abs(eigenvalues), floor))
     step = d * (vectors @ ((vectors.T @ scaled_gradient) / modified))
     length = np.linalg.norm(step)
     if length > radius:
         step *= radius / length
     predicted = float(gradient @ step - 0.5 * step @ (-hessian) @ step)
     return step, predicted
+
+
+def _floored_eigen(hessian: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(eigenvalues floored at a small positive value, eigenvectors) of -D H D, D = diag(d): negative curvature is
+    turned into positive curvature of the same size (LinAlgError when H is not finite)."""
+    eigenvalues, vectors = np.linalg.eigh(-0.5 * (hessian + hessian.T) * np.outer(d, d))
+    floor = max(1e-8, 1e-8 * np.abs(eigenvalues).max())
+    return np.where(eigenvalues > floor, eigenvalues, np.maximum(np.abs(eigenvalues), floor)), vectors
 
 
 def maximize(value_and_grad, hessian, theta0, *, max_iter: int = 200, tol: float = 1e-8,
@@ -211,11 +217,9 @@ def _quasi_start(grad: np.ndarray, h: np.ndarray) -> np.ndarray | None:
         return None
     d = jacobi_scales(h)
     try:
-        eigenvalues, vectors = np.linalg.eigh(-0.5 * (h + h.T) * np.outer(d, d))
+        modified, vectors = _floored_eigen(h, d)
     except np.linalg.LinAlgError:
         return None
-    floor = max(1e-8, 1e-8 * np.abs(eigenvalues).max())
-    modified = np.where(eigenvalues > floor, eigenvalues, np.maximum(np.abs(eigenvalues), floor))
     z = vectors.T @ (d * grad)
     if float(z @ (z / modified)) <= _QUASI_SWITCH:
         return None
