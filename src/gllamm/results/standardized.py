@@ -1,5 +1,7 @@
-"""The standardised solution and R-squared of a single-level SEM with continuous indicators (lavaan's
-standardizedSolution() and inspect(fit, "r2")).
+"""The standardised solution and R-squared of an SEM with continuous indicators, of one level or two (lavaan's
+standardizedSolution() and inspect(fit, "r2")). A two-level model is standardised level by level, each with its
+own implied variances (between clusters: Lambda_B cov(eta_B) Lambda_B', no residual variances in the GLLAMM form);
+its residual variances are within rows, its intercepts between rows (a ``level`` column, 1 within, 2 between).
 
 With eta = M (zeta), M = (I - B)^{-1}, Psi = cov(zeta) = L L', the model-implied covariances are
 cov(eta) = M Psi M' and, for indicator y_j = nu_j + lambda_j' eta + e_j with var(e_j) = theta_j,
@@ -64,15 +66,16 @@ def _group_of(names) -> np.ndarray:
     return np.array([int(name.rsplit(".g", 1)[1]) - 1 if re.fullmatch(r".+\.g\d+", name) else 0 for name in names])
 
 
-def _moments(result, theta):
-    """(loadings Lambda (q x items), cov(eta), disturbance covariance Psi, residual variances per item, var(y))."""
+def _moments(result, theta, level: int = 0):
+    """(loadings Lambda (q x items), cov(eta), disturbance covariance Psi, residual variances per item, var(y)) at
+    one level: the within level of a two-level model has the residual variances, the between level none."""
     from ..objective import latent_structure
 
     table = result.table_spec
     params = table.unpack(theta)
-    loadings, M, ML = latent_structure(table, params)
+    loadings, M, ML = latent_structure(table, params, level)
     cov_eta = ML @ ML.T
-    names, S_xx = _covariates(result)
+    names, S_xx = _covariates(result) if level == 0 else ([], None)
     items = _items(result)
     if names:  # + M Gamma S_xx Gamma' M' (each group's S_xx), and the variance the direct effects D add to var(y)
         from .covariate_fit_measures import covariate_paths
@@ -87,11 +90,11 @@ def _moments(result, theta):
         S_items = S_xx[_group_of(items)]
         added = jnp.einsum("jc,jcd,jd->j", total, S_items, total) - jnp.einsum("jc,jcd,jd->j", through, S_items,
                                                                               through)
-    L = params.cholesky[0]
+    L = params.cholesky[level]
     psi = L @ L.T
     residual = jnp.exp(2 * params.log_dispersion)
     index = jnp.array([list(result.spec.dispersions).index(f"{name}~~{name}") for name in items])
-    theta_items = residual[index]
+    theta_items = residual[index] if level == 0 else jnp.zeros(len(items))
     extra = added if names else 0.0  # the variance the direct effects add (beyond that through the factors)
     var_y = jnp.einsum("kj,kl,lj->j", loadings, cov_eta, loadings) + extra + theta_items
     return loadings, cov_eta, psi, theta_items, var_y
@@ -101,112 +104,113 @@ def _items(result) -> list[str]:
     return list(result.design.response_name.split(", "))
 
 
-def _rows(result) -> list[tuple]:
-    """(lhs, op, rhs, kind, indices) of every parameter of the standardised solution."""
-    level = result.spec.levels[0]
+def _level_rows(result, k: int) -> tuple[list, list]:
+    """(loadings and paths, latent (co)variances) of level k as rows (lhs, op, rhs, kind, indices, level)."""
+    level, items = result.spec.levels[k], _items(result)
     latent = list(level.latent_names)
+    rows = [(latent[loading.latent], "=~", items[loading.column], "loading", (loading.latent, loading.column), k)
+            for loading in level.loading_list if loading.column < len(items)]
+    rows += [(latent[path.lhs], "~", latent[path.rhs], "path", (path.lhs, path.rhs), k) for path in level.paths]
+    variances = [(latent[c], "~~", latent[r], "latent", (r, c), k)
+                 for block in level.blocks for i, r in enumerate(block) for c in block[: i + 1]]
+    return rows, variances
+
+
+def _rows(result) -> list[tuple]:
+    """(lhs, op, rhs, kind, indices, level) of every parameter of the standardised solution (the levels of a
+    two-level model: loadings, paths and latent (co)variances at each, residual variances within, intercepts
+    between)."""
+    level = result.spec.levels[0]
     items = _items(result)
-    rows = []
-    for loading in level.loading_list:
-        if loading.column < len(items):
-            rows.append((latent[loading.latent], "=~", items[loading.column], "loading", (loading.latent, loading.column)))
-    for path in level.paths:
-        rows.append((latent[path.lhs], "~", latent[path.rhs], "path", (path.lhs, path.rhs)))
+    rows, variances = _level_rows(result, 0)
     names, S_xx = _covariates(result)
     for path in level.covariate_paths:
         covariate = result.spec.covariate_names[path.rhs]
         if covariate in names:
-            rows.append((latent[path.lhs], "~", covariate, "covariate_path", (path.lhs, path.rhs, names.index(covariate))))
+            rows.append((level.latent_names[path.lhs], "~", covariate, "covariate_path",
+                         (path.lhs, path.rhs, names.index(covariate)), 0))
     for k, name in enumerate(result.spec.fixed_names):
         item, _, regressor = name.partition("~")
         if regressor != "1" and regressor in names:
-            rows.append((item, "~", regressor, "direct", (items.index(item), k, names.index(regressor))))
+            rows.append((item, "~", regressor, "direct", (items.index(item), k, names.index(regressor)), 0))
     several = len(S_xx) > 1  # (multiple groups: each group's covariate rows, named with its suffix)
     for g in range(len(S_xx) if names else 0):
         suffix = f".g{g + 1}" if several else ""
         for i, a in enumerate(names):
             for j in range(i + 1):
-                rows.append((names[j] + suffix, "~~", a + suffix, "covariate", (j, i, g)))
-    for name in items:
-        rows.append((name, "~~", name, "residual", (items.index(name),)))
-    for block in level.blocks:
-        for i, r in enumerate(block):
-            for c in block[: i + 1]:
-                rows.append((latent[c], "~~", latent[r], "latent", (r, c)))
-    for j, name in enumerate(items):
-        rows.append((name, "~1", "", "intercept", (j,)))
-    return rows
+                rows.append((names[j] + suffix, "~~", a + suffix, "covariate", (j, i, g), 0))
+    rows += [(name, "~~", name, "residual", (j,), 0) for j, name in enumerate(items)] + variances
+    top = len(result.spec.levels) - 1
+    if top:  # the between level's loadings and latent (co)variances
+        between, between_variances = _level_rows(result, top)
+        rows += between + between_variances
+    return rows + [(name, "~1", "", "intercept", (j,), top) for j, name in enumerate(items)]
 
 
 def _values(result, rows, theta):
     """Estimates, std.lv and std.all of the rows (three vectors) at theta."""
-    loadings, cov_eta, psi, theta_items, var_y = _moments(result, theta)
-    sd_eta, sd_y = jnp.sqrt(jnp.diag(cov_eta)), jnp.sqrt(var_y)
     params = result.table_spec.unpack(theta)
     S_xx = _covariates(result)[1]
-    sd_x = np.sqrt(np.diagonal(S_xx, axis1=1, axis2=2))  # (groups x n_x)
-    latent_group, item_group = _group_of(result.spec.levels[0].latent_names), _group_of(_items(result))
-    intercepts = {name: k for k, name in enumerate(result.spec.fixed_names)}
-    estimate, std_lv, std_all = [], [], []
-    for _, _, rhs, kind, index in rows:
-        if kind == "loading":
-            k, j = index
-            value = loadings[k, j]
-            estimate += [value]
-            std_lv += [value * sd_eta[k]]
-            std_all += [value * sd_eta[k] / sd_y[j]]
-        elif kind == "path":
-            a, b = index
-            value = params.structural[0][a, b]
-            estimate += [value]
-            std_lv += [value * sd_eta[b] / sd_eta[a]]
-            std_all += [value * sd_eta[b] / sd_eta[a]]
-        elif kind == "covariate_path":
-            a, column, c = index
-            value = params.covariate_effects[0][a, column]
-            estimate += [value]
-            std_lv += [value / sd_eta[a]]
-            std_all += [value * sd_x[latent_group[a], c] / sd_eta[a]]
-        elif kind == "direct":  # y ~ x: both observed
-            j, k, c = index
-            estimate += [params.beta[k]]
-            std_lv += [params.beta[k]]
-            std_all += [params.beta[k] * sd_x[item_group[j], c] / sd_y[j]]
-        elif kind == "covariate":  # (the group's sample covariance: fixed, no standard error)
-            i, j, g = index
-            estimate += [jnp.asarray(S_xx[g, i, j])]
-            std_lv += [jnp.asarray(S_xx[g, i, j])]
-            std_all += [jnp.asarray(S_xx[g, i, j] / (sd_x[g, i] * sd_x[g, j]))]
-        elif kind == "residual":
-            (j,) = index
-            estimate += [theta_items[j]]
-            std_lv += [theta_items[j]]
-            std_all += [theta_items[j] / var_y[j]]
-        elif kind == "latent":  # a variance: its unexplained share; a covariance: the disturbances' correlation
-            r, c = index
-            value = psi[r, c]
-            scale = sd_eta[r] * sd_eta[c] if r == c else jnp.sqrt(psi[r, r] * psi[c, c])
-            estimate += [value]
-            std_lv += [value / scale]
-            std_all += [value / scale]
-        else:
-            (j,) = index
-            value = params.beta[intercepts[f"{_items(result)[j]}~1"]]
-            estimate += [value]
-            std_lv += [value]
-            std_all += [value / sd_y[j]]
-    return jnp.stack(estimate), jnp.stack(std_lv), jnp.stack(std_all)
+    context = {"params": params, "S_xx": S_xx, "sd_x": np.sqrt(np.diagonal(S_xx, axis1=1, axis2=2)),
+               "latent_group": _group_of(result.spec.levels[0].latent_names), "item_group": _group_of(_items(result)),
+               "intercepts": {f"{name}": k for k, name in enumerate(result.spec.fixed_names)},
+               "items": _items(result), "levels": {}}
+    for k in {row[5] for row in rows}:
+        loadings, cov_eta, psi, theta_items, var_y = _moments(result, theta, k)
+        context["levels"][k] = (loadings, psi, theta_items, var_y, jnp.sqrt(jnp.diag(cov_eta)), jnp.sqrt(var_y))
+    triples = [_standardised(kind, index, k, context) for _, _, _, kind, index, k in rows]
+    return tuple(jnp.stack([jnp.asarray(t[n]) for t in triples]) for n in range(3))
+
+
+def _standardised(kind: str, index: tuple, level: int, c: dict) -> tuple:
+    """(estimate, std.lv, std.all) of one row (see the module docstring)."""
+    params, (loadings, psi, theta_items, var_y, sd_eta, sd_y) = c["params"], c["levels"][level]
+    if kind == "loading":
+        k, j = index
+        value = loadings[k, j]
+        return value, value * sd_eta[k], value * sd_eta[k] / sd_y[j]
+    if kind == "path":
+        a, b = index
+        value = params.structural[level][a, b] * sd_eta[b] / sd_eta[a]
+        return params.structural[level][a, b], value, value
+    if kind == "covariate_path":
+        a, column, x = index
+        value = params.covariate_effects[0][a, column]
+        return value, value / sd_eta[a], value * c["sd_x"][c["latent_group"][a], x] / sd_eta[a]
+    if kind == "direct":  # y ~ x: both observed
+        j, k, x = index
+        return params.beta[k], params.beta[k], params.beta[k] * c["sd_x"][c["item_group"][j], x] / sd_y[j]
+    if kind == "covariate":  # (the group's sample covariance: fixed, no standard error)
+        i, j, g = index
+        value = c["S_xx"][g, i, j]
+        return value, value, value / (c["sd_x"][g, i] * c["sd_x"][g, j])
+    if kind == "residual":
+        (j,) = index
+        return theta_items[j], theta_items[j], theta_items[j] / var_y[j]
+    if kind == "latent":  # a variance: its unexplained share; a covariance: the disturbances' correlation
+        r, k = index
+        scale = sd_eta[r] * sd_eta[k] if r == k else jnp.sqrt(psi[r, r] * psi[k, k])
+        return psi[r, k], psi[r, k] / scale, psi[r, k] / scale
+    (j,) = index
+    value = params.beta[c["intercepts"][f"{c['items'][j]}~1"]]
+    return value, value, value / sd_y[j]
 
 
 def _check(result) -> None:
     """GllammError unless the fit is a single-level SEM with continuous indicators (of one group or several: the
     groups' copies are independent blocks of one model, each standardised by its own implied SDs)."""
     from .covariate_fit_measures import covariate_reason
+    from .two_level_covariates import level_covariates
+    from .two_level_fit_measures import is_two_level_sem, two_level_reason
 
-    reason = single_level_sem_reason(result, groups=True, covariates=True) or covariate_reason(result)
+    if is_two_level_sem(result):  # (each level standardised by its own implied variances, as lavaan's)
+        reason = two_level_reason(result) or (None if level_covariates(result.spec) == ([], []) else
+                                              "covariates of two-level models are not standardised yet")
+    else:
+        reason = single_level_sem_reason(result, groups=True, covariates=True) or covariate_reason(result)
     if reason is not None:
-        raise GllammError("The standardised solution and R-squared are for single-level models in lavaan-style "
-                          f"syntax with continuous (Gaussian identity-link) indicators ({reason}).")
+        raise GllammError("The standardised solution and R-squared are for SEMs of one or two levels in "
+                          f"lavaan-style syntax with continuous (Gaussian identity-link) indicators ({reason}).")
 
 
 def standardized(result, level: float = 0.95) -> pd.DataFrame:
@@ -226,20 +230,28 @@ def standardized(result, level: float = 0.95) -> pd.DataFrame:
                           "se": np.where(se > 1e-12, se, np.nan), "z": z})
     frame["ci.lower"] = frame["std.all"] - crit * frame["se"]
     frame["ci.upper"] = frame["std.all"] + crit * frame["se"]
+    if len(result.spec.levels) == 2:  # lavaan's level column: 1 within, 2 between
+        frame.insert(3, "level", [row[5] + 1 for row in rows])
     return frame
 
 
 def r_squared(result) -> pd.Series:
     """R-squared of every indicator (1 - theta_j / var(y_j)) and of every latent variable regressed on others
-    (1 - psi_ff / var(f))."""
+    (1 - psi_ff / var(f)); of a two-level model at each level (index (level, name); 1 for the indicators between
+    clusters, which have no residual variance there)."""
     _check(result)
-    loadings, cov_eta, psi, theta_items, var_y = (np.asarray(x) for x in _moments(result, jnp.asarray(result.theta)))
-    values = {name: 1 - theta_items[j] / var_y[j] for j, name in enumerate(_items(result))}
-    level = result.spec.levels[0]
-    for k in sorted({p.lhs for p in level.paths} | {p.lhs for p in level.covariate_paths
-                                                     if p.rhs in _covariate_columns(result)}):
-        values[level.latent_names[k]] = 1 - psi[k, k] / cov_eta[k, k]
-    return pd.Series(values, name="r2")
+    parts = []
+    for index, level in enumerate(result.spec.levels):
+        loadings, cov_eta, psi, theta_items, var_y = (np.asarray(x) for x in
+                                                      _moments(result, jnp.asarray(result.theta), index))
+        values = {name: 1 - theta_items[j] / var_y[j] for j, name in enumerate(_items(result))}
+        for k in sorted({p.lhs for p in level.paths} | {p.lhs for p in level.covariate_paths
+                                                         if index == 0 and p.rhs in _covariate_columns(result)}):
+            values[level.latent_names[k]] = 1 - psi[k, k] / cov_eta[k, k]
+        parts.append(pd.Series(values, name="r2"))
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, keys=["within", "between"]).rename("r2")  # (two levels, as lavaan's list)
 
 
 def _covariate_columns(result) -> set[int]:
