@@ -34,7 +34,7 @@ def _largest_error(rule, q: int, degree: int) -> float:
 @pytest.mark.parametrize("q", [2, 3, 4, 5])
 @pytest.mark.parametrize("kind, nip, degree", [("sparse", 3, 5), ("sparse", 4, 7), ("sparse", 5, 9),
                                                 ("spherical", 3, 5), ("spherical", 4, 7), ("spherical", 5, 9),
-                                                ("qmc", 128, 3)])
+                                                ("spherical", 6, 11), ("qmc", 128, 3)])
 def test_rules_integrate_polynomials_of_their_degree_exactly(kind, nip, degree, q):
     rule = standard_rule(kind, nip, q)
     assert _largest_error(rule, q, degree) < 1e-11
@@ -60,14 +60,14 @@ def test_in_one_dimension_sparse_and_spherical_are_gauss_hermite():
 
 
 def test_bad_rules_are_clear_errors():
-    with pytest.raises(GllammError, match="degree 5, 7 and 9"):
-        standard_rule("spherical", 6, 3)
+    with pytest.raises(GllammError, match="degree 5, 7, 9 and 11"):
+        standard_rule("spherical", 7, 3)
     data = gllamm.datasets.load("lsat7")
     with pytest.raises(GllammError, match="Unknown integration 'sobol'"):
         gllamm.fit("ability =~ Q1 + Q2 + Q3 + Q4 + Q5", data, family="binomial", integration="sobol")
-    with pytest.raises(GllammError, match="degree 5, 7 and 9"):  # (a level with two latent variables)
+    with pytest.raises(GllammError, match="degree 5, 7, 9 and 11"):  # (a level with two latent variables)
         gllamm.fit("f1 =~ Q1 + Q2 + Q3; f2 =~ Q3 + Q4 + Q5", data, family="binomial", integration="spherical",
-                   nip=6)
+                   nip=7)
     crossed = gllamm.datasets.load("penicillin")
     with pytest.raises(GllammError, match="crossed random effects do not use"):
         gllamm.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", crossed, integration="sparse")
@@ -107,3 +107,23 @@ def test_spherical_and_sparse_fits_agree_with_the_product_rule(tmp_path):
     loaded = gllamm.load(path)
     assert loaded.integration == res.integration
     assert loaded.quadrature_check == res.quadrature_check
+
+
+def test_each_rule_is_checked_with_a_more_accurate_one():
+    """finer(): spherical rules of degree 5/7 against degree 9; degree 9 against the 6-point product rule and degree
+    11 against the 10-point one (in four dimensions with binary items its error is 6e-4, degree 11's 5e-3:
+    benchmarks/integration_rules.py) where they have at most 10,000 nodes, else a sparse grid two levels finer."""
+    from types import SimpleNamespace
+
+    from gllamm.optimize.quadrature_check import finer
+
+    def spec(q):
+        return SimpleNamespace(levels=[SimpleNamespace(dim=q, discrete=False)])
+
+    def check(rule, nip, q):
+        found = finer(gllamm.Integration("adaptive", nip, rule=rule), spec(q))
+        return found.rule, found.nip
+
+    assert check("spherical", 3, 5) == ("spherical", 5)
+    assert check("spherical", 5, 5) == ("product", 6) and check("spherical", 5, 6) == ("sparse", 7)
+    assert check("spherical", 6, 4) == ("product", 10) and check("spherical", 6, 5) == ("sparse", 8)

@@ -10,8 +10,8 @@ as logsumexp(log|w_k| + a_k, b=sign_k).
 * ``sparse``: Smolyak's combination of Gauss-Hermite rules of 1..nip points (Heiss & Winschel 2008),
       A(k, q) = sum_{k-q <= j <= k-1} (-1)^(k-1-j) C(q-1, k-1-j) sum_{|i| = q+j} U^(i_1) x ... x U^(i_q),
   exact for polynomials of total degree 2k - 1 (k = nip) with O(q^(k-1)) nodes instead of k^q.
-* ``spherical`` (gllamm's ``ip(m)``): spherical-radial rules of degree 5, 7 or 9 (nip = 3, 4, 5: the degree of the
-  nip-point product rule). With x = sqrt(t) s, s on the unit sphere,
+* ``spherical`` (gllamm's ``ip(m)``): spherical-radial rules of degree 5, 7, 9 or 11 (nip = 3, 4, 5, 6: the degree of
+  the nip-point product rule). With x = sqrt(t) s, s on the unit sphere,
       int h(x) exp(-|x|^2) dx = pi^(q/2) / Gamma(q/2) int_0^inf t^(q/2-1) e^(-t) E_s[h(sqrt(t) s)] dt;
   the t-integral by a generalised Gauss-Laguerre rule, E_s by a fully symmetric rule on the sphere whose orbit
   weights solve the moment equations with non-negative weights (so all weights are positive).
@@ -33,7 +33,7 @@ from ..errors import GllammError
 from .gauss_hermite import product_rule
 
 RULES = ("product", "sparse", "spherical", "qmc")
-SPHERICAL_DEGREES = {3: 5, 4: 7, 5: 9}  # nip -> degree of the spherical-radial rule
+SPHERICAL_DEGREES = {3: 5, 4: 7, 5: 9, 6: 11}  # nip -> degree of the spherical-radial rule
 
 
 class Rule(NamedTuple):
@@ -65,9 +65,9 @@ def standard_rule(kind: str, nip: int, q: int) -> Rule:
         return _sparse_rule(int(nip), int(q))
     if kind == "spherical":
         if nip not in SPHERICAL_DEGREES:
-            raise GllammError(f"integration='spherical' has rules of degree 5, 7 and 9, asked for as nip=3, 4 or 5 "
-                              f"(the degree of the nip-point product rule, as gllamm's ip(m) with nip(5|7|9)); got "
-                              f"nip={nip}.")
+            raise GllammError(f"integration='spherical' has rules of degree 5, 7, 9 and 11, asked for as nip=3, 4, 5 "
+                              f"or 6 (the degree of the nip-point product rule, as gllamm's ip(m) with nip(5|7|9|11)); "
+                              f"got nip={nip}.")
         return _spherical_rule(SPHERICAL_DEGREES[nip], int(q))
     return _qmc_rule(int(nip), int(q))
 
@@ -106,7 +106,7 @@ def _spherical_rule(degree: int, q: int) -> Rule:
         raise GllammError(f"integration='spherical' has rules for up to 8 latent variables at a level; this level has "
                           f"{q}. Use integration='sparse' or 'qmc'.")
     sphere_points, sphere_weights = _sphere_rule(degree, q)
-    n_radial = (degree + 1) // 2 - 1  # radial points: 2, 3, 4 for degrees 5, 7, 9 (exact in t to degree 3, 5, 7)
+    n_radial = (degree + 1) // 2 - 1  # radial points: 2, 3, 4, 5 for degrees 5, 7, 9, 11 (exact in t to degree 3-9)
     from scipy.special import roots_genlaguerre
 
     t, w_t = roots_genlaguerre(n_radial, q / 2 - 1)
@@ -121,7 +121,7 @@ def _sphere_rule(degree: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     moment equations, the set of orbits with the fewest points that has a non-negative solution (odd moments vanish by symmetry)."""
     from scipy.optimize import nnls
 
-    orbits = [_orbit(g, q) for g in _generators(q)]
+    orbits = [_orbit(g, q) for g in _generators(q, degree)]
     patterns = [p for j in range(degree // 2 + 1) for p in _partitions(j, q)]
     A = np.array([[np.mean(np.prod(orbit[:, : len(p)] ** (2 * np.array(p)), axis=1)) for orbit in orbits]
                   for p in patterns])
@@ -142,10 +142,14 @@ def _sphere_rule(degree: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     return points, weights
 
 
-def _generators(q: int) -> list[tuple]:
-    """Fully symmetric generators: (1, ..., 1, 0, ...)/sqrt(m) and a few with two distinct values."""
+def _generators(q: int, degree: int) -> list[tuple]:
+    """Fully symmetric generators: (1, ..., 1, 0, ...)/sqrt(m) and a few with two distinct values; for degree 11
+    more of them, with up to three distinct values (without them no positive rule exists in five dimensions)."""
     shapes = [(1.0,) * m for m in range(1, q + 1)]
     shapes += [s for s in ((2.0, 1.0), (1.0, 2.0, 2.0), (2.0, 1.0, 1.0), (3.0, 1.0), (1.0, 1.0, 3.0)) if len(s) <= q]
+    if degree > 9:
+        shapes += [s for s in ((3.0, 2.0, 1.0), (2.0, 2.0, 1.0, 1.0), (2.0, 1.0, 1.0, 1.0), (3.0, 1.0, 1.0),
+                               (1.0, 1.0, 1.0, 1.0, 2.0), (2.0, 2.0, 2.0, 1.0), (3.0, 3.0, 1.0)) if len(s) <= q]
     return [tuple(np.array(s) / np.linalg.norm(s)) for s in shapes]
 
 
