@@ -25,7 +25,7 @@ from ..objective_programs import make_objective, settled_modes
 EXTRA_POINTS = 8  # points per dimension added for the check
 TOLERANCE = 0.01  # |change of log L| accepted (the third decimal of a log-likelihood)
 REFITS = 2  # refits with EXTRA_POINTS more points each before giving up
-FINEST_PRODUCT = 10_000  # nodes of the 6-point product rule up to which it checks spherical rules of degree 9
+FINEST_PRODUCT = 10_000  # nodes of the 10-point product rule up to which it checks spherical rules of degree 11
 
 
 @dataclass(frozen=True)
@@ -81,18 +81,16 @@ def needs_check(integration: Integration, spec) -> bool:
 
 def finer(integration: Integration, spec=None) -> Integration:
     """The rule with EXTRA_POINTS more points per dimension; for sparse grids two more levels (degree + 4), for
-    spherical rules the one of degree 9, and after it the 6-point product rule (after degree 11 the 10-point one,
-    whose error in four dimensions with binary items is 6e-4 against 5e-3 of degree 11) where it has at most
-    FINEST_PRODUCT nodes for the latent variables at a level of ``spec`` (else the sparse grid of degree 13: in five
-    dimensions with binary items the spherical rule of degree 9 and the 6-point product rule agree within 0.01,
-    sparse grids of degree 11-13 miss both by 0.04-0.09, benchmarks/integration_rules.py); for quasi-Monte Carlo
-    four times the points."""
-    if integration.rule == "spherical" and integration.nip < 5:
-        return replace(integration, nip=5)
+    spherical rules of degree 5 and 7 the one of degree 9, for degree 9 the one of degree 11, and after it the
+    10-point product rule where it has at most FINEST_PRODUCT nodes for the latent variables at a level of ``spec``
+    (else the sparse grid of degree 15). In four dimensions with binary items (benchmarks/integration_rules.py,
+    log L against a 38,416-node product rule) degree 9 misses by 1.5e-2, degree 11 by 5e-3, the 10-point product rule
+    by 6e-4 and the 6-point one by 6e-2 (so it cannot check degree 9); for quasi-Monte Carlo four times the points."""
+    if integration.rule == "spherical" and integration.nip < 6:
+        return replace(integration, nip=5 if integration.nip < 5 else 6)
     dim = max((level.dim for level in spec.levels if not level.discrete), default=0) if spec is not None else None
-    product_nip = 6 if integration.nip == 5 else 10  # (degree 11: a product rule more accurate than itself)
-    if integration.rule == "spherical" and dim is not None and product_nip ** dim <= FINEST_PRODUCT:
-        return replace(integration, rule="product", nip=product_nip)
+    if integration.rule == "spherical" and dim is not None and 10 ** dim <= FINEST_PRODUCT:
+        return replace(integration, rule="product", nip=10)
     if integration.rule in ("sparse", "spherical"):
         return replace(integration, rule="sparse", nip=integration.nip + 2)
     if integration.rule == "qmc":
