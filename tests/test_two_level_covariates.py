@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import gllamm
-from gllamm.results.two_level_covariates import (_negative_loglik, _statistics, joint_within,
+from gllamm.results.two_level_covariates import (_negative_loglik, _statistics, joint_covariance,
                                                  unrestricted_two_level_given_x)
 from gllamm.results.two_level_fit_measures import _correlation_rmr, _force_positive_definite, implied_two_level
 from reference_cases import load_reference
@@ -79,11 +79,11 @@ def test_fit_measures_equal_lavaans(reference, case):
     within, between = implied_two_level(result, ITEMS)
     between = _force_positive_definite(between)
     if case == "within":  # x in lavaan's within matrices, with their covariance over units
-        own_within, within = (joint_within(own_within, gamma, S_xx),
-                              joint_within(within, covariate_effects(result, ITEMS, covariates, 0), S_xx))
+        own_within, within = (joint_covariance(own_within, gamma, S_xx),
+                              joint_covariance(within, covariate_effects(result, ITEMS, covariates, 0), S_xx))
     else:  # w in the between matrices, with their covariance over clusters
-        own_between, between = (joint_within(own_between, gamma, S_ww),
-                                joint_within(between, covariate_effects(result, ITEMS, covariates, 1), S_ww))
+        own_between, between = (joint_covariance(own_between, gamma, S_ww),
+                                joint_covariance(between, covariate_effects(result, ITEMS, covariates, 1), S_ww))
     assert np.abs(own_within - np.array(reference["h1_within_cov"])).max() < 2e-3
     assert np.abs(own_between - np.array(reference["h1_between_cov"])).max() < 2e-3
     assert np.abs(within - np.array(reference["implied_within_cov"])).max() < 1e-4

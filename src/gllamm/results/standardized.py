@@ -153,7 +153,7 @@ def _values(result, rows, theta):
     S_xx = _covariates(result)[1]
     context = {"params": params, "S_xx": S_xx, "sd_x": np.sqrt(np.diagonal(S_xx, axis1=1, axis2=2)),
                "latent_group": _group_of(result.spec.levels[0].latent_names), "item_group": _group_of(_items(result)),
-               "intercepts": {f"{name}": k for k, name in enumerate(result.spec.fixed_names)},
+               "intercepts": {name: k for k, name in enumerate(result.spec.fixed_names)},
                "items": _items(result), "levels": {}}
     for k in {row[5] for row in rows}:
         loadings, cov_eta, psi, theta_items, var_y = _moments(result, theta, k)

@@ -14,10 +14,7 @@ from the least-squares regression of y on x, the rest as for the residuals.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-from scipy import optimize
 
 
 def _statistics(Y: np.ndarray, X: np.ndarray, cluster: np.ndarray) -> dict:
@@ -47,31 +44,18 @@ def _negative_loglik(z, statistics, p: int, k: int):
     return unrestricted(z[:m], _residual_statistics(statistics, gamma, p), p)
 
 
-@functools.cache
-def _programs():
-    """The jitted value-and-gradient and Hessian of the negative log-likelihood (made once per process)."""
-    import jax
-
-    return (jax.jit(jax.value_and_grad(_negative_loglik), static_argnums=(2, 3)),
-            jax.jit(jax.hessian(_negative_loglik), static_argnums=(2, 3)))
-
-
 def unrestricted_two_level_given_x(Y: np.ndarray, X: np.ndarray, cluster: np.ndarray) -> tuple:
     """(mu, Sigma_W, Sigma_B, Gamma, log-likelihood of y given x) of the unrestricted two-level model of Y (units x
     p indicators) given the within-level covariates X (units x k), fitted by ML (module docstring)."""
-    from .two_level_unrestricted import _cluster_statistics, _start, _unpack
+    from .two_level_unrestricted import _cluster_statistics, _start, _unpack, minimised
 
     p, k = Y.shape[1], X.shape[1]
-    statistics = _statistics(Y, X, cluster)
     gamma = np.linalg.lstsq(X - X.mean(axis=0), Y - Y.mean(axis=0), rcond=None)[0].T  # least squares of y on x
     start = np.concatenate([_start(_cluster_statistics(Y - X @ gamma.T, cluster), p), gamma.reshape(-1)])
-    value_and_grad, hessian = _programs()
-    solution = optimize.minimize(lambda z: [np.asarray(x) for x in value_and_grad(z, statistics, p, k)], start,
-                                 jac=True, hess=lambda z: np.asarray(hessian(z, statistics, p, k)),
-                                 method="trust-exact", options={"gtol": 1e-8, "maxiter": 500})
+    z, value = minimised(_negative_loglik, start, _statistics(Y, X, cluster), p, k)
     m = p + p * (p + 1)
-    mu, within, between = (np.asarray(x) for x in _unpack(solution.x[:m], p))
-    return mu, within, between, solution.x[m:].reshape(p, k), -float(solution.fun)
+    mu, within, between = (np.asarray(x) for x in _unpack(z[:m], p))
+    return mu, within, between, z[m:].reshape(p, k), -value
 
 
 def level_covariates(spec) -> tuple[list[str], list[str]] | None:
@@ -91,8 +75,8 @@ def level_covariates(spec) -> tuple[list[str], list[str]] | None:
     return None if set(within) & set(between) else (within, between)
 
 
-def joint_within(S_yy: np.ndarray, effect: np.ndarray, S_xx: np.ndarray) -> np.ndarray:
-    """The within covariance of (y, x) with x's covariance S_xx and y = effect x + residual of covariance S_yy:
-    [[S_yy + A S_xx A', A S_xx], [S_xx A', S_xx]] (lavaan's h1 and implied within matrices of fixed.x)."""
+def joint_covariance(S_yy: np.ndarray, effect: np.ndarray, S_xx: np.ndarray) -> np.ndarray:
+    """The covariance of (y, x) at one level with x's covariance S_xx and y = effect x + residual of covariance S_yy:
+    [[S_yy + A S_xx A', A S_xx], [S_xx A', S_xx]] (lavaan's h1 and implied matrices of fixed.x, within or between)."""
     cross = effect @ S_xx
     return np.block([[S_yy + cross @ effect.T, cross], [cross.T, S_xx]])

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .covariate_fit_measures import covariate_effects
-from .two_level_covariates import joint_within, level_covariates, unrestricted_two_level_given_x
+from .two_level_covariates import joint_covariance, level_covariates, unrestricted_two_level_given_x
 from .two_level_missing import unrestricted_two_level_missing
 from .two_level_unrestricted import unrestricted_two_level
 
@@ -83,8 +83,8 @@ def two_level_fit_measures(result) -> pd.Series:
         X = frame[covariates].to_numpy(dtype=float)[keep]
         _, S_within, S_between, gamma, saturated = unrestricted_two_level_given_x(Y, X, cluster)
         S_xx, S_ww = _covariate_covariances(X, cluster, len(within_x))
-        S_within = joint_within(S_within, gamma[:, :len(within_x)], S_xx)
-        S_between = joint_within(S_between, gamma[:, len(within_x):], S_ww)
+        S_within = joint_covariance(S_within, gamma[:, :len(within_x)], S_xx)
+        S_between = joint_covariance(S_between, gamma[:, len(within_x):], S_ww)
     elif np.isnan(Y).any():
         _, S_within, S_between, saturated = unrestricted_two_level_missing(Y, cluster)
     else:
@@ -99,8 +99,8 @@ def two_level_fit_measures(result) -> pd.Series:
     within, between = implied_two_level(result, indicators)
     between = _force_positive_definite(between)
     if covariates:
-        within = joint_within(within, covariate_effects(result, indicators, within_x, 0), S_xx)
-        between = joint_within(between, covariate_effects(result, indicators, between_x, 1), S_ww)
+        within = joint_covariance(within, covariate_effects(result, indicators, within_x, 0), S_xx)
+        between = joint_covariance(between, covariate_effects(result, indicators, between_x, 1), S_ww)
     values["srmr_within"] = _correlation_rmr(S_within, within)
     values["srmr_between"] = _correlation_rmr(S_between, between)
     values["srmr"] = values["srmr_within"] + values["srmr_between"]

@@ -20,10 +20,7 @@ region on the exact gradient and Hessian (JAX).
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-from scipy import optimize
 
 
 def _pattern_data(Y: np.ndarray, cluster: np.ndarray) -> dict:
@@ -53,10 +50,10 @@ def _negative_loglik(z, data, p: int):
     import jax.numpy as jnp
 
     from ..integrate.small_linalg import inverse_and_log_det_spd
-    from .two_level_unrestricted import _unpack
+    from .two_level_unrestricted import _factors
 
-    mu, W, _ = _unpack(z, p)
-    L_B = _between_factor(z, p)
+    mu, L_W, L_B = _factors(z, p)
+    W = L_W @ L_W.T
     D = data["masks"]  # (patterns, p)
     masked = D[:, :, None] * W[None] * D[:, None, :] + jax.vmap(jnp.diag)(1.0 - D)
     W_inverse, log_det = inverse_and_log_det_spd(masked)
@@ -76,39 +73,18 @@ def _negative_loglik(z, data, p: int):
     return -(units - 0.5 * jnp.sum(Q_log_det) + 0.5 * jnp.einsum("ja,jab,jb->", h, Q_inverse, h))
 
 
-def _between_factor(z, p: int):
-    """L_B of the parameter vector (lower triangular, Sigma_B = L_B L_B')."""
-    import jax.numpy as jnp
-
-    rows, cols = jnp.tril_indices(p)
-    return jnp.zeros((p, p)).at[rows, cols].set(z[p + p * (p + 1) // 2:])
-
-
-@functools.cache
-def _programs():
-    """The jitted value-and-gradient and Hessian of the negative log-likelihood (made once per process)."""
-    import jax
-
-    return (jax.jit(jax.value_and_grad(_negative_loglik), static_argnums=2),
-            jax.jit(jax.hessian(_negative_loglik), static_argnums=2))
-
-
 def unrestricted_two_level_missing(Y: np.ndarray, cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                                  float]:
     """(mu, Sigma_W, Sigma_B, log-likelihood) of the unrestricted two-level normal model fitted by ML to Y (units x
     responses, NaN where missing; see the module docstring). Start: the complete-data fit of Y with each missing
     response replaced by its column's mean."""
-    from .two_level_unrestricted import _cluster_statistics, _start, _unpack
+    from .two_level_unrestricted import _cluster_statistics, _start, _unpack, minimised
 
     keep = ~np.isnan(Y).all(axis=1)
     Y, cluster = Y[keep], np.asarray(cluster)[keep]
     p = Y.shape[1]
-    data = _pattern_data(Y, cluster)
     filled = np.where(np.isnan(Y), np.nanmean(Y, axis=0)[None], Y)
-    value_and_grad, hessian = _programs()
-    solution = optimize.minimize(lambda z: [np.asarray(x) for x in value_and_grad(z, data, p)],
-                                 _start(_cluster_statistics(filled, cluster), p), jac=True,
-                                 hess=lambda z: np.asarray(hessian(z, data, p)),
-                                 method="trust-exact", options={"gtol": 1e-8, "maxiter": 500})
-    mu, W, B = (np.asarray(x) for x in _unpack(solution.x, p))
-    return mu, W, B, -float(solution.fun)
+    z, value = minimised(_negative_loglik, _start(_cluster_statistics(filled, cluster), p), _pattern_data(Y, cluster),
+                         p)
+    mu, W, B = (np.asarray(x) for x in _unpack(z, p))
+    return mu, W, B, -value

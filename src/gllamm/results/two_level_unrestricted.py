@@ -38,16 +38,20 @@ def _cluster_statistics(Y: np.ndarray, cluster: np.ndarray) -> dict:
             "log_sizes": float(np.sum(np.log(counts))), "means": means, "counts": counts}
 
 
-def _unpack(z, p: int):
-    """z -> (mu, Sigma_W, Sigma_B): Cholesky factors, the within one with log diagonal."""
+def _factors(z, p: int):
+    """z -> (mu, L_W, L_B): the mean and the Cholesky factors of Sigma_W (log diagonal in z) and Sigma_B."""
     import jax.numpy as jnp
 
     rows, cols = jnp.tril_indices(p)
     m = p * (p + 1) // 2
-    mu = z[:p]
     L_W = jnp.zeros((p, p)).at[rows, cols].set(z[p:p + m])
     L_W = L_W - jnp.diag(jnp.diag(L_W)) + jnp.diag(jnp.exp(jnp.diag(L_W)))
-    L_B = jnp.zeros((p, p)).at[rows, cols].set(z[p + m:])
+    return z[:p], L_W, jnp.zeros((p, p)).at[rows, cols].set(z[p + m:])
+
+
+def _unpack(z, p: int):
+    """z -> (mu, Sigma_W, Sigma_B) (``_factors``)."""
+    mu, L_W, L_B = _factors(z, p)
     return mu, L_W @ L_W.T, L_B @ L_B.T
 
 
@@ -86,12 +90,23 @@ def _start(statistics: dict, p: int) -> np.ndarray:
 
 
 @functools.cache
-def _programs():
-    """The jitted value-and-gradient and Hessian of the negative log-likelihood (made once per process)."""
+def _programs(function, static: tuple):
+    """The jitted value-and-gradient and Hessian of ``function`` (made once per process and function)."""
     import jax
 
-    return (jax.jit(jax.value_and_grad(_negative_loglik), static_argnums=2),
-            jax.jit(jax.hessian(_negative_loglik), static_argnums=2))
+    return (jax.jit(jax.value_and_grad(function), static_argnums=static),
+            jax.jit(jax.hessian(function), static_argnums=static))
+
+
+def minimised(function, start: np.ndarray, *args) -> tuple[np.ndarray, float]:
+    """(z, function(z, *args)) at the minimum of a negative log-likelihood of the unrestricted two-level models, by
+    Newton's method with a trust region on its exact gradient and Hessian (JAX; whole-number arguments static)."""
+    static = tuple(1 + i for i, a in enumerate(args) if isinstance(a, int))
+    value_and_grad, hessian = _programs(function, static)
+    solution = optimize.minimize(lambda z: [np.asarray(x) for x in value_and_grad(z, *args)], start, jac=True,
+                                 hess=lambda z: np.asarray(hessian(z, *args)), method="trust-exact",
+                                 options={"gtol": 1e-8, "maxiter": 500})
+    return solution.x, float(solution.fun)
 
 
 def unrestricted_two_level(Y: np.ndarray, cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -100,9 +115,6 @@ def unrestricted_two_level(Y: np.ndarray, cluster: np.ndarray) -> tuple[np.ndarr
     p = Y.shape[1]
     full = _cluster_statistics(Y, cluster)
     statistics = {k: v for k, v in full.items() if k not in ("means", "counts")}
-    value_and_grad, hessian = _programs()
-    solution = optimize.minimize(lambda z: [np.asarray(x) for x in value_and_grad(z, statistics, p)],
-                                 _start(full, p), jac=True, hess=lambda z: np.asarray(hessian(z, statistics, p)),
-                                 method="trust-exact", options={"gtol": 1e-8, "maxiter": 500})
-    mu, W, B = (np.asarray(x) for x in _unpack(solution.x, p))
-    return mu, W, B, -float(solution.fun)
+    z, value = minimised(_negative_loglik, _start(full, p), statistics, p)
+    mu, W, B = (np.asarray(x) for x in _unpack(z, p))
+    return mu, W, B, -value
