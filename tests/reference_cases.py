@@ -32,3 +32,15 @@ def varcorr_name(row: dict) -> str | None:
     if row.get("var2") is None:
         return f"var({row['var1']}|{row['grp']})"
     return f"cov({row['var1']},{row['var2']}|{row['grp']})"
+
+
+def assert_latent_covariances_match(fit, rows: list[dict], estimate_tol: float = 2e-4, se_rel: float = 2e-3) -> None:
+    """Each of lavaan's latent (co)variance rows (lhs, rhs, group, est, se of parameterEstimates) equals the fit's
+    parameter of group g's copies (named lhs.g~~rhs.g in either order)."""
+    import pytest
+
+    for row in rows:
+        a, b = f"{row['lhs']}.g{row['group']}", f"{row['rhs']}.g{row['group']}"
+        name = f"{a}~~{b}" if f"{a}~~{b}" in fit.params else f"{b}~~{a}"
+        assert fit.params[name] == pytest.approx(row["est"], abs=estimate_tol), name
+        assert fit.se[name] == pytest.approx(row["se"], rel=se_rel), name

@@ -16,6 +16,7 @@ import pathlib
 import pytest
 
 import gllamm
+from reference_cases import assert_latent_covariances_match
 from gllamm import GllammError
 
 REFERENCE = json.loads((pathlib.Path(__file__).parent / "reference" / "lv_covariances.json").read_text())
@@ -32,11 +33,7 @@ def test_equal_latent_covariance_matrices_match_lavaan(case):
     assert fit.n_params == reference["npar"]
     measures = fit.fit_measures()
     assert measures["chisq"] == pytest.approx(reference["chisq"], abs=1e-3) and measures["df"] == reference["df"]
-    for row in reference["latent_covariances"]:
-        a, b = f"{row['lhs']}.g{row['group']}", f"{row['rhs']}.g{row['group']}"
-        name = f"{a}~~{b}" if f"{a}~~{b}" in fit.params else f"{b}~~{a}"
-        assert fit.params[name] == pytest.approx(row["est"], abs=2e-4), name
-        assert fit.se[name] == pytest.approx(row["se"], rel=2e-3), name
+    assert_latent_covariances_match(fit, reference["latent_covariances"])
     latent = ("visual", "textual", "speed")
     for a in latent:
         for b in latent:
@@ -64,6 +61,8 @@ def test_every_parameter_equal_across_groups_is_the_single_group_fit():
     (dict(group_equal=["lv.covariances"]), r"'lv.covariances' is taken together with 'lv.variances'"),
     (dict(group_equal=["lv.variances", "lv.covariances"], group_partial=["visual~~textual"]),
      r"group_partial= 'visual~~textual'.*as a whole"),
+    (dict(group_equal=["lv.variances"], fix={"visual.g1~~textual.g1": 0.3}),
+     r"fix=\{'visual.g1~~textual.g1'.*fixed in the model syntax"),
 ])
 def test_covariance_equalities_that_cannot_be_imposed_are_explained(options, message):
     with pytest.raises(GllammError, match=message):

@@ -11,6 +11,7 @@ import pytest
 
 import gllamm
 from gllamm.spec import ParameterTable
+from reference_cases import assert_latent_covariances_match
 
 REFERENCE = json.loads((pathlib.Path(__file__).parent / "reference" / "lv_variances.json").read_text())
 
@@ -23,10 +24,7 @@ def test_equal_latent_variances_match_lavaan(case):
     assert fit.converged
     assert fit.loglik == pytest.approx(reference["loglik"], abs=1e-6)
     assert fit.n_params == reference["npar"]
-    for row in reference["latent_covariances"]:
-        name = f"{row['lhs']}.g{row['group']}~~{row['rhs']}.g{row['group']}"
-        assert fit.params[name] == pytest.approx(row["est"], abs=2e-4), name
-        assert fit.se[name] == pytest.approx(row["se"], rel=2e-3), name
+    assert_latent_covariances_match(fit, reference["latent_covariances"])
     assert fit.params["visual.g1~~visual.g1"] == fit.params["visual.g2~~visual.g2"]
 
 
